@@ -1,0 +1,64 @@
+/**
+ * The datastore interface the agent reads nodes from. Three implementations:
+ * kubernetes.ts (Node objects; podCIDR fallback allocation via a ConfigMap),
+ * etcd.ts (registration with a lease, subnet allocation in a transaction),
+ * file.ts (a shared directory with a lock, for one machine and the demo).
+ * @module
+ */
+
+/** VXLAN tunnel endpoint a node publishes for the overlay. */
+export interface Vtep {
+  /** MAC of the node's vxlan device. */
+  mac: string;
+  /** Address of the vxlan device (inside the node's pod subnet, usually .0). */
+  ip: string;
+}
+
+/** What the agent knows of one node. */
+export interface NodeInfo {
+  name: string;
+  /** Pod subnets of the node, one per family at most ("10.244.1.0/24", "fd00:10:244:1::/64"). */
+  podCidrs: string[];
+  /** Node addresses (InternalIP), v4 and/or v6. */
+  addresses: string[];
+  /** Present when the node runs a vxlan device. */
+  vtep?: Vtep;
+}
+
+/** What this node announces about itself. */
+export interface SelfRegistration {
+  name: string;
+  addresses: string[];
+  vtep?: Vtep;
+}
+
+/** Connection state, for readiness and metrics. */
+export interface DatastoreHealth {
+  connected: boolean;
+  /** Last error text when not connected. */
+  lastError?: string;
+  /** Count of change events seen since start. */
+  events: number;
+}
+
+/**
+ * A source of node information. The agent is level-triggered: `onChange`
+ * carries no payload, the agent re-reads `nodes()` and reconciles.
+ */
+export interface Datastore {
+  /** Short name for logs and metrics: "kubernetes", "etcd", "file". */
+  readonly kind: string;
+  /**
+   * Announces this node (creating or refreshing its entry) and makes sure it
+   * has pod subnets, allocating them from the cluster CIDR when needed.
+   * Returns this node as stored.
+   */
+  register(self: SelfRegistration): Promise<NodeInfo>;
+  /** Starts watching; calls `onChange` after every change (callers debounce). */
+  start(onChange: () => void): Promise<void>;
+  /** The current snapshot of every node, this one included. */
+  nodes(): NodeInfo[];
+  health(): DatastoreHealth;
+  /** Stops watches and timers; does not remove this node's entry. */
+  close(): Promise<void>;
+}

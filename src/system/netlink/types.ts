@@ -1,0 +1,189 @@
+/**
+ * The netlink interface the rest of hostgate programs against. Two
+ * implementations: the real one over Deno FFI (ffi_netlink.ts) and a stateful
+ * fake with fault injection (fake_netlink.ts) for fast unit tests.
+ *
+ * Every call is synchronous on purpose: FFI calls are synchronous, and a
+ * synchronous API makes "never await while switched into another netns"
+ * impossible to get wrong.
+ * @module
+ */
+
+/** IP family. */
+export type Family = 4 | 6;
+
+/** A network interface as the kernel reports it. */
+export interface Link {
+  index: number;
+  name: string;
+  /** IFLA_INFO_KIND: "bridge", "veth", "vxlan", ... or "" when none. */
+  kind: string;
+  mtu: number;
+  /** "aa:bb:cc:dd:ee:ff", lower case. */
+  mac: string;
+  /** Administratively up (IFF_UP). */
+  up: boolean;
+  /** ifindex of the master (bridge) when enslaved. */
+  master?: number;
+  promisc: boolean;
+  /** Bridge port hairpin mode, when the link is a bridge port. */
+  hairpin?: boolean;
+  /** For vxlan links. */
+  vxlan?: VxlanInfo;
+}
+
+/** VXLAN device parameters. */
+export interface VxlanInfo {
+  vni: number;
+  port: number;
+  /** Local (source) address of the tunnel. */
+  local?: string;
+  /** ifindex of the underlay device. */
+  underlay?: number;
+  learning: boolean;
+}
+
+/** An interface address, `cidr` like "10.22.0.1/24" or "fd00::1/64". */
+export interface Address {
+  linkIndex: number;
+  cidr: string;
+  family: Family;
+}
+
+/** Route scope names used by hostgate. */
+export type RouteScope = "universe" | "link" | "host";
+
+/** A route. `dst` is a CIDR; the default route is "0.0.0.0/0" or "::/0". */
+export interface Route {
+  family: Family;
+  dst: string;
+  gateway?: string;
+  linkIndex?: number;
+  /** RTPROT_*; hostgate tags its own routes with HOSTGATE_ROUTE_PROTOCOL. */
+  protocol?: number;
+  /** Routing table; main (254) when absent. */
+  table?: number;
+  scope?: RouteScope;
+  /** RTNH_F_ONLINK: gateway is on the link even if no address covers it. */
+  onlink?: boolean;
+  /** Preferred source address. */
+  src?: string;
+  metric?: number;
+}
+
+/** A neighbour (ARP/NDP) entry. */
+export interface Neighbor {
+  linkIndex: number;
+  ip: string;
+  mac: string;
+  /** NUD_PERMANENT. */
+  permanent: boolean;
+}
+
+/** A bridge/vxlan forwarding database entry (AF_BRIDGE neighbour). */
+export interface FdbEntry {
+  linkIndex: number;
+  mac: string;
+  /** Remote tunnel endpoint (NDA_DST) for vxlan. */
+  dst?: string;
+}
+
+/** What to create for a veth pair. */
+export interface VethSpec {
+  /** Host side name (created in the handle's netns). */
+  name: string;
+  /** Peer name, created directly inside `peerNetns`. */
+  peerName: string;
+  /** Path of the peer's netns, e.g. /run/netns/pod1 or /proc/123/ns/net. */
+  peerNetns: string;
+  mtu?: number;
+  /** MAC for the peer (container) side; random when absent. */
+  peerMac?: string;
+}
+
+/** What to create for a vxlan device. */
+export interface VxlanSpec {
+  name: string;
+  vni: number;
+  port: number;
+  local?: string;
+  underlay?: number;
+  mtu?: number;
+  mac?: string;
+  learning?: boolean;
+}
+
+/** Filter for listRoutes. */
+export interface RouteFilter {
+  family?: Family;
+  table?: number;
+  protocol?: number;
+  linkIndex?: number;
+}
+
+/**
+ * A netlink connection bound to one network namespace. All methods act in
+ * that namespace only. Errors are the typed errors of errors.ts.
+ */
+export interface NetlinkHandle {
+  /** The netns path this handle acts in, or "" for the caller's own. */
+  readonly netns: string;
+
+  getLink(name: string): Link | undefined;
+  getLinkByIndex(index: number): Link | undefined;
+  listLinks(): Link[];
+  /** Creates a bridge; throws LinkExistsError when the name is taken. */
+  addBridge(opts: { name: string; mtu?: number; mac?: string }): Link;
+  /** Creates a veth pair, the peer directly inside spec.peerNetns. Returns the host side. */
+  addVeth(spec: VethSpec): Link;
+  addVxlan(spec: VxlanSpec): Link;
+  setLinkUp(index: number): void;
+  setLinkDown(index: number): void;
+  setMaster(index: number, masterIndex: number): void;
+  setMtu(index: number, mtu: number): void;
+  setMac(index: number, mac: string): void;
+  setHairpin(index: number, on: boolean): void;
+  setPromisc(index: number, on: boolean): void;
+  /** Deletes a link; throws LinkNotFoundError when absent. */
+  deleteLink(index: number): void;
+
+  listAddrs(opts?: { linkIndex?: number; family?: Family }): Address[];
+  /** Adds an address; throws ExistsError when present. */
+  addAddr(addr: { linkIndex: number; cidr: string }): void;
+  deleteAddr(addr: { linkIndex: number; cidr: string }): void;
+
+  listRoutes(filter?: RouteFilter): Route[];
+  /** Adds a route; throws ExistsError when an equal route exists. */
+  addRoute(route: Route): void;
+  /** Adds or replaces a route with the same dst/table (NLM_F_REPLACE). */
+  replaceRoute(route: Route): void;
+  /** Deletes a route; throws NotFoundError when absent. */
+  deleteRoute(route: Route): void;
+
+  listNeighbors(opts?: { linkIndex?: number; family?: Family }): Neighbor[];
+  /** Adds or replaces a neighbour entry. */
+  setNeighbor(neigh: Neighbor): void;
+  deleteNeighbor(neigh: { linkIndex: number; ip: string }): void;
+
+  listFdb(opts?: { linkIndex?: number }): FdbEntry[];
+  /** Adds or replaces an FDB entry (NLM_F_REPLACE|NLM_F_CREATE, NTF_SELF). */
+  setFdb(entry: FdbEntry): void;
+  deleteFdb(entry: FdbEntry): void;
+
+  /** Reads a sysctl of this netns, e.g. "net/ipv6/conf/eth0/accept_dad". */
+  getSysctl(key: string): string;
+  /** Writes a sysctl of this netns. */
+  setSysctl(key: string, value: string): void;
+
+  /** Closes the socket(s). */
+  close(): void;
+}
+
+/** Opens handles; the seam where tests swap the real kernel for the fake. */
+export interface Netlink {
+  /** Opens a handle in `netns` (a path), or in the caller's own netns when omitted. */
+  open(netns?: string): NetlinkHandle;
+}
+
+/** RTPROT number hostgate stamps on every route it owns ("hostgate" = 151). */
+export const HOSTGATE_ROUTE_PROTOCOL = 151;
