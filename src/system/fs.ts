@@ -1,0 +1,163 @@
+/**
+ * File access behind a small interface: atomic writes (temp + rename) and
+ * whole-operation locks (flock), so the IPAM store and the agent's installer
+ * never leave half-written files and tests can run against an in-memory fake.
+ * @module
+ */
+
+/** Releases a lock taken with `FileSystem.lock`. */
+export interface Unlock {
+  (): Promise<void>;
+}
+
+/** One directory entry. */
+export interface DirEntry {
+  name: string;
+  isFile: boolean;
+  isDirectory: boolean;
+}
+
+/** The file operations hostgate uses. Paths are absolute. */
+export interface FileSystem {
+  /** Text of a file, or undefined when it does not exist. */
+  readText(path: string): Promise<string | undefined>;
+  /** Bytes of a file, or undefined when it does not exist. */
+  readBytes(path: string): Promise<Uint8Array | undefined>;
+  /** Writes through a temp file in the same directory and renames it into place. */
+  writeAtomic(path: string, data: string | Uint8Array, opts?: { mode?: number }): Promise<void>;
+  /**
+   * Creates a file only if absent (O_EXCL). Returns false when it exists.
+   */
+  createExclusive(path: string, data: string): Promise<boolean>;
+  /** Removes a file; returns false when it did not exist. */
+  remove(path: string): Promise<boolean>;
+  /** Entries of a directory; [] when it does not exist. */
+  readDir(path: string): Promise<DirEntry[]>;
+  /** mkdir -p with a mode. */
+  mkdirp(path: string, mode?: number): Promise<void>;
+  exists(path: string): Promise<boolean>;
+  /** Takes an exclusive flock on `path` (created if absent), waiting for it. */
+  lock(path: string): Promise<Unlock>;
+}
+
+function tempName(path: string): string {
+  const rand = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16);
+  const slash = path.lastIndexOf("/");
+  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.tmp-${Deno.pid}-${rand}`;
+}
+
+/** The real file system. */
+export class RealFileSystem implements FileSystem {
+  async readText(path: string): Promise<string | undefined> {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+  }
+
+  async readBytes(path: string): Promise<Uint8Array | undefined> {
+    try {
+      return await Deno.readFile(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+  }
+
+  async writeAtomic(
+    path: string,
+    data: string | Uint8Array,
+    opts: { mode?: number } = {},
+  ): Promise<void> {
+    const tmp = tempName(path);
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    try {
+      const f = await Deno.open(tmp, { write: true, createNew: true, mode: opts.mode ?? 0o644 });
+      try {
+        let off = 0;
+        while (off < bytes.length) off += await f.write(bytes.subarray(off));
+        await f.syncData();
+      } finally {
+        f.close();
+      }
+      // The open mode is filtered by the umask; chmod makes it exact.
+      if (opts.mode !== undefined) await Deno.chmod(tmp, opts.mode);
+      await Deno.rename(tmp, path);
+    } catch (e) {
+      await Deno.remove(tmp).catch(() => {});
+      throw e;
+    }
+  }
+
+  async createExclusive(path: string, data: string): Promise<boolean> {
+    let f: Deno.FsFile;
+    try {
+      f = await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) return false;
+      throw e;
+    }
+    try {
+      const bytes = new TextEncoder().encode(data);
+      let off = 0;
+      while (off < bytes.length) off += await f.write(bytes.subarray(off));
+    } catch (e) {
+      f.close();
+      await Deno.remove(path).catch(() => {});
+      throw e;
+    }
+    f.close();
+    return true;
+  }
+
+  async remove(path: string): Promise<boolean> {
+    try {
+      await Deno.remove(path);
+      return true;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+  }
+
+  async readDir(path: string): Promise<DirEntry[]> {
+    const out: DirEntry[] = [];
+    try {
+      for await (const e of Deno.readDir(path)) {
+        out.push({ name: e.name, isFile: e.isFile, isDirectory: e.isDirectory });
+      }
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw e;
+    }
+    return out;
+  }
+
+  async mkdirp(path: string, mode = 0o755): Promise<void> {
+    await Deno.mkdir(path, { recursive: true, mode });
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await Deno.lstat(path);
+      return true;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+  }
+
+  async lock(path: string): Promise<Unlock> {
+    const f = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+    await f.lock(true);
+    return async () => {
+      try {
+        await f.unlock();
+      } finally {
+        f.close();
+      }
+    };
+  }
+}
