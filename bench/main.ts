@@ -1,0 +1,24 @@
+/**
+ * `deno task bench`: every benchmark suite in one run, each printing a table
+ * with hostgate next to its reference. `--only plugin,agent,...` selects suites.
+ * Needs root: suites build throwaway network namespaces.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { pluginBench } from "./plugin_bench.ts";
+
+const suites: Record<string, () => Promise<string>> = {
+  plugin: () => pluginBench(),
+};
+
+const { values } = parseArgs({ options: { only: { type: "string" } } });
+const selected = values.only ? values.only.split(",") : Object.keys(suites);
+for (const name of selected) {
+  const suite = suites[name];
+  if (!suite) {
+    console.error(`Cannot run benchmark ${name}: unknown (have ${Object.keys(suites).join(", ")})`);
+    Deno.exit(2);
+  }
+  console.log(`\n## ${name}\n`);
+  console.log(await suite());
+}

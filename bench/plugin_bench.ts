@@ -1,0 +1,134 @@
+/**
+ * Plugin benchmark (issue 2): ADD and DEL latency over 50 pods and 20-way
+ * parallel ADD throughput, hostgate next to the Debian reference bridge +
+ * host-local (ipMasq on and off), same subnet size, same run.
+ * @module
+ */
+import { withNetns } from "../tests/helpers/netns.ts";
+import { fmt, ratio, stats, table } from "./table.ts";
+import type { Variant, VariantSamples, WorkerInput } from "./plugin_worker.ts";
+
+/** Options of the plugin benchmark. */
+export interface PluginBenchOptions {
+  pods?: number;
+  parallel?: number;
+  rounds?: number;
+}
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+function variants(ipamDir: string): Variant[] {
+  const base = { cniVersion: "1.0.0", isGateway: true, isDefaultGateway: true };
+  const refIpam = (subnet: string, name: string) => ({
+    type: "host-local",
+    subnet,
+    dataDir: `${ipamDir}/${name}`,
+  });
+  return [
+    {
+      label: "ref-masq",
+      plugin: "/usr/lib/cni/bridge",
+      config: {
+        ...base,
+        name: "bench-rm",
+        type: "bridge",
+        bridge: "hgb-rm",
+        ipMasq: true,
+        ipam: refIpam("10.96.1.0/24", "rm"),
+      },
+    },
+    {
+      label: "hostgate",
+      plugin: `${ROOT}dist/bundle/hostgate`,
+      config: {
+        ...base,
+        name: "bench-hg",
+        type: "hostgate",
+        bridge: "hgb-hg",
+        ipam: { type: "hostgate-local", subnet: "10.96.0.0/24", dataDir: `${ipamDir}/hg` },
+      },
+    },
+    {
+      label: "ref-nomasq",
+      plugin: "/usr/lib/cni/bridge",
+      config: {
+        ...base,
+        name: "bench-rn",
+        type: "bridge",
+        bridge: "hgb-rn",
+        ipMasq: false,
+        ipam: refIpam("10.96.2.0/24", "rn"),
+      },
+    },
+  ];
+}
+
+/** Runs the suite and returns the printed table. */
+export async function pluginBench(opts: PluginBenchOptions = {}): Promise<string> {
+  const podCount = opts.pods ?? 50;
+  const ipamDir = await Deno.makeTempDir({ prefix: "hostgate-bench-ipam-" });
+  try {
+    return await withNetns("hgbp", async (ns) => {
+      const node = await ns.add("node");
+      const pods: string[] = [];
+      for (let i = 0; i < podCount; i++) pods.push(ns.path(await ns.add(`p${i}`)));
+      const input: WorkerInput = {
+        variants: variants(ipamDir),
+        pods,
+        parallel: opts.parallel ?? 20,
+        rounds: opts.rounds ?? 3,
+      };
+      const out = await ns.sh(node, [
+        Deno.execPath(),
+        "run",
+        "--allow-all",
+        `${ROOT}bench/plugin_worker.ts`,
+      ], { stdin: JSON.stringify(input) });
+      return render(JSON.parse(out) as VariantSamples[], input.parallel);
+    });
+  } finally {
+    await Deno.remove(ipamDir, { recursive: true });
+  }
+}
+
+function render(samples: VariantSamples[], parallel: number): string {
+  const by = (label: string) => samples.find((s) => s.label === label)!;
+  const hg = by("hostgate"), rm = by("ref-masq"), rn = by("ref-nomasq");
+  const thr = (s: VariantSamples) => {
+    const total = s.parallelRoundMs.reduce((a, b) => a + b, 0);
+    return (parallel * s.parallelRoundMs.length) / (total / 1000);
+  };
+  type Row = [string, (s: VariantSamples) => number, number];
+  const rows: Row[] = [
+    ["ADD mean ms", (s) => stats(s.addMs).mean, 1],
+    ["ADD p50 ms", (s) => stats(s.addMs).p50, 1],
+    ["ADD p95 ms", (s) => stats(s.addMs).p95, 1],
+    ["DEL mean ms", (s) => stats(s.delMs).mean, 1],
+    ["DEL p50 ms", (s) => stats(s.delMs).p50, 1],
+    ["DEL p95 ms", (s) => stats(s.delMs).p95, 1],
+    [`parallel ADD/s (${parallel}-way)`, thr, 1],
+    ["failed ADDs", (s) => s.addFailures.length, 0],
+    ["duplicate IPs", (s) => s.duplicateIps.length, 0],
+  ];
+  const body = rows.map(([name, f, d]) => [
+    name,
+    fmt(f(hg), d),
+    fmt(f(rm), d),
+    fmt(f(rn), d),
+    ratio(f(hg), f(rm)),
+    ratio(f(hg), f(rn)),
+  ]);
+  const failures = [...hg.addFailures, ...rm.addFailures, ...rn.addFailures].slice(0, 3);
+  return [
+    `Plugin: ${hg.addMs.length} pods sequential, ${parallel}-way parallel ADD x ${hg.parallelRoundMs.length} rounds`,
+    table([
+      "metric",
+      "hostgate",
+      "ref bridge+host-local (ipMasq)",
+      "ref (no ipMasq)",
+      "hg/ref(masq)",
+      "hg/ref(no masq)",
+    ], body),
+    ...(failures.length ? ["first failures:", ...failures] : []),
+  ].join("\n");
+}
