@@ -13,3 +13,8 @@ bench:
 
 demo:
     {{deno}} task demo
+
+# hostgate in a 3-node kind cluster (deploy/kind/smoke.ts). Needs Docker, kind and kubectl;
+# without them it says so and exits 2, testing nothing.
+kind-smoke *ARGS:
+    {{deno}} run --allow-read --allow-env --allow-run deploy/kind/smoke.ts {{ARGS}}

@@ -21,6 +21,12 @@ export const CniCode = {
   IpamExhausted: 100,
   /** hostgate: a kernel operation failed. */
   NetlinkFailure: 101,
+  /** hostgate: ADD found CNI_IFNAME already present in the pod's netns. */
+  InterfaceExists: 102,
+  /** hostgate: CHECK found the attachment differs from prevResult. */
+  CheckFailed: 103,
+  /** An unexpected error (libcni's ErrInternal). */
+  Internal: 999,
 } as const;
 
 /** One of the codes above. */

@@ -19,7 +19,6 @@ for (const target of ENTRY_POINTS) {
     args: [
       "compile",
       "--quiet",
-      "--no-config",
       ...permissionFlags(target),
       "--output",
       `${outDir}${target.name}`,

@@ -30,6 +30,11 @@ export interface Link {
   hairpin?: boolean;
   /** For vxlan links. */
   vxlan?: VxlanInfo;
+  /**
+   * For veth links: ifindex of the peer (IFLA_LINK), an index in the peer's
+   * own netns, so CHECK can tell that a host veth still pairs with the pod's.
+   */
+  peerIndex?: number;
 }
 
 /** VXLAN device parameters. */
@@ -53,6 +58,21 @@ export interface Address {
 /** Route scope names used by hostgate. */
 export type RouteScope = "universe" | "link" | "host";
 
+/**
+ * Route types (RTN_*). Only the kinds a node's tables hold; "unicast" when
+ * absent. Listing reports it so a blackhole is never mistaken for a path.
+ */
+export type RouteType =
+  | "unicast"
+  | "local"
+  | "broadcast"
+  | "anycast"
+  | "multicast"
+  | "blackhole"
+  | "unreachable"
+  | "prohibit"
+  | "throw";
+
 /** A route. `dst` is a CIDR; the default route is "0.0.0.0/0" or "::/0". */
 export interface Route {
   family: Family;
@@ -69,6 +89,8 @@ export interface Route {
   /** Preferred source address. */
   src?: string;
   metric?: number;
+  /** RTN_* type; "unicast" when absent (listing omits it for unicast). */
+  type?: RouteType;
 }
 
 /** A neighbour (ARP/NDP) entry. */
@@ -115,7 +137,9 @@ export interface VxlanSpec {
 
 /** Filter for listRoutes. */
 export interface RouteFilter {
+  /** Both families when absent. */
   family?: Family;
+  /** Main (254) when absent; 0 (RT_TABLE_UNSPEC) lists every table. */
   table?: number;
   protocol?: number;
   linkIndex?: number;
@@ -137,6 +161,7 @@ export interface NetlinkHandle {
   /** Creates a veth pair, the peer directly inside spec.peerNetns. Returns the host side. */
   addVeth(spec: VethSpec): Link;
   addVxlan(spec: VxlanSpec): Link;
+  /** The setters throw LinkNotFoundError when the index does not exist. */
   setLinkUp(index: number): void;
   setLinkDown(index: number): void;
   setMaster(index: number, masterIndex: number): void;
@@ -149,7 +174,8 @@ export interface NetlinkHandle {
 
   listAddrs(opts?: { linkIndex?: number; family?: Family }): Address[];
   /** Adds an address; throws ExistsError when present. */
-  addAddr(addr: { linkIndex: number; cidr: string }): void;
+  addAddr(addr: AddAddrOptions): void;
+  /** Deletes an address; throws NotFoundError when absent. */
   deleteAddr(addr: { linkIndex: number; cidr: string }): void;
 
   listRoutes(filter?: RouteFilter): Route[];
@@ -163,14 +189,25 @@ export interface NetlinkHandle {
   listNeighbors(opts?: { linkIndex?: number; family?: Family }): Neighbor[];
   /** Adds or replaces a neighbour entry. */
   setNeighbor(neigh: Neighbor): void;
+  /** Deletes a neighbour entry; throws NotFoundError when absent. */
   deleteNeighbor(neigh: { linkIndex: number; ip: string }): void;
 
   listFdb(opts?: { linkIndex?: number }): FdbEntry[];
   /** Adds or replaces an FDB entry (NLM_F_REPLACE|NLM_F_CREATE, NTF_SELF). */
   setFdb(entry: FdbEntry): void;
+  /**
+   * Appends an FDB entry (NLM_F_CREATE|NLM_F_APPEND): one more remote for the
+   * same MAC, as the all-zero MAC of a vxlan flood list needs.
+   */
+  appendFdb(entry: FdbEntry): void;
+  /** Deletes an FDB entry (only the given remote when `dst` is set); NotFoundError when absent. */
   deleteFdb(entry: FdbEntry): void;
 
-  /** Reads a sysctl of this netns, e.g. "net/ipv6/conf/eth0/accept_dad". */
+  /**
+   * Reads a sysctl of this netns, e.g. "net/ipv6/conf/eth0/accept_dad" (slash
+   * form only: interface names may contain dots). Trailing newline removed;
+   * NotFoundError when the key does not exist.
+   */
   getSysctl(key: string): string;
   /** Writes a sysctl of this netns. */
   setSysctl(key: string, value: string): void;
@@ -179,10 +216,47 @@ export interface NetlinkHandle {
   close(): void;
 }
 
+/** Options of NetlinkHandle.addAddr. */
+export interface AddAddrOptions {
+  linkIndex: number;
+  cidr: string;
+  /** IPv6: IFA_F_NODAD, the address is usable at once (no duplicate detection). */
+  noDad?: boolean;
+}
+
+/** A route added to or deleted from a table, as the route monitor saw it. */
+export interface RouteEvent {
+  /** "add" for RTM_NEWROUTE (also a replace), "delete" for RTM_DELROUTE. */
+  kind: "add" | "delete";
+  route: Route;
+}
+
+/** Options of Netlink.monitorRoutes. */
+export interface RouteMonitorOptions {
+  /** Netns path to watch; the caller's own when omitted. */
+  netns?: string;
+  /** Stops the monitor; the returned promise resolves soon after. */
+  signal: AbortSignal;
+  /** Called for every IPv4/IPv6 route change (all tables, cloned routes skipped). */
+  onEvent: (ev: RouteEvent) => void;
+  /**
+   * Called when the kernel dropped events (ENOBUFS): the caller must resync
+   * from a full listing, since some changes were not seen.
+   */
+  onOverflow?: () => void;
+}
+
 /** Opens handles; the seam where tests swap the real kernel for the fake. */
 export interface Netlink {
   /** Opens a handle in `netns` (a path), or in the caller's own netns when omitted. */
   open(netns?: string): NetlinkHandle;
+  /**
+   * Watches route changes (RTMGRP_IPV4_ROUTE|RTMGRP_IPV6_ROUTE) without
+   * blocking the JS thread. The subscription is live when this returns, so
+   * changes made afterwards are seen. Resolves after `signal` aborts; rejects
+   * when the netns is missing (NoSuchNetnsError) or `onEvent` throws.
+   */
+  monitorRoutes(opts: RouteMonitorOptions): Promise<void>;
 }
 
 /** RTPROT number hostgate stamps on every route it owns ("hostgate" = 151). */

@@ -1,0 +1,550 @@
+/**
+ * The agent's configuration: one table of options, each a flag with an
+ * environment fallback (for a DaemonSet) and a default. Parsing is a pure
+ * function of argv and an env record, so every knob is unit-tested and
+ * `--help` is generated from the same table that parses.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { canonCidr, familyOf, isCidr, isIp } from "./cidr.ts";
+
+/** The subcommands. */
+export type Command = "run" | "install" | "uninstall" | "status";
+/** Where node information comes from. */
+export type DatastoreKind = "kubernetes" | "etcd" | "file";
+/** How rules are written: iptables flavours, native nftables, or not at all. */
+export type FirewallBackendName = "auto" | "iptables-legacy" | "iptables-nft" | "nftables" | "none";
+
+/** Everything the agent is told. Durations are milliseconds. */
+export interface AgentConfig {
+  command: Command;
+  nodeName: string;
+  datastore: DatastoreKind;
+  /** One CIDR per family, canonical. */
+  clusterCidrs: string[];
+  nodePrefixLengthV4: number;
+  nodePrefixLengthV6: number;
+  /** This node's IPs; empty means detect from the default route's link. */
+  nodeIps: string[];
+  /** Uplink name; empty means detect. */
+  iface: string;
+  cniBinDir: string;
+  cniConfDir: string;
+  conflistName: string;
+  networkName: string;
+  /** The plugin binary to install; empty means "hostgate" beside the agent. */
+  pluginSrc: string;
+  /** More plugin binaries to copy into cniBinDir (e.g. /usr/lib/cni/portmap). */
+  extraPlugins: string[];
+  ipamDir: string;
+  bridge: string;
+  /** Conflist MTU; 0 means the uplink's MTU. */
+  mtu: number;
+  manageBridge: boolean;
+  masquerade: boolean;
+  firewallBackend: FirewallBackendName;
+  /** host:port, or "" to serve nothing. */
+  healthAddr: string;
+  resyncIntervalMs: number;
+  debounceMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  /** How long install/status wait for the datastore. */
+  timeoutMs: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+  logFormat: "text" | "json";
+  kubeconfig: string;
+  namespace: string;
+  etcdEndpoints: string[];
+  etcdPrefix: string;
+  storeDir: string;
+  /** status: print JSON instead of a table. */
+  json: boolean;
+  /** install: only copy binaries, do not contact the datastore. */
+  binaryOnly: boolean;
+  help: boolean;
+}
+
+/** Raised for a bad flag or environment value. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+interface OptionSpec {
+  key: keyof AgentConfig;
+  flag: string;
+  env?: string;
+  def: string;
+  help: string;
+  /** Subcommands that accept it; all when absent. */
+  only?: Command[];
+  boolean?: boolean;
+}
+
+const ALL_DS: Command[] = ["run", "install", "status"];
+
+/** The option table: flag, env fallback, default, help. */
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    key: "nodeName",
+    flag: "node-name",
+    env: "NODE_NAME",
+    def: "",
+    help: "this node's name (default: hostname)",
+  },
+  {
+    key: "datastore",
+    flag: "datastore",
+    env: "DATASTORE",
+    def: "kubernetes",
+    help: "kubernetes | etcd | file",
+    only: ALL_DS,
+  },
+  {
+    key: "clusterCidrs",
+    flag: "cluster-cidr",
+    env: "CLUSTER_CIDR",
+    def: "10.244.0.0/16",
+    help: "pod network, one CIDR per family, comma separated",
+  },
+  {
+    key: "nodePrefixLengthV4",
+    flag: "node-cidr-mask-size-ipv4",
+    env: "NODE_CIDR_MASK_SIZE_IPV4",
+    def: "24",
+    help: "prefix of a node's IPv4 pod subnet",
+    only: ALL_DS,
+  },
+  {
+    key: "nodePrefixLengthV6",
+    flag: "node-cidr-mask-size-ipv6",
+    env: "NODE_CIDR_MASK_SIZE_IPV6",
+    def: "64",
+    help: "prefix of a node's IPv6 pod subnet",
+    only: ALL_DS,
+  },
+  {
+    key: "nodeIps",
+    flag: "node-ip",
+    env: "NODE_IP",
+    def: "",
+    help: "this node's IPs, comma separated (default: addresses of the default route's link)",
+  },
+  {
+    key: "iface",
+    flag: "iface",
+    env: "HOSTGATE_IFACE",
+    def: "",
+    help: "uplink interface for node IP and MTU detection",
+  },
+  {
+    key: "cniBinDir",
+    flag: "cni-bin-dir",
+    env: "CNI_BIN_DIR",
+    def: "/opt/cni/bin",
+    help: "where the plugin binary is installed",
+  },
+  {
+    key: "cniConfDir",
+    flag: "cni-conf-dir",
+    env: "CNI_CONF_DIR",
+    def: "/etc/cni/net.d",
+    help: "where the conflist is written",
+  },
+  {
+    key: "conflistName",
+    flag: "conflist-name",
+    env: "CNI_CONFLIST_NAME",
+    def: "10-hostgate.conflist",
+    help: "conflist file name",
+  },
+  {
+    key: "networkName",
+    flag: "network-name",
+    env: "CNI_NETWORK_NAME",
+    def: "hostgate",
+    help: "network name in the conflist (IPAM data subdirectory)",
+  },
+  {
+    key: "pluginSrc",
+    flag: "plugin-src",
+    env: "HOSTGATE_PLUGIN_SRC",
+    def: "",
+    help: "plugin binary to install (default: 'hostgate' beside this program)",
+    only: ["run", "install"],
+  },
+  {
+    key: "extraPlugins",
+    flag: "extra-plugins",
+    env: "HOSTGATE_EXTRA_PLUGINS",
+    def: "",
+    help: "more plugin binaries to copy into --cni-bin-dir, comma separated",
+    only: ["run", "install"],
+  },
+  {
+    key: "ipamDir",
+    flag: "ipam-dir",
+    env: "HOSTGATE_IPAM_DIR",
+    def: "/run/hostgate/ipam",
+    help: "IPAM data dir (written into the conflist when not the default)",
+  },
+  {
+    key: "bridge",
+    flag: "bridge",
+    env: "HOSTGATE_BRIDGE",
+    def: "hostgate0",
+    help: "pod bridge name",
+  },
+  { key: "mtu", flag: "mtu", env: "HOSTGATE_MTU", def: "0", help: "pod MTU; 0 = the uplink's MTU" },
+  {
+    key: "manageBridge",
+    flag: "manage-bridge",
+    env: "HOSTGATE_MANAGE_BRIDGE",
+    def: "true",
+    help: "create the bridge with its gateway address before the first pod",
+    boolean: true,
+    only: ["run"],
+  },
+  {
+    key: "masquerade",
+    flag: "masquerade",
+    env: "HOSTGATE_MASQUERADE",
+    def: "true",
+    help: "masquerade pod traffic leaving the cluster CIDR",
+    boolean: true,
+  },
+  {
+    key: "firewallBackend",
+    flag: "firewall-backend",
+    env: "FIREWALL_BACKEND",
+    def: "auto",
+    help: "auto | iptables-legacy | iptables-nft | nftables | none",
+  },
+  {
+    key: "healthAddr",
+    flag: "health-addr",
+    env: "HEALTH_ADDR",
+    def: "127.0.0.1:9099",
+    help: "host:port of /healthz /readyz /metrics; empty disables",
+    only: ["run"],
+  },
+  {
+    key: "resyncIntervalMs",
+    flag: "resync-interval",
+    env: "RESYNC_INTERVAL",
+    def: "30s",
+    help: "periodic full resync",
+    only: ["run"],
+  },
+  {
+    key: "debounceMs",
+    flag: "debounce",
+    env: "HOSTGATE_DEBOUNCE",
+    def: "10ms",
+    help: "delay collapsing bursts of change events",
+    only: ["run"],
+  },
+  {
+    key: "retryMinMs",
+    flag: "retry-min",
+    env: "HOSTGATE_RETRY_MIN",
+    def: "500ms",
+    help: "first retry delay after a failure",
+    only: ["run"],
+  },
+  {
+    key: "retryMaxMs",
+    flag: "retry-max",
+    env: "HOSTGATE_RETRY_MAX",
+    def: "30s",
+    help: "longest retry delay (exponential backoff)",
+    only: ["run"],
+  },
+  {
+    key: "timeoutMs",
+    flag: "timeout",
+    env: "HOSTGATE_TIMEOUT",
+    def: "60s",
+    help: "how long to wait for the datastore",
+    only: ["install", "status"],
+  },
+  {
+    key: "logLevel",
+    flag: "log-level",
+    env: "LOG_LEVEL",
+    def: "info",
+    help: "debug | info | warn | error",
+  },
+  {
+    key: "logFormat",
+    flag: "log-format",
+    env: "LOG_FORMAT",
+    def: "text",
+    help: "text | json (stderr)",
+  },
+  {
+    key: "kubeconfig",
+    flag: "kubeconfig",
+    env: "KUBECONFIG",
+    def: "",
+    help: "kubeconfig path (default: in-cluster)",
+    only: ALL_DS,
+  },
+  {
+    key: "namespace",
+    flag: "namespace",
+    env: "POD_NAMESPACE",
+    def: "kube-system",
+    help: "namespace of the subnet ConfigMap",
+    only: ALL_DS,
+  },
+  {
+    key: "etcdEndpoints",
+    flag: "etcd-endpoints",
+    env: "ETCD_ENDPOINTS",
+    def: "http://127.0.0.1:2379",
+    help: "etcd URLs, comma separated",
+    only: ALL_DS,
+  },
+  {
+    key: "etcdPrefix",
+    flag: "etcd-prefix",
+    env: "ETCD_PREFIX",
+    def: "/hostgate",
+    help: "etcd key prefix",
+    only: ALL_DS,
+  },
+  {
+    key: "storeDir",
+    flag: "store-dir",
+    env: "HOSTGATE_STORE_DIR",
+    def: "/run/hostgate/cluster",
+    help: "file datastore directory (shared by the nodes of one machine)",
+    only: ALL_DS,
+  },
+  { key: "json", flag: "json", def: "false", help: "print JSON", boolean: true, only: ["status"] },
+  {
+    key: "binaryOnly",
+    flag: "binary-only",
+    env: "HOSTGATE_BINARY_ONLY",
+    def: "false",
+    help: "copy binaries only; skip the datastore and conflist",
+    boolean: true,
+    only: ["install"],
+  },
+];
+
+const DESCRIPTIONS: Record<Command, string> = {
+  run:
+    "the daemon: routes to every other node's pod subnet, FORWARD/MASQUERADE rules, plugin and conflist install, /healthz /readyz /metrics",
+  install: "copy the plugin binary and write the conflist once (for an init container)",
+  uninstall: "remove hostgate's routes (protocol 151), chains and jumps, and the conflist",
+  status: "print this node's subnet, peers, each peer route, rules and IPs in use",
+};
+
+/** The subcommand names with their one-line descriptions, for the top-level help. */
+export function commandHelp(): string {
+  return [
+    "Usage: hostgate-agent <command> [flags]",
+    "",
+    "Commands:",
+    ...Object.entries(DESCRIPTIONS).map(([c, d]) => `  ${c.padEnd(10)} ${d}`),
+    "",
+    "Run 'hostgate-agent <command> --help' for its flags.",
+  ].join("\n");
+}
+
+/** Help of one subcommand: every flag with its env variable and default. */
+export function usage(command: Command): string {
+  const rows = OPTIONS.filter((o) => !o.only || o.only.includes(command)).map((o) => {
+    const left = `  --${o.flag}${o.boolean ? "[=bool]" : "=VALUE"}`;
+    const env = o.env ? ` [env ${o.env}]` : "";
+    const def = o.def === "" ? "" : ` (default ${o.def})`;
+    return `${left.padEnd(36)} ${o.help}${env}${def}`;
+  });
+  return [
+    `Usage: hostgate-agent ${command} [flags]`,
+    "",
+    DESCRIPTIONS[command],
+    "",
+    "Flags (each falls back to its environment variable, then to its default):",
+    ...rows,
+    `  ${"--help".padEnd(34)} this text`,
+  ].join("\n");
+}
+
+/** Parses "30s", "500ms", "2m", "1h" or plain seconds into milliseconds. */
+export function parseDuration(s: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
+  if (!m) throw new ConfigError(`Cannot parse flags: ${what} is not a duration: ${s}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"]!;
+  return Math.round(Number(m[1]) * unit);
+}
+
+function parseBool(s: string, what: string): boolean {
+  const v = s.trim().toLowerCase();
+  if (["", "true", "1", "yes", "on"].includes(v)) return true;
+  if (["false", "0", "no", "off"].includes(v)) return false;
+  throw new ConfigError(`Cannot parse flags: ${what} is not a boolean: ${s}`);
+}
+
+function parseInt10(s: string, what: string, min: number, max: number): number {
+  if (!/^\d+$/.test(s.trim())) {
+    throw new ConfigError(`Cannot parse flags: ${what} is not a number: ${s}`);
+  }
+  const n = Number(s);
+  if (n < min || n > max) {
+    throw new ConfigError(`Cannot parse flags: ${what} must be within ${min}..${max}: ${s}`);
+  }
+  return n;
+}
+
+function list(s: string): string[] {
+  return s.split(",").map((x) => x.trim()).filter((x) => x !== "");
+}
+
+function oneOf<T extends string>(s: string, allowed: readonly T[], what: string): T {
+  if (!(allowed as readonly string[]).includes(s)) {
+    throw new ConfigError(`Cannot parse flags: ${what} must be one of ${allowed.join(", ")}: ${s}`);
+  }
+  return s as T;
+}
+
+function clusterCidrs(s: string): string[] {
+  const cidrs = list(s);
+  if (cidrs.length === 0) throw new ConfigError("Cannot parse flags: --cluster-cidr is empty");
+  const seen = new Set<number>();
+  return cidrs.map((c) => {
+    if (!isCidr(c)) throw new ConfigError(`Cannot parse flags: --cluster-cidr is not a CIDR: ${c}`);
+    if (seen.has(familyOf(c))) {
+      throw new ConfigError(`Cannot parse flags: --cluster-cidr has two IPv${familyOf(c)} CIDRs`);
+    }
+    seen.add(familyOf(c));
+    return canonCidr(c);
+  });
+}
+
+/** Inputs of `parseConfig` besides argv, so the function stays pure. */
+export interface ParseInputs {
+  env: Record<string, string | undefined>;
+  /** Default node name when neither --node-name nor NODE_NAME is set. */
+  hostname: string;
+}
+
+/**
+ * Parses `hostgate-agent <command> [flags]` (argv without the program name).
+ * Precedence: flag, then environment variable, then default.
+ */
+export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
+  const [cmd, ...rest] = argv;
+  const command = oneOf(cmd ?? "", ["run", "install", "uninstall", "status"] as const, "command");
+  const specs = OPTIONS.filter((o) => !o.only || o.only.includes(command));
+  const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
+  for (const o of specs) options[o.flag] = { type: "string" };
+  // A bare boolean flag ("--json") means true: append "=true" before parsing.
+  const bools = new Set(specs.filter((o) => o.boolean).map((o) => `--${o.flag}`));
+  const args = rest.map((a) => bools.has(a) ? `${a}=true` : a);
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new ConfigError(`Cannot parse flags: ${(e as Error).message}`);
+  }
+  const raw = (o: OptionSpec): string => {
+    const v = values[o.flag];
+    if (typeof v === "string") return v;
+    const e = o.env ? inputs.env[o.env] : undefined;
+    return e !== undefined && e !== "" ? e : o.def;
+  };
+  const get = (key: keyof AgentConfig): string => {
+    const o = OPTIONS.find((x) => x.key === key)!;
+    return specs.includes(o) ? raw(o) : o.def;
+  };
+  const nodeIps = list(get("nodeIps"));
+  for (const ip of nodeIps) {
+    if (!isIp(ip)) throw new ConfigError(`Cannot parse flags: --node-ip is not an address: ${ip}`);
+  }
+  const cfg: AgentConfig = {
+    command,
+    nodeName: get("nodeName") || inputs.hostname,
+    datastore: oneOf(get("datastore"), ["kubernetes", "etcd", "file"] as const, "--datastore"),
+    clusterCidrs: clusterCidrs(get("clusterCidrs")),
+    nodePrefixLengthV4: parseInt10(get("nodePrefixLengthV4"), "--node-cidr-mask-size-ipv4", 1, 30),
+    nodePrefixLengthV6: parseInt10(get("nodePrefixLengthV6"), "--node-cidr-mask-size-ipv6", 1, 126),
+    nodeIps,
+    iface: get("iface"),
+    cniBinDir: get("cniBinDir"),
+    cniConfDir: get("cniConfDir"),
+    conflistName: get("conflistName"),
+    networkName: get("networkName"),
+    pluginSrc: get("pluginSrc"),
+    extraPlugins: list(get("extraPlugins")),
+    ipamDir: get("ipamDir"),
+    bridge: get("bridge"),
+    mtu: parseInt10(get("mtu"), "--mtu", 0, 65535),
+    manageBridge: parseBool(get("manageBridge"), "--manage-bridge"),
+    masquerade: parseBool(get("masquerade"), "--masquerade"),
+    firewallBackend: oneOf(
+      get("firewallBackend"),
+      ["auto", "iptables-legacy", "iptables-nft", "nftables", "none"] as const,
+      "--firewall-backend",
+    ),
+    healthAddr: get("healthAddr"),
+    resyncIntervalMs: parseDuration(get("resyncIntervalMs"), "--resync-interval"),
+    debounceMs: parseDuration(get("debounceMs"), "--debounce"),
+    retryMinMs: parseDuration(get("retryMinMs"), "--retry-min"),
+    retryMaxMs: parseDuration(get("retryMaxMs"), "--retry-max"),
+    timeoutMs: parseDuration(get("timeoutMs"), "--timeout"),
+    logLevel: oneOf(get("logLevel"), ["debug", "info", "warn", "error"] as const, "--log-level"),
+    logFormat: oneOf(get("logFormat"), ["text", "json"] as const, "--log-format"),
+    kubeconfig: get("kubeconfig"),
+    namespace: get("namespace"),
+    etcdEndpoints: list(get("etcdEndpoints")),
+    etcdPrefix: get("etcdPrefix"),
+    storeDir: get("storeDir"),
+    json: parseBool(get("json"), "--json"),
+    binaryOnly: parseBool(get("binaryOnly"), "--binary-only"),
+    help: values.help === true,
+  };
+  if (!cfg.help) validate(cfg);
+  return cfg;
+}
+
+function validate(cfg: AgentConfig): void {
+  if (cfg.nodeName === "") throw new ConfigError("Cannot parse flags: --node-name is empty");
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(cfg.nodeName)) {
+    throw new ConfigError(`Cannot parse flags: --node-name is not a DNS name: ${cfg.nodeName}`);
+  }
+  if (cfg.healthAddr !== "") parseHostPort(cfg.healthAddr);
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(cfg.bridge)) {
+    throw new ConfigError(`Cannot parse flags: --bridge is not an interface name: ${cfg.bridge}`);
+  }
+  if (cfg.resyncIntervalMs < 100) {
+    throw new ConfigError("Cannot parse flags: --resync-interval must be at least 100ms");
+  }
+  if (cfg.retryMaxMs < cfg.retryMinMs || cfg.retryMinMs < 1) {
+    throw new ConfigError("Cannot parse flags: --retry-min must be >= 1ms and <= --retry-max");
+  }
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(cfg.networkName)) {
+    throw new ConfigError(`Cannot parse flags: --network-name is invalid: ${cfg.networkName}`);
+  }
+  if (cfg.conflistName.includes("/") || !cfg.conflistName.endsWith(".conflist")) {
+    throw new ConfigError(
+      `Cannot parse flags: --conflist-name must be a file name ending in .conflist: ${cfg.conflistName}`,
+    );
+  }
+}
+
+/** Splits "127.0.0.1:9099" or "[::1]:9099" into hostname and port. */
+export function parseHostPort(addr: string): { hostname: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
+  if (!m) throw new ConfigError(`Cannot parse flags: --health-addr is not host:port: ${addr}`);
+  const port = Number(m[3]);
+  if (port > 65535) {
+    throw new ConfigError(`Cannot parse flags: --health-addr port too large: ${addr}`);
+  }
+  return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
+}

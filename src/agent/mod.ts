@@ -1,0 +1,62 @@
+/**
+ * The hostgate agent: routes to every other node's pod subnet, FORWARD and
+ * MASQUERADE rules, plugin and conflist install, health and metrics. The
+ * program is main.ts; this module exports the parts other code (the demo
+ * harness, the benchmark, tests) builds on.
+ * @module
+ */
+export {
+  type AgentConfig,
+  type Command,
+  commandHelp,
+  ConfigError,
+  type DatastoreKind,
+  type FirewallBackendName,
+  OPTIONS,
+  parseConfig,
+  parseDuration,
+  usage,
+} from "./config.ts";
+export {
+  computeDesired,
+  type DesiredInput,
+  type DesiredRoute,
+  type DesiredState,
+  type LocalAddress,
+  type PeerMode,
+  type PeerPlan,
+  type SkipReason,
+} from "./desired_state.ts";
+export {
+  applyRoutePlan,
+  ownRoutes,
+  planRoutes,
+  removeAllRoutes,
+  type RoutePlan,
+} from "./routes.ts";
+export {
+  FILTER_CHAIN,
+  type FirewallSpec,
+  inspectIptables,
+  NAT_CHAIN,
+  NFT_TABLE,
+  renderIptablesRemoval,
+  renderIptablesRestore,
+  renderNft,
+} from "./firewall.ts";
+export {
+  createFirewallDriver,
+  type FirewallDriver,
+  IptablesDriver,
+  NftDriver,
+  NoFirewall,
+} from "./firewall_sync.ts";
+export { type ConflistSpec, DEFAULT_IPAM_DIR, renderConflist } from "./conflist.ts";
+export { conflistPath, ensureConflist, installBinary, installPlugins } from "./install.ts";
+export { Reconciler, type ReconcilerDeps, type ResyncResult } from "./reconcile.ts";
+export { runAgent, type RunDeps } from "./run.ts";
+export { handleHealth, type HealthSource, serveHealth } from "./health.ts";
+export { M as METRIC_NAMES, Metrics } from "./metrics.ts";
+export { type CommandDeps, installCommand, statusCommand, uninstallCommand } from "./commands.ts";
+export { buildStatus, renderStatus, type StatusReport } from "./status.ts";
+export { createLogger, type Logger, memoryLogger } from "./log.ts";

@@ -1,0 +1,169 @@
+/**
+ * Route diff and apply. The plan is pure: desired host-gw routes against the
+ * kernel's routes carrying HOSTGATE_ROUTE_PROTOCOL (nothing else is ever
+ * looked at or touched). A correct route is left alone (no delete + re-add,
+ * so a restart never flaps the data plane); a wrong gateway is replaced in
+ * place; a route whose node is gone is deleted, also one left by an earlier
+ * run of the agent.
+ * @module
+ */
+import { ExistsError, NotFoundError } from "../system/netlink/errors.ts";
+import {
+  HOSTGATE_ROUTE_PROTOCOL,
+  type NetlinkHandle,
+  type Route,
+} from "../system/netlink/types.ts";
+import { canonCidr, canonIp } from "./cidr.ts";
+import type { DesiredRoute } from "./desired_state.ts";
+
+const MAIN_TABLE = 254;
+
+/** What to change. */
+export interface RoutePlan {
+  add: DesiredRoute[];
+  /** Routes whose gateway or link is wrong, with the kernel's current route. */
+  replace: { want: DesiredRoute; have: Route }[];
+  remove: Route[];
+  /** Desired routes already correct. */
+  unchanged: DesiredRoute[];
+}
+
+/** Counts of a finished apply, and the errors met on the way (it keeps going). */
+export interface RouteApplyResult {
+  added: number;
+  replaced: number;
+  removed: number;
+  /** Routes that could not be added because a route of another owner has the dst. */
+  conflicts: string[];
+  errors: Error[];
+}
+
+/** hostgate's own routes in the main table, from a kernel listing. */
+export function ownRoutes(routes: readonly Route[]): Route[] {
+  return routes.filter((r) =>
+    r.protocol === HOSTGATE_ROUTE_PROTOCOL && (r.table ?? MAIN_TABLE) === MAIN_TABLE
+  );
+}
+
+/** True when the kernel route is exactly the desired one. */
+export function routeMatches(want: DesiredRoute, have: Route): boolean {
+  return canonCidr(have.dst) === want.dst &&
+    have.gateway !== undefined && canonIp(have.gateway) === want.gateway &&
+    (have.linkIndex === undefined || have.linkIndex === want.linkIndex) &&
+    have.onlink !== true;
+}
+
+/**
+ * Diffs desired against actual (already filtered with `ownRoutes`). With
+ * `allowDelete` false (datastore unreachable, own entry missing) nothing is
+ * removed: stale knowledge must never tear down working routes.
+ */
+export function planRoutes(
+  desired: readonly DesiredRoute[],
+  actual: readonly Route[],
+  opts: { allowDelete: boolean },
+): RoutePlan {
+  const byDst = new Map<string, Route[]>();
+  for (const r of actual) {
+    const k = canonCidr(r.dst);
+    byDst.set(k, [...(byDst.get(k) ?? []), r]);
+  }
+  const plan: RoutePlan = { add: [], replace: [], remove: [], unchanged: [] };
+  const wanted = new Set<string>();
+  for (const want of desired) {
+    wanted.add(want.dst);
+    const have = byDst.get(want.dst) ?? [];
+    const good = have.find((r) => routeMatches(want, r));
+    if (good) {
+      plan.unchanged.push(want);
+      if (opts.allowDelete) plan.remove.push(...have.filter((r) => r !== good));
+    } else if (have.length > 0) {
+      plan.replace.push({ want, have: have[0]! });
+      if (opts.allowDelete) plan.remove.push(...have.slice(1));
+    } else {
+      plan.add.push(want);
+    }
+  }
+  if (opts.allowDelete) {
+    for (const [dst, rs] of byDst) if (!wanted.has(dst)) plan.remove.push(...rs);
+  }
+  return plan;
+}
+
+/** True when applying the plan would write nothing. */
+export function planIsEmpty(plan: RoutePlan): boolean {
+  return plan.add.length === 0 && plan.replace.length === 0 && plan.remove.length === 0;
+}
+
+/** The kernel route for a desired one, stamped with hostgate's protocol. */
+export function toKernelRoute(d: DesiredRoute): Route {
+  return {
+    family: d.family,
+    dst: d.dst,
+    gateway: d.gateway,
+    linkIndex: d.linkIndex,
+    protocol: HOSTGATE_ROUTE_PROTOCOL,
+    table: MAIN_TABLE,
+  };
+}
+
+/** A kernel route as the key fields for a delete (its own metric kept). */
+function deletionOf(r: Route): Route {
+  return {
+    family: r.family,
+    dst: r.dst,
+    gateway: r.gateway,
+    linkIndex: r.linkIndex,
+    protocol: HOSTGATE_ROUTE_PROTOCOL,
+    table: r.table ?? MAIN_TABLE,
+    metric: r.metric,
+  };
+}
+
+/** Applies a plan; every step is attempted even when an earlier one fails. */
+export function applyRoutePlan(handle: NetlinkHandle, plan: RoutePlan): RouteApplyResult {
+  const res: RouteApplyResult = { added: 0, replaced: 0, removed: 0, conflicts: [], errors: [] };
+  // Removals first: a subnet that moved from a gone node to a new one frees its dst.
+  for (const r of plan.remove) {
+    try {
+      handle.deleteRoute(deletionOf(r));
+      res.removed++;
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) res.errors.push(e as Error);
+    }
+  }
+  for (const { want, have } of plan.replace) {
+    try {
+      handle.replaceRoute({ ...toKernelRoute(want), metric: have.metric });
+      res.replaced++;
+    } catch (e) {
+      res.errors.push(e as Error);
+    }
+  }
+  for (const want of plan.add) {
+    try {
+      handle.addRoute(toKernelRoute(want));
+      res.added++;
+    } catch (e) {
+      if (e instanceof ExistsError) res.conflicts.push(want.dst);
+      else res.errors.push(e as Error);
+    }
+  }
+  return res;
+}
+
+/** Deletes every hostgate route (both families, main table); returns how many. */
+export function removeAllRoutes(handle: NetlinkHandle): number {
+  let n = 0;
+  for (const family of [4, 6] as const) {
+    for (const r of ownRoutes(handle.listRoutes({ family, protocol: HOSTGATE_ROUTE_PROTOCOL }))) {
+      try {
+        handle.deleteRoute(deletionOf(r));
+        n++;
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+    }
+  }
+  return n;
+}

@@ -1,0 +1,311 @@
+/**
+ * The on-disk reservation store, in host-local's exact format so the reference
+ * tools read and write the same directory: `<dataDir>/<network>/` holds one
+ * file per address named by the address and holding `<containerID>\r\n<ifname>`,
+ * `last_reserved_ip.<range set index>` with the round-robin cursor, and `lock`,
+ * flocked for a whole operation. Files are created with O_EXCL.
+ *
+ * hostgate adds two subdirectories, which host-local ignores:
+ * - `owners/<containerID>@<ifname>`: an index {containerId, ifname, ips},
+ *   written before any reservation file of that owner is created. ADD
+ *   (idempotency), DEL and CHECK read it plus the listed files instead of
+ *   every file of the network: the per-pod path stays O(1) in the pod count.
+ *   Every entry is verified against the reservation file, so a stale index
+ *   never releases someone else's address. Reservations written by other tools
+ *   (no index) are found by GC, which reads everything.
+ * - `sticky/<namespace>_<name>`: a pod's last addresses, one per line.
+ *
+ * All access goes through `FileSystem`.
+ * @module
+ */
+import { invalidConfig } from "../errors.ts";
+import type { DirEntry, FileSystem, Unlock } from "../system/fs.ts";
+import { tryParseIp } from "../net/mod.ts";
+import { ioFailure, IpamUnavailableError } from "./errors.ts";
+import {
+  type Claim,
+  formatRecord,
+  keyMatches,
+  parseRecord,
+  type PodRef,
+  type Reservation,
+  type Store,
+  type StoreKey,
+} from "./store.ts";
+import type { Attachment } from "./types.ts";
+
+/** host-local's cursor file prefix. */
+export const LAST_IP_PREFIX = "last_reserved_ip.";
+/** The lock file. */
+export const LOCK_FILE = "lock";
+/** hostgate's owner index directory. */
+export const OWNERS_DIR = "owners";
+/** hostgate's sticky IP directory. */
+export const STICKY_DIR = "sticky";
+
+/** Names that can be reservation files: address characters only. */
+const ADDRESS_NAME = /^[0-9a-fA-F:.]+$/;
+/** Temp files of `FileSystem.writeAtomic` or `probe` left by a killed writer. */
+const TEMP_NAME = /^(\..+\.tmp-\d+-[0-9a-f]+|\.probe-[0-9a-f]+)$/;
+/** File names stay well below NAME_MAX (255). */
+const MAX_NAME = 200;
+
+interface OwnerIndex {
+  containerId: string;
+  ifname: string;
+  ips: string[];
+}
+
+/** Options of a disk store. */
+export interface DiskStoreOptions {
+  fs: FileSystem;
+  /** Store root (`ipam.dataDir`). */
+  dataDir: string;
+  /** Network name: the subdirectory, like host-local's /var/lib/cni/networks/<name>. */
+  network: string;
+}
+
+function fnv1a(text: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const b of new TextEncoder().encode(text)) {
+    h ^= BigInt(b);
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, "0");
+}
+
+function safeName(text: string): string {
+  const n = encodeURIComponent(text);
+  return n.length > MAX_NAME ? `${n.slice(0, 64)}~${fnv1a(text)}` : n;
+}
+
+/** The host-local compatible disk store. */
+export class DiskStore implements Store {
+  /** `<dataDir>/<network>`. */
+  readonly dir: string;
+  readonly #fs: FileSystem;
+
+  constructor(opts: DiskStoreOptions) {
+    const n = opts.network;
+    if (typeof n !== "string" || n === "" || n.includes("/") || n === "." || n === "..") {
+      throw invalidConfig("name", `must be a valid network name, got ${JSON.stringify(n)}`);
+    }
+    this.#fs = opts.fs;
+    this.dir = `${opts.dataDir.replace(/\/+$/, "")}/${n}`;
+  }
+
+  #path(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  #ownerPath(owner: Attachment): string {
+    return `${this.dir}/${OWNERS_DIR}/${safeName(owner.containerId.trim())}@${
+      safeName(owner.ifname)
+    }`;
+  }
+
+  #stickyPath(pod: PodRef): string {
+    return `${this.dir}/${STICKY_DIR}/${safeName(pod.namespace)}_${safeName(pod.name)}`;
+  }
+
+  /** writeAtomic into a subdirectory, creating it on first use only. */
+  async #writeIn(path: string, data: string): Promise<void> {
+    try {
+      await this.#fs.writeAtomic(path, data);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      await this.#fs.mkdirp(path.slice(0, path.lastIndexOf("/")), 0o755);
+      await this.#fs.writeAtomic(path, data);
+    }
+  }
+
+  async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    const lockPath = this.#path(LOCK_FILE);
+    let unlock: Unlock;
+    try {
+      try {
+        unlock = await this.#fs.lock(lockPath);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        await this.#fs.mkdirp(this.dir, 0o755);
+        unlock = await this.#fs.lock(lockPath);
+      }
+    } catch (e) {
+      throw ioFailure(`lock the IPAM store ${lockPath}`, e);
+    }
+    try {
+      return await fn();
+    } finally {
+      await unlock();
+    }
+  }
+
+  async reservedIps(): Promise<ReadonlySet<string>> {
+    const out = new Set<string>();
+    for (const e of await this.#fs.readDir(this.dir)) {
+      if (e.isFile && ADDRESS_NAME.test(e.name)) out.add(e.name);
+    }
+    return out;
+  }
+
+  async #readIndex(owner: Attachment): Promise<OwnerIndex | undefined> {
+    const text = await this.#fs.readText(this.#ownerPath(owner));
+    if (text === undefined) return undefined;
+    try {
+      const idx = JSON.parse(text) as OwnerIndex;
+      return Array.isArray(idx.ips) ? idx : undefined;
+    } catch {
+      return undefined; // a torn index only loses the hint; GC still finds the files
+    }
+  }
+
+  /** The owner's indexed addresses whose files really are the owner's. */
+  async #verified(owner: Attachment, ips: readonly string[]): Promise<string[]> {
+    const unique = [...new Set(ips)].filter((ip) => ADDRESS_NAME.test(ip));
+    const records = await Promise.all(unique.map((ip) => this.#fs.readText(this.#path(ip))));
+    return unique.filter((_, i) => {
+      const r = records[i];
+      return r !== undefined && keyMatches(parseRecord(r), owner);
+    });
+  }
+
+  async findByOwner(owner: Attachment): Promise<string[]> {
+    const idx = await this.#readIndex(owner);
+    return idx ? await this.#verified(owner, idx.ips) : [];
+  }
+
+  async lastReserved(index: number): Promise<string | undefined> {
+    const text = await this.#fs.readText(this.#path(`${LAST_IP_PREFIX}${index}`));
+    return text === undefined ? undefined : tryParseIp(text.trim())?.text;
+  }
+
+  async reserve(
+    owner: Attachment,
+    picks: readonly Claim[],
+    keep: readonly string[],
+  ): Promise<string[]> {
+    const index: OwnerIndex = {
+      containerId: owner.containerId.trim(),
+      ifname: owner.ifname,
+      ips: [...new Set([...keep, ...picks.map((p) => p.ip)])],
+    };
+    const created: string[] = [];
+    const taken: string[] = [];
+    try {
+      // The index first: a crash after this leaves at most a stale hint.
+      await this.#writeIn(this.#ownerPath(owner), JSON.stringify(index));
+      const record = formatRecord(owner);
+      for (const p of picks) {
+        if (!(await this.#fs.createExclusive(this.#path(p.ip), record))) {
+          taken.push(p.ip);
+          continue;
+        }
+        created.push(p.ip);
+        await this.#fs.writeAtomic(this.#path(`${LAST_IP_PREFIX}${p.rangeSetIndex}`), p.ip);
+      }
+    } catch (e) {
+      for (const ip of created) await this.#fs.remove(this.#path(ip)).catch(() => false);
+      throw ioFailure(`reserve ${picks.map((p) => p.ip).join(", ")}`, e);
+    }
+    return taken;
+  }
+
+  async release(owner: Attachment, ips: readonly string[]): Promise<void> {
+    for (const ip of await this.#verified(owner, ips)) await this.#fs.remove(this.#path(ip));
+  }
+
+  async releaseByOwner(owner: Attachment): Promise<string[]> {
+    const idx = await this.#readIndex(owner);
+    if (!idx) return [];
+    const mine = await this.#verified(owner, idx.ips);
+    for (const ip of mine) await this.#fs.remove(this.#path(ip));
+    await this.#fs.remove(this.#ownerPath(owner));
+    return mine;
+  }
+
+  async sticky(pod: PodRef): Promise<string[]> {
+    const text = await this.#fs.readText(this.#stickyPath(pod));
+    if (text === undefined) return [];
+    return text.split("\n").map((l) => tryParseIp(l.trim())?.text).filter((x): x is string =>
+      x !== undefined
+    );
+  }
+
+  async setSticky(pod: PodRef, ips: readonly string[]): Promise<void> {
+    await this.#writeIn(this.#stickyPath(pod), ips.join("\n") + "\n");
+  }
+
+  async list(): Promise<Reservation[]> {
+    const names = [...await this.reservedIps()];
+    const records = await Promise.all(names.map((n) => this.#fs.readText(this.#path(n))));
+    const out: Reservation[] = [];
+    names.forEach((ip, i) => {
+      const r = records[i];
+      if (r !== undefined) out.push({ ip, ...parseRecord(r) });
+    });
+    return out;
+  }
+
+  async gc(isValid: (key: StoreKey) => boolean): Promise<Reservation[]> {
+    const entries = await this.#fs.readDir(this.dir);
+    const names = entries.filter((e) => e.isFile && ADDRESS_NAME.test(e.name)).map((e) => e.name);
+    const records = await Promise.all(names.map((n) => this.#fs.readText(this.#path(n))));
+    const released: Reservation[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const r = records[i];
+      if (r === undefined) continue;
+      const res: Reservation = { ip: names[i]!, ...parseRecord(r) };
+      if (!isValid(res)) {
+        await this.#fs.remove(this.#path(res.ip));
+        released.push(res);
+      }
+    }
+    // Leftovers of killed writers: every writer holds the lock we hold now.
+    await this.#removeTemps(this.dir, entries);
+    const stickyDir = this.#path(STICKY_DIR);
+    await this.#removeTemps(stickyDir, await this.#fs.readDir(stickyDir));
+    const ownersDir = this.#path(OWNERS_DIR);
+    const owners = await this.#fs.readDir(ownersDir);
+    await this.#removeTemps(ownersDir, owners);
+    for (const e of owners) {
+      if (!e.isFile || TEMP_NAME.test(e.name)) continue;
+      const path = `${ownersDir}/${e.name}`;
+      const text = await this.#fs.readText(path);
+      let idx: OwnerIndex | undefined;
+      try {
+        idx = text === undefined ? undefined : JSON.parse(text) as OwnerIndex;
+      } catch {
+        idx = undefined;
+      }
+      if (!idx || typeof idx.containerId !== "string" || !isValid(idx)) {
+        await this.#fs.remove(path);
+      }
+    }
+    return released;
+  }
+
+  async #removeTemps(dir: string, entries: readonly DirEntry[]): Promise<void> {
+    for (const e of entries) {
+      if (e.isFile && TEMP_NAME.test(e.name)) await this.#fs.remove(`${dir}/${e.name}`);
+    }
+  }
+
+  async probe(): Promise<void> {
+    try {
+      await this.#fs.mkdirp(this.dir, 0o755);
+      await this.withLock(async () => {
+        const rand = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16);
+        const path = this.#path(`.probe-${rand}`);
+        if (!(await this.#fs.createExclusive(path, ""))) return;
+        await this.#fs.remove(path);
+      });
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new IpamUnavailableError(
+        `Cannot use the IPAM store ${this.dir}: ${msg}`,
+        "",
+        { cause: e },
+      );
+    }
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * One entry point for the plugin: it hands over the whole network config and
+ * gets an `Ipam`, never knowing which backend serves it.
+ * @module
+ */
+import { CniCode, CniError, invalidConfig } from "../errors.ts";
+import type { Exec } from "../system/exec.ts";
+import type { FileSystem } from "../system/fs.ts";
+import { parseIpamConfig } from "./config.ts";
+import { type CniEnvLike, DelegatedIpam } from "./delegated.ts";
+import { DiskStore } from "./disk_store.ts";
+import { LocalIpam } from "./local.ts";
+import { requestedIps } from "./request.ts";
+import type { Ipam } from "./types.ts";
+
+/** Options of `createIpam`. */
+export interface CreateIpamOptions {
+  /** The whole network config object (with `ipam`, `runtimeConfig`, `args`). */
+  config: unknown;
+  /** Network name: the store subdirectory of hostgate-local. */
+  netName: string;
+  env: CniEnvLike;
+  fs: FileSystem;
+  exec: Exec;
+  /** The CNI version in effect (sent to a delegate, decides which verbs it has). */
+  cniVersion: string;
+}
+
+/**
+ * Builds the backend named by `ipam.type`: `hostgate-local` (built in, no
+ * process), `hostgate-ippool` (not built yet: code 7), or any other name as a
+ * plugin from CNI_PATH. Throws CniError code 7 naming the key on a bad config
+ * (parsing is the only work done here; nothing touches the disk).
+ *
+ * For hostgate-local, `add` without `requestedIps` uses the addresses asked
+ * for in CNI_ARGS `IP=`, `args.cni.ips` and `runtimeConfig.ips`.
+ */
+export function createIpam(opts: CreateIpamOptions): Ipam {
+  const netconf = opts.config;
+  if (typeof netconf !== "object" || netconf === null || Array.isArray(netconf)) {
+    throw invalidConfig("config", "must be an object");
+  }
+  const config = netconf as Record<string, unknown>;
+  const ipam = parseIpamConfig(config.ipam);
+  switch (ipam.kind) {
+    case "local":
+      return new LocalIpam({
+        config: ipam,
+        store: new DiskStore({ fs: opts.fs, dataDir: ipam.dataDir, network: opts.netName }),
+        defaultRequestedIps: requestedIps({ config, cniArgs: opts.env.args }),
+      });
+    case "ippool":
+      throw new CniError(
+        CniCode.InvalidNetworkConfig,
+        `Cannot use ipam.type ${ipam.type}: not available in this build yet`,
+      );
+    case "delegated":
+      return new DelegatedIpam({
+        plugin: ipam.type,
+        config,
+        cniVersion: opts.cniVersion,
+        env: opts.env,
+        fs: opts.fs,
+        exec: opts.exec,
+      });
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * `hostgate-local`: the built-in IPAM (no extra process on the per-pod path).
+ * Binds the allocator to a Store and renders results; every operation runs
+ * under the store lock.
+ * @module
+ */
+import { addressOf, tryParseIp } from "../net/mod.ts";
+import { allocate, type Layout, layoutOf, podOf } from "./allocator.ts";
+import type { LocalIpamConfig } from "./config.ts";
+import { ioFailure, IpamCheckError, IpamExhaustedError, IpamUnavailableError } from "./errors.ts";
+import { describeRangeSet, freeCount } from "./range.ts";
+import { type Store, validKeyPredicate } from "./store.ts";
+import type { Attachment, Ipam, IpamOwner, IpamResult } from "./types.ts";
+
+/** Options of a LocalIpam. */
+export interface LocalIpamOptions {
+  config: LocalIpamConfig;
+  store: Store;
+  /** Addresses to request when `add` is called without `requestedIps`. */
+  defaultRequestedIps?: readonly string[];
+}
+
+/** The built-in host-local compatible IPAM. */
+export class LocalIpam implements Ipam {
+  readonly config: LocalIpamConfig;
+  readonly #store: Store;
+  readonly #layout: Layout;
+  readonly #defaultRequested: readonly string[];
+
+  constructor(opts: LocalIpamOptions) {
+    this.config = opts.config;
+    this.#store = opts.store;
+    this.#layout = layoutOf(opts.config);
+    this.#defaultRequested = opts.defaultRequestedIps ?? [];
+  }
+
+  async add(owner: IpamOwner, opts: { requestedIps?: string[] } = {}): Promise<IpamResult> {
+    const store = this.#store;
+    const allocs = await store.withLock(async () => {
+      const allocs = await allocate({
+        store,
+        layout: this.#layout,
+        owner,
+        requestedIps: opts.requestedIps ?? this.#defaultRequested,
+      });
+      const pod = podOf(owner);
+      if (pod) {
+        const ips = allocs.map((a) => a.ip);
+        const before = await store.sticky(pod);
+        if (before.join("\n") !== ips.join("\n")) {
+          try {
+            await store.setSticky(pod, ips);
+          } catch (e) {
+            const fresh = allocs.filter((a) => a.fresh).map((a) => a.ip);
+            await store.release(owner, fresh).catch(() => {});
+            throw ioFailure(`remember the addresses of pod ${pod.namespace}/${pod.name}`, e);
+          }
+        }
+      }
+      return allocs;
+    }).catch((e) => {
+      throw ioFailure(`allocate an IP address for ${owner.containerId}/${owner.ifname}`, e);
+    });
+    const result: IpamResult = {
+      ips: allocs.map((a) => ({
+        family: a.range.subnet.family,
+        address: `${a.ip}/${a.range.subnet.prefix}`,
+        gateway: a.range.gateway,
+      })),
+      routes: this.config.routes.map((r) => ({ ...r })),
+    };
+    if (this.config.dns) result.dns = structuredClone(this.config.dns);
+    return result;
+  }
+
+  async del(owner: IpamOwner): Promise<void> {
+    await this.#store.withLock(() => this.#store.releaseByOwner(owner)).catch((e) => {
+      throw ioFailure(`release the addresses of ${owner.containerId}/${owner.ifname}`, e);
+    });
+  }
+
+  async check(owner: IpamOwner, ips: string[]): Promise<void> {
+    const held = await this.#store.withLock(() => this.#store.findByOwner(owner)).catch((e) => {
+      throw ioFailure(`read the addresses of ${owner.containerId}/${owner.ifname}`, e);
+    });
+    const who = `${owner.containerId}/${owner.ifname}`;
+    if (ips.length === 0 && held.length === 0) {
+      throw new IpamCheckError(`Cannot find an IPAM reservation: ${who} holds none`);
+    }
+    for (const text of ips) {
+      let ip: string;
+      try {
+        ip = addressOf(text);
+      } catch {
+        throw new IpamCheckError(`Cannot check IP ${JSON.stringify(text)}: not an address`);
+      }
+      if (!held.includes(ip)) {
+        throw new IpamCheckError(
+          `Cannot find an IPAM reservation: ${who} does not hold ${ip} (holds ${
+            held.join(", ") || "none"
+          })`,
+        );
+      }
+    }
+  }
+
+  async gc(valid: Attachment[]): Promise<void> {
+    const isValid = validKeyPredicate(valid);
+    await this.#store.withLock(() => this.#store.gc(isValid)).catch((e) => {
+      throw ioFailure("collect stale IPAM reservations", e);
+    });
+  }
+
+  /**
+   * Throws IpamUnavailableError when the store cannot be written, and
+   * IpamExhaustedError when some range set has no free address (an ADD needs
+   * one address from every range set). The plugin answers both with code 50.
+   */
+  async status(): Promise<void> {
+    await this.#store.probe();
+    const names = await this.#store.withLock(() => this.#store.reservedIps()).catch((e) => {
+      throw new IpamUnavailableError(`Cannot read the IPAM store: ${(e as Error).message}`, "", {
+        cause: e,
+      });
+    });
+    const taken = { 4: new Set<bigint>(), 6: new Set<bigint>() };
+    for (const n of names) {
+      const p = tryParseIp(n);
+      if (p) taken[p.family].add(p.value);
+    }
+    this.#layout.rangeSets.forEach((set, i) => {
+      if (freeCount(set, this.#layout.excluded[set.family], taken[set.family]) <= 0n) {
+        throw new IpamExhaustedError(i, describeRangeSet(set));
+      }
+    });
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Pure address and CIDR helpers on top of `ip-cidr`. Addresses are canonical
+ * strings at the API (RFC 5952 for IPv6, the form host-local names its files
+ * with); the `bigint` helpers let an allocator walk a range numerically.
+ * No system access.
+ * @module
+ */
+export {
+  AddressError,
+  addressOf,
+  bigIntToIp,
+  compareIps,
+  type Family,
+  familyBits,
+  ipEquals,
+  ipFamily,
+  ipToBigInt,
+  isIp,
+  maxAddressValue,
+  nextIp,
+  normalizeIp,
+  type ParsedIp,
+  parseIp,
+  prevIp,
+  tryParseIp,
+} from "./address.ts";
+export {
+  type Cidr,
+  cidrContains,
+  cidrsOverlap,
+  isCidr,
+  normalizeCidr,
+  nthAddress,
+  parseCidr,
+  tryParseCidr,
+} from "./cidr.ts";
+export {
+  formatIpRange,
+  type IpRange,
+  ipRange,
+  iterateRange,
+  mergeRanges,
+  parseIpRange,
+  rangeContains,
+  rangeSize,
+  rangesOverlap,
+} from "./range.ts";

@@ -1,0 +1,98 @@
+/**
+ * CHECK: compare what prevResult says with what the kernel and the IPAM
+ * store hold now: the bridge, the host veth on it, the pod interface with
+ * its MAC and addresses, the routes, and the reservation. Any difference
+ * is error 103 saying what differs.
+ * @module
+ */
+import { CniCode, CniError, invalidConfig } from "../../errors.ts";
+import type { NetlinkHandle, Route } from "../../system/netlink/types.ts";
+import type { CommandContext } from "../deps.ts";
+import { messageOf, step } from "../failure.ts";
+import { canonicalCidr, canonicalIp, familyOf, splitCidr } from "../ip.ts";
+import { hostVethName, ipamOwner } from "../names.ts";
+import type { CniResult } from "../result.ts";
+import { openPodNetns } from "./add.ts";
+
+function mismatch(msg: string): CniError {
+  return new CniError(CniCode.CheckFailed, `Cannot confirm attachment: ${msg}`);
+}
+
+/** Index in prevResult.interfaces of this attachment's container interface. */
+function containerIndex(prev: CniResult, ifname: string, netns: string): number {
+  const i = prev.interfaces.findIndex((f) => f.name === ifname && f.sandbox === netns);
+  if (i < 0) throw mismatch(`prevResult has no interface ${ifname} in ${netns}`);
+  return i;
+}
+
+function checkHost(ctx: CommandContext, host: NetlinkHandle, hostName: string): void {
+  const bridge = step(`look up ${ctx.conf.bridge}`, () => host.getLink(ctx.conf.bridge));
+  if (!bridge) throw mismatch(`bridge ${ctx.conf.bridge} does not exist`);
+  if (bridge.kind !== "bridge") throw mismatch(`${ctx.conf.bridge} is not a bridge`);
+  const veth = step(`look up ${hostName}`, () => host.getLink(hostName));
+  if (!veth) throw mismatch(`host veth ${hostName} does not exist`);
+  if (veth.master !== bridge.index) throw mismatch(`${hostName} is not attached to ${bridge.name}`);
+  if (!veth.up) throw mismatch(`${hostName} is down`);
+}
+
+function routeMatches(r: Route, dst: string, gw: string | undefined): boolean {
+  if (canonicalCidr(r.dst) !== dst) return false;
+  if (gw === undefined) return true;
+  return r.gateway !== undefined && canonicalIp(r.gateway) === gw;
+}
+
+function checkPod(ctx: CommandContext, pod: NetlinkHandle, prev: CniResult, index: number): string[] {
+  const { ifname } = ctx.env;
+  const want = prev.interfaces[index]!;
+  const link = step(`look up ${ifname} in the pod`, () => pod.getLink(ifname));
+  if (!link) throw mismatch(`${ifname} does not exist in ${ctx.env.netns}`);
+  if (want.mac && want.mac.toLowerCase() !== link.mac.toLowerCase()) {
+    throw mismatch(`${ifname} has MAC ${link.mac}, prevResult says ${want.mac}`);
+  }
+  if (!link.up) throw mismatch(`${ifname} is down`);
+  const have = new Set(
+    step(`list addresses of ${ifname}`, () => pod.listAddrs({ linkIndex: link.index }))
+      .map((a) => canonicalCidr(a.cidr)),
+  );
+  const ips = prev.ips.filter((ip) => ip.interface === index);
+  for (const ip of ips) {
+    if (!have.has(canonicalCidr(ip.address))) {
+      throw mismatch(`${ifname} lacks address ${ip.address}`);
+    }
+  }
+  const routes = step("list routes in the pod", () => pod.listRoutes());
+  for (const r of prev.routes) {
+    const dst = canonicalCidr(r.dst);
+    const gw = r.gw ? canonicalIp(r.gw) : undefined;
+    const found = routes.some((k) => k.family === familyOf(dst) && routeMatches(k, dst, gw));
+    if (!found) throw mismatch(`route ${r.dst}${r.gw ? ` via ${r.gw}` : ""} is missing in the pod`);
+  }
+  return ips.map((ip) => splitCidr(ip.address)[0]);
+}
+
+/** Runs CHECK; resolves when everything matches. */
+export async function cmdCheck(ctx: CommandContext): Promise<void> {
+  const prev = ctx.conf.prevResult;
+  if (!prev) throw invalidConfig("prevResult", "is required for CHECK");
+  const index = containerIndex(prev, ctx.env.ifname, ctx.env.netns);
+  const hostName = await hostVethName(ctx.env.containerId, ctx.env.ifname);
+  const host = step("open the node netns", () => ctx.deps.netlink.open());
+  let ips: string[];
+  try {
+    checkHost(ctx, host, hostName);
+  } finally {
+    host.close();
+  }
+  const pod = openPodNetns(ctx);
+  try {
+    ips = checkPod(ctx, pod, prev, index);
+  } finally {
+    pod.close();
+  }
+  try {
+    await ctx.ipam.check(ipamOwner(ctx.env), ips);
+  } catch (e) {
+    if (e instanceof CniError) throw e;
+    throw mismatch(`IPAM holds no reservation for ${ips.join(", ")}: ${messageOf(e)}`);
+  }
+}

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { CniCode, CniError } from "../../errors.ts";
+import { NetlinkError } from "../../system/netlink/mod.ts";
+import { hostVethName } from "../names.ts";
+import { harness, invoke } from "../testing.ts";
+
+const POD = "/run/netns/pod1";
+
+Deno.test("DEL: removes the veth and the reservation; a second DEL succeeds too", async () => {
+  const h = harness();
+  assert.equal((await invoke(h, "ADD")).exitCode, 0);
+  const r = await invoke(h, "DEL");
+  assert.equal(r.exitCode, 0, r.stdout);
+  assert.equal(r.stdout, "");
+  assert.ok(!h.netlink.snapshot("").links.some((l) => l.kind === "veth"));
+  assert.ok(!h.netlink.snapshot(POD).links.some((l) => l.name === "eth0"));
+  assert.equal(h.ipam.held.size, 0);
+  const again = await invoke(h, "DEL");
+  assert.equal(again.exitCode, 0, again.stdout);
+  assert.equal(h.ipam.calls.filter((c) => c.op === "del").length, 2, "IPAM always released");
+});
+
+Deno.test("DEL: works without CNI_NETNS and opens only the node's handle", async () => {
+  const h = harness();
+  await invoke(h, "ADD");
+  h.netlink.clearCalls();
+  const r = await invoke(h, "DEL", { netns: null });
+  assert.equal(r.exitCode, 0, r.stdout);
+  assert.ok(!h.netlink.snapshot("").links.some((l) => l.kind === "veth"));
+  assert.deepEqual(h.netlink.callsOf("open").map((c) => c.netns), [""]);
+  assert.equal(h.ipam.held.size, 0);
+});
+
+Deno.test("DEL: a vanished netns or link is fine", async () => {
+  const h = harness();
+  await invoke(h, "ADD");
+  h.netlink.deleteNetns(POD);
+  const r = await invoke(h, "DEL");
+  assert.equal(r.exitCode, 0, r.stdout);
+  assert.equal(h.ipam.held.size, 0);
+  const never = await invoke(h, "DEL", { containerId: "never-added", netns: "/run/netns/gone" });
+  assert.equal(never.exitCode, 0, never.stdout);
+});
+
+Deno.test("DEL: removes a pod-side veth when the host side is not found by name", async () => {
+  const h = harness();
+  const host = h.netlink.open();
+  host.addVeth({ name: "renamed0", peerName: "eth0", peerNetns: POD });
+  host.close();
+  const r = await invoke(h, "DEL");
+  assert.equal(r.exitCode, 0, r.stdout);
+  assert.ok(!h.netlink.snapshot(POD).links.some((l) => l.name === "eth0"));
+});
+
+Deno.test("DEL: keeps going past a kernel error, releases IPAM, then fails", async () => {
+  const h = harness();
+  await invoke(h, "ADD");
+  h.netlink.failNext("deleteLink", new NetlinkError(16, "Cannot delete link: busy (EBUSY)"));
+  const r = await invoke(h, "DEL");
+  assert.equal(r.exitCode, 1);
+  assert.equal(r.json!["code"], CniCode.NetlinkFailure);
+  assert.match(String(r.json!["msg"]), new RegExp(await hostVethName("ctr1", "eth0")));
+  assert.equal(h.ipam.held.size, 0, "IPAM released despite the kernel error");
+});
+
+Deno.test("DEL: an IPAM failure is reported after the veth is gone", async () => {
+  const h = harness();
+  await invoke(h, "ADD");
+  h.ipam.failNext("del", new CniError(CniCode.IoFailure, "Cannot release: disk gone"));
+  const r = await invoke(h, "DEL");
+  assert.equal(r.exitCode, 1);
+  assert.equal(r.json!["code"], CniCode.IoFailure);
+  assert.ok(!h.netlink.snapshot("").links.some((l) => l.kind === "veth"));
+});

@@ -1,0 +1,52 @@
+/**
+ * GC: release everything that belongs to attachments the runtime no longer
+ * knows. The IPAM backend frees stale reservations; here, host veths on the
+ * bridge (or on none yet) whose derived name matches no valid attachment are
+ * removed too (a kill -9 in the middle of ADD can leave one). An empty list means every
+ * attachment is stale.
+ * @module
+ */
+import { CniError } from "../../errors.ts";
+import { NotFoundError } from "../../system/netlink/errors.ts";
+import type { CommandContext } from "../deps.ts";
+import { toCniError } from "../failure.ts";
+import { HOST_VETH_PATTERN, hostVethName } from "../names.ts";
+
+/** Runs GC; keeps going past errors and reports them all at the end. */
+export async function cmdGc(ctx: CommandContext): Promise<void> {
+  const valid = ctx.conf.validAttachments ?? [];
+  const failures: CniError[] = [];
+  try {
+    await ctx.ipam.gc(valid);
+  } catch (e) {
+    failures.push(toCniError(e, "collect IPAM reservations"));
+  }
+  const keep = new Set(await Promise.all(valid.map((a) => hostVethName(a.containerId, a.ifname))));
+  try {
+    const host = ctx.deps.netlink.open();
+    try {
+      const bridge = host.getLink(ctx.conf.bridge);
+      if (bridge) {
+        for (const link of host.listLinks()) {
+          // Unattached ones are half-made ADDs killed before setMaster.
+          const ours = link.master === bridge.index || link.master === undefined;
+          if (link.kind !== "veth" || !ours) continue;
+          if (!HOST_VETH_PATTERN.test(link.name) || keep.has(link.name)) continue;
+          try {
+            host.deleteLink(link.index);
+            ctx.log.info("GC: removed stale veth", { link: link.name });
+          } catch (e) {
+            if (!(e instanceof NotFoundError)) failures.push(toCniError(e, `delete ${link.name}`));
+          }
+        }
+      }
+    } finally {
+      host.close();
+    }
+  } catch (e) {
+    failures.push(toCniError(e, "list host veths"));
+  }
+  if (failures.length > 0) {
+    throw new CniError(failures[0]!.code, failures.map((f) => f.message).join("; "));
+  }
+}

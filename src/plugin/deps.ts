@@ -1,0 +1,52 @@
+/**
+ * Everything the plugin needs from the outside world, passed as one object
+ * so unit tests hand in the fakes (FakeNetlink, the fake file system, a fake
+ * exec) and run every command without root. main.ts builds the real set.
+ * @module
+ */
+import type { Ipam } from "../ipam/types.ts";
+import type { Clock } from "../system/clock.ts";
+import type { Exec } from "../system/exec.ts";
+import type { FileSystem } from "../system/fs.ts";
+import type { Netlink } from "../system/netlink/types.ts";
+import type { CniEnv } from "./env.ts";
+import type { Logger } from "./log.ts";
+import type { LogLevel, NetConf } from "./netconf.ts";
+
+/** What an IPAM backend is built from: the validated config and the call's environment. */
+export interface IpamRequest {
+  conf: NetConf;
+  env: CniEnv;
+  /** The CNI_* variables and stdin as received, for a delegated IPAM plugin. */
+  rawEnv: Record<string, string | undefined>;
+  stdin: string;
+}
+
+/** Builds the IPAM backend named by `conf.ipam.type`. */
+export type IpamFactory = (req: IpamRequest, deps: PluginDeps) => Ipam;
+
+/** The plugin's dependencies. */
+export interface PluginDeps {
+  netlink: Netlink;
+  fs: FileSystem;
+  exec: Exec;
+  clock: Clock;
+  log: Logger;
+  /** Builds the IPAM backend; main.ts wires `createIpam`. */
+  ipam: IpamFactory;
+  /**
+   * Opens a logger for the config's `logFile`/`logLevel`; when absent the
+   * boundary logger `log` is kept.
+   */
+  openLog?: (opts: { file?: string; level?: LogLevel }) => Logger;
+}
+
+/** The arguments every command handler receives. */
+export interface CommandContext {
+  env: CniEnv;
+  conf: NetConf;
+  deps: PluginDeps;
+  /** The logger of this call (the config's log file when set). */
+  log: Logger;
+  ipam: Ipam;
+}

@@ -1,0 +1,104 @@
+/**
+ * The plugin's boundary, in the style of libcni's skel: environment and
+ * stdin in, typed arguments to one handler per command, and the one place
+ * where any error becomes CNI error JSON (`{cniVersion, code, msg,
+ * details}`, exit 1). Pure of I/O itself: main.ts reads and writes.
+ * @module
+ */
+import { CniCode, CniError } from "../errors.ts";
+import { cmdAdd } from "./commands/add.ts";
+import { cmdCheck } from "./commands/check.ts";
+import { cmdDel } from "./commands/del.ts";
+import { cmdGc } from "./commands/gc.ts";
+import { cmdStatus } from "./commands/status.ts";
+import { cmdVersion } from "./commands/version.ts";
+import type { CommandContext, PluginDeps } from "./deps.ts";
+import { parseEnv } from "./env.ts";
+import { messageOf, toCniError } from "./failure.ts";
+import { configVersion, decodeStdin, parseNetConf } from "./netconf.ts";
+import { encodeResult, mergeResults } from "./result.ts";
+import { CURRENT_VERSION, SUPPORTED_VERSIONS } from "./version.ts";
+
+/** What the runtime handed the plugin. */
+export interface PluginInput {
+  /** The environment (only CNI_* is read). */
+  env: Record<string, string | undefined>;
+  stdin: string;
+}
+
+/** What the plugin hands back: stdout text and the exit code. */
+export interface PluginOutput {
+  stdout: string;
+  exitCode: number;
+}
+
+/** The CNI error object for `e`, in `cniVersion`. */
+export function errorJson(e: unknown, cniVersion: string): Record<string, unknown> {
+  const err = toCniError(e);
+  const out: Record<string, unknown> = { cniVersion, code: err.code, msg: err.message };
+  if (err.details) out["details"] = err.details;
+  return out;
+}
+
+function json(v: unknown): string {
+  return JSON.stringify(v) + "\n";
+}
+
+/**
+ * Runs one plugin invocation. Never throws: every failure is an error
+ * object on stdout with exit code 1, logged to the logger as well.
+ */
+export async function dispatch(input: PluginInput, deps: PluginDeps): Promise<PluginOutput> {
+  let version = CURRENT_VERSION;
+  let log = deps.log;
+  const started = deps.clock.monotonic();
+  try {
+    const env = parseEnv(input.env);
+    if (env.command === "VERSION") return { stdout: json(cmdVersion()), exitCode: 0 };
+    const raw = decodeStdin(input.stdin);
+    const requested = configVersion(raw);
+    if (SUPPORTED_VERSIONS.includes(requested)) version = requested;
+    const conf = parseNetConf(raw, env.command);
+    if (deps.openLog && (conf.logFile || conf.logLevel)) {
+      log = deps.openLog({ file: conf.logFile, level: conf.logLevel });
+    }
+    const ipam = deps.ipam({ conf, env, rawEnv: input.env, stdin: input.stdin }, deps);
+    const ctx: CommandContext = { env, conf, deps, log, ipam };
+    let stdout = "";
+    switch (env.command) {
+      case "ADD": {
+        const ours = await cmdAdd(ctx);
+        const result = conf.prevResult ? mergeResults(conf.prevResult, ours) : ours;
+        stdout = json(encodeResult(result, conf.cniVersion));
+        break;
+      }
+      case "DEL":
+        await cmdDel(ctx);
+        break;
+      case "CHECK":
+        await cmdCheck(ctx);
+        break;
+      case "GC":
+        await cmdGc(ctx);
+        break;
+      case "STATUS":
+        await cmdStatus(ctx);
+        break;
+    }
+    log.info(`${env.command} done`, {
+      containerId: env.containerId,
+      ifname: env.ifname,
+      ms: Math.round(deps.clock.monotonic() - started),
+    });
+    return { stdout, exitCode: 0 };
+  } catch (e) {
+    const out = errorJson(e, version);
+    const level = e instanceof CniError || out["code"] !== CniCode.Internal ? "warn" : "error";
+    log[level]("command failed", {
+      code: out["code"],
+      error: messageOf(e),
+      stack: level === "error" && e instanceof Error ? e.stack : undefined,
+    });
+    return { stdout: json(out), exitCode: 1 };
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The idempotent steps of ADD, each safe to repeat after a crash or a
+ * parallel ADD: ensure the bridge, its gateway addresses and forwarding,
+ * the veth pair, and the pod side (addresses, DAD off, routes). They act
+ * only through NetlinkHandle, so unit tests run them against FakeNetlink.
+ * @module
+ */
+import { CniCode, CniError } from "../errors.ts";
+import type { IpamAddress, IpamRoute } from "../ipam/types.ts";
+import { ExistsError, LinkExistsError } from "../system/netlink/errors.ts";
+import type { Family, Link, NetlinkHandle, Route } from "../system/netlink/types.ts";
+import { messageOf, step, toCniError } from "./failure.ts";
+import type { Logger } from "./log.ts";
+import { canonicalCidr, canonicalIp, familyOf, firstHost, splitCidr } from "./ip.ts";
+import type { NetConf } from "./netconf.ts";
+import { randomMac } from "./names.ts";
+import type { ResultRoute } from "./result.ts";
+
+/** A gateway of one allocated address: the IP and the CIDR it gets on the bridge. */
+export interface Gateway {
+  family: Family;
+  ip: string;
+  /** "10.22.0.1/24": the gateway with the pod subnet's prefix. */
+  cidr: string;
+}
+
+/**
+ * The gateway of each allocated address: the IPAM's, or (when the bridge must
+ * be the gateway and IPAM named none) the subnet's first host, like the
+ * reference bridge plugin. Duplicates are dropped.
+ */
+export function gatewaysOf(ips: IpamAddress[], isGateway: boolean): Gateway[] {
+  const out: Gateway[] = [];
+  for (const ip of ips) {
+    const gw = ip.gateway ?? (isGateway ? firstHost(ip.address) : undefined);
+    if (!gw) continue;
+    const [, prefix] = splitCidr(ip.address);
+    const g = { family: familyOf(ip.address), ip: canonicalIp(gw), cidr: `${canonicalIp(gw)}/${prefix}` };
+    if (!out.some((o) => o.ip === g.ip)) out.push(g);
+  }
+  return out;
+}
+
+/**
+ * Makes sure `conf.bridge` exists, is a bridge, is up (and promiscuous when
+ * asked). A link of that name that is not a bridge is error 7 naming `bridge`.
+ */
+export function ensureBridge(host: NetlinkHandle, conf: NetConf): Link {
+  const notBridge = (l: Link) =>
+    new CniError(
+      CniCode.InvalidNetworkConfig,
+      `Cannot use bridge ${conf.bridge}: a link of that name exists and is ${
+        l.kind ? `a ${l.kind}` : "no bridge"
+      }`,
+      "config key: bridge",
+    );
+  let br = step(`look up bridge ${conf.bridge}`, () => host.getLink(conf.bridge));
+  if (!br) {
+    try {
+      const opts: { name: string; mtu?: number; mac: string } = {
+        name: conf.bridge,
+        mac: randomMac(),
+      };
+      if (conf.mtu !== undefined) opts.mtu = conf.mtu;
+      br = host.addBridge(opts);
+    } catch (e) {
+      // A parallel ADD created it first: use theirs.
+      if (!(e instanceof LinkExistsError)) {
+        throw toCniError(e, `create bridge ${conf.bridge}`);
+      }
+      br = step(`look up bridge ${conf.bridge}`, () => host.getLink(conf.bridge));
+      if (!br) throw new CniError(CniCode.TryAgainLater, `Cannot create bridge ${conf.bridge}: raced with its removal`);
+    }
+  }
+  if (br.kind !== "bridge") throw notBridge(br);
+  const b = br;
+  if (conf.promiscMode && !b.promisc) step(`set ${b.name} promisc`, () => host.setPromisc(b.index, true));
+  if (!b.up) step(`set ${b.name} up`, () => host.setLinkUp(b.index));
+  return b;
+}
+
+/**
+ * Puts each gateway address on the bridge unless the IP is already there
+ * (whatever its prefix), and turns forwarding on for the families used. v6
+ * gateways are added with IFA_F_NODAD so they are usable at once.
+ */
+export function ensureGateways(
+  host: NetlinkHandle,
+  target: { bridge: Link; gateways: Gateway[]; log: Logger },
+): void {
+  const { bridge, gateways, log } = target;
+  if (gateways.length === 0) return;
+  const present = new Set(
+    step(`list addresses of ${bridge.name}`, () => host.listAddrs({ linkIndex: bridge.index }))
+      .map((a) => canonicalIp(splitCidr(a.cidr)[0])),
+  );
+  for (const gw of gateways) {
+    if (present.has(gw.ip)) continue;
+    try {
+      host.addAddr({ linkIndex: bridge.index, cidr: gw.cidr, noDad: gw.family === 6 });
+    } catch (e) {
+      if (!(e instanceof ExistsError)) throw toCniError(e, `add ${gw.cidr} to ${bridge.name}`);
+    }
+  }
+  const families = new Set(gateways.map((g) => g.family));
+  for (const f of families) {
+    const key = f === 4 ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding";
+    try {
+      if (host.getSysctl(key).trim() !== "1") host.setSysctl(key, "1");
+    } catch (e) {
+      // Forwarding is node-wide and the agent keeps it on too: a pod on this
+      // bridge works without it, so this is a warning, not a failed ADD.
+      log.warn(`Cannot enable ${key}: ${messageOf(e)}`);
+    }
+  }
+}
+
+/** What `ensureVeth` creates. */
+export interface VethRequest {
+  hostName: string;
+  ifname: string;
+  netns: string;
+  mtu?: number;
+}
+
+/**
+ * Creates the veth pair, the pod end directly inside the pod's netns. A
+ * host-side link left by an earlier crashed ADD of the same attachment (its
+ * name is derived from containerId+ifname) is replaced.
+ */
+export function ensureVeth(host: NetlinkHandle, req: VethRequest): Link {
+  const spec = { name: req.hostName, peerName: req.ifname, peerNetns: req.netns } as {
+    name: string;
+    peerName: string;
+    peerNetns: string;
+    mtu?: number;
+  };
+  if (req.mtu !== undefined) spec.mtu = req.mtu;
+  try {
+    return host.addVeth(spec);
+  } catch (e) {
+    if (!(e instanceof LinkExistsError)) throw toCniError(e, `create veth ${req.hostName}`);
+    const stale = host.getLink(req.hostName);
+    if (!stale) throw toCniError(e, `create veth ${req.hostName}`);
+    step(`remove stale ${req.hostName}`, () => host.deleteLink(stale.index));
+    return step(`create veth ${req.hostName}`, () => host.addVeth(spec));
+  }
+}
+
+/** Enslaves the host end to the bridge, sets hairpin when asked, and brings it up. */
+export function attachHostVeth(host: NetlinkHandle, veth: Link, bridge: Link, hairpin: boolean): void {
+  step(`attach ${veth.name} to ${bridge.name}`, () => host.setMaster(veth.index, bridge.index));
+  if (hairpin) step(`set hairpin on ${veth.name}`, () => host.setHairpin(veth.index, true));
+  step(`set ${veth.name} up`, () => host.setLinkUp(veth.index));
+}
+
+/** What `configurePod` installs inside the pod. */
+export interface PodRequest {
+  ifname: string;
+  ips: IpamAddress[];
+  gateways: Gateway[];
+  ipamRoutes: IpamRoute[];
+  isDefaultGateway: boolean;
+}
+
+function isDefaultDst(dst: string): boolean {
+  return dst === "0.0.0.0/0" || canonicalCidr(dst) === "::/0";
+}
+
+/**
+ * Configures the pod end: addresses (v6 without DAD, usable at once), link up, then default routes via the gateways (when
+ * isDefaultGateway) and the IPAM routes. Returns the pod link and the routes
+ * for the result.
+ */
+export function configurePod(pod: NetlinkHandle, req: PodRequest): { link: Link; routes: ResultRoute[] } {
+  const link = step(`find ${req.ifname} in the pod`, () => pod.getLink(req.ifname));
+  if (!link) {
+    throw new CniError(CniCode.NetlinkFailure, `Cannot configure ${req.ifname}: it vanished from the pod netns`);
+  }
+  for (const ip of req.ips) {
+    try {
+      // IFA_F_NODAD: no duplicate address detection, the v6 address is usable at once.
+      pod.addAddr({ linkIndex: link.index, cidr: ip.address, noDad: familyOf(ip.address) === 6 });
+    } catch (e) {
+      if (!(e instanceof ExistsError)) throw toCniError(e, `add ${ip.address} to ${req.ifname}`);
+    }
+  }
+  step(`set ${req.ifname} up`, () => pod.setLinkUp(link.index));
+  const gwOf = (f: Family) => req.gateways.find((g) => g.family === f)?.ip;
+  const routes: ResultRoute[] = [];
+  const installed = new Set<string>();
+  const install = (family: Family, dst: string, gw: string | undefined) => {
+    const key = `${canonicalCidr(dst)} ${gw ? canonicalIp(gw) : ""}`;
+    if (installed.has(key)) return;
+    installed.add(key);
+    const route: Route = { family, dst, linkIndex: link.index };
+    if (gw) route.gateway = gw;
+    else route.scope = "link";
+    try {
+      pod.addRoute(route);
+    } catch (e) {
+      if (!(e instanceof ExistsError)) throw toCniError(e, `add route ${dst} in the pod`);
+    }
+  };
+  const defaults = new Set<Family>();
+  if (req.isDefaultGateway) {
+    for (const f of [4, 6] as const) {
+      const gw = gwOf(f);
+      if (!gw) continue;
+      const dst = f === 4 ? "0.0.0.0/0" : "::/0";
+      install(f, dst, gw);
+      routes.push({ dst, gw });
+      defaults.add(f);
+    }
+  }
+  for (const r of req.ipamRoutes) {
+    const f = familyOf(r.dst);
+    if (defaults.has(f) && isDefaultDst(r.dst)) continue;
+    install(f, r.dst, r.gw ?? gwOf(f));
+    routes.push(r.gw ? { dst: r.dst, gw: r.gw } : { dst: r.dst });
+  }
+  return { link, routes };
+}

@@ -1,0 +1,86 @@
+/**
+ * Entry point of the `hostgate` CNI plugin binary (dist/bundle/hostgate).
+ * The only place with process I/O: reads the environment and stdin, builds
+ * the real dependencies, runs `dispatch`, writes its stdout, exits with its
+ * code. Logs go to stderr (or the config's logFile), never to stdout.
+ * @module
+ */
+import { createIpam } from "../ipam/mod.ts";
+import { RealClock } from "../system/clock.ts";
+import { RealExec } from "../system/exec.ts";
+import { RealFileSystem } from "../system/fs.ts";
+import { FfiNetlink } from "../system/netlink/ffi_netlink.ts";
+import type {
+  Netlink,
+  NetlinkHandle,
+  RouteMonitorOptions,
+} from "../system/netlink/types.ts";
+import type { IpamRequest, PluginDeps } from "./deps.ts";
+import { dispatch } from "./dispatch.ts";
+import { createLogger, type Logger } from "./log.ts";
+import type { LogLevel } from "./netconf.ts";
+
+/** Opens libc only on first use, so VERSION and config errors never load FFI. */
+function lazyNetlink(): Netlink {
+  let real: Netlink | undefined;
+  const get = () => real ??= new FfiNetlink();
+  return {
+    open: (netns?: string): NetlinkHandle => get().open(netns),
+    monitorRoutes: (opts: RouteMonitorOptions) => get().monitorRoutes(opts),
+  };
+}
+
+function stderrSink(line: string): void {
+  const bytes = new TextEncoder().encode(line);
+  let off = 0;
+  while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
+}
+
+function openLog(opts: { file?: string; level?: LogLevel }): Logger {
+  const file = opts.file;
+  const sink = file
+    ? (line: string) => Deno.writeTextFileSync(file, line, { append: true, mode: 0o600 })
+    : stderrSink;
+  return createLogger({ sink, level: opts.level ?? "warn" });
+}
+
+function buildIpam(req: IpamRequest, deps: PluginDeps) {
+  const env: { containerId?: string; netns?: string; ifname?: string; args?: string; path: string[] } = {
+    path: req.env.path,
+  };
+  if (req.env.containerId) env.containerId = req.env.containerId;
+  if (req.env.netns) env.netns = req.env.netns;
+  if (req.env.ifname) env.ifname = req.env.ifname;
+  const args = req.rawEnv["CNI_ARGS"];
+  if (args) env.args = args;
+  return createIpam({
+    config: req.conf.raw,
+    netName: req.conf.name,
+    env,
+    fs: deps.fs,
+    exec: deps.exec,
+    cniVersion: req.conf.cniVersion,
+  });
+}
+
+async function main(): Promise<number> {
+  const wanted = Deno.env.get("HOSTGATE_LOG_LEVEL") ?? "";
+  const level = ["debug", "info", "warn", "error"].includes(wanted) ? wanted as LogLevel : undefined;
+  const deps: PluginDeps = {
+    netlink: lazyNetlink(),
+    fs: new RealFileSystem(),
+    exec: new RealExec(),
+    clock: new RealClock(),
+    log: createLogger({ sink: stderrSink, level: level ?? "warn" }),
+    ipam: buildIpam,
+    openLog,
+  };
+  const stdin = await new Response(Deno.stdin.readable).text();
+  const out = await dispatch({ env: Deno.env.toObject(), stdin }, deps);
+  const bytes = new TextEncoder().encode(out.stdout);
+  let off = 0;
+  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+  return out.exitCode;
+}
+
+if (import.meta.main) Deno.exit(await main());

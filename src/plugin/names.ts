@@ -1,0 +1,42 @@
+/**
+ * Deterministic names and identities derived from an attachment, so DEL and
+ * GC find what ADD made without keeping any state of their own.
+ * @module
+ */
+import type { IpamOwner } from "../ipam/types.ts";
+import type { CniEnv } from "./env.ts";
+
+/** Prefix of every host-side veth hostgate creates. */
+export const HOST_VETH_PREFIX = "hg";
+
+/** Matches exactly the host veth names `hostVethName` produces. */
+export const HOST_VETH_PATTERN = /^hg[0-9a-f]{12}$/;
+
+/**
+ * The host-side veth name of (containerId, ifname): "hg" + 12 hex digits of
+ * SHA-256, 14 bytes (under IFNAMSIZ), collision-free in practice (48 bits).
+ */
+export async function hostVethName(containerId: string, ifname: string): Promise<string> {
+  const data = new TextEncoder().encode(`${containerId}\n${ifname}`);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+  let hex = "";
+  for (let i = 0; i < 6; i++) hex += digest[i]!.toString(16).padStart(2, "0");
+  return HOST_VETH_PREFIX + hex;
+}
+
+/** The IPAM owner of the attachment in `env` (pod name/namespace enable sticky IPs). */
+export function ipamOwner(env: CniEnv): IpamOwner {
+  const owner: IpamOwner = { containerId: env.containerId, ifname: env.ifname };
+  if (env.args.podNamespace && env.args.podName) {
+    owner.podNamespace = env.args.podNamespace;
+    owner.podName = env.args.podName;
+  }
+  return owner;
+}
+
+/** A random locally administered unicast MAC, given to a new bridge so its MAC never follows its ports. */
+export function randomMac(): string {
+  const b = crypto.getRandomValues(new Uint8Array(6));
+  b[0] = (b[0]! & 0xfc) | 0x02;
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":");
+}

@@ -1,0 +1,90 @@
+/**
+ * Native nftables behind a narrow interface: list one table and apply a
+ * payload atomically with `nft -f -`. Used by the agent's `nftables` firewall
+ * backend (its own `inet hostgate` table, no iptables at all).
+ * @module
+ */
+import type { Exec } from "./exec.ts";
+
+/** The two operations the agent needs. */
+export interface Nft {
+  /** `nft list table <family> <name>` text, or undefined when the table does not exist. */
+  listTable(family: string, name: string): Promise<string | undefined>;
+  /** Applies a payload atomically (`nft -f -`). */
+  apply(payload: string): Promise<void>;
+}
+
+/** Raised when nft fails; carries its stderr. */
+export class NftError extends Error {
+  readonly code: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.name = "NftError";
+    this.code = code;
+  }
+}
+
+/** The real nft program, run in the caller's network namespace. */
+export class ExecNft implements Nft {
+  readonly #exec: Exec;
+  readonly #timeoutMs: number;
+
+  constructor(opts: { exec: Exec; timeoutMs?: number }) {
+    this.#exec = opts.exec;
+    this.#timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  async listTable(family: string, name: string): Promise<string | undefined> {
+    const r = await this.#exec.run(["nft", "list", "table", family, name], {
+      timeoutMs: this.#timeoutMs,
+    });
+    if (r.code === 0) return r.stdout;
+    if (/No such file or directory/.test(r.stderr)) return undefined;
+    throw new NftError(r.code, `Cannot list nft table ${family} ${name}: ${r.stderr.trim()}`);
+  }
+
+  async apply(payload: string): Promise<void> {
+    const r = await this.#exec.run(["nft", "-f", "-"], {
+      stdin: payload,
+      timeoutMs: this.#timeoutMs,
+    });
+    if (r.code !== 0) {
+      throw new NftError(r.code, `Cannot apply nft payload: exit ${r.code}: ${r.stderr.trim()}`);
+    }
+  }
+}
+
+/** One chain of a listed table: its header line (type/hook/policy) and rule lines. */
+export interface NftChain {
+  header: string;
+  rules: string[];
+}
+
+/**
+ * Parses `nft list table` text into chains with trimmed lines. nft prints
+ * back what hostgate writes in the same canonical form, so lines compare
+ * directly with the rendered payload.
+ */
+export function parseNftTable(text: string): { comment?: string; chains: Map<string, NftChain> } {
+  const chains = new Map<string, NftChain>();
+  let cur: NftChain | undefined;
+  let comment: string | undefined;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("table ")) continue;
+    const m = /^chain (\S+) \{$/.exec(line);
+    if (m) {
+      cur = { header: "", rules: [] };
+      chains.set(m[1]!, cur);
+    } else if (line === "}") {
+      cur = undefined;
+    } else if (!cur && line.startsWith("comment ")) {
+      comment = line.slice("comment ".length).replace(/^"|"$/g, "");
+    } else if (cur && line.startsWith("type ")) {
+      cur.header = line;
+    } else if (cur) {
+      cur.rules.push(line);
+    }
+  }
+  return { comment, chains };
+}
