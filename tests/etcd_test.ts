@@ -348,3 +348,33 @@ Deno.test("etcd: unreachable at start, then reachable: retries and connects", as
     }
   });
 });
+
+Deno.test("etcd: the datastore works from a deno bundle (protos shimmed, nothing left behind)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hgds-bundle-" });
+  try {
+    const js = `${dir}/entry.js`;
+    const entry = new URL("./helpers/etcd_bundle_entry.ts", import.meta.url).pathname;
+    const b = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform", "deno", "--output", js, entry],
+    }).output();
+    assert.equal(b.code, 0, new TextDecoder().decode(b.stderr));
+    const before = [...Deno.readDirSync("/tmp")].filter((e) =>
+      e.name.startsWith("hostgate-etcd3-")
+    );
+    await withEtcd(async (etcd) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-config", "--no-lock", js, etcd.endpoints[0]!],
+        cwd: dir,
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, stderr);
+      const got = JSON.parse(new TextDecoder().decode(out.stdout));
+      const node = { name: "bundled", podCidrs: ["10.244.0.0/24"], addresses: ["192.168.17.1"] };
+      assert.deepEqual(got, { node, nodes: [node], dirname: "undefined" });
+    });
+    const after = [...Deno.readDirSync("/tmp")].filter((e) => e.name.startsWith("hostgate-etcd3-"));
+    assert.equal(after.length, before.length, "temp proto dir left behind");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

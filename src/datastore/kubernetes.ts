@@ -176,7 +176,12 @@ export class KubernetesDatastore implements Datastore {
   #changed(): void {
     this.#events++;
     this.#heal();
-    this.#onChange();
+    try {
+      this.#onChange();
+    } catch (e) {
+      // Thrown into client-node's watch handler it would be swallowed mid-event.
+      this.#log(`kubernetes: onChange failed: ${describe(e)}`);
+    }
   }
 
   #nodeEvent(type: "add" | "update" | "delete", node: k8s.V1Node): void {

@@ -18,7 +18,7 @@ export interface KubeConfigSource {
   env?: Record<string, string | undefined>;
   /** Service account mount (token, ca.crt, namespace); default SERVICE_ACCOUNT_DIR. */
   serviceAccountDir?: string;
-  /** Skip TLS verification (also what allows a plain http:// server, as in tests). */
+  /** Skip TLS verification (implied for a plain http:// server, which has none). */
   skipTLSVerify?: boolean;
 }
 
@@ -77,7 +77,8 @@ export function loadKubeConfig(src: KubeConfigSource): LoadedKubeConfig {
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error("Cannot load the Kubernetes config: no current cluster");
-  if (src.skipTLSVerify) {
+  // A plain http:// server has no TLS to verify; client-node still insists on the flag.
+  if (src.skipTLSVerify || cluster.server.startsWith("http://")) {
     kc.clusters = kc.clusters.map((c) => c === cluster ? { ...c, skipTLSVerify: true } : c);
   }
   const namespace = kc.getContextObject(kc.getCurrentContext())?.namespace;

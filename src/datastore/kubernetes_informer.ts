@@ -187,7 +187,7 @@ export class SupervisedInformer<T extends KubernetesObject> {
     const retry = this.#retry = new AbortController();
     this.#opts.clock.sleep(delay, retry.signal).then(() => {
       this.#retry = undefined;
-      void 0;
+      if (!this.#closed) this.#lw.start().catch((e) => this.#failed(e));
     });
   }
 

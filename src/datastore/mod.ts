@@ -4,7 +4,8 @@
  * The Kubernetes and etcd implementations are imported lazily, on first use:
  * @kubernetes/client-node takes ~250 ms to load and etcd3 (grpc-js) ~130 ms,
  * and an agent only ever needs one of them. Import "./etcd.ts" directly for
- * the class itself.
+ * the class itself in tests; code that gets bundled must go through
+ * `createDatastore` or `loadEtcdModule` (see etcd_load.ts).
  * @module
  */
 
@@ -13,6 +14,7 @@ import { FileDatastore, type FileDatastoreOptions } from "./file.ts";
 import type { EtcdDatastore, EtcdDatastoreOptions } from "./etcd.ts";
 import type { KubernetesDatastore, KubernetesDatastoreOptions } from "./kubernetes.ts";
 import { parseClusterCidrs } from "./subnets.ts";
+import { loadEtcdModule } from "./etcd_load.ts";
 
 export type { Datastore, DatastoreHealth, NodeInfo, SelfRegistration, Vtep } from "./types.ts";
 export {
@@ -31,6 +33,7 @@ export {
 export type { EtcdDatastore, EtcdDatastoreOptions } from "./etcd.ts";
 export type { KubernetesDatastore, KubernetesDatastoreOptions } from "./kubernetes.ts";
 export { type EtcdKeys, etcdKeys } from "./etcd_support.ts";
+export { loadEtcdModule } from "./etcd_load.ts";
 export {
   allocateSubnet,
   assignSubnets,
@@ -87,7 +90,7 @@ export async function createDatastore(opts: CreateDatastoreOptions): Promise<Dat
     }
     case "etcd": {
       const { kind: _, ...rest } = opts;
-      const { EtcdDatastore } = await import("./etcd.ts");
+      const { EtcdDatastore } = await loadEtcdModule();
       return new EtcdDatastore(rest);
     }
     case "kubernetes": {

@@ -63,6 +63,26 @@ function buildIpam(req: IpamRequest, deps: PluginDeps) {
   });
 }
 
+/** Reads stdin to its end synchronously: cheaper than a stream for one small config. */
+function readStdin(): string {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(64 * 1024);
+  let total = 0;
+  for (;;) {
+    const n = Deno.stdin.readSync(buf);
+    if (n === null || n === 0) break;
+    chunks.push(buf.slice(0, n));
+    total += n;
+  }
+  const all = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
 async function main(): Promise<number> {
   const wanted = Deno.env.get("HOSTGATE_LOG_LEVEL") ?? "";
   const level = ["debug", "info", "warn", "error"].includes(wanted) ? wanted as LogLevel : undefined;
@@ -75,7 +95,7 @@ async function main(): Promise<number> {
     ipam: buildIpam,
     openLog,
   };
-  const stdin = await new Response(Deno.stdin.readable).text();
+  const stdin = readStdin();
   const out = await dispatch({ env: Deno.env.toObject(), stdin }, deps);
   const bytes = new TextEncoder().encode(out.stdout);
   let off = 0;

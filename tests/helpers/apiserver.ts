@@ -21,39 +21,22 @@ import {
 } from "./apiserver_semantics.ts";
 import { ObjectStore } from "./apiserver_store.ts";
 import {
+  DEFAULT_RESOURCES,
   discovery,
   errorResponse,
   json,
   openWatch,
+  reasonOf,
+  type RequestRecord,
+  type Route,
+  routeOf,
   statusBody,
   type WatchHandle,
 } from "./apiserver_http.ts";
 
+export { DEFAULT_RESOURCES, type RequestRecord } from "./apiserver_http.ts";
 export type { KubeObject, ResourceDef } from "./apiserver_semantics.ts";
 export { ObjectStore } from "./apiserver_store.ts";
-
-/** The resources every server serves unless `resources` replaces them. */
-export const DEFAULT_RESOURCES: readonly ResourceDef[] = [
-  { group: "", version: "v1", resource: "nodes", kind: "Node", namespaced: false, status: true },
-  { group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false },
-  { group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true },
-  { group: "", version: "v1", resource: "pods", kind: "Pod", namespaced: true, status: true },
-  {
-    group: "hostgate.io",
-    version: "v1alpha1",
-    resource: "ippools",
-    kind: "IPPool",
-    namespaced: false,
-    status: true,
-  },
-  {
-    group: "hostgate.io",
-    version: "v1alpha1",
-    resource: "ipallocations",
-    kind: "IPAllocation",
-    namespaced: false,
-  },
-];
 
 /** Options of `startApiServer`. */
 export interface ApiServerOptions {
@@ -73,19 +56,6 @@ export interface ApiServerOptions {
   maxWatchSeconds?: number;
 }
 
-/** One request as seen by the server, in RBAC terms. */
-export interface RequestRecord {
-  verb: "get" | "list" | "watch" | "create" | "update" | "patch" | "delete" | "discovery";
-  /** "" for the core group. */
-  group: string;
-  resource: string;
-  subresource?: string;
-  namespace?: string;
-  name?: string;
-  /** HTTP status answered (200 for a watch that started). */
-  code: number;
-}
-
 /** How `setDown(true)` makes the API unreachable. */
 export type DownMode = "refuse" | "503";
 
@@ -94,24 +64,6 @@ interface Barrier {
   match?: (r: RequestRecord) => boolean;
   held: (() => void)[];
   timer: ReturnType<typeof setTimeout>;
-}
-
-interface Route {
-  def: ResourceDef;
-  namespace: string;
-  name?: string;
-  subresource?: string;
-}
-
-function reasonOf(code: number): string {
-  const reasons: Record<number, string> = {
-    401: "Unauthorized",
-    403: "Forbidden",
-    429: "TooManyRequests",
-    500: "InternalError",
-    504: "Timeout",
-  };
-  return reasons[code] ?? "ServiceUnavailable";
 }
 
 function listen(port: number, handler: (req: Request) => Promise<Response>): Deno.HttpServer {
@@ -298,43 +250,6 @@ export class ApiServer {
     await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
 
-  #route(url: URL): Route | "discovery" {
-    const segs = url.pathname.split("/").filter((s) => s !== "");
-    let group: string;
-    let version: string;
-    let rest: string[];
-    if (segs[0] === "api") {
-      if (segs.length <= 2) return "discovery";
-      group = "";
-      version = segs[1]!;
-      rest = segs.slice(2);
-    } else if (segs[0] === "apis") {
-      if (segs.length <= 3) return "discovery";
-      group = segs[1]!;
-      version = segs[2]!;
-      rest = segs.slice(3);
-    } else if (segs[0] === "version") {
-      return "discovery";
-    } else throw new ApiStatusError(404, "NotFound", `the server could not find ${url.pathname}`);
-    const find = (resource: string) =>
-      this.resources.find((d) =>
-        d.group === group && d.version === version && d.resource === resource
-      );
-    let namespace = "";
-    if (rest[0] === "namespaces" && rest.length >= 3) {
-      const def = find(rest[2]!);
-      if (def?.namespaced) {
-        namespace = rest[1]!;
-        rest = rest.slice(2);
-      }
-    }
-    const def = find(rest[0] ?? "");
-    if (!def || rest.length > 3) {
-      throw new ApiStatusError(404, "NotFound", `the server could not find ${url.pathname}`);
-    }
-    return { def, namespace, name: rest[1], subresource: rest[2] };
-  }
-
   /** Serves one request (exposed so tests can call it without a socket). */
   async handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
@@ -345,7 +260,7 @@ export class ApiServer {
       return res;
     };
     try {
-      const route = this.#route(url);
+      const route = routeOf(this.resources, url);
       if (route !== "discovery") {
         const watch = ["true", "1"].includes(url.searchParams.get("watch") ?? "");
         const m = req.method;

@@ -183,3 +183,95 @@ export function openWatch(r: WatchRequest): Response {
   });
   return new Response(body, { status: 200, headers: { "content-type": "application/json" } });
 }
+
+/** The resources every server serves unless `resources` replaces them. */
+export const DEFAULT_RESOURCES: readonly ResourceDef[] = [
+  { group: "", version: "v1", resource: "nodes", kind: "Node", namespaced: false, status: true },
+  { group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false },
+  { group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true },
+  { group: "", version: "v1", resource: "pods", kind: "Pod", namespaced: true, status: true },
+  {
+    group: "hostgate.io",
+    version: "v1alpha1",
+    resource: "ippools",
+    kind: "IPPool",
+    namespaced: false,
+    status: true,
+  },
+  {
+    group: "hostgate.io",
+    version: "v1alpha1",
+    resource: "ipallocations",
+    kind: "IPAllocation",
+    namespaced: false,
+  },
+];
+
+/** One request as seen by the server, in RBAC terms. */
+export interface RequestRecord {
+  verb: "get" | "list" | "watch" | "create" | "update" | "patch" | "delete" | "discovery";
+  /** "" for the core group. */
+  group: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  /** HTTP status answered (200 for a watch that started). */
+  code: number;
+}
+
+/** A request path resolved to a resource. */
+export interface Route {
+  def: ResourceDef;
+  namespace: string;
+  name?: string;
+  subresource?: string;
+}
+
+/** The Status reason of an injected failure code. */
+export function reasonOf(code: number): string {
+  const reasons: Record<number, string> = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    429: "TooManyRequests",
+    500: "InternalError",
+    504: "Timeout",
+  };
+  return reasons[code] ?? "ServiceUnavailable";
+}
+
+/** Resolves an API path to a served resource (or a discovery document). */
+export function routeOf(resources: readonly ResourceDef[], url: URL): Route | "discovery" {
+  const segs = url.pathname.split("/").filter((s) => s !== "");
+  let group: string;
+  let version: string;
+  let rest: string[];
+  if (segs[0] === "api") {
+    if (segs.length <= 2) return "discovery";
+    group = "";
+    version = segs[1]!;
+    rest = segs.slice(2);
+  } else if (segs[0] === "apis") {
+    if (segs.length <= 3) return "discovery";
+    group = segs[1]!;
+    version = segs[2]!;
+    rest = segs.slice(3);
+  } else if (segs[0] === "version") {
+    return "discovery";
+  } else throw new ApiStatusError(404, "NotFound", `the server could not find ${url.pathname}`);
+  const find = (resource: string) =>
+    resources.find((d) => d.group === group && d.version === version && d.resource === resource);
+  let namespace = "";
+  if (rest[0] === "namespaces" && rest.length >= 3) {
+    const def = find(rest[2]!);
+    if (def?.namespaced) {
+      namespace = rest[1]!;
+      rest = rest.slice(2);
+    }
+  }
+  const def = find(rest[0] ?? "");
+  if (!def || rest.length > 3) {
+    throw new ApiStatusError(404, "NotFound", `the server could not find ${url.pathname}`);
+  }
+  return { def, namespace, name: rest[1], subresource: rest[2] };
+}

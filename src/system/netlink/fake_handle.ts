@@ -25,8 +25,16 @@ import type {
 } from "./types.ts";
 
 function copyLink(l: FakeLink): Link {
-  const { peer: _peer, ...rest } = l;
+  const { peer: _peer, mtuByUser: _byUser, ...rest } = l;
   return structuredClone(rest);
+}
+
+/** br_mtu_auto_adjust: a bridge follows its smallest port, 1500 without ports. */
+function adjustBridgeMtu(ns: FakeNs, bridge: number | undefined): void {
+  const br = bridge === undefined ? undefined : ns.links.get(bridge);
+  if (!br || br.kind !== "bridge" || br.mtuByUser) return;
+  const ports = [...ns.links.values()].filter((l) => l.master === bridge).map((l) => l.mtu);
+  br.mtu = ports.length ? Math.min(...ports) : 1500;
 }
 
 /** Removes a link and everything hanging off it; a veth takes its peer along. */
@@ -35,6 +43,7 @@ export function removeLink(world: FakeWorld, netns: string, index: number): void
   const link = ns?.links.get(index);
   if (!ns || !link) return;
   ns.links.delete(index);
+  adjustBridgeMtu(ns, link.master);
   for (const l of ns.links.values()) {
     if (l.master === index) {
       delete l.master;
@@ -148,15 +157,17 @@ export class FakeHandle implements NetlinkHandle {
     if (spec.vni < 0 || spec.vni >= 1 << 24) {
       throw kernelError({ errno: Errno.ERANGE, action, subject: "link" });
     }
-    if (spec.underlay !== undefined) needLink(ns, spec.underlay, action);
-    const local = spec.local === undefined ? undefined : formatIp(parseIp(spec.local).bytes);
+    const lower = spec.underlay === undefined ? undefined : needLink(ns, spec.underlay, action);
+    const local = spec.local === undefined ? undefined : parseIp(spec.local);
     const clash = [...ns.links.values()].some((l) =>
       l.vxlan?.vni === spec.vni && l.vxlan.port === spec.port
     );
     if (clash) throw kernelError({ errno: Errno.EEXIST, action, subject: "link" });
-    const link = this.#create(ns, { ...spec, kind: "vxlan" }, action);
+    // Without an MTU the kernel fits the device into its underlay (50/70 bytes of headers).
+    const mtu = spec.mtu ?? (lower ? lower.mtu - (local?.family === 6 ? 70 : 50) : undefined);
+    const link = this.#create(ns, { ...spec, mtu, kind: "vxlan" }, action);
     link.vxlan = { vni: spec.vni, port: spec.port, learning: spec.learning !== false };
-    if (local) link.vxlan.local = local;
+    if (local) link.vxlan.local = formatIp(local.bytes);
     if (spec.underlay !== undefined) link.vxlan.underlay = spec.underlay;
     return copyLink(link);
   }
@@ -177,16 +188,22 @@ export class FakeHandle implements NetlinkHandle {
   setLinkDown(index: number): void {
     const [ns, link] = this.#link("setLinkDown", index, "down");
     link.up = false;
+    // As the kernel: routes through the link go, IPv6 addresses are flushed
+    // (keep_addr_on_down=0) and so are its neighbour entries, permanent ones too.
     routes.dropLinkRoutes(ns, index);
+    ns.addrs = ns.addrs.filter((a) => a.linkIndex !== index || a.family === 4);
+    ns.neighbors = ns.neighbors.filter((n) => n.linkIndex !== index);
   }
 
   setMaster(index: number, masterIndex: number): void {
     const [ns, link, action] = this.#link("setMaster", index, `master ${masterIndex}`, masterIndex);
-    if (masterIndex === 0) {
-      delete link.master;
-      delete link.hairpin;
-      return;
-    }
+    if (link.master === masterIndex) return;
+    // Like do_set_master: leave the old master first, then look up the new one.
+    const old = link.master;
+    delete link.master;
+    delete link.hairpin;
+    adjustBridgeMtu(ns, old);
+    if (masterIndex === 0) return;
     const master = ns.links.get(masterIndex);
     if (!master || masterIndex === index) {
       throw kernelError({ errno: Errno.EINVAL, action, subject: "link" });
@@ -196,14 +213,17 @@ export class FakeHandle implements NetlinkHandle {
     }
     link.master = masterIndex;
     link.hairpin = false;
+    adjustBridgeMtu(ns, masterIndex);
   }
 
   setMtu(index: number, mtu: number): void {
-    const [, link, action] = this.#link("setMtu", index, `mtu ${mtu}`, mtu);
+    const [ns, link, action] = this.#link("setMtu", index, `mtu ${mtu}`, mtu);
     if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
       throw kernelError({ errno: Errno.EINVAL, action, subject: "link" });
     }
     link.mtu = mtu;
+    if (link.kind === "bridge") link.mtuByUser = true;
+    adjustBridgeMtu(ns, link.master);
   }
 
   setMac(index: number, mac: string): void {

@@ -129,7 +129,7 @@ Deno.test("fake: routes — unreachable gateway, EEXIST, replace, filters, ESRCH
   const r = { family: 4 as const, dst: "10.30.0.0/24", gateway: "10.22.0.7", protocol: 151 };
   assert.throws(
     () => host.addRoute({ ...r, gateway: "10.99.0.1" }),
-    (e) => e instanceof NetlinkError && e.errno === 22,
+    (e) => e instanceof NetlinkError && e.errno === 101,
   );
   assert.throws(() => host.addRoute({ ...r, dst: "10.30.0.1/24" }), NetlinkError);
   host.addRoute(r);

@@ -150,7 +150,8 @@ function normalize(ns: FakeNs, r: Route, action: string): Route {
     } else {
       const via = ns.routes.find((x) =>
         x.family === gw.family && x.gateway === undefined && x.type === undefined &&
-        x.table === out.table && (linkIndex === undefined || x.linkIndex === linkIndex) &&
+        (x.table === out.table || x.table === RT_TABLE_MAIN) &&
+        (linkIndex === undefined || x.linkIndex === linkIndex) &&
         x.linkIndex !== undefined && ns.links.get(x.linkIndex)?.up &&
         cidrContains(parseCidr(x.dst), gw)
       );

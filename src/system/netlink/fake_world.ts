@@ -28,6 +28,8 @@ export type FaultHook = (call: FakeCall) => Error | undefined;
 /** A link of the fake plus where its veth peer lives. */
 export interface FakeLink extends Link {
   peer?: { netns: string; index: number };
+  /** Bridge MTU set with setMtu: the kernel stops auto-adjusting it to its ports. */
+  mtuByUser?: boolean;
 }
 
 /** Everything one fake netns holds. Tests may read (and seed) it. */
