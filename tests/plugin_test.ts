@@ -20,7 +20,7 @@ interface IpAddrInfo {
   addr_info: { family: string; local: string; prefixlen: number }[];
 }
 
-async function podIface(n: PluginNode, podPath: string, ifname = "eth0"): Promise<IpAddrInfo> {
+async function podIface(podPath: string, ifname = "eth0"): Promise<IpAddrInfo> {
   const [info] = await ipJson(netnsName(podPath), ["-d", "addr", "show", "dev", ifname]);
   return info as IpAddrInfo;
 }
@@ -60,7 +60,7 @@ Deno.test({
       assert.equal(ips[0]!.interface, 2);
 
       // The kernel agrees with the result.
-      const eth0 = await podIface(n, pod);
+      const eth0 = await podIface(pod);
       assert.equal(eth0.address, ifaces[2]!.mac);
       assert.equal(eth0.operstate, "UP");
       const [addr, prefix] = ips[0]!.address.split("/");

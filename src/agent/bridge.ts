@@ -7,12 +7,14 @@
 import { ExistsError, LinkExistsError } from "../system/netlink/errors.ts";
 import type { NetlinkHandle } from "../system/netlink/types.ts";
 import { canonCidr, canonIp, familyOf } from "./cidr.ts";
+import type { SysctlAccess } from "./sysctl.ts";
 
 /** Ensures the bridge exists, is up and holds `gateways`; returns the number of writes. */
-export function ensureBridge(
+export async function ensureBridge(
   handle: NetlinkHandle,
+  sysctl: SysctlAccess,
   opts: { name: string; mtu?: number; gateways: readonly string[] },
-): number {
+): Promise<number> {
   let writes = 0;
   let link = handle.getLink(opts.name);
   if (!link) {
@@ -43,7 +45,7 @@ export function ensureBridge(
     if (have.has(want)) continue;
     if (familyOf(gw) === 6) {
       try {
-        handle.setSysctl(`net/ipv6/conf/${opts.name}/accept_dad`, "0");
+        await sysctl.set(`net/ipv6/conf/${opts.name}/accept_dad`, "0");
       } catch {
         // IPv6 disabled on the link: the address add below reports it.
       }

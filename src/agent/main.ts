@@ -79,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
       log,
       metrics: new Metrics(),
       signal: ac.signal,
+      exec,
     });
     return 0;
   }

@@ -26,6 +26,8 @@ import type { Logger } from "./log.ts";
 import { M, type Metrics } from "./metrics.ts";
 import { applyRoutePlan, ownRoutes, planRoutes, type RouteApplyResult } from "./routes.ts";
 import { ensureBridge } from "./bridge.ts";
+import type { Exec } from "../system/exec.ts";
+import { type SysctlAccess, sysctlAccess } from "./sysctl.ts";
 
 /** The config fields a pass uses. */
 export type ReconcileConfig = Pick<
@@ -59,6 +61,8 @@ export interface ReconcilerDeps {
   clock: Clock;
   /** Called on every datastore change; the run loop passes its trigger. */
   onDatastoreChange: () => void;
+  /** Runs `sysctl` when Deno refuses /proc/sys (see sysctl.ts). */
+  exec?: Exec;
 }
 
 /** Outcome of one pass. */
@@ -83,9 +87,11 @@ export class Reconciler {
   #started = false;
   #skippedKey = "";
   #last: ResyncResult | undefined;
+  readonly #sysctl: SysctlAccess;
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
+    this.#sysctl = sysctlAccess(deps.handle, deps.exec);
   }
 
   /** The result of the last pass, for /readyz and status. */
@@ -193,7 +199,7 @@ export class Reconciler {
 
     if (cfg.manageBridge && desired.bridgeGateways.length > 0) {
       writes += await step("ensure the bridge", () =>
-        ensureBridge(handle, {
+        ensureBridge(handle, this.#sysctl, {
           name: cfg.bridge,
           mtu: uplink?.link?.mtu,
           gateways: desired.bridgeGateways,
@@ -285,15 +291,15 @@ export class Reconciler {
     }
   }
 
-  #forwarding(): number {
+  async #forwarding(): Promise<number> {
     const keys: string[] = [];
     const families = new Set(this.#d.config.clusterCidrs.map(familyOf));
     if (families.has(4)) keys.push("net/ipv4/ip_forward");
     if (families.has(6)) keys.push("net/ipv6/conf/all/forwarding");
     let n = 0;
     for (const k of keys) {
-      if (this.#d.handle.getSysctl(k).trim() === "1") continue;
-      this.#d.handle.setSysctl(k, "1");
+      if ((await this.#sysctl.get(k)) === "1") continue;
+      await this.#sysctl.set(k, "1");
       n++;
     }
     return n;

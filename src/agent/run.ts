@@ -7,6 +7,7 @@
  */
 import type { Datastore } from "../datastore/types.ts";
 import type { Clock } from "../system/clock.ts";
+import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { Netlink } from "../system/netlink/types.ts";
 import type { AgentConfig } from "./config.ts";
@@ -29,6 +30,8 @@ export interface RunDeps {
   log: Logger;
   metrics: Metrics;
   signal: AbortSignal;
+  /** Runs `sysctl` when Deno refuses /proc/sys. */
+  exec?: Exec;
   /** Called once the health server listens (tests learn the port). */
   onHealthListening?: (addr: string) => void;
   /** Called after each pass (tests wait on it). */
@@ -53,6 +56,7 @@ export async function runAgent(d: RunDeps): Promise<void> {
     log,
     clock: d.clock,
     onDatastoreChange: () => waker.fire(),
+    exec: d.exec,
   });
   let lastProgress = d.clock.monotonic();
   let health: HealthServer | undefined;

@@ -17,7 +17,7 @@ import {
   tryParseIp,
 } from "../net/mod.ts";
 import type { LocalIpamConfig } from "./config.ts";
-import { IpamExhaustedError, IpamRequestError } from "./errors.ts";
+import { ioFailure, IpamExhaustedError, IpamRequestError } from "./errors.ts";
 import {
   type AllocRange,
   candidates,
@@ -140,7 +140,8 @@ export interface AllocateOptions {
 
 /**
  * Allocates one address per range set for the owner, or returns what it
- * already holds. On an error, nothing this call reserved stays reserved.
+ * already holds, and remembers the pod's addresses (sticky) when they changed.
+ * On an error, nothing this call reserved stays reserved.
  */
 export async function allocate(opts: AllocateOptions): Promise<Allocation[]> {
   const { store, layout, owner } = opts;
@@ -200,6 +201,14 @@ export async function allocate(opts: AllocateOptions): Promise<Allocation[]> {
           range: rangeForIp(set, p.ip)!,
           fresh: true,
         };
+      }
+    }
+    const ips = (result as Allocation[]).map((a) => a.ip);
+    if (pod && sticky.join("\n") !== ips.join("\n")) {
+      try {
+        await store.setSticky(pod, ips);
+      } catch (e) {
+        throw ioFailure(`remember the addresses of pod ${pod.namespace}/${pod.name}`, e);
       }
     }
   } catch (e) {

@@ -108,15 +108,23 @@ export class DiskStore implements Store {
     return `${this.dir}/${STICKY_DIR}/${safeName(pod.namespace)}_${safeName(pod.name)}`;
   }
 
-  /** writeAtomic into a subdirectory, creating it on first use only. */
+  /**
+   * Writes a small hostgate file in a subdirectory (created on first use).
+   * A new file is created with O_EXCL in one write, an existing one replaced
+   * with writeAtomic: both never expose a half-written file to a reader that
+   * checks completeness (JSON for the index, whole lines for sticky), and a new
+   * pod costs no fsync. The subdirectory is created on first use only.
+   */
   async #writeIn(path: string, data: string): Promise<void> {
+    let created: boolean;
     try {
-      await this.#fs.writeAtomic(path, data);
+      created = await this.#fs.createExclusive(path, data);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       await this.#fs.mkdirp(path.slice(0, path.lastIndexOf("/")), 0o755);
-      await this.#fs.writeAtomic(path, data);
+      created = await this.#fs.createExclusive(path, data);
     }
+    if (!created) await this.#fs.writeAtomic(path, data);
   }
 
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -226,9 +234,9 @@ export class DiskStore implements Store {
   async sticky(pod: PodRef): Promise<string[]> {
     const text = await this.#fs.readText(this.#stickyPath(pod));
     if (text === undefined) return [];
-    return text.split("\n").map((l) => tryParseIp(l.trim())?.text).filter((x): x is string =>
-      x !== undefined
-    );
+    // Only complete lines count: a torn first write loses its last line, never garbles it.
+    const lines = text.split("\n").slice(0, -1);
+    return lines.map((l) => tryParseIp(l.trim())?.text).filter((x): x is string => x !== undefined);
   }
 
   async setSticky(pod: PodRef, ips: readonly string[]): Promise<void> {

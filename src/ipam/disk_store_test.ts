@@ -51,11 +51,11 @@ Deno.test("network names that would escape the data dir are refused with code 7"
 // Every write of an ADD fails once in turn: the ADD fails with code 5 and no
 // reservation is left behind; the next ADD then succeeds normally.
 const FAULT_CASES = [
-  ["the owner index", { op: "writeAtomic", path: /\/owners\// }, "10.22.0.2"],
+  ["the owner index", { op: "write", path: /\/owners\// }, "10.22.0.2"],
   ["the reservation file", { op: "createExclusive", path: /\/10\.22\.0\.2$/ }, "10.22.0.2"],
   ["the round-robin cursor", { op: "writeAtomic", path: /last_reserved_ip\.0$/ }, "10.22.0.2"],
   // The cursor had moved already (as in host-local): the next ADD takes the next address.
-  ["the sticky file", { op: "writeAtomic", path: /\/sticky\// }, "10.22.0.3"],
+  ["the sticky file", { op: "write", path: /\/sticky\// }, "10.22.0.3"],
 ] as const;
 for (const [label, fault, next] of FAULT_CASES) {
   Deno.test(`fault injection: a failed write of ${label} leaves no reservation`, async () => {

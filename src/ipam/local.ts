@@ -5,7 +5,7 @@
  * @module
  */
 import { addressOf, tryParseIp } from "../net/mod.ts";
-import { allocate, type Layout, layoutOf, podOf } from "./allocator.ts";
+import { allocate, type Layout, layoutOf } from "./allocator.ts";
 import type { LocalIpamConfig } from "./config.ts";
 import { ioFailure, IpamCheckError, IpamExhaustedError, IpamUnavailableError } from "./errors.ts";
 import { describeRangeSet, freeCount } from "./range.ts";
@@ -36,29 +36,14 @@ export class LocalIpam implements Ipam {
 
   async add(owner: IpamOwner, opts: { requestedIps?: string[] } = {}): Promise<IpamResult> {
     const store = this.#store;
-    const allocs = await store.withLock(async () => {
-      const allocs = await allocate({
+    const allocs = await store.withLock(() =>
+      allocate({
         store,
         layout: this.#layout,
         owner,
         requestedIps: opts.requestedIps ?? this.#defaultRequested,
-      });
-      const pod = podOf(owner);
-      if (pod) {
-        const ips = allocs.map((a) => a.ip);
-        const before = await store.sticky(pod);
-        if (before.join("\n") !== ips.join("\n")) {
-          try {
-            await store.setSticky(pod, ips);
-          } catch (e) {
-            const fresh = allocs.filter((a) => a.fresh).map((a) => a.ip);
-            await store.release(owner, fresh).catch(() => {});
-            throw ioFailure(`remember the addresses of pod ${pod.namespace}/${pod.name}`, e);
-          }
-        }
-      }
-      return allocs;
-    }).catch((e) => {
+      })
+    ).catch((e) => {
       throw ioFailure(`allocate an IP address for ${owner.containerId}/${owner.ifname}`, e);
     });
     const result: IpamResult = {

@@ -34,7 +34,7 @@ export interface StartEtcdOptions {
   readyTimeoutMs?: number;
 }
 
-/** Two free TCP ports on 127.0.0.1, chosen by the kernel. */
+/** `n` free TCP ports on 127.0.0.1, chosen by the kernel. */
 function freePorts(n: number): number[] {
   const listeners = Array.from(
     { length: n },

@@ -164,6 +164,10 @@ export interface NetlinkHandle {
   /** The setters throw LinkNotFoundError when the index does not exist. */
   setLinkUp(index: number): void;
   setLinkDown(index: number): void;
+  /**
+   * Enslaves to a bridge; 0 releases. Like the kernel, the old master is left
+   * first, so a failed call (bad master: EINVAL / EOPNOTSUPP) leaves it unenslaved.
+   */
   setMaster(index: number, masterIndex: number): void;
   setMtu(index: number, mtu: number): void;
   setMac(index: number, mac: string): void;
@@ -181,7 +185,7 @@ export interface NetlinkHandle {
   listRoutes(filter?: RouteFilter): Route[];
   /** Adds a route; throws ExistsError when an equal route exists. */
   addRoute(route: Route): void;
-  /** Adds or replaces a route with the same dst/table (NLM_F_REPLACE). */
+  /** Adds, or replaces the route with the same dst, table and metric (NLM_F_REPLACE). */
   replaceRoute(route: Route): void;
   /** Deletes a route; throws NotFoundError when absent. */
   deleteRoute(route: Route): void;
