@@ -192,8 +192,9 @@ Deno.test({
         }
 
         // 3. IP change: n2's agent re-registers, n1's route follows (replaced, not re-added).
-        await sh(["ip", "-n", ns("n2"), "addr", "add", "192.168.100.22/24", "dev", "eth0"]);
+        // Delete first: deleting a primary address also drops its secondaries.
         await sh(["ip", "-n", ns("n2"), "addr", "del", "192.168.100.2/24", "dev", "eth0"]);
+        await sh(["ip", "-n", ns("n2"), "addr", "add", "192.168.100.22/24", "dev", "eth0"]);
         IP.n2 = "192.168.100.22";
         const sub2 = await subnetOf("n2");
         await waitFor(
@@ -270,6 +271,7 @@ Deno.test({
         await assert.rejects(Deno.stat(`${tmp}/n1/conf/10-hostgate.conflist`));
       });
     } catch (e) {
+      for (const n of [...agents.keys()]) await kill(n, "SIGTERM");
       for (const n of NODES) {
         const text = await Deno.readTextFile(`${tmp}/${n}.log`).catch(() => "");
         console.error(`--- agent ${n} log ---\n${text.split("\n").slice(-40).join("\n")}`);
