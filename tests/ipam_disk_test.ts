@@ -6,7 +6,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createIpam, DelegatedIpam, type Ipam } from "../src/ipam/mod.ts";
+import { CniError } from "../src/errors.ts";
+import { createIpam, DelegatedIpam, type Ipam, IpamUnavailableError } from "../src/ipam/mod.ts";
 import { RealExec } from "../src/system/exec.ts";
 import { RealFileSystem } from "../src/system/fs.ts";
 import { run } from "./helpers/netns.ts";
@@ -209,5 +210,22 @@ console.log(r.ips[0].address);
       const ip = ips[i]!.split("/")[0];
       assert.equal(await Deno.readTextFile(`${dataDir}/net1/${ip}`), `ctr-${i}\r\neth0`);
     }
+  });
+});
+
+Deno.test("STATUS on the real file system: fine on a fresh store, code 50 when it is unusable", async () => {
+  await withTempDir(async (dir) => {
+    await local(`${dir}/store`).status();
+    const blocker = `${dir}/blocked`;
+    await Deno.writeTextFile(blocker, "a file where the store directory must be");
+    await assert.rejects(local(blocker).status(), (e: unknown) => {
+      assert.ok(e instanceof IpamUnavailableError, String(e));
+      assert.equal(e.code, 50);
+      return true;
+    });
+    await assert.rejects(
+      local(blocker).add({ containerId: "c", ifname: "eth0" }),
+      (e: unknown) => e instanceof CniError && e.code === 5,
+    );
   });
 });

@@ -42,7 +42,13 @@ Deno.test({
         },
       });
       const pod = await n.pod("p1");
-      const r = await n.call({ command: "ADD", containerId: "c1", netns: pod, ifname: "eth0", conf });
+      const r = await n.call({
+        command: "ADD",
+        containerId: "c1",
+        netns: pod,
+        ifname: "eth0",
+        conf,
+      });
       assert.equal(r.code, 0, r.stdout + r.stderr);
       const addrs = addressesOf(r.json);
       assert.equal(addrs.length, 2);
@@ -63,7 +69,13 @@ Deno.test({
       const ping4 = await n.ns.exec(netnsName(pod), ["ping", "-c1", "-W2", "10.77.0.1"]);
       assert.equal(ping4.code, 0, ping4.stdout);
       assert.equal((await reservedIps(n)).length, 2);
-      const del = await n.call({ command: "DEL", containerId: "c1", netns: pod, ifname: "eth0", conf });
+      const del = await n.call({
+        command: "DEL",
+        containerId: "c1",
+        netns: pod,
+        ifname: "eth0",
+        conf,
+      });
       assert.equal(del.code, 0, del.stdout);
       assert.deepEqual(await reservedIps(n), []);
     }),
@@ -77,12 +89,24 @@ Deno.test({
       const conf = n.conf({ ipam: { rangeStart: "10.77.0.10", rangeEnd: "10.77.0.11" } });
       for (const id of ["c1", "c2"]) {
         const pod = await n.pod(id);
-        const r = await n.call({ command: "ADD", containerId: id, netns: pod, ifname: "eth0", conf });
+        const r = await n.call({
+          command: "ADD",
+          containerId: id,
+          netns: pod,
+          ifname: "eth0",
+          conf,
+        });
         assert.equal(r.code, 0, r.stdout);
       }
       const veths = await hostVeths(n);
       const pod3 = await n.pod("c3");
-      const full = await n.call({ command: "ADD", containerId: "c3", netns: pod3, ifname: "eth0", conf });
+      const full = await n.call({
+        command: "ADD",
+        containerId: "c3",
+        netns: pod3,
+        ifname: "eth0",
+        conf,
+      });
       assert.equal(full.code, 1);
       assert.equal(full.json!["code"], 100);
       assert.match(String(full.json!["msg"]), /10\.77\.0\.0\/24/);
@@ -97,7 +121,13 @@ Deno.test({
       const del = await n.call({ command: "DEL", containerId: "c1", ifname: "eth0", conf });
       assert.equal(del.code, 0, del.stdout);
       assert.equal((await n.call({ command: "STATUS", conf })).code, 0);
-      const ok = await n.call({ command: "ADD", containerId: "c3", netns: pod3, ifname: "eth0", conf });
+      const ok = await n.call({
+        command: "ADD",
+        containerId: "c3",
+        netns: pod3,
+        ifname: "eth0",
+        conf,
+      });
       assert.equal(ok.code, 0, ok.stdout);
     }),
 });
@@ -110,18 +140,45 @@ Deno.test({
       const conf = n.conf();
       const args = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0";
       const p1 = await n.pod("p1");
-      const first = await n.call({ command: "ADD", containerId: "c1", netns: p1, ifname: "eth0", conf, args });
+      const first = await n.call({
+        command: "ADD",
+        containerId: "c1",
+        netns: p1,
+        ifname: "eth0",
+        conf,
+        args,
+      });
       assert.equal(first.code, 0, first.stdout);
       const ip = addressesOf(first.json)[0];
-      const del = await n.call({ command: "DEL", containerId: "c1", netns: p1, ifname: "eth0", conf, args });
+      const del = await n.call({
+        command: "DEL",
+        containerId: "c1",
+        netns: p1,
+        ifname: "eth0",
+        conf,
+        args,
+      });
       assert.equal(del.code, 0);
       // Another pod comes and goes meanwhile: round-robin would move on.
       const other = await n.pod("other");
-      const o = await n.call({ command: "ADD", containerId: "o1", netns: other, ifname: "eth0", conf });
+      const o = await n.call({
+        command: "ADD",
+        containerId: "o1",
+        netns: other,
+        ifname: "eth0",
+        conf,
+      });
       assert.equal(o.code, 0);
       assert.notEqual(addressesOf(o.json)[0], ip);
       const p2 = await n.pod("p2");
-      const back = await n.call({ command: "ADD", containerId: "c2", netns: p2, ifname: "eth0", conf, args });
+      const back = await n.call({
+        command: "ADD",
+        containerId: "c2",
+        netns: p2,
+        ifname: "eth0",
+        conf,
+        args,
+      });
       assert.equal(back.code, 0, back.stdout);
       assert.equal(addressesOf(back.json)[0], ip, "same pod name, same IP");
       // A different pod name gets a fresh address.
@@ -145,18 +202,34 @@ Deno.test({
   fn: () =>
     withPluginNode("hgplh", async (n) => {
       const conf = n.conf({
-        ipam: { rangeStart: "10.77.0.2", rangeEnd: "10.77.0.9", reservedRanges: ["10.77.0.2-10.77.0.6", "10.77.0.8"] },
+        ipam: {
+          rangeStart: "10.77.0.2",
+          rangeEnd: "10.77.0.9",
+          reservedRanges: ["10.77.0.2-10.77.0.6", "10.77.0.8"],
+        },
       });
       const got: string[] = [];
       for (const id of ["c1", "c2"]) {
         const pod = await n.pod(id);
-        const r = await n.call({ command: "ADD", containerId: id, netns: pod, ifname: "eth0", conf });
+        const r = await n.call({
+          command: "ADD",
+          containerId: id,
+          netns: pod,
+          ifname: "eth0",
+          conf,
+        });
         assert.equal(r.code, 0, r.stdout);
         got.push(addressesOf(r.json)[0]!);
       }
       assert.deepEqual(got.sort(), ["10.77.0.7/24", "10.77.0.9/24"]);
       const pod = await n.pod("c3");
-      const full = await n.call({ command: "ADD", containerId: "c3", netns: pod, ifname: "eth0", conf });
+      const full = await n.call({
+        command: "ADD",
+        containerId: "c3",
+        netns: pod,
+        ifname: "eth0",
+        conf,
+      });
       assert.equal(full.json!["code"], 100, "reserved addresses are never handed out");
       const plain = n.conf();
       const asked = await n.call({
@@ -181,7 +254,13 @@ Deno.test({
       const ips: Record<string, string> = {};
       for (const id of ["c1", "c2", "c3"]) {
         const pod = await n.pod(id);
-        const r = await n.call({ command: "ADD", containerId: id, netns: pod, ifname: "eth0", conf });
+        const r = await n.call({
+          command: "ADD",
+          containerId: id,
+          netns: pod,
+          ifname: "eth0",
+          conf,
+        });
         assert.equal(r.code, 0, r.stdout);
         ips[id] = addressesOf(r.json)[0]!.split("/")[0]!;
       }
@@ -220,7 +299,10 @@ Deno.test({
       const bad = await n.call({ command: "STATUS", conf: n.conf({ ipam: { dataDir: blocker } }) });
       assert.equal(bad.code, 1);
       assert.equal(bad.json!["code"], 50);
-      const old = await n.call({ command: "STATUS", conf: n.conf({ extra: { cniVersion: "1.0.0" } }) });
+      const old = await n.call({
+        command: "STATUS",
+        conf: n.conf({ extra: { cniVersion: "1.0.0" } }),
+      });
       assert.equal(old.json!["code"], 1);
     }),
 });

@@ -181,3 +181,18 @@ Deno.test("reconcile: dual-stack cluster gets v6 routes, v6 rules and v6 forward
   assert.equal(n.handle.getSysctl("net/ipv6/conf/all/forwarding"), "1");
   assert.equal(n.v6.rules("filter", FILTER_CHAIN)!.length, 2);
 });
+
+Deno.test("reconcile: this node's IP changes: it registers again with the new address", async () => {
+  const n = fakeNode({ peers: [peer("b", 2)] });
+  const rec = n.reconciler();
+  await rec.resync();
+  assert.deepEqual(n.ds.nodes().find((x) => x.name === "a")!.addresses, ["192.168.1.10"]);
+  n.handle.deleteAddr({ linkIndex: n.uplink, cidr: "192.168.1.10/24" });
+  n.handle.addAddr({ linkIndex: n.uplink, cidr: "192.168.1.50/24" });
+  const r = await rec.resync();
+  assert.deepEqual(r.errors, []);
+  const self = n.ds.nodes().find((x) => x.name === "a")!;
+  assert.deepEqual(self.addresses, ["192.168.1.50"]);
+  assert.deepEqual(self.podCidrs, ["10.244.1.0/24"], "the subnet stays");
+  assert.equal(n.ds.calls.filter((c) => c === "register").length, 2);
+});

@@ -166,24 +166,22 @@ export async function allocate(opts: AllocateOptions): Promise<Allocation[]> {
       ? undefined
       : { rangeSetIndex: i, ip: held, range: rangeForIp(set, held)!, fresh: false };
   });
-  const keep = result.filter((a): a is Allocation => a !== undefined).map((a) => a.ip);
+  // Everything the owner holds stays indexed, also addresses outside today's ranges.
+  const keep = existing;
   const fresh: string[] = [];
   try {
     // A pick can turn out taken only if someone wrote without the lock; retry with it marked.
     for (let attempt = 0; result.some((a) => a === undefined); attempt++) {
-      const picks: Claim[] = [];
-      for (let i = 0; i < layout.rangeSets.length; i++) {
-        if (result[i] !== undefined) continue;
-        const ip = await pickFor({
-          layout,
-          index: i,
-          taken,
-          want: requested.get(i),
-          sticky,
-          store,
-        });
-        picks.push({ ip, rangeSetIndex: i });
-      }
+      const open = layout.rangeSets.map((_, i) => i).filter((i) => result[i] === undefined);
+      const specific = open.map((i) => pickSpecific(layout, i, taken, requested.get(i), sticky));
+      // Read the round-robin cursors only of the range sets that need one, in parallel.
+      const cursors = await Promise.all(
+        open.map((i, k) => specific[k] === undefined ? store.lastReserved(i) : undefined),
+      );
+      const picks: Claim[] = open.map((i, k) => ({
+        ip: specific[k] ?? roundRobin(layout, i, taken, cursors[k]),
+        rangeSetIndex: i,
+      }));
       const lost = new Set(await store.reserve(owner, picks, [...keep, ...fresh]));
       for (const p of picks) {
         if (lost.has(p.ip)) {
@@ -218,38 +216,44 @@ export async function allocate(opts: AllocateOptions): Promise<Allocation[]> {
   return result as Allocation[];
 }
 
-interface PickOptions {
-  layout: Layout;
-  index: number;
-  taken: TakenIndex;
-  want: string | undefined;
-  sticky: readonly string[];
-  store: Store;
-}
-
-async function pickFor(o: PickOptions): Promise<string> {
-  const set = o.layout.rangeSets[o.index]!;
-  const ex = o.layout.excluded[set.family];
-  if (o.want !== undefined) {
-    if (o.taken.hasText(o.want)) {
-      throw new IpamRequestError(o.want, "is held by another container");
-    }
-    return o.want;
+/** A requested address (checked free) or a free sticky one; undefined: round-robin. */
+function pickSpecific(
+  layout: Layout,
+  index: number,
+  taken: TakenIndex,
+  want: string | undefined,
+  sticky: readonly string[],
+): string | undefined {
+  const set = layout.rangeSets[index]!;
+  if (want !== undefined) {
+    if (taken.hasText(want)) throw new IpamRequestError(want, "is held by another container");
+    return want;
   }
-  for (const ip of o.sticky) {
+  const ex = layout.excluded[set.family];
+  for (const ip of sticky) {
     const p = tryParseIp(ip);
     if (
       p && rangeFor(set, p.family, p.value) && !isExcluded(ex, p.value) &&
-      !o.taken.has(p.family, p.value)
+      !taken.has(p.family, p.value)
     ) {
       return p.text;
     }
   }
-  const last = await o.store.lastReserved(o.index);
+  return undefined;
+}
+
+/** The first free address after the cursor, host-local's round-robin. */
+function roundRobin(
+  layout: Layout,
+  index: number,
+  taken: TakenIndex,
+  last: string | undefined,
+): string {
+  const set = layout.rangeSets[index]!;
   const lastP = last === undefined ? undefined : tryParseIp(last);
   const after = lastP && lastP.family === set.family ? lastP.value : undefined;
-  for (const v of candidates(set, ex, after)) {
-    if (!o.taken.has(set.family, v)) return bigIntToIp(set.family, v);
+  for (const v of candidates(set, layout.excluded[set.family], after)) {
+    if (!taken.has(set.family, v)) return bigIntToIp(set.family, v);
   }
-  throw new IpamExhaustedError(o.index, describeRangeSet(set));
+  throw new IpamExhaustedError(index, describeRangeSet(set));
 }

@@ -108,13 +108,19 @@ export class LocalIpam implements Ipam {
         cause: e,
       });
     });
-    const taken = { 4: new Set<bigint>(), 6: new Set<bigint>() };
-    for (const n of names) {
-      const p = tryParseIp(n);
-      if (p) taken[p.family].add(p.value);
-    }
+    let taken: Record<4 | 6, Set<bigint>> | undefined;
     this.#layout.rangeSets.forEach((set, i) => {
-      if (freeCount(set, this.#layout.excluded[set.family], taken[set.family]) <= 0n) {
+      const ex = this.#layout.excluded[set.family];
+      // Each reservation uses at most one address: fewer files than capacity means room.
+      if (BigInt(names.size) < freeCount(set, ex, new Set())) return;
+      if (!taken) {
+        taken = { 4: new Set(), 6: new Set() };
+        for (const n of names) {
+          const p = tryParseIp(n);
+          if (p) taken[p.family].add(p.value);
+        }
+      }
+      if (freeCount(set, ex, taken[set.family]) <= 0n) {
         throw new IpamExhaustedError(i, describeRangeSet(set));
       }
     });

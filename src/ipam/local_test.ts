@@ -325,3 +325,44 @@ Deno.test("addresses written by host-local itself (no index) are respected as ta
   await ipam.gc([{ containerId: "a", ifname: "eth0" }]);
   assert.equal(fs.file(`${DIR}/10.22.0.2`), undefined, "GC finds unindexed reservations");
 });
+
+Deno.test("config grew a range set: re-ADD keeps the held v4, adds v6, DEL releases both", async () => {
+  const fs = new FakeFileSystem();
+  const v4only = setup(V4, fs).ipam;
+  await v4only.add(owner("a"));
+  const dual =
+    setup({ ranges: [[{ subnet: "10.22.0.0/24" }], [{ subnet: "fd00::/64" }]] }, fs).ipam;
+  const r = await dual.add(owner("a"));
+  assert.deepEqual(r.ips.map((i) => i.address), ["10.22.0.2/24", "fd00::2/64"]);
+  // Shrink to v6 only: the v4 address is outside every range now but still indexed.
+  const v6only = setup({ ranges: [[{ subnet: "fd00::/64" }]] }, fs).ipam;
+  assert.deepEqual((await v6only.add(owner("a"))).ips.map((i) => i.address), ["fd00::2/64"]);
+  await v6only.del(owner("a"));
+  assert.deepEqual(fs.paths(DIR).filter((p) => /\/(10\.|fd00)/.test(p)), []);
+});
+
+Deno.test("STATUS with room left lists once and reads no reservation record", async () => {
+  const { ipam, fs } = setup(V4);
+  for (let i = 0; i < 30; i++) await ipam.add(owner(`c${i}`));
+  fs.calls.length = 0;
+  await ipam.status();
+  assert.equal(fs.count("readDir"), 1);
+  assert.equal(fs.count("readText"), 0);
+});
+
+Deno.test("sticky IPs for a dual-stack pod, one line per family", async () => {
+  const { ipam, fs } = setup({ ranges: [[{ subnet: "10.22.0.0/24" }], [{ subnet: "fd00::/64" }]] });
+  const pod = (id: string): IpamOwner => ({
+    containerId: id,
+    ifname: "eth0",
+    podNamespace: "db",
+    podName: "pg-1",
+  });
+  await ipam.add(owner("x"));
+  await ipam.add(pod("c1"));
+  assert.equal(fs.file(`${DIR}/sticky/db_pg-1`), "10.22.0.3\nfd00::3\n");
+  await ipam.del(pod("c1"));
+  await ipam.add(owner("y"));
+  const r = await ipam.add(pod("c2"));
+  assert.deepEqual(r.ips.map((i) => i.address), ["10.22.0.3/24", "fd00::3/64"]);
+});

@@ -48,13 +48,14 @@ interface LibAddressClass {
 }
 
 /**
- * The library's Address4 / Address6 classes. ip-cidr exposes them only through
- * the instances it creates, so take the constructors of two probes (immutable).
+ * The library's Address4 / Address6 class. ip-cidr exposes them only through
+ * the instances it creates, so take the constructor of a probe. Per call, not
+ * at module load: an IPv4-only plugin run never pays for the IPv6 parser.
  */
-const ADDRESS_CLASS: Readonly<Record<Family, LibAddressClass>> = Object.freeze({
-  4: IPCIDR.createAddress("0.0.0.0").constructor as unknown as LibAddressClass,
-  6: IPCIDR.createAddress("::").constructor as unknown as LibAddressClass,
-});
+function addressClass(family: Family): LibAddressClass {
+  return IPCIDR.createAddress(family === 4 ? "0.0.0.0" : "::")
+    .constructor as unknown as LibAddressClass;
+}
 
 /** Bits of an address of `family`. */
 export function familyBits(family: Family): 32 | 128 {
@@ -137,7 +138,7 @@ export function bigIntToIp(family: Family, value: bigint): string {
       String(value),
     );
   }
-  return ADDRESS_CLASS[family].fromBigInteger(value).correctForm();
+  return addressClass(family).fromBigInteger(value).correctForm();
 }
 
 /**

@@ -35,7 +35,11 @@ export function gatewaysOf(ips: IpamAddress[], isGateway: boolean): Gateway[] {
     const gw = ip.gateway ?? (isGateway ? firstHost(ip.address) : undefined);
     if (!gw) continue;
     const [, prefix] = splitCidr(ip.address);
-    const g = { family: familyOf(ip.address), ip: canonicalIp(gw), cidr: `${canonicalIp(gw)}/${prefix}` };
+    const g = {
+      family: familyOf(ip.address),
+      ip: canonicalIp(gw),
+      cidr: `${canonicalIp(gw)}/${prefix}`,
+    };
     if (!out.some((o) => o.ip === g.ip)) out.push(g);
   }
   return out;
@@ -69,12 +73,19 @@ export function ensureBridge(host: NetlinkHandle, conf: NetConf): Link {
         throw toCniError(e, `create bridge ${conf.bridge}`);
       }
       br = step(`look up bridge ${conf.bridge}`, () => host.getLink(conf.bridge));
-      if (!br) throw new CniError(CniCode.TryAgainLater, `Cannot create bridge ${conf.bridge}: raced with its removal`);
+      if (!br) {
+        throw new CniError(
+          CniCode.TryAgainLater,
+          `Cannot create bridge ${conf.bridge}: raced with its removal`,
+        );
+      }
     }
   }
   if (br.kind !== "bridge") throw notBridge(br);
   const b = br;
-  if (conf.promiscMode && !b.promisc) step(`set ${b.name} promisc`, () => host.setPromisc(b.index, true));
+  if (conf.promiscMode && !b.promisc) {
+    step(`set ${b.name} promisc`, () => host.setPromisc(b.index, true));
+  }
   if (!b.up) step(`set ${b.name} up`, () => host.setLinkUp(b.index));
   return b;
 }
@@ -148,7 +159,12 @@ export function ensureVeth(host: NetlinkHandle, req: VethRequest): Link {
 }
 
 /** Enslaves the host end to the bridge, sets hairpin when asked, and brings it up. */
-export function attachHostVeth(host: NetlinkHandle, veth: Link, bridge: Link, hairpin: boolean): void {
+export function attachHostVeth(
+  host: NetlinkHandle,
+  veth: Link,
+  bridge: Link,
+  hairpin: boolean,
+): void {
   step(`attach ${veth.name} to ${bridge.name}`, () => host.setMaster(veth.index, bridge.index));
   if (hairpin) step(`set hairpin on ${veth.name}`, () => host.setHairpin(veth.index, true));
   step(`set ${veth.name} up`, () => host.setLinkUp(veth.index));
@@ -172,10 +188,16 @@ function isDefaultDst(dst: string): boolean {
  * isDefaultGateway) and the IPAM routes. Returns the pod link and the routes
  * for the result.
  */
-export function configurePod(pod: NetlinkHandle, req: PodRequest): { link: Link; routes: ResultRoute[] } {
+export function configurePod(
+  pod: NetlinkHandle,
+  req: PodRequest,
+): { link: Link; routes: ResultRoute[] } {
   const link = step(`find ${req.ifname} in the pod`, () => pod.getLink(req.ifname));
   if (!link) {
-    throw new CniError(CniCode.NetlinkFailure, `Cannot configure ${req.ifname}: it vanished from the pod netns`);
+    throw new CniError(
+      CniCode.NetlinkFailure,
+      `Cannot configure ${req.ifname}: it vanished from the pod netns`,
+    );
   }
   for (const ip of req.ips) {
     try {

@@ -10,11 +10,7 @@ import { RealClock } from "../system/clock.ts";
 import { RealExec } from "../system/exec.ts";
 import { RealFileSystem } from "../system/fs.ts";
 import { FfiNetlink } from "../system/netlink/ffi_netlink.ts";
-import type {
-  Netlink,
-  NetlinkHandle,
-  RouteMonitorOptions,
-} from "../system/netlink/types.ts";
+import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netlink/types.ts";
 import type { IpamRequest, PluginDeps } from "./deps.ts";
 import { dispatch } from "./dispatch.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -45,7 +41,13 @@ function openLog(opts: { file?: string; level?: LogLevel }): Logger {
 }
 
 function buildIpam(req: IpamRequest, deps: PluginDeps) {
-  const env: { containerId?: string; netns?: string; ifname?: string; args?: string; path: string[] } = {
+  const env: {
+    containerId?: string;
+    netns?: string;
+    ifname?: string;
+    args?: string;
+    path: string[];
+  } = {
     path: req.env.path,
   };
   if (req.env.containerId) env.containerId = req.env.containerId;
@@ -85,7 +87,9 @@ function readStdin(): string {
 
 async function main(): Promise<number> {
   const wanted = Deno.env.get("HOSTGATE_LOG_LEVEL") ?? "";
-  const level = ["debug", "info", "warn", "error"].includes(wanted) ? wanted as LogLevel : undefined;
+  const level = ["debug", "info", "warn", "error"].includes(wanted)
+    ? wanted as LogLevel
+    : undefined;
   const deps: PluginDeps = {
     netlink: lazyNetlink(),
     fs: new RealFileSystem(),

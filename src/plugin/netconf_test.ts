@@ -105,7 +105,10 @@ Deno.test("netconf: valid attachments, both spellings; null is empty", () => {
     "cni.dev/valid-attachments": [{ containerID: "c1", ifname: "eth0" }],
   }, "GC");
   assert.deepEqual(a.validAttachments, [{ containerId: "c1", ifname: "eth0" }]);
-  const b = parseNetConf({ ...BASE, "cni.dev/attachments": [{ containerID: "c2", ifname: "net1" }] }, "GC");
+  const b = parseNetConf({
+    ...BASE,
+    "cni.dev/attachments": [{ containerID: "c2", ifname: "net1" }],
+  }, "GC");
   assert.deepEqual(b.validAttachments, [{ containerId: "c2", ifname: "net1" }]);
   const c = parseNetConf({ ...BASE, "cni.dev/valid-attachments": null }, "GC");
   assert.equal(c.validAttachments, undefined);

@@ -69,7 +69,9 @@ function bad(why: string, key = "prevResult"): CniError {
 function arrayOf(raw: Record<string, unknown>, key: string): Record<string, unknown>[] {
   const v = raw[key];
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || !v.every(isObject)) throw bad("must be an array of objects", `prevResult.${key}`);
+  if (!Array.isArray(v) || !v.every(isObject)) {
+    throw bad("must be an array of objects", `prevResult.${key}`);
+  }
   return v as Record<string, unknown>[];
 }
 
@@ -106,11 +108,15 @@ export function decodeDns(v: unknown, key = "prevResult.dns"): ResultDns {
 export function decodeResult(raw: unknown): CniResult {
   if (!isObject(raw)) throw bad("must be an object");
   const interfaces = arrayOf(raw, "interfaces").map((i, n): ResultInterface => {
-    if (typeof i["name"] !== "string") throw bad("must be a string", `prevResult.interfaces[${n}].name`);
+    if (typeof i["name"] !== "string") {
+      throw bad("must be a string", `prevResult.interfaces[${n}].name`);
+    }
     return { ...i, name: i["name"] };
   });
   const ips = arrayOf(raw, "ips").map((ip, n): ResultIp => {
-    if (typeof ip["address"] !== "string") throw bad("must be a string", `prevResult.ips[${n}].address`);
+    if (typeof ip["address"] !== "string") {
+      throw bad("must be a string", `prevResult.ips[${n}].address`);
+    }
     const { version: _version, ...rest } = ip;
     const out: ResultIp = { ...rest, address: ip["address"] };
     const idx = ip["interface"];

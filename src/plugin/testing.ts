@@ -69,7 +69,9 @@ export class FakeIpam implements Ipam {
     let n = this.held.get(key);
     if (n === undefined) {
       if (this.held.size >= this.#opts.capacity!) {
-        return Promise.reject(new CniError(CniCode.IpamExhausted, "Cannot allocate: range set 0 is full"));
+        return Promise.reject(
+          new CniError(CniCode.IpamExhausted, "Cannot allocate: range set 0 is full"),
+        );
       }
       n = this.#next++;
       this.held.set(key, n);

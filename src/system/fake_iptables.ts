@@ -16,7 +16,17 @@ const BUILTIN: Record<string, string[]> = {
   mangle: ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
   raw: ["PREROUTING", "OUTPUT"],
 };
-const TARGETS = new Set(["ACCEPT", "DROP", "RETURN", "REJECT", "MASQUERADE", "SNAT", "DNAT", "LOG", "MARK"]);
+const TARGETS = new Set([
+  "ACCEPT",
+  "DROP",
+  "RETURN",
+  "REJECT",
+  "MASQUERADE",
+  "SNAT",
+  "DNAT",
+  "LOG",
+  "MARK",
+]);
 
 interface Table {
   chains: Map<string, { policy: string; rules: string[] }>;

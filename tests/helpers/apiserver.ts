@@ -54,6 +54,8 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Server-side cap on a watch's duration (like --min-request-timeout). Default 300 s. */
   maxWatchSeconds?: number;
+  /** Address to listen on; default 127.0.0.1 (the simulated cluster uses a node-segment IP). */
+  hostname?: string;
 }
 
 /** How `setDown(true)` makes the API unreachable. */
@@ -66,8 +68,11 @@ interface Barrier {
   timer: ReturnType<typeof setTimeout>;
 }
 
-function listen(port: number, handler: (req: Request) => Promise<Response>): Deno.HttpServer {
-  return Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, handler);
+function listen(
+  addr: { hostname: string; port: number },
+  handler: (req: Request) => Promise<Response>,
+): Deno.HttpServer {
+  return Deno.serve({ hostname: addr.hostname, port: addr.port, onListen: () => {} }, handler);
 }
 
 /** A running fake apiserver; create with `startApiServer`. */
@@ -75,6 +80,8 @@ export class ApiServer {
   /** Base URL, e.g. http://127.0.0.1:41234. */
   readonly url: string;
   readonly port: number;
+  /** The address it listens on. */
+  readonly hostname: string;
   /** A kubeconfig (JSON, valid YAML) pointing at `url` with `token`, skipTLSVerify set. */
   readonly kubeconfigPath: string;
   readonly token: string;
@@ -108,7 +115,8 @@ export class ApiServer {
   }) {
     this.#http = init.http;
     this.port = init.port;
-    this.url = `http://127.0.0.1:${init.port}`;
+    this.hostname = init.opts.hostname ?? "127.0.0.1";
+    this.url = `http://${this.hostname}:${init.port}`;
     this.#dir = init.dir;
     this.kubeconfigPath = `${init.dir}/kubeconfig`;
     this.token = init.token;
@@ -236,7 +244,12 @@ export class ApiServer {
       if (mode === "refuse") await this.#http.shutdown();
       return;
     }
-    if (this.#down === "refuse") this.#http = listen(this.port, (req) => this.handle(req));
+    if (this.#down === "refuse") {
+      this.#http = listen(
+        { hostname: this.hostname, port: this.port },
+        (req) => this.handle(req),
+      );
+    }
     this.#down = undefined;
   }
 
@@ -409,7 +422,8 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     .map((d) => ({ ...d, unconditionalUpdate: d.unconditionalUpdate ?? d.group === "" }));
   const dir = await Deno.makeTempDir({ prefix: "hostgate-apiserver-" });
   const box: { server?: ApiServer } = {};
-  const http = listen(0, (req) => box.server!.handle(req));
+  const hostname = opts.hostname ?? "127.0.0.1";
+  const http = listen({ hostname, port: 0 }, (req) => box.server!.handle(req));
   const port = (http.addr as Deno.NetAddr).port;
   const server = box.server = new ApiServer({ http, port, dir, token, store, resources, opts });
   const ns = opts.namespace ?? "kube-system";

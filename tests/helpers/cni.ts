@@ -43,9 +43,16 @@ export interface CniOutcome {
   stderr: string;
 }
 
-/** The CNI_* environment of `call` (only what the call defines). */
+/** PATH a runtime hands its plugins (libcni passes the runtime's own environment on). */
+export const RUNTIME_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * The environment of `call`: PATH as a runtime passes it, plus the CNI_*
+ * variables the call defines; nothing else of the test's environment leaks in.
+ */
 export function cniEnv(call: CniCall): Record<string, string> {
   const env: Record<string, string | undefined> = {
+    PATH: RUNTIME_PATH,
     CNI_COMMAND: call.command,
     CNI_CONTAINERID: call.containerId,
     CNI_NETNS: call.netns,

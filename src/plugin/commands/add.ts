@@ -63,6 +63,8 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
       );
     }
     host = step("open the node netns", () => deps.netlink.open());
+    // Before IPAM too: a name clash with a non-bridge must not even move the allocator.
+    const bridge = ensureBridge(host, conf);
     const owner = ipamOwner(env);
     const hostName = await hostVethName(env.containerId, env.ifname);
     const requestedIps = [...env.args.ips, ...conf.requestedIps];
@@ -71,11 +73,13 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
       requestedIps.length > 0 ? { requestedIps } : undefined,
     );
     try {
-      return wire({ ctx, host, pod, hostName, alloc });
+      return wire({ ctx, host, pod, bridge, hostName, alloc });
     } catch (e) {
       log.warn("ADD failed, rolling back", { error: messageOf(e) });
       rollbackVeth(ctx, host, hostName);
-      await ctx.ipam.del(owner).catch((r) => log.error("rollback: cannot release IPAM", { error: messageOf(r) }));
+      await ctx.ipam.del(owner).catch((r) =>
+        log.error("rollback: cannot release IPAM", { error: messageOf(r) })
+      );
       throw e;
     }
   } finally {
@@ -99,20 +103,22 @@ interface WireArgs {
   ctx: CommandContext;
   host: NetlinkHandle;
   pod: NetlinkHandle;
+  bridge: Link;
   hostName: string;
   alloc: IpamResult;
 }
 
 /** Every kernel step after IPAM, synchronous so no await ever runs between them. */
-function wire({ ctx, host, pod, hostName, alloc }: WireArgs): CniResult {
+function wire({ ctx, host, pod, bridge, hostName, alloc }: WireArgs): CniResult {
   const { env, conf } = ctx;
   if (alloc.ips.length === 0) {
     throw new CniError(CniCode.InvalidNetworkConfig, "Cannot add: IPAM returned no address");
   }
   const gateways = gatewaysOf(alloc.ips, conf.isGateway);
-  const bridge = ensureBridge(host, conf);
   if (conf.isGateway) ensureGateways(host, { bridge, gateways, log: ctx.log });
-  const vethReq = { hostName, ifname: env.ifname, netns: env.netns } as Parameters<typeof ensureVeth>[1];
+  const vethReq = { hostName, ifname: env.ifname, netns: env.netns } as Parameters<
+    typeof ensureVeth
+  >[1];
   if (conf.mtu !== undefined) vethReq.mtu = conf.mtu;
   const veth = ensureVeth(host, vethReq);
   attachHostVeth(host, veth, bridge, conf.hairpinMode);

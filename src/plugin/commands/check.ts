@@ -41,7 +41,12 @@ function routeMatches(r: Route, dst: string, gw: string | undefined): boolean {
   return r.gateway !== undefined && canonicalIp(r.gateway) === gw;
 }
 
-function checkPod(ctx: CommandContext, pod: NetlinkHandle, prev: CniResult, index: number): string[] {
+function checkPod(
+  ctx: CommandContext,
+  pod: NetlinkHandle,
+  prev: CniResult,
+  index: number,
+): string[] {
   const { ifname } = ctx.env;
   const want = prev.interfaces[index]!;
   const link = step(`look up ${ifname} in the pod`, () => pod.getLink(ifname));

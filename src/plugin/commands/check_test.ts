@@ -24,7 +24,10 @@ Deno.test("CHECK: passes right after ADD (every version from 0.4.0), empty stdou
 
 Deno.test("CHECK: below 0.4.0 is error 1; without prevResult error 7", async () => {
   const { h, conf } = await added();
-  assert.equal((await invoke(h, "CHECK", { conf: { ...conf, cniVersion: "0.3.1" } })).json!["code"], 1);
+  assert.equal(
+    (await invoke(h, "CHECK", { conf: { ...conf, cniVersion: "0.3.1" } })).json!["code"],
+    1,
+  );
   const { prevResult: _p, ...bare } = conf;
   const r = await invoke(h, "CHECK", { conf: bare });
   assert.equal(r.json!["code"], 7);

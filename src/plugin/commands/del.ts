@@ -32,7 +32,10 @@ function deletePodVeth(ctx: CommandContext): void {
     pod = ctx.deps.netlink.open(ctx.env.netns);
   } catch (e) {
     // Gone or not a netns any more: nothing of ours can be left in it.
-    ctx.log.info("DEL: pod netns not usable, skipping", { netns: ctx.env.netns, error: messageOf(e) });
+    ctx.log.info("DEL: pod netns not usable, skipping", {
+      netns: ctx.env.netns,
+      error: messageOf(e),
+    });
     return;
   }
   try {

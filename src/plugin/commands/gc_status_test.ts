@@ -18,7 +18,10 @@ Deno.test("GC: releases stale reservations and removes stale host veths", async 
   host.addVeth({ name: "other0", peerName: "eth8", peerNetns: PODS[0]! });
   host.close();
   const conf = netconf({ "cni.dev/valid-attachments": [{ containerID: "c1", ifname: "eth0" }] });
-  const r = await invoke(h, "GC", { conf, env: { CNI_CONTAINERID: undefined, CNI_IFNAME: undefined } });
+  const r = await invoke(h, "GC", {
+    conf,
+    env: { CNI_CONTAINERID: undefined, CNI_IFNAME: undefined },
+  });
   assert.equal(r.exitCode, 0, r.stdout);
   assert.deepEqual([...h.ipam.held.keys()], ["c1/eth0"]);
   const names = h.netlink.snapshot("").links.filter((l) => l.kind === "veth").map((l) => l.name);
