@@ -91,7 +91,7 @@ export class Reconciler {
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
-    this.#sysctl = sysctlAccess(deps.handle, deps.exec);
+    this.#sysctl = sysctlAccess(deps.handle);
   }
 
   /** The result of the last pass, for /readyz and status. */

@@ -1,12 +1,9 @@
 /**
- * Sysctl access for the agent: through the netlink handle (/proc/sys of its
- * netns) and, when Deno refuses /proc/sys (it asks for --allow-all, which the
- * bundle's narrow permissions do not grant), through the `sysctl` program
- * with an argv array. The agent runs inside the node's netns, so both act on
- * that netns only.
+ * Sysctl access for the agent, through the netlink handle: /proc/sys of the
+ * handle's netns, read and written with libc calls on the calling thread. The
+ * agent runs inside the node's netns, so it acts on that netns only.
  * @module
  */
-import type { Exec } from "../system/exec.ts";
 import type { NetlinkHandle } from "../system/netlink/types.ts";
 
 /** Read and write one sysctl key ("net/ipv4/ip_forward"). */
@@ -15,37 +12,10 @@ export interface SysctlAccess {
   set(key: string, value: string): Promise<void>;
 }
 
-function refusedByDeno(e: unknown): boolean {
-  for (let c: unknown = e; c instanceof Error; c = c.cause) {
-    if (c instanceof Deno.errors.NotCapable || /Requires all access/.test(c.message)) return true;
-  }
-  return false;
-}
-
-/** The handle's sysctls, falling back to `sysctl` via `exec` when Deno refuses /proc/sys. */
-export function sysctlAccess(handle: NetlinkHandle, exec?: Exec): SysctlAccess {
-  const viaExec = async (argv: string[]): Promise<string> => {
-    if (!exec) throw new Error(`Cannot run ${argv.join(" ")}: no process runner`);
-    const r = await exec.run(argv, { timeoutMs: 5_000 });
-    if (r.code !== 0) throw new Error(`Cannot run ${argv.join(" ")}: ${r.stderr.trim()}`);
-    return r.stdout.trim();
-  };
+/** The handle's sysctls behind the agent's async interface. */
+export function sysctlAccess(handle: NetlinkHandle): SysctlAccess {
   return {
-    async get(key) {
-      try {
-        return handle.getSysctl(key).trim();
-      } catch (e) {
-        if (!refusedByDeno(e)) throw e;
-        return await viaExec(["sysctl", "-n", key]);
-      }
-    },
-    async set(key, value) {
-      try {
-        handle.setSysctl(key, value);
-      } catch (e) {
-        if (!refusedByDeno(e)) throw e;
-        await viaExec(["sysctl", "-q", "-w", `${key}=${value}`]);
-      }
-    },
+    get: (key) => Promise.resolve().then(() => handle.getSysctl(key).trim()),
+    set: (key, value) => Promise.resolve().then(() => handle.setSysctl(key, value)),
   };
 }

@@ -296,11 +296,11 @@ export class FfiHandle implements NetlinkHandle {
   }
 
   getSysctl(key: string): string {
-    return this.#inside(() => readSysctl(key));
+    return this.#inside(() => readSysctl(this.#libc, key));
   }
 
   setSysctl(key: string, value: string): void {
-    this.#inside(() => writeSysctl(key, value));
+    this.#inside(() => writeSysctl(this.#libc, key, value));
   }
 
   close(): void {

@@ -1,12 +1,13 @@
 /**
- * Sysctl access through /proc/sys with synchronous file calls: they run on the
+ * Sysctl access through /proc/sys with synchronous libc calls: they run on the
  * calling thread, so after a setns of that thread they read and write the
  * sysctls of the target netns (the /proc/sys/net tree follows the thread's
  * netns at open time).
  * @module
  */
 
-import { Errno } from "./errno.ts";
+import { describeErrno, Errno } from "./errno.ts";
+import { cString, errno, type Libc } from "./libc.ts";
 import { NetlinkError, NotFoundError } from "./errors.ts";
 
 const KEY = /^[A-Za-z0-9_\-.]+(\/[A-Za-z0-9_\-.]+)*$/;
@@ -22,49 +23,62 @@ export function sysctlPath(key: string): string {
   return `/proc/sys/${key}`;
 }
 
-const CODES: Record<string, number> = {
-  ENOENT: Errno.ENOENT,
-  EPERM: Errno.EPERM,
-  EACCES: 13,
-  EINVAL: Errno.EINVAL,
-  EROFS: 30,
-  EBUSY: Errno.EBUSY,
-  ERANGE: Errno.ERANGE,
-};
+const O_RDONLY = 0;
+const O_WRONLY = 1;
+const O_CLOEXEC = 0o2000000;
 
-function mapError(e: unknown, action: string): NetlinkError {
-  if (e instanceof Deno.errors.NotFound) {
-    return new NotFoundError(Errno.ENOENT, `Cannot ${action}: no such sysctl (ENOENT)`);
+function fail(libc: Libc, action: string): NetlinkError {
+  const code = errno(libc);
+  const why = describeErrno(code);
+  if (code === Errno.ENOENT) {
+    return new NotFoundError(code, `Cannot ${action}: no such sysctl (ENOENT)`);
   }
-  const code = (e as { code?: string }).code ?? "";
-  const errno = CODES[code] ?? (e instanceof Deno.errors.PermissionDenied ? 13 : 5);
-  const why = e instanceof Error ? e.message : String(e);
-  return new NetlinkError(errno, `Cannot ${action}: ${why}`, { cause: e });
+  return new NetlinkError(code, `Cannot ${action}: ${why}`);
 }
 
-/** Reads a sysctl in the calling thread's netns; trailing newline removed. */
-export function readSysctl(key: string): string {
-  const path = sysctlPath(key);
+/**
+ * Reads a sysctl in the calling thread's netns; trailing newline removed.
+ * Goes through libc, not Deno's file API: Deno demands --allow-all for
+ * /proc/sys, and the programs run with narrow permissions.
+ */
+export function readSysctl(libc: Libc, key: string): string {
+  const action = `read sysctl ${key}`;
+  const fd = libc.symbols.open(cString(sysctlPath(key)), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw fail(libc, action);
   try {
-    return Deno.readTextFileSync(path).replace(/\n$/, "");
-  } catch (e) {
-    throw mapError(e, `read sysctl ${key}`);
-  }
-}
-
-/** Writes a sysctl in the calling thread's netns (no create, no truncate). */
-export function writeSysctl(key: string, value: string): void {
-  const path = sysctlPath(key);
-  try {
-    const f = Deno.openSync(path, { write: true });
-    try {
-      const bytes = new TextEncoder().encode(value);
-      let off = 0;
-      while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
-    } finally {
-      f.close();
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(4096);
+    for (;;) {
+      const n = Number(libc.symbols.read(fd, buf, BigInt(buf.length)));
+      if (n < 0) throw fail(libc, action);
+      if (n === 0) break;
+      chunks.push(buf.slice(0, n));
     }
-  } catch (e) {
-    throw mapError(e, `write sysctl ${key}=${value}`);
+    const all = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+    let off = 0;
+    for (const c of chunks) {
+      all.set(c, off);
+      off += c.length;
+    }
+    return new TextDecoder().decode(all).replace(/\n$/, "");
+  } finally {
+    libc.symbols.close(fd);
+  }
+}
+
+/** Writes a sysctl in the calling thread's netns (no create, no truncate), through libc. */
+export function writeSysctl(libc: Libc, key: string, value: string): void {
+  const action = `write sysctl ${key}=${value}`;
+  const fd = libc.symbols.open(cString(sysctlPath(key)), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) throw fail(libc, action);
+  try {
+    const bytes = new TextEncoder().encode(value);
+    const n = Number(libc.symbols.write(fd, bytes, BigInt(bytes.length)));
+    if (n < 0) throw fail(libc, action);
+    if (n !== bytes.length) {
+      throw new NetlinkError(5, `Cannot ${action}: short write (${n} bytes)`);
+    }
+  } finally {
+    libc.symbols.close(fd);
   }
 }
