@@ -124,7 +124,8 @@ export class DiskStore implements Store {
       await this.#fs.mkdirp(path.slice(0, path.lastIndexOf("/")), 0o755);
       created = await this.#fs.createExclusive(path, data);
     }
-    if (!created) await this.#fs.writeAtomic(path, data);
+    // IPAM state lives on tmpfs and host-local does not fsync either.
+    if (!created) await this.#fs.writeAtomic(path, data, { durable: false });
   }
 
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -209,7 +210,9 @@ export class DiskStore implements Store {
           continue;
         }
         created.push(p.ip);
-        await this.#fs.writeAtomic(this.#path(`${LAST_IP_PREFIX}${p.rangeSetIndex}`), p.ip);
+        await this.#fs.writeAtomic(this.#path(`${LAST_IP_PREFIX}${p.rangeSetIndex}`), p.ip, {
+          durable: false,
+        });
       }
     } catch (e) {
       for (const ip of created) await this.#fs.remove(this.#path(ip)).catch(() => false);

@@ -17,14 +17,25 @@ export interface DirEntry {
   isDirectory: boolean;
 }
 
+/** Options of `FileSystem.writeAtomic`. */
+export interface WriteOptions {
+  mode?: number;
+  /** fsync before the rename; default true. */
+  durable?: boolean;
+}
+
 /** The file operations hostgate uses. Paths are absolute. */
 export interface FileSystem {
   /** Text of a file, or undefined when it does not exist. */
   readText(path: string): Promise<string | undefined>;
   /** Bytes of a file, or undefined when it does not exist. */
   readBytes(path: string): Promise<Uint8Array | undefined>;
-  /** Writes through a temp file in the same directory and renames it into place. */
-  writeAtomic(path: string, data: string | Uint8Array, opts?: { mode?: number }): Promise<void>;
+  /**
+   * Writes through a temp file in the same directory and renames it into place.
+   * `durable: false` skips the fsync: readers still never see a half-written
+   * file, but a power loss may lose the write (fine for tmpfs state like IPAM).
+   */
+  writeAtomic(path: string, data: string | Uint8Array, opts?: WriteOptions): Promise<void>;
   /**
    * Creates a file only if absent (O_EXCL). Returns false when it exists.
    */
@@ -69,7 +80,7 @@ export class RealFileSystem implements FileSystem {
   async writeAtomic(
     path: string,
     data: string | Uint8Array,
-    opts: { mode?: number } = {},
+    opts: WriteOptions = {},
   ): Promise<void> {
     const tmp = tempName(path);
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
@@ -78,7 +89,7 @@ export class RealFileSystem implements FileSystem {
       try {
         let off = 0;
         while (off < bytes.length) off += await f.write(bytes.subarray(off));
-        await f.syncData();
+        if (opts.durable !== false) await f.syncData();
       } finally {
         f.close();
       }
