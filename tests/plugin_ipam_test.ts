@@ -60,6 +60,8 @@ Deno.test({
       const global = v6[0]!.addr_info.find((a) => a.scope === "global")!;
       assert.equal(`${global.local}/64`, addrs[1]);
       assert.notEqual(global.tentative, true, "no DAD: the address is not tentative");
+      const dad = await n.ns.sh(netnsName(pod), ["cat", "/proc/sys/net/ipv6/conf/eth0/accept_dad"]);
+      assert.equal(dad.trim(), "0");
       const r6 = await ipJson(netnsName(pod), ["-6", "route", "show", "default"]) as {
         gateway: string;
       }[];

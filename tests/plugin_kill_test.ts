@@ -91,8 +91,13 @@ Deno.test({
       // The kills must have hit ADD mid-way at least once, or GC proves nothing.
       const leakedFiles = (await ipFiles(n)).length - completed.length;
       const leakedVeths = (await hostVeths(n)).length - completed.length;
-      console.log(`killed ${killed}/${TRIALS + 1}; left ${leakedFiles} IP files, ${leakedVeths} veths`);
-      assert.ok(leakedFiles + leakedVeths > 0, `no kill landed mid-ADD (delays ${delays.join(",")})`);
+      console.log(
+        `killed ${killed}/${TRIALS + 1}; left ${leakedFiles} IP files, ${leakedVeths} veths`,
+      );
+      assert.ok(
+        leakedFiles + leakedVeths > 0,
+        `no kill landed mid-ADD (delays ${delays.join(",")})`,
+      );
 
       const valid = completed.map((id) => ({ containerID: id, ifname: "eth0" }));
       const gc = await n.call({

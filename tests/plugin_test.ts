@@ -75,6 +75,9 @@ Deno.test({
       assert.ok(br.addr_info.some((a) => a.local === "10.77.0.1" && a.prefixlen === 24));
       const hv = nodeLinks.find((l) => l.ifname === ifaces[1]!.name)!;
       assert.equal(hv.master, "hostgate0");
+      const fwd = await n.ns.sh(n.node, ["cat", "/proc/sys/net/ipv4/ip_forward"]);
+      assert.equal(fwd.trim(), "1", "isGateway turns forwarding on in the node");
+      assert.equal(add.stderr, "", "nothing to warn about on a clean ADD");
       assert.deepEqual(await ipFiles(n), [addr]);
       const owner = await Deno.readTextFile(`${n.dataDir}/${n.network}/${addr}`);
       assert.equal(owner, "c1\r\neth0");
@@ -130,7 +133,13 @@ Deno.test({
       const p1 = await n.pod("p1");
       const p2 = await n.pod("p2");
       for (const [id, pod] of [["c1", p1], ["c2", p2]] as const) {
-        const r = await n.call({ command: "ADD", containerId: id, netns: pod, ifname: "eth0", conf });
+        const r = await n.call({
+          command: "ADD",
+          containerId: id,
+          netns: pod,
+          ifname: "eth0",
+          conf,
+        });
         assert.equal(r.code, 0, r.stderr);
       }
       const before = (await links(n.node)).filter((l) => /^hg[0-9a-f]{12}$/.test(l.ifname));
@@ -139,7 +148,13 @@ Deno.test({
       assert.equal(d1.code, 0, d1.stdout + d1.stderr);
       assert.ok(!(await links(netnsName(p1))).some((l) => l.ifname === "eth0"));
       await run(["ip", "netns", "del", netnsName(p2)]);
-      const d2 = await n.call({ command: "DEL", containerId: "c2", netns: p2, ifname: "eth0", conf });
+      const d2 = await n.call({
+        command: "DEL",
+        containerId: "c2",
+        netns: p2,
+        ifname: "eth0",
+        conf,
+      });
       assert.equal(d2.code, 0, d2.stdout + d2.stderr);
       const after = (await links(n.node)).filter((l) => /^hg[0-9a-f]{12}$/.test(l.ifname));
       assert.equal(after.length, 0);
@@ -157,7 +172,13 @@ Deno.test({
       const pods: string[] = [];
       for (const name of ["a", "b"]) {
         const pod = await n.pod(name);
-        const r = await n.call({ command: "ADD", containerId: name, netns: pod, ifname: "eth0", conf });
+        const r = await n.call({
+          command: "ADD",
+          containerId: name,
+          netns: pod,
+          ifname: "eth0",
+          conf,
+        });
         assert.equal(r.code, 0, r.stderr);
         addrs.push((r.json!["ips"] as { address: string }[])[0]!.address.split("/")[0]!);
         pods.push(netnsName(pod));

@@ -35,11 +35,8 @@ export function gatewaysOf(ips: IpamAddress[], isGateway: boolean): Gateway[] {
     const gw = ip.gateway ?? (isGateway ? firstHost(ip.address) : undefined);
     if (!gw) continue;
     const [, prefix] = splitCidr(ip.address);
-    const g = {
-      family: familyOf(ip.address),
-      ip: canonicalIp(gw),
-      cidr: `${canonicalIp(gw)}/${prefix}`,
-    };
+    const text = canonicalIp(gw);
+    const g = { family: familyOf(ip.address), ip: text, cidr: `${text}/${prefix}` };
     if (!out.some((o) => o.ip === g.ip)) out.push(g);
   }
   return out;
@@ -103,7 +100,8 @@ export function ensureGateways(
   if (gateways.length === 0) return;
   const present = new Set(
     step(`list addresses of ${bridge.name}`, () => host.listAddrs({ linkIndex: bridge.index }))
-      .map((a) => canonicalIp(splitCidr(a.cidr)[0])),
+      // The kernel reports canonical text, as gatewaysOf produces.
+      .map((a) => splitCidr(a.cidr)[0]),
   );
   for (const gw of gateways) {
     if (present.has(gw.ip)) continue;
@@ -161,12 +159,11 @@ export function ensureVeth(host: NetlinkHandle, req: VethRequest): Link {
 /** Enslaves the host end to the bridge, sets hairpin when asked, and brings it up. */
 export function attachHostVeth(
   host: NetlinkHandle,
-  veth: Link,
-  bridge: Link,
-  hairpin: boolean,
+  opts: { veth: Link; bridge: Link; hairpin: boolean },
 ): void {
+  const { veth, bridge } = opts;
   step(`attach ${veth.name} to ${bridge.name}`, () => host.setMaster(veth.index, bridge.index));
-  if (hairpin) step(`set hairpin on ${veth.name}`, () => host.setHairpin(veth.index, true));
+  if (opts.hairpin) step(`set hairpin on ${veth.name}`, () => host.setHairpin(veth.index, true));
   step(`set ${veth.name} up`, () => host.setLinkUp(veth.index));
 }
 
@@ -180,11 +177,14 @@ export interface PodRequest {
 }
 
 function isDefaultDst(dst: string): boolean {
-  return dst === "0.0.0.0/0" || canonicalCidr(dst) === "::/0";
+  if (dst === "0.0.0.0/0" || dst === "::/0") return true;
+  return dst.endsWith("/0") && canonicalCidr(dst) === "::/0";
 }
 
 /**
- * Configures the pod end: addresses (v6 without DAD, usable at once), link up, then default routes via the gateways (when
+ * Configures the pod end: IPv6 DAD off (accept_dad=0 before any v6
+ * address, and each v6 address added with IFA_F_NODAD, so it is usable at
+ * once), addresses, link up, then default routes via the gateways (when
  * isDefaultGateway) and the IPAM routes. Returns the pod link and the routes
  * for the result.
  */
@@ -197,6 +197,13 @@ export function configurePod(
     throw new CniError(
       CniCode.NetlinkFailure,
       `Cannot configure ${req.ifname}: it vanished from the pod netns`,
+    );
+  }
+  if (req.ips.some((ip) => familyOf(ip.address) === 6)) {
+    // DAD off before any v6 address, so the link-local one is usable at once too.
+    step(
+      `disable DAD on ${req.ifname}`,
+      () => pod.setSysctl(`net/ipv6/conf/${req.ifname}/accept_dad`, "0"),
     );
   }
   for (const ip of req.ips) {
@@ -212,7 +219,7 @@ export function configurePod(
   const routes: ResultRoute[] = [];
   const installed = new Set<string>();
   const install = (family: Family, dst: string, gw: string | undefined) => {
-    const key = `${canonicalCidr(dst)} ${gw ? canonicalIp(gw) : ""}`;
+    const key = `${dst} ${gw ?? ""}`;
     if (installed.has(key)) return;
     installed.add(key);
     const route: Route = { family, dst, linkIndex: link.index };

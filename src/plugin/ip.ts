@@ -17,13 +17,23 @@ export function familyOf(s: string): Family {
   return s.includes(":") ? 6 : 4;
 }
 
+/** A dotted quad already in canonical form (no leading zeros): the common case, parsed for free. */
+const CANONICAL_V4 =
+  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /** Canonical text of an address ("fd00:0::01" -> "fd00::1"); unparsable text is lower-cased. */
 export function canonicalIp(s: string): string {
+  if (CANONICAL_V4.test(s)) return s;
   return tryParseIp(s)?.text ?? s.toLowerCase();
 }
 
 /** Canonical "address/prefix" keeping the host part ("fd00:0::5/64" -> "fd00::5/64"). */
 export function canonicalCidr(s: string): string {
+  const slash = s.indexOf("/");
+  const prefix = s.slice(slash + 1);
+  if (slash > 0 && CANONICAL_V4.test(s.slice(0, slash)) && /^(?:3[0-2]|[12]?\d)$/.test(prefix)) {
+    return s;
+  }
   const c = tryParseCidr(s);
   return c ? `${c.address}/${c.prefix}` : s.toLowerCase();
 }

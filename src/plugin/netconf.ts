@@ -89,9 +89,10 @@ export function configVersion(raw: Record<string, unknown>): string {
   return v;
 }
 
-function bool(raw: Record<string, unknown>, key: string, def: boolean): boolean {
+/** A boolean key, false when absent. */
+function bool(raw: Record<string, unknown>, key: string): boolean {
   const v = raw[key];
-  if (v === undefined || v === null) return def;
+  if (v === undefined || v === null) return false;
   if (typeof v !== "boolean") throw invalidConfig(key, "must be true or false");
   return v;
 }
@@ -182,10 +183,10 @@ export function parseNetConf(raw: Record<string, unknown>, command: CniCommand):
   if (typeof bridge !== "string") throw invalidConfig("bridge", "must be a string");
   const why = interfaceNameProblem(bridge);
   if (why) throw invalidConfig("bridge", `${JSON.stringify(bridge)} ${why}`);
-  const isDefaultGateway = bool(raw, "isDefaultGateway", false);
-  const isGateway = bool(raw, "isGateway", false) || isDefaultGateway;
-  const hairpinMode = bool(raw, "hairpinMode", false);
-  const promiscMode = bool(raw, "promiscMode", false);
+  const isDefaultGateway = bool(raw, "isDefaultGateway");
+  const isGateway = bool(raw, "isGateway") || isDefaultGateway;
+  const hairpinMode = bool(raw, "hairpinMode");
+  const promiscMode = bool(raw, "promiscMode");
   if (hairpinMode && promiscMode) {
     throw invalidConfig("promiscMode", "cannot be combined with hairpinMode");
   }

@@ -76,7 +76,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
       return wire({ ctx, host, pod, bridge, hostName, alloc });
     } catch (e) {
       log.warn("ADD failed, rolling back", { error: messageOf(e) });
-      rollbackVeth(ctx, host, hostName);
+      rollbackVeth(ctx, { host, hostName });
       await ctx.ipam.del(owner).catch((r) =>
         log.error("rollback: cannot release IPAM", { error: messageOf(r) })
       );
@@ -88,7 +88,8 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
   }
 }
 
-function rollbackVeth(ctx: CommandContext, host: NetlinkHandle, hostName: string): void {
+function rollbackVeth(ctx: CommandContext, on: { host: NetlinkHandle; hostName: string }): void {
+  const { host, hostName } = on;
   try {
     const l = host.getLink(hostName);
     if (l) host.deleteLink(l.index);
@@ -121,7 +122,7 @@ function wire({ ctx, host, pod, bridge, hostName, alloc }: WireArgs): CniResult 
   >[1];
   if (conf.mtu !== undefined) vethReq.mtu = conf.mtu;
   const veth = ensureVeth(host, vethReq);
-  attachHostVeth(host, veth, bridge, conf.hairpinMode);
+  attachHostVeth(host, { veth, bridge, hairpin: conf.hairpinMode });
   const { link, routes } = configurePod(pod, {
     ifname: env.ifname,
     ips: alloc.ips,

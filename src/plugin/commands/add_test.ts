@@ -40,11 +40,14 @@ Deno.test("ADD: bridge, gateway, veth, pod addresses and default route; result 1
   assert.equal(h.netlink.callsOf("open").length, 2, "one handle per netns");
 });
 
-Deno.test("ADD: dual-stack adds v6 addresses without DAD; both default routes", async () => {
+Deno.test("ADD: dual-stack turns DAD off, adds v6 without DAD; both default routes", async () => {
   const h = harness({ ipam: { v4: "10.22.0", v6: "fd00:22::" } });
   const r = await invoke(h, "ADD");
   assert.equal(r.exitCode, 0, r.stdout);
   const pod = h.netlink.snapshot(POD);
+  assert.equal(pod.sysctls["net/ipv6/conf/eth0/accept_dad"], "0");
+  const podOps = h.netlink.calls.filter((c) => c.netns === POD).map((c) => c.op);
+  assert.ok(podOps.indexOf("setSysctl") < podOps.indexOf("addAddr"), "DAD off first");
   const adds = h.netlink.callsOf("addAddr").map((c) =>
     c.args[0] as { cidr: string; noDad?: boolean }
   );
@@ -146,6 +149,7 @@ for (
     "addVeth",
     "setMaster",
     "setHairpin",
+    "setSysctl",
     "addAddr",
     "addRoute",
     "setLinkUp",
@@ -157,7 +161,7 @@ for (
     let armed = true;
     h.netlink.failWhen((call) => {
       if (!armed || call.op !== op) return undefined;
-      if (op === "setLinkUp" && call.netns !== POD) return undefined;
+      if ((op === "setLinkUp" || op === "setSysctl") && call.netns !== POD) return undefined;
       armed = false;
       return new NetlinkError(1, `Cannot ${op}: injected (EPERM)`);
     });

@@ -19,13 +19,15 @@ function mismatch(msg: string): CniError {
 }
 
 /** Index in prevResult.interfaces of this attachment's container interface. */
-function containerIndex(prev: CniResult, ifname: string, netns: string): number {
+function containerIndex(prev: CniResult, at: { ifname: string; netns: string }): number {
+  const { ifname, netns } = at;
   const i = prev.interfaces.findIndex((f) => f.name === ifname && f.sandbox === netns);
   if (i < 0) throw mismatch(`prevResult has no interface ${ifname} in ${netns}`);
   return i;
 }
 
-function checkHost(ctx: CommandContext, host: NetlinkHandle, hostName: string): void {
+function checkHost(ctx: CommandContext, on: { host: NetlinkHandle; hostName: string }): void {
+  const { host, hostName } = on;
   const bridge = step(`look up ${ctx.conf.bridge}`, () => host.getLink(ctx.conf.bridge));
   if (!bridge) throw mismatch(`bridge ${ctx.conf.bridge} does not exist`);
   if (bridge.kind !== "bridge") throw mismatch(`${ctx.conf.bridge} is not a bridge`);
@@ -35,18 +37,17 @@ function checkHost(ctx: CommandContext, host: NetlinkHandle, hostName: string): 
   if (!veth.up) throw mismatch(`${hostName} is down`);
 }
 
-function routeMatches(r: Route, dst: string, gw: string | undefined): boolean {
-  if (canonicalCidr(r.dst) !== dst) return false;
-  if (gw === undefined) return true;
-  return r.gateway !== undefined && canonicalIp(r.gateway) === gw;
+function routeMatches(r: Route, want: { dst: string; gw?: string }): boolean {
+  if (canonicalCidr(r.dst) !== want.dst) return false;
+  if (want.gw === undefined) return true;
+  return r.gateway !== undefined && canonicalIp(r.gateway) === want.gw;
 }
 
 function checkPod(
   ctx: CommandContext,
-  pod: NetlinkHandle,
-  prev: CniResult,
-  index: number,
+  on: { pod: NetlinkHandle; prev: CniResult; index: number },
 ): string[] {
+  const { pod, prev, index } = on;
   const { ifname } = ctx.env;
   const want = prev.interfaces[index]!;
   const link = step(`look up ${ifname} in the pod`, () => pod.getLink(ifname));
@@ -69,7 +70,9 @@ function checkPod(
   for (const r of prev.routes) {
     const dst = canonicalCidr(r.dst);
     const gw = r.gw ? canonicalIp(r.gw) : undefined;
-    const found = routes.some((k) => k.family === familyOf(dst) && routeMatches(k, dst, gw));
+    const found = routes.some((k) =>
+      k.family === familyOf(dst) && routeMatches(k, gw ? { dst, gw } : { dst })
+    );
     if (!found) throw mismatch(`route ${r.dst}${r.gw ? ` via ${r.gw}` : ""} is missing in the pod`);
   }
   return ips.map((ip) => splitCidr(ip.address)[0]);
@@ -79,18 +82,18 @@ function checkPod(
 export async function cmdCheck(ctx: CommandContext): Promise<void> {
   const prev = ctx.conf.prevResult;
   if (!prev) throw invalidConfig("prevResult", "is required for CHECK");
-  const index = containerIndex(prev, ctx.env.ifname, ctx.env.netns);
+  const index = containerIndex(prev, ctx.env);
   const hostName = await hostVethName(ctx.env.containerId, ctx.env.ifname);
   const host = step("open the node netns", () => ctx.deps.netlink.open());
   let ips: string[];
   try {
-    checkHost(ctx, host, hostName);
+    checkHost(ctx, { host, hostName });
   } finally {
     host.close();
   }
   const pod = openPodNetns(ctx);
   try {
-    ips = checkPod(ctx, pod, prev, index);
+    ips = checkPod(ctx, { pod, prev, index });
   } finally {
     pod.close();
   }

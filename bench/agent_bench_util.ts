@@ -1,0 +1,157 @@
+/**
+ * Measuring tools of the agent benchmark, all from outside the agent: a
+ * netlink route monitor per netns that timestamps every change of a
+ * hostgate route (protocol 151), the agent's memory from /proc, and agent
+ * processes started inside a netns with their stderr kept in a file.
+ * @module
+ */
+import { FfiNetlink } from "../src/system/netlink/mod.ts";
+import { HOSTGATE_ROUTE_PROTOCOL, type RouteEvent } from "../src/system/netlink/types.ts";
+
+/** The bundled agent. */
+export const AGENT_BIN = new URL("../dist/bundle/hostgate-agent", import.meta.url).pathname;
+/** The bundled plugin (the agent installs it). */
+export const PLUGIN_BIN = new URL("../dist/bundle/hostgate", import.meta.url).pathname;
+
+interface Waiter {
+  dst: string;
+  kind: RouteEvent["kind"];
+  since: number;
+  resolve: (t: number) => void;
+}
+
+/**
+ * Watches one netns's hostgate routes through a netlink monitor (no process
+ * per event, no polling): the last change of each destination with its
+ * `performance.now()` time, and the number of destinations added so far.
+ */
+export class RouteWatch {
+  readonly netns: string;
+  /** dst -> last change seen. */
+  readonly last = new Map<string, { kind: RouteEvent["kind"]; t: number }>();
+  /** Destinations seen added at least once, with the first time. */
+  readonly firstAdd = new Map<string, number>();
+  /** True once the kernel dropped events (ENOBUFS): counts may be short. */
+  overflowed = false;
+  readonly #waiters = new Set<Waiter>();
+  readonly #ac = new AbortController();
+  readonly #done: Promise<void>;
+
+  /** Starts watching at once; `netns` is a path like /run/netns/x. */
+  constructor(netlink: FfiNetlink, netns: string) {
+    this.netns = netns;
+    this.#done = netlink.monitorRoutes({
+      netns,
+      signal: this.#ac.signal,
+      onEvent: (ev) => this.#event(ev),
+      onOverflow: () => this.overflowed = true,
+    });
+    this.#done.catch(() => {});
+  }
+
+  #event(ev: RouteEvent): void {
+    if (ev.route.protocol !== HOSTGATE_ROUTE_PROTOCOL) return;
+    const t = performance.now();
+    const dst = ev.route.dst;
+    this.last.set(dst, { kind: ev.kind, t });
+    if (ev.kind === "add" && !this.firstAdd.has(dst)) this.firstAdd.set(dst, t);
+    for (const w of this.#waiters) {
+      if (w.dst === dst && w.kind === ev.kind && t >= w.since) {
+        this.#waiters.delete(w);
+        w.resolve(t);
+      }
+    }
+  }
+
+  /**
+   * Resolves with the time `dst` was last seen reaching `kind` at or after
+   * `since`; rejects after `timeoutMs`.
+   */
+  waitFor(dst: string, kind: RouteEvent["kind"], since: number, timeoutMs: number): Promise<number> {
+    const seen = this.last.get(dst);
+    if (seen && seen.kind === kind && seen.t >= since) return Promise.resolve(seen.t);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(w);
+        reject(new Error(`Cannot see route ${kind} of ${dst} in ${this.netns}: timeout`));
+      }, timeoutMs);
+      const w: Waiter = {
+        dst,
+        kind,
+        since,
+        resolve: (t) => {
+          clearTimeout(timer);
+          resolve(t);
+        },
+      };
+      this.#waiters.add(w);
+    });
+  }
+
+  /** Stops the monitor. */
+  async close(): Promise<void> {
+    this.#ac.abort();
+    await this.#done.catch(() => {});
+  }
+}
+
+/** Memory of a process in KiB from /proc/<pid>/status (VmRSS now, VmHWM peak). */
+export async function memoryOf(pid: number): Promise<{ rssKiB: number; hwmKiB: number }> {
+  const text = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(text)?.[1]);
+  return { rssKiB: kib("VmRSS"), hwmKiB: kib("VmHWM") };
+}
+
+/** A running agent. */
+export interface AgentProcess {
+  child: Deno.ChildProcess;
+  /** Where its stderr goes. */
+  logPath: string;
+  /** Sends SIGTERM and waits (SIGKILL after 3 s). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the bundled agent inside `netns` (`ip netns exec` execs, so the
+ * child's pid is the agent's), its stderr copied to `logPath`.
+ */
+export async function startAgent(
+  netns: string,
+  args: string[],
+  logPath: string,
+): Promise<AgentProcess> {
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", netns, AGENT_BIN, "run", ...args],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const log = await Deno.open(logPath, { write: true, create: true, truncate: true });
+  const copied = child.stderr.pipeTo(log.writable).catch(() => {});
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    stopped ??= (async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already exited
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // already exited
+        }
+      }, 3000);
+      await child.status;
+      clearTimeout(timer);
+      await copied;
+    })();
+  return { child, logPath, stop };
+}
+
+/** The last `n` lines of a file (for error messages). */
+export async function tail(path: string, n = 15): Promise<string> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  return text.trimEnd().split("\n").slice(-n).join("\n");
+}
