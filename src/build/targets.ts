@@ -14,37 +14,27 @@ export interface Target {
   permissions: string[];
 }
 
+/**
+ * Both programs need the same access: read/write for CNI dirs, the IPAM store,
+ * netns paths and /proc; ffi for netlink and setns; run for delegated IPAM
+ * plugins and iptables; env for CNI_* and flags; net for the Kubernetes API
+ * (IPPool mode), the datastore and the agent's health server; sys for the
+ * hostname.
+ */
+const PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-ffi",
+  "--allow-run",
+  "--allow-env",
+  "--allow-net",
+  "--allow-sys",
+] as const;
+
 /** Every program, plugin first. */
 export const ENTRY_POINTS: readonly Target[] = [
-  {
-    name: "hostgate",
-    entry: "src/plugin/main.ts",
-    // read/write: CNI dirs, IPAM store, netns paths, /proc/sys; ffi: netlink and setns;
-    // run: delegated IPAM plugins; net: the Kubernetes API in IPPool mode; env: CNI_*.
-    permissions: [
-      "--allow-read",
-      "--allow-write",
-      "--allow-ffi",
-      "--allow-run",
-      "--allow-env",
-      "--allow-net",
-      "--allow-sys",
-    ],
-  },
-  {
-    name: "hostgate-agent",
-    entry: "src/agent/main.ts",
-    // as the plugin, plus net to serve health and metrics and reach the datastore.
-    permissions: [
-      "--allow-read",
-      "--allow-write",
-      "--allow-ffi",
-      "--allow-run",
-      "--allow-env",
-      "--allow-net",
-      "--allow-sys",
-    ],
-  },
+  { name: "hostgate", entry: "src/plugin/main.ts", permissions: [...PERMISSIONS] },
+  { name: "hostgate-agent", entry: "src/agent/main.ts", permissions: [...PERMISSIONS] },
 ];
 
 /** The permission flags of a target. */
