@@ -1,12 +1,13 @@
 /**
  * Child process of the agent benchmark's cold start: the test list/watch
  * server (tests/helpers/apiserver.ts) filled with N Node objects. It runs
- * inside the node's netns (a netns cannot reach the root netns loopback), so
- * it listens on that netns's 127.0.0.1. Reads a JSON `ColdServerInput` on
+ * inside a namespace (a node netns cannot reach the root netns loopback), so
+ * it listens in a netns of its own (`--hostname`, reached over a veth). Reads a JSON `ColdServerInput` on
  * stdin, prints one JSON `ColdServerReady` line on stdout once every Node is
  * stored, and stops when stdin closes.
  * @module
  */
+import { parseArgs } from "node:util";
 import { startApiServer } from "../tests/helpers/apiserver.ts";
 
 /** What the parent asks for. */
@@ -32,15 +33,15 @@ export function nodeIpOf(i: number): string {
   return `172.16.${n >> 8}.${n & 255}`;
 }
 
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
-  return await new Response(stream).text();
-}
-
 if (import.meta.main) {
+  const { values } = parseArgs({ options: { hostname: { type: "string" } } });
   const stdin = Deno.stdin.readable.getReader();
   const first = await stdin.read();
   const input = JSON.parse(new TextDecoder().decode(first.value)) as ColdServerInput;
-  const server = await startApiServer({ hostname: "127.0.0.1", bookmarkIntervalMs: 60_000 });
+  const server = await startApiServer({
+    hostname: values.hostname ?? "127.0.0.1",
+    bookmarkIntervalMs: 60_000,
+  });
   for (let i = 0; i < input.nodes; i++) {
     server.put("nodes", {
       apiVersion: "v1",
@@ -52,7 +53,8 @@ if (import.meta.main) {
   }
   const ready: ColdServerReady = { kubeconfig: server.kubeconfigPath, url: server.url };
   console.log(JSON.stringify(ready));
-  stdin.releaseLock();
-  await readAll(Deno.stdin.readable).catch(() => "");
+  while (!(await stdin.read().catch(() => ({ done: true }))).done) {
+    // the parent closes stdin to stop us
+  }
   await server.close();
 }

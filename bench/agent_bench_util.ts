@@ -67,7 +67,12 @@ export class RouteWatch {
    * Resolves with the time `dst` was last seen reaching `kind` at or after
    * `since`; rejects after `timeoutMs`.
    */
-  waitFor(dst: string, kind: RouteEvent["kind"], since: number, timeoutMs: number): Promise<number> {
+  waitFor(
+    dst: string,
+    kind: RouteEvent["kind"],
+    since: number,
+    timeoutMs: number,
+  ): Promise<number> {
     const seen = this.last.get(dst);
     if (seen && seen.kind === kind && seen.t >= since) return Promise.resolve(seen.t);
     return new Promise((resolve, reject) => {
@@ -107,6 +112,8 @@ export interface AgentProcess {
   child: Deno.ChildProcess;
   /** Where its stderr goes. */
   logPath: string;
+  /** Set once the process has exited. */
+  exited: () => boolean;
   /** Sends SIGTERM and waits (SIGKILL after 3 s). */
   stop(): Promise<void>;
 }
@@ -128,6 +135,8 @@ export async function startAgent(
   }).spawn();
   const log = await Deno.open(logPath, { write: true, create: true, truncate: true });
   const copied = child.stderr.pipeTo(log.writable).catch(() => {});
+  let exited = false;
+  child.status.then(() => exited = true);
   let stopped: Promise<void> | undefined;
   const stop = () =>
     stopped ??= (async () => {
@@ -147,7 +156,7 @@ export async function startAgent(
       clearTimeout(timer);
       await copied;
     })();
-  return { child, logPath, stop };
+  return { child, logPath, stop, exited: () => exited };
 }
 
 /** The last `n` lines of a file (for error messages). */

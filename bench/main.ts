@@ -6,9 +6,15 @@
  */
 import { parseArgs } from "node:util";
 import { pluginBench } from "./plugin_bench.ts";
+import { ippoolBench } from "./ippool_bench.ts";
+import { dataplaneBench } from "./dataplane_bench.ts";
+import { vxlanBench } from "./vxlan_bench.ts";
 
 const suites: Record<string, () => Promise<string>> = {
   plugin: () => pluginBench(),
+  ippool: () => ippoolBench(),
+  dataplane: () => dataplaneBench(),
+  vxlan: () => vxlanBench(),
 };
 
 const { values } = parseArgs({ options: { only: { type: "string" } } });

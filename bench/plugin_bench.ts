@@ -13,6 +13,8 @@ export interface PluginBenchOptions {
   pods?: number;
   parallel?: number;
   rounds?: number;
+  /** Network namespace name prefix (default "hgbp"); give each concurrent run its own. */
+  prefix?: string;
 }
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -68,7 +70,7 @@ export async function pluginBench(opts: PluginBenchOptions = {}): Promise<string
   const podCount = opts.pods ?? 50;
   const ipamDir = await Deno.makeTempDir({ prefix: "hostgate-bench-ipam-" });
   try {
-    return await withNetns("hgbp", async (ns) => {
+    return await withNetns(opts.prefix ?? "hgbp", async (ns) => {
       const node = await ns.add("node");
       const pods: string[] = [];
       for (let i = 0; i < podCount; i++) pods.push(ns.path(await ns.add(`p${i}`)));
@@ -106,6 +108,8 @@ function render(samples: VariantSamples[], parallel: number): string {
     ["DEL mean ms", (s) => stats(s.delMs).mean, 1],
     ["DEL p50 ms", (s) => stats(s.delMs).p50, 1],
     ["DEL p95 ms", (s) => stats(s.delMs).p95, 1],
+    ["CPU ms per ADD", (s) => s.addCpuMs, 1],
+    ["CPU ms per DEL", (s) => s.delCpuMs, 1],
     [`parallel ADD/s (${parallel}-way)`, thr, 1],
     ["failed ADDs", (s) => s.addFailures.length, 0],
     ["duplicate IPs", (s) => s.duplicateIps.length, 0],

@@ -5,8 +5,13 @@
  * in a cluster, which no local test sees) and no spare one (least privilege).
  *
  * Calls are found syntactically: typed client-node methods
- * (`listNode`, `readNamespacedConfigMap`, `patchNodeStatus`, ...) and API
- * paths given to a watch or informer (`/api/v1/nodes`: list and watch).
+ * (`listNode`, `readNamespacedConfigMap`, `patchNodeStatus`, ...), API
+ * paths given to a watch or informer (`/api/v1/nodes`: list and watch), and
+ * the plugin's fetch-based client (src/ipam/ippool/client.ts), whose every
+ * call names its RBAC verb, group and resource literally:
+ * `.kube({ verb: "get", group: "hostgate.io", resource: "ippools", ... })`.
+ * The client builds the request from exactly those fields, so what is scanned
+ * is what is sent. Its calls may target any namespace: the ClusterRole grants them.
  * @module
  */
 
@@ -66,6 +71,10 @@ export class UnmappedCallError extends Error {
 const METHOD =
   /\.(list|read|create|replace|patch|deleteCollection|delete)(Namespaced|Cluster)?([A-Z][A-Za-z]*?)(Status|ForAllNamespaces)?\s*\(/g;
 const PATH = /["'`](\/apis?\/[^"'`\s?]+)["'`]/g;
+/** A call of the fetch-based client; its object must start with literal verb, group, resource. */
+const KUBE_CALL = /\.kube\(/g;
+const KUBE_FIELDS =
+  /^\.kube\(\s*\{\s*verb:\s*"(get|list|watch|create|update|patch|delete)",\s*group:\s*"([a-z0-9.-]*)",\s*resource:\s*"([a-z0-9]+(?:\/[a-z]+)?)"/;
 
 /** Drops block comments and whole-line `//` comments (JSDoc examples are not calls). */
 export function stripComments(source: string): string {
@@ -100,6 +109,17 @@ export function scanApiCalls(source: string): Access[] {
   }
   for (const m of code.matchAll(PATH)) {
     found.push(...pathAccesses(m[1]!));
+  }
+  for (const m of code.matchAll(KUBE_CALL)) {
+    const f = KUBE_FIELDS.exec(code.slice(m.index!, m.index! + 300));
+    if (!f) {
+      throw new UnmappedCallError(
+        `Cannot map ${
+          code.slice(m.index!, m.index! + 80).replace(/\s+/g, " ")
+        } to a permission: a .kube({ ... }) call must begin with literal verb, group and resource`,
+      );
+    }
+    found.push({ group: f[2]!, resource: f[3]!, verb: f[1]!, namespaced: false });
   }
   return found;
 }

@@ -60,6 +60,8 @@ Deno.test("deploy manifests", async (t) => {
         "ClusterRole",
         "ClusterRoleBinding",
         "ConfigMap",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
         "DaemonSet",
         "Namespace",
         "Role",

@@ -6,6 +6,7 @@
  */
 import { ExistsError, LinkExistsError } from "../system/netlink/errors.ts";
 import type { NetlinkHandle } from "../system/netlink/types.ts";
+import { randomMac } from "../plugin/names.ts";
 import { canonCidr, canonIp, familyOf } from "./cidr.ts";
 import type { SysctlAccess } from "./sysctl.ts";
 
@@ -19,7 +20,9 @@ export async function ensureBridge(
   let link = handle.getLink(opts.name);
   if (!link) {
     try {
-      link = handle.addBridge({ name: opts.name, mtu: opts.mtu });
+      // A fixed MAC: otherwise the bridge takes its lowest port's MAC and changes it
+      // when that pod goes, leaving the other pods' ARP entries for the gateway stale.
+      link = handle.addBridge({ name: opts.name, mtu: opts.mtu, mac: randomMac() });
       writes++;
     } catch (e) {
       // The plugin created it at the same moment: use theirs.

@@ -11,11 +11,19 @@ import type { AgentConfig, FirewallBackendName } from "./config.ts";
 import { renderConflist } from "./conflist.ts";
 import { computeDesired } from "./desired_state.ts";
 import type { FirewallDriver } from "./firewall_sync.ts";
-import { conflistPath, ensureConflist, installPlugins, removeConflist } from "./install.ts";
+import {
+  conflistPath,
+  ensureConflist,
+  ensurePluginKubeconfig,
+  installPlugins,
+  removeConflist,
+} from "./install.ts";
 import { detectUplink, readLocalAddrs } from "./local.ts";
 import type { Logger } from "./log.ts";
 import { ownRoutes, removeAllRoutes } from "./routes.ts";
 import { buildStatus, countIpsInUse, renderStatus, type StatusReport } from "./status.ts";
+import { podMtu, usesVxlan } from "./vtep.ts";
+import { readVxlanEntries, removeVxlanDevices, vtepOfDevice } from "./vxlan.ts";
 
 /** What the one-shot commands need. */
 export interface CommandDeps {
@@ -61,6 +69,11 @@ export async function installCommand(d: CommandDeps): Promise<number> {
   const cfg = d.config;
   const n = await installPlugins(d.fs, cfg);
   d.log.info(n > 0 ? "plugin installed" : "plugin already current", { dir: cfg.cniBinDir });
+  if (cfg.ippoolKubeconfig && cfg.kubernetesApi) {
+    const path = cfg.ippoolKubeconfig;
+    const wrote = await ensurePluginKubeconfig(d.fs, { path, server: cfg.kubernetesApi });
+    d.log.info(wrote ? "plugin kubeconfig written" : "plugin kubeconfig already current", { path });
+  }
   if (cfg.binaryOnly) return 0;
   const handle = d.netlink.open();
   const ds = await d.openDatastore();
@@ -73,10 +86,13 @@ export async function installCommand(d: CommandDeps): Promise<number> {
     if (uplink.nodeIps.length === 0) {
       throw new Error("Cannot register: no node IP found (set --node-ip or --iface)");
     }
+    // Keep the VTEP a running agent announced: an init container must not withdraw it.
+    const vtep = usesVxlan(cfg.backend) ? vtepOfDevice(handle, cfg.vxlanDevice) : undefined;
     const self = await retrying(
       d,
       "register with the datastore",
-      () => ds.register({ name: cfg.nodeName, addresses: uplink.nodeIps }),
+      () =>
+        ds.register({ name: cfg.nodeName, addresses: uplink.nodeIps, ...(vtep ? { vtep } : {}) }),
     );
     const desired = computeDesired({
       selfName: cfg.nodeName,
@@ -90,7 +106,7 @@ export async function installCommand(d: CommandDeps): Promise<number> {
     const content = renderConflist({
       name: cfg.networkName,
       bridge: cfg.bridge,
-      mtu: cfg.mtu || uplink.link?.mtu || 1500,
+      mtu: podMtu({ mtu: cfg.mtu, backend: cfg.backend, uplinkMtu: uplink.link?.mtu }),
       podCidrs: desired.selfPodCidrs,
       ipamDir: cfg.ipamDir,
     });
@@ -108,7 +124,10 @@ export async function installCommand(d: CommandDeps): Promise<number> {
 
 const ALL_BACKENDS: FirewallBackendName[] = ["iptables-legacy", "iptables-nft", "nftables"];
 
-/** uninstall: removes hostgate's routes, chains/table with their jumps, and the conflist. */
+/**
+ * uninstall: removes hostgate's routes, its vxlan device (with the neighbour
+ * and FDB entries on it), chains/table with their jumps, and the conflist.
+ */
 export async function uninstallCommand(d: CommandDeps): Promise<number> {
   const cfg = d.config;
   const handle = d.netlink.open();
@@ -119,6 +138,13 @@ export async function uninstallCommand(d: CommandDeps): Promise<number> {
   } catch (e) {
     failed = true;
     d.log.error("Cannot remove routes", { error: (e as Error).message });
+  }
+  try {
+    const n = removeVxlanDevices(handle, cfg.vxlanDevice);
+    if (n > 0) d.log.info("vxlan device removed", { count: n });
+  } catch (e) {
+    failed = true;
+    d.log.error("Cannot remove the vxlan device", { error: (e as Error).message });
   } finally {
     handle.close();
   }
@@ -164,11 +190,15 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
       nodeIps: cfg.nodeIps,
       bridge: cfg.bridge,
     });
+    const vxlan = handle.getLink(cfg.vxlanDevice);
+    const vxlanIndex = usesVxlan(cfg.backend) && vxlan?.kind === "vxlan" ? vxlan.index : undefined;
     const desired = computeDesired({
       selfName: cfg.nodeName,
       nodes: ds.nodes(),
       localAddrs: readLocalAddrs(handle),
       bridge: cfg.bridge,
+      backend: cfg.backend,
+      vxlanLinkIndex: vxlanIndex,
     });
     const routes = ownRoutes([
       ...handle.listRoutes({ family: 4, protocol: HOSTGATE_ROUTE_PROTOCOL }),
@@ -183,7 +213,7 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
       const want = renderConflist({
         name: cfg.networkName,
         bridge: cfg.bridge,
-        mtu: cfg.mtu || uplink.link?.mtu || 1500,
+        mtu: podMtu({ mtu: cfg.mtu, backend: cfg.backend, uplinkMtu: uplink.link?.mtu }),
         podCidrs: desired.selfPodCidrs,
         ipamDir: cfg.ipamDir,
       });
@@ -196,6 +226,7 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
       desired,
       nodeIps: uplink.nodeIps,
       ownRoutes: routes,
+      vxlanEntries: vxlanIndex === undefined ? undefined : readVxlanEntries(handle, vxlanIndex),
       rules: { backend: fw.name, inPlace: await fw.inSync(spec) },
       conflist: { path, state },
       ipam: { dir: ipamDir, inUse: await countIpsInUse(d.fs, ipamDir) },

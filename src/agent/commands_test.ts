@@ -94,6 +94,7 @@ Deno.test("status report: a wrong gateway and a stale route are shown", () => {
     desired: {
       selfPodCidrs: ["10.244.1.0/24"],
       bridgeGateways: [],
+      vxlan: [],
       routes: [{
         peer: "b",
         family: 4,

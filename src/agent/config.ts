@@ -7,6 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { canonCidr, familyOf, isCidr, isIp } from "./cidr.ts";
+import { kubernetesServiceUrl } from "../ipam/ippool/kubeconfig.ts";
 import { OPTIONS, type OptionSpec } from "./options.ts";
 
 export { commandHelp, OPTIONS, type OptionSpec, usage } from "./options.ts";
@@ -15,6 +16,11 @@ export { commandHelp, OPTIONS, type OptionSpec, usage } from "./options.ts";
 export type Command = "run" | "install" | "uninstall" | "status";
 /** Where node information comes from. */
 export type DatastoreKind = "kubernetes" | "etcd" | "file";
+/**
+ * How peers are reached: direct routes (one L2 segment), VXLAN for every
+ * peer, or direct where the peer is on-link and VXLAN elsewhere.
+ */
+export type Backend = "host-gw" | "vxlan" | "auto";
 /** How rules are written: iptables flavours, native nftables, or not at all. */
 export type FirewallBackendName = "auto" | "iptables-legacy" | "iptables-nft" | "nftables" | "none";
 
@@ -41,8 +47,15 @@ export interface AgentConfig {
   extraPlugins: string[];
   ipamDir: string;
   bridge: string;
-  /** Conflist MTU; 0 means the uplink's MTU. */
+  /** Conflist MTU; 0 means the uplink's MTU (minus the VXLAN overhead when it can be used). */
   mtu: number;
+  backend: Backend;
+  /** VXLAN network identifier. */
+  vxlanVni: number;
+  /** VXLAN UDP port. */
+  vxlanPort: number;
+  /** VXLAN device name ("hostgate.<vni>" unless named). */
+  vxlanDevice: string;
   manageBridge: boolean;
   masquerade: boolean;
   firewallBackend: FirewallBackendName;
@@ -65,6 +78,10 @@ export interface AgentConfig {
   json: boolean;
   /** install: only copy binaries, do not contact the datastore. */
   binaryOnly: boolean;
+  /** run/install: where to write the plugin's kubeconfig for hostgate-ippool; "" or absent: none. */
+  ippoolKubeconfig?: string;
+  /** The in-cluster API URL (KUBERNETES_SERVICE_HOST/PORT) written into that kubeconfig. */
+  kubernetesApi?: string;
   help: boolean;
 }
 
@@ -185,6 +202,10 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     ipamDir: get("ipamDir"),
     bridge: get("bridge"),
     mtu: parseInt10(get("mtu"), "--mtu", 0, 65535),
+    backend: oneOf(get("backend"), ["host-gw", "vxlan", "auto"] as const, "--backend"),
+    vxlanVni: parseInt10(get("vxlanVni"), "--vxlan-vni", 0, 16_777_215),
+    vxlanPort: parseInt10(get("vxlanPort"), "--vxlan-port", 1, 65535),
+    vxlanDevice: get("vxlanDevice"),
     manageBridge: parseBool(get("manageBridge"), "--manage-bridge"),
     masquerade: parseBool(get("masquerade"), "--masquerade"),
     firewallBackend: oneOf(
@@ -209,6 +230,13 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     binaryOnly: parseBool(get("binaryOnly"), "--binary-only"),
     help: values.help === true,
   };
+  const ippoolKubeconfig = get("ippoolKubeconfig");
+  if (ippoolKubeconfig !== "") {
+    cfg.ippoolKubeconfig = ippoolKubeconfig;
+    const api = kubernetesServiceUrl(inputs.env);
+    if (api !== undefined) cfg.kubernetesApi = api;
+  }
+  if (cfg.vxlanDevice === "") cfg.vxlanDevice = `hostgate.${cfg.vxlanVni}`;
   if (!cfg.help) validate(cfg);
   return cfg;
 }
@@ -219,8 +247,23 @@ function validate(cfg: AgentConfig): void {
     throw new ConfigError(`Cannot parse flags: --node-name is not a DNS name: ${cfg.nodeName}`);
   }
   if (cfg.healthAddr !== "") parseHostPort(cfg.healthAddr);
+  if (cfg.ippoolKubeconfig !== undefined) {
+    if (!cfg.ippoolKubeconfig.startsWith("/")) {
+      throw new ConfigError("Cannot parse flags: --ippool-kubeconfig must be an absolute path");
+    }
+    if (cfg.kubernetesApi === undefined) {
+      throw new ConfigError(
+        "Cannot parse flags: --ippool-kubeconfig needs KUBERNETES_SERVICE_HOST (run in a pod)",
+      );
+    }
+  }
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(cfg.bridge)) {
     throw new ConfigError(`Cannot parse flags: --bridge is not an interface name: ${cfg.bridge}`);
+  }
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(cfg.vxlanDevice) || cfg.vxlanDevice === cfg.bridge) {
+    throw new ConfigError(
+      `Cannot parse flags: --vxlan-device is not a free interface name: ${cfg.vxlanDevice}`,
+    );
   }
   if (cfg.resyncIntervalMs < 100) {
     throw new ConfigError("Cannot parse flags: --resync-interval must be at least 100ms");

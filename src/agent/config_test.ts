@@ -116,3 +116,22 @@ Deno.test("config: every option shows in the help of the commands taking it, wit
     }
   }
 });
+
+Deno.test("config: backend and VXLAN flags, env fallbacks, device named after the VNI", () => {
+  const d = parse(["run"]);
+  assert.deepEqual(
+    [d.backend, d.vxlanVni, d.vxlanPort, d.vxlanDevice],
+    ["host-gw", 1, 8472, "hostgate.1"],
+  );
+  const e = parse(["run", "--vxlan-vni=42"], { BACKEND: "auto", HOSTGATE_VXLAN_PORT: "4789" });
+  assert.deepEqual(
+    [e.backend, e.vxlanVni, e.vxlanPort, e.vxlanDevice],
+    ["auto", 42, 4789, "hostgate.42"],
+  );
+  assert.equal(parse(["uninstall", "--vxlan-device=hostgate-vx"]).vxlanDevice, "hostgate-vx");
+  assert.throws(() => parse(["run", "--backend=ipip"]), /--backend must be one of/);
+  assert.throws(() => parse(["run", "--vxlan-vni=16777216"]), /--vxlan-vni must be within/);
+  assert.throws(() => parse(["run", "--vxlan-port=0"]), /--vxlan-port must be within/);
+  assert.throws(() => parse(["run", "--vxlan-device=hostgate0"]), /--vxlan-device/);
+  assert.match(usage("run"), /--backend=VALUE .*\[env BACKEND\] \(default host-gw\)/);
+});

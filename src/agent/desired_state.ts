@@ -1,12 +1,15 @@
 /**
  * What this node should look like, as a pure function of the node list, the
  * node's own addresses and the config. No system calls: the reconcile loop
- * reads the kernel and diffs against this. Each peer gets a `mode`; today
- * "host-gw" (a direct route via the peer's node IP) or "skip" with a reason,
- * and the VXLAN issue adds "vxlan" here without touching the diff code.
+ * reads the kernel and diffs against this. Each peer gets a `mode`:
+ * "host-gw" (a direct route via the peer's node IP), "vxlan" (an onlink
+ * route via the peer's VTEP on hostgate's vxlan device, plus a neighbour and
+ * an FDB entry) or "skip" with a reason. The backend decides: host-gw never
+ * tunnels, vxlan always does (IPv4; it has one VTEP address), auto tunnels
+ * only to peers whose node IP is not on-link.
  * @module
  */
-import type { NodeInfo } from "../datastore/types.ts";
+import type { NodeInfo, Vtep } from "../datastore/types.ts";
 import type { Family } from "../system/netlink/types.ts";
 import {
   canonCidr,
@@ -19,6 +22,8 @@ import {
   isIp,
   prefixLength,
 } from "./cidr.ts";
+import type { Backend } from "./config.ts";
+import { usableVtep, vtepFor } from "./vtep.ts";
 
 /** An address of this node with the link it sits on. */
 export interface LocalAddress {
@@ -37,8 +42,21 @@ export interface DesiredRoute {
   dst: string;
   /** Peer node IP, canonical. */
   gateway: string;
-  /** Uplink carrying the connected subnet the gateway lies in. */
+  /** Uplink carrying the connected subnet the gateway lies in (host-gw), or the vxlan device. */
   linkIndex: number;
+  /** Set on VXLAN routes: the gateway (the peer's VTEP) is on the device without a covering subnet. */
+  onlink?: boolean;
+}
+
+/** The tunnel entries of one peer reached by VXLAN. */
+export interface VxlanPeer {
+  peer: string;
+  /** Peer VTEP address (gateway of its route, key of the neighbour entry). */
+  vtepIp: string;
+  /** Peer VTEP MAC (neighbour entry's lladdr, key of the FDB entry). */
+  vtepMac: string;
+  /** Peer node IP: where the FDB entry sends the encapsulated frames. */
+  nodeIp: string;
 }
 
 /** Why a peer (or one family of it) gets no route. */
@@ -49,7 +67,10 @@ export type SkipReason =
   | "overlaps-own-subnet"
   | "duplicate-subnet"
   | "invalid-entry"
-  | "is-local-address";
+  | "is-local-address"
+  | "no-vtep"
+  | "duplicate-vtep"
+  | "vxlan-unavailable";
 
 /** Every skip reason, for metrics that show zeros too. */
 export const SKIP_REASONS: readonly SkipReason[] = [
@@ -60,10 +81,13 @@ export const SKIP_REASONS: readonly SkipReason[] = [
   "duplicate-subnet",
   "invalid-entry",
   "is-local-address",
+  "no-vtep",
+  "duplicate-vtep",
+  "vxlan-unavailable",
 ];
 
-/** How a peer is reached. "vxlan" will join "host-gw" with the VXLAN issue. */
-export type PeerMode = "host-gw" | "skip";
+/** How a peer is reached. */
+export type PeerMode = "host-gw" | "vxlan" | "skip";
 
 /** The plan for one peer and one family. */
 export interface PeerPlan {
@@ -77,6 +101,8 @@ export interface PeerPlan {
   /** Peer node IP of this family, when it has one. */
   nodeIp?: string;
   route?: DesiredRoute;
+  /** The peer's VTEP, canonical, when mode is "vxlan". */
+  vtep?: Vtep;
 }
 
 /** Inputs of `computeDesired`. */
@@ -87,6 +113,10 @@ export interface DesiredInput {
   localAddrs: readonly LocalAddress[];
   /** The pod bridge's name: its subnet never makes a peer "on-link". */
   bridge: string;
+  /** "host-gw" when absent. */
+  backend?: Backend;
+  /** ifindex of hostgate's vxlan device; without it no peer gets "vxlan". */
+  vxlanLinkIndex?: number;
 }
 
 /** The desired state of this node. */
@@ -99,8 +129,12 @@ export interface DesiredState {
   bridgeGateways: string[];
   /** One entry per peer and family, sorted by name then family. */
   peers: PeerPlan[];
-  /** The host-gw routes, sorted by dst. */
+  /** Every route (host-gw and vxlan), sorted by dst. */
   routes: DesiredRoute[];
+  /** This node's VTEP when the backend uses VXLAN and it has an IPv4 pod subnet. */
+  selfVtep?: Vtep;
+  /** Neighbour and FDB entries for the peers reached by VXLAN, by peer name. */
+  vxlan: VxlanPeer[];
 }
 
 function byFamily<T extends string>(items: readonly T[], family: Family): T | undefined {
@@ -128,6 +162,13 @@ function validNode(n: NodeInfo): boolean {
   return n.podCidrs.every(isCidr) && n.addresses.every(isIp);
 }
 
+/** A node's pod subnets, canonical, one per family, v4 first; none when its entry is invalid. */
+export function podCidrsOf(node: NodeInfo | undefined): string[] {
+  if (!node || !validNode(node)) return [];
+  return [4, 6].map((f) => byFamily(node.podCidrs, f as Family))
+    .filter((c): c is string => c !== undefined).map(canonCidr);
+}
+
 /**
  * Computes routes, bridge gateways and per-peer modes. Deterministic: equal
  * input gives equal output whatever the order of `nodes`.
@@ -135,31 +176,37 @@ function validNode(n: NodeInfo): boolean {
 export function computeDesired(input: DesiredInput): DesiredState {
   const nodes = [...input.nodes].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   const self = nodes.find((n) => n.name === input.selfName);
-  const selfPodCidrs = self && validNode(self)
-    ? [4, 6].map((f) => byFamily(self.podCidrs, f as Family)).filter((c): c is string =>
-      c !== undefined
-    ).map(canonCidr)
-    : [];
+  const selfPodCidrs = podCidrsOf(self);
+  const selfVtep = (input.backend ?? "host-gw") === "host-gw" ? undefined : vtepFor(selfPodCidrs);
   const localIps = new Set(input.localAddrs.map((a) => canonIp(a.cidr)));
   const peers: PeerPlan[] = [];
   const claimed: string[] = [];
+  const vteps = new Set(selfVtep ? [selfVtep.ip, selfVtep.mac] : []);
   for (const n of nodes) {
     if (n.name === input.selfName) continue;
     for (const family of [4, 6] as const) {
-      const plan = planPeer({ node: n, family, selfPodCidrs, claimed, localIps, input });
+      const plan = planPeer({ node: n, family, selfPodCidrs, claimed, vteps, localIps, input });
       if (plan) peers.push(plan);
     }
   }
   const routes = peers.flatMap((p) => p.route ? [p.route] : []).sort((a, b) =>
     a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0
   );
-  return {
+  const vxlan = peers.flatMap((p): VxlanPeer[] =>
+    p.mode === "vxlan" && p.vtep && p.nodeIp
+      ? [{ peer: p.name, vtepIp: p.vtep.ip, vtepMac: p.vtep.mac, nodeIp: p.nodeIp }]
+      : []
+  );
+  const out: DesiredState = {
     self,
     selfPodCidrs,
     bridgeGateways: selfPodCidrs.map(gatewayCidr),
     peers,
     routes,
+    vxlan,
   };
+  if (selfVtep) out.selfVtep = selfVtep;
+  return out;
 }
 
 interface PeerArgs {
@@ -167,6 +214,8 @@ interface PeerArgs {
   family: Family;
   selfPodCidrs: string[];
   claimed: string[];
+  /** VTEP addresses and MACs taken (this node's and earlier peers'). */
+  vteps: Set<string>;
   localIps: Set<string>;
   input: DesiredInput;
 }
@@ -198,11 +247,42 @@ function planPeer(a: PeerArgs): PeerPlan | undefined {
   }
   if (a.localIps.has(nodeIp)) return { ...base, mode: "skip", reason: "is-local-address" };
   const via = onLinkAddress(nodeIp, a.input.localAddrs, a.input.bridge);
+  const backend = a.input.backend ?? "host-gw";
+  const tunnel = family === 4 && (backend === "vxlan" || (backend === "auto" && !via));
+  if (tunnel) return planVxlanPeer(a, { ...base, podCidr, nodeIp });
   if (!via) return { ...base, mode: "skip", reason: "not-on-link" };
   a.claimed.push(podCidr);
   return {
     ...base,
     mode: "host-gw",
     route: { peer: node.name, family, dst: podCidr, gateway: nodeIp, linkIndex: via.linkIndex },
+  };
+}
+
+function planVxlanPeer(
+  a: PeerArgs,
+  base: { name: string; family: Family; podCidr: string; nodeIp: string },
+): PeerPlan {
+  const vtep = usableVtep(a.node.vtep, base.podCidr);
+  if (!vtep) return { ...base, mode: "skip", reason: "no-vtep" };
+  if (a.vteps.has(vtep.ip) || a.vteps.has(vtep.mac)) {
+    return { ...base, mode: "skip", reason: "duplicate-vtep" };
+  }
+  const linkIndex = a.input.vxlanLinkIndex;
+  if (linkIndex === undefined) return { ...base, mode: "skip", reason: "vxlan-unavailable" };
+  a.claimed.push(base.podCidr);
+  a.vteps.add(vtep.ip).add(vtep.mac);
+  return {
+    ...base,
+    mode: "vxlan",
+    vtep,
+    route: {
+      peer: base.name,
+      family: base.family,
+      dst: base.podCidr,
+      gateway: vtep.ip,
+      linkIndex,
+      onlink: true,
+    },
   };
 }

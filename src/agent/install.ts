@@ -5,7 +5,10 @@
  * never "text file busy". Both are written only when their bytes differ.
  * @module
  */
+import { renderKubeconfig } from "../ipam/ippool/kubeconfig.ts";
+import type { Clock } from "../system/clock.ts";
 import type { FileSystem } from "../system/fs.ts";
+import type { Logger } from "./log.ts";
 
 /** Paths and names of an install. */
 export interface InstallPaths {
@@ -83,4 +86,68 @@ export async function ensureConflist(
 /** Removes the conflist; returns false when it was not there. */
 export function removeConflist(fs: FileSystem, path: string): Promise<boolean> {
   return fs.remove(path);
+}
+
+/** Where a pod's service account token and cluster CA are mounted. */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** Options of `ensurePluginKubeconfig`. */
+export interface PluginKubeconfigOptions {
+  /** Where the plugin reads it (the ipam section's `kubeconfig`). */
+  path: string;
+  /** The API server URL, from KUBERNETES_SERVICE_HOST/PORT. */
+  server: string;
+  /** Default SERVICE_ACCOUNT_DIR. */
+  serviceAccountDir?: string;
+}
+
+/**
+ * Writes the kubeconfig the plugin's `hostgate-ippool` IPAM uses: this pod's
+ * service account token and CA, the in-cluster API URL, mode 0600 (it holds a
+ * credential). The plugin runs on the host, outside this pod, so it cannot
+ * read the token mount itself. Written only when the content changed, i.e.
+ * when kubelet rotated the token; returns true when it wrote.
+ */
+export async function ensurePluginKubeconfig(
+  fs: FileSystem,
+  opts: PluginKubeconfigOptions,
+): Promise<boolean> {
+  const dir = (opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR).replace(/\/+$/, "");
+  const token = (await fs.readText(`${dir}/token`))?.trim();
+  if (!token) {
+    throw new Error(`Cannot write the plugin kubeconfig: no service account token in ${dir}`);
+  }
+  const caPem = await fs.readText(`${dir}/ca.crt`);
+  const content = renderKubeconfig({ server: opts.server, token, caPem });
+  if (await fs.readText(opts.path) === content) return false;
+  await fs.mkdirp(opts.path.slice(0, opts.path.lastIndexOf("/")) || "/");
+  await fs.writeAtomic(opts.path, content, { mode: 0o600 });
+  return true;
+}
+
+/**
+ * `run`: re-writes the plugin kubeconfig whenever the token file changes,
+ * checking every `intervalMs` — far more often than kubelet rotates a
+ * projected token (at 80% of its lifetime, at least minutes), so the plugin's
+ * copy is refreshed long before the old token expires. Ends with `signal`.
+ */
+export async function keepPluginKubeconfig(
+  opts: PluginKubeconfigOptions & {
+    fs: FileSystem;
+    clock: Clock;
+    log: Logger;
+    intervalMs: number;
+    signal: AbortSignal;
+  },
+): Promise<void> {
+  while (!opts.signal.aborted) {
+    try {
+      if (await ensurePluginKubeconfig(opts.fs, opts)) {
+        opts.log.info("plugin kubeconfig written", { path: opts.path });
+      }
+    } catch (e) {
+      opts.log.warn("Cannot refresh the plugin kubeconfig", { error: (e as Error).message });
+    }
+    await opts.clock.sleep(opts.intervalMs, opts.signal);
+  }
 }

@@ -47,7 +47,8 @@ function linkOfDefaultRoute(handle: NetlinkHandle, family: Family): number | und
 /**
  * Finds the uplink and node IPs: named IPs and their link first; else the
  * named interface; else the default route's link; else the first up link
- * that is not loopback, a bridge or a bridge port and has an address.
+ * that is not loopback, a bridge, a bridge port or a vxlan device (its /32
+ * VTEP address is no node IP) and has an address.
  */
 export function detectUplink(handle: NetlinkHandle, opts: UplinkOptions): Uplink {
   const addrs = readLocalAddrs(handle).filter((a) => usable(a.cidr));
@@ -68,7 +69,8 @@ export function detectUplink(handle: NetlinkHandle, opts: UplinkOptions): Uplink
   }
   if (!link) {
     link = links.filter((l) =>
-      l.name !== "lo" && l.name !== opts.bridge && l.master === undefined && l.kind !== "bridge" &&
+      l.name !== "lo" && l.name !== opts.bridge && l.master === undefined &&
+      l.kind !== "bridge" && l.kind !== "vxlan" &&
       l.up && addrs.some((a) =>
         a.linkIndex === l.index
       )

@@ -143,4 +143,6 @@ export const M = {
   datastoreConnected: "hostgate_datastore_connected",
   routeEvents: "hostgate_route_monitor_events_total",
   ready: "hostgate_ready",
+  vxlanWrites: "hostgate_vxlan_writes_total",
+  vxlanPeers: "hostgate_vxlan_peers",
 } as const;

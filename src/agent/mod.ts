@@ -1,5 +1,6 @@
 /**
- * The hostgate agent: routes to every other node's pod subnet, FORWARD and
+ * The hostgate agent: routes to every other node's pod subnet (direct, or
+ * through its VXLAN device across L2 segments), FORWARD and
  * MASQUERADE rules, plugin and conflist install, health and metrics. The
  * program is main.ts; this module exports the parts other code (the demo
  * harness, the benchmark, tests) builds on.
@@ -7,6 +8,7 @@
  */
 export {
   type AgentConfig,
+  type Backend,
   type Command,
   commandHelp,
   ConfigError,
@@ -25,14 +27,38 @@ export {
   type LocalAddress,
   type PeerMode,
   type PeerPlan,
+  podCidrsOf,
   type SkipReason,
+  type VxlanPeer,
 } from "./desired_state.ts";
+export {
+  canonMac,
+  podMtu,
+  usableVtep,
+  usesVxlan,
+  vtepFor,
+  vtepMac,
+  VXLAN_OVERHEAD,
+} from "./vtep.ts";
+export {
+  applyVxlanRemovals,
+  applyVxlanSets,
+  ensureVxlanDevice,
+  planVxlan,
+  readVxlanEntries,
+  removeVxlanDevices,
+  vtepOfDevice,
+  type VxlanDeviceSpec,
+  type VxlanEntries,
+  type VxlanPlan,
+} from "./vxlan.ts";
 export {
   applyRoutePlan,
   ownRoutes,
   planRoutes,
   removeAllRoutes,
   type RoutePlan,
+  syncRoutes,
 } from "./routes.ts";
 export {
   FILTER_CHAIN,

@@ -132,7 +132,42 @@ export const OPTIONS: readonly OptionSpec[] = [
     def: "hostgate0",
     help: "pod bridge name",
   },
-  { key: "mtu", flag: "mtu", env: "HOSTGATE_MTU", def: "0", help: "pod MTU; 0 = the uplink's MTU" },
+  {
+    key: "mtu",
+    flag: "mtu",
+    env: "HOSTGATE_MTU",
+    def: "0",
+    help: "pod MTU; 0 = the uplink's MTU (minus 50 with --backend vxlan or auto)",
+  },
+  {
+    key: "backend",
+    flag: "backend",
+    env: "BACKEND",
+    def: "host-gw",
+    help:
+      "host-gw (direct routes, one L2 segment) | vxlan (every peer through the tunnel) | auto (direct when on-link, else vxlan)",
+  },
+  {
+    key: "vxlanVni",
+    flag: "vxlan-vni",
+    env: "HOSTGATE_VXLAN_VNI",
+    def: "1",
+    help: "VXLAN network identifier (vxlan, auto)",
+  },
+  {
+    key: "vxlanPort",
+    flag: "vxlan-port",
+    env: "HOSTGATE_VXLAN_PORT",
+    def: "8472",
+    help: "VXLAN UDP port (vxlan, auto)",
+  },
+  {
+    key: "vxlanDevice",
+    flag: "vxlan-device",
+    env: "HOSTGATE_VXLAN_DEVICE",
+    def: "",
+    help: "VXLAN device name (default hostgate.<vni>)",
+  },
   {
     key: "manageBridge",
     flag: "manage-bridge",
@@ -259,6 +294,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "file datastore directory (shared by the nodes of one machine)",
     only: ALL_DS,
   },
+  {
+    key: "ippoolKubeconfig",
+    flag: "ippool-kubeconfig",
+    env: "HOSTGATE_IPPOOL_KUBECONFIG",
+    def: "",
+    help:
+      "write a kubeconfig for the plugin's hostgate-ippool IPAM here (service account token, mode 0600; run keeps it fresh); empty: none",
+    only: ["run", "install"],
+  },
   { key: "json", flag: "json", def: "false", help: "print JSON", boolean: true, only: ["status"] },
   {
     key: "binaryOnly",
@@ -275,7 +319,8 @@ export const DESCRIPTIONS: Record<Command, string> = {
   run:
     "the daemon: routes to every other node's pod subnet, FORWARD/MASQUERADE rules, plugin and conflist install, /healthz /readyz /metrics",
   install: "copy the plugin binary and write the conflist once (for an init container)",
-  uninstall: "remove hostgate's routes (protocol 151), chains and jumps, and the conflist",
+  uninstall:
+    "remove hostgate's routes (protocol 151), its vxlan device, chains and jumps, and the conflist",
   status: "print this node's subnet, peers, each peer route, rules and IPs in use",
 };
 

@@ -5,29 +5,38 @@
  * timer) just asks for another pass, so a second pass over unchanged input
  * writes nothing. The pass keeps going past a failed step and reports all
  * errors, so a broken datastore never stops route repair for known nodes.
+ * With the vxlan and auto backends the pass also keeps hostgate's vxlan
+ * device, and the neighbour and FDB entries of tunnelled peers, in line
+ * (vxlan_sync.ts), announcing this node's VTEP through the datastore.
  * @module
  */
-import type { Datastore, NodeInfo } from "../datastore/types.ts";
+import type { Datastore, NodeInfo, Vtep } from "../datastore/types.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { Clock } from "../system/clock.ts";
-import {
-  HOSTGATE_ROUTE_PROTOCOL,
-  type NetlinkHandle,
-  type Route,
-} from "../system/netlink/types.ts";
+import { HOSTGATE_ROUTE_PROTOCOL, type NetlinkHandle } from "../system/netlink/types.ts";
 import { familyOf } from "./cidr.ts";
 import type { AgentConfig } from "./config.ts";
 import { renderConflist } from "./conflist.ts";
-import { computeDesired, type DesiredState, type PeerPlan, SKIP_REASONS } from "./desired_state.ts";
+import {
+  computeDesired,
+  type DesiredState,
+  type PeerPlan,
+  podCidrsOf,
+  SKIP_REASONS,
+  type SkipReason,
+} from "./desired_state.ts";
 import type { FirewallDriver } from "./firewall_sync.ts";
 import { conflistPath, ensureConflist, installPlugins, pluginPresent } from "./install.ts";
 import { detectUplink, readLocalAddrs } from "./local.ts";
 import type { Logger } from "./log.ts";
 import { M, type Metrics } from "./metrics.ts";
-import { applyRoutePlan, ownRoutes, planRoutes, type RouteApplyResult } from "./routes.ts";
+import { ownRoutes, type RouteApplyResult, syncRoutes } from "./routes.ts";
 import { ensureBridge } from "./bridge.ts";
 import type { Exec } from "../system/exec.ts";
 import { type SysctlAccess, sysctlAccess } from "./sysctl.ts";
+import { podMtu, sameVtep, usesVxlan } from "./vtep.ts";
+import { vtepOfDevice } from "./vxlan.ts";
+import { planVxlanEntries, syncVxlanDevice, type VxlanEntriesStep } from "./vxlan_sync.ts";
 
 /** The config fields a pass uses. */
 export type ReconcileConfig = Pick<
@@ -39,6 +48,10 @@ export type ReconcileConfig = Pick<
   | "clusterCidrs"
   | "masquerade"
   | "mtu"
+  | "backend"
+  | "vxlanVni"
+  | "vxlanPort"
+  | "vxlanDevice"
   | "manageBridge"
   | "networkName"
   | "ipamDir"
@@ -83,7 +96,8 @@ export interface ResyncResult {
 export class Reconciler {
   readonly #d: ReconcilerDeps;
   #registered: NodeInfo | undefined;
-  #registeredIps = "";
+  #registeredKey = "";
+  #registeredVtep: Vtep | undefined;
   #started = false;
   #skippedKey = "";
   #last: ResyncResult | undefined;
@@ -122,7 +136,15 @@ export class Reconciler {
       "read the uplink",
       () => detectUplink(handle, { iface: cfg.iface, nodeIps: cfg.nodeIps, bridge: cfg.bridge }),
     );
-    await step("register with the datastore", () => this.#register(uplink?.nodeIps ?? []));
+    const nodeIps = uplink?.nodeIps ?? [];
+    // A VTEP already announced (or on the device after a restart) is kept, never withdrawn.
+    await step("register with the datastore", () =>
+      this.#register(
+        nodeIps,
+        usesVxlan(cfg.backend)
+          ? vtepOfDevice(handle, cfg.vxlanDevice) ?? this.#registeredVtep
+          : undefined,
+      ));
     writes += await step("enable forwarding", () => this.#forwarding()) ?? 0;
 
     const health = this.#d.datastore.health();
@@ -136,9 +158,17 @@ export class Reconciler {
       notReady.push(`datastore not connected: ${health.lastError ?? "unknown"}`);
     }
 
-    const nodes = [...this.#d.datastore.nodes()];
-    if (this.#registered && !nodes.some((n) => n.name === cfg.nodeName)) {
-      nodes.push(this.#registered);
+    let nodes = this.#nodes();
+    const overlay = { config: cfg, handle, log, metrics };
+    const device = await step("set up the vxlan device", () =>
+      syncVxlanDevice(overlay, {
+        uplink,
+        selfPodCidrs: podCidrsOf(nodes.find((n) => n.name === cfg.nodeName)),
+      }));
+    writes += device?.writes ?? 0;
+    if (device?.vtep && !sameVtep(device.vtep, this.#registeredVtep)) {
+      await step("register with the datastore", () => this.#register(nodeIps, device.vtep));
+      nodes = this.#nodes();
     }
     const localAddrs = (await step("read addresses", () => readLocalAddrs(handle))) ?? [];
     const desired = computeDesired({
@@ -146,36 +176,27 @@ export class Reconciler {
       nodes,
       localAddrs,
       bridge: cfg.bridge,
+      backend: cfg.backend,
+      vxlanLinkIndex: device?.link?.index,
     });
     this.#reportSkipped(desired.peers);
 
     // Deleting needs a trustworthy list: connected, and this node in it.
     const allowDelete = health.connected && desired.self !== undefined;
-    const routes = (await step("sync routes", () => {
-      const actual: Route[] = [];
-      for (const family of [4, 6] as const) {
-        actual.push(...ownRoutes(handle.listRoutes({ family, protocol: HOSTGATE_ROUTE_PROTOCOL })));
-      }
-      const plan = planRoutes(desired.routes, actual, { allowDelete });
-      const res = applyRoutePlan(handle, plan);
-      for (const d of plan.add) {
-        log.info("route added", { peer: d.peer, dst: d.dst, via: d.gateway });
-      }
-      for (const r of plan.replace) {
-        log.info("route replaced", {
-          peer: r.want.peer,
-          dst: r.want.dst,
-          via: r.want.gateway,
-          was: r.have.gateway ?? "",
-        });
-      }
-      for (const r of plan.remove) log.info("route removed", { dst: r.dst, via: r.gateway ?? "" });
-      for (const dst of res.conflicts) {
-        log.warn("route not added: a route of another owner has this destination", { dst });
-      }
-      if (res.errors.length > 0) throw res.errors[0];
-      return res;
-    })) ?? { added: 0, replaced: 0, removed: 0, conflicts: [], errors: [] };
+    const link = device?.link;
+    const entries: VxlanEntriesStep | undefined = link
+      ? await step(
+        "read vxlan entries",
+        () => planVxlanEntries(overlay, { link, desired, allowDelete }),
+      )
+      : undefined;
+    // Entries first: a new route never points at a VTEP without a neighbour and FDB entry.
+    const vxSet = entries && await step("sync vxlan entries", () => throwFirst(entries.sets()));
+    writes += (vxSet?.neighbors ?? 0) + (vxSet?.fdb ?? 0);
+    const routes = (await step(
+      "sync routes",
+      () => throwFirst(syncRoutes(handle, { desired: desired.routes, allowDelete, log })),
+    )) ?? { added: 0, replaced: 0, removed: 0, conflicts: [], errors: [] };
     writes += routes.added + routes.replaced + routes.removed;
     metrics.inc(M.routeWrites, "Route writes", { op: "add" }, routes.added);
     metrics.inc(M.routeWrites, "Route writes", { op: "replace" }, routes.replaced);
@@ -196,12 +217,16 @@ export class Reconciler {
     );
     metrics.set(M.routesInstalled, "Routes with hostgate's protocol in the kernel", installed ?? 0);
     if (routes.conflicts.length > 0) notReady.push(`${routes.conflicts.length} route(s) blocked`);
+    const vxDel = entries &&
+      await step("remove stale vxlan entries", () => throwFirst(entries.removals()));
+    writes += (vxDel?.neighbors ?? 0) + (vxDel?.fdb ?? 0);
+    const mtu = podMtu({ mtu: cfg.mtu, backend: cfg.backend, uplinkMtu: uplink?.link?.mtu });
 
     if (cfg.manageBridge && desired.bridgeGateways.length > 0) {
       writes += await step("ensure the bridge", () =>
         ensureBridge(handle, this.#sysctl, {
           name: cfg.bridge,
-          mtu: uplink?.link?.mtu,
+          mtu,
           gateways: desired.bridgeGateways,
         })) ?? 0;
     }
@@ -226,7 +251,6 @@ export class Reconciler {
     if (desired.selfPodCidrs.length === 0) {
       notReady.push("this node has no pod subnet yet");
     } else {
-      const mtu = cfg.mtu || uplink?.link?.mtu || 1500;
       conflistWrote = await step("write the conflist", () =>
         ensureConflist(this.#d.fs, {
           path: conflistPath(cfg),
@@ -269,19 +293,31 @@ export class Reconciler {
     return result;
   }
 
-  async #register(nodeIps: string[]): Promise<void> {
-    const key = nodeIps.join(",");
-    if (!this.#registered || key !== this.#registeredIps) {
+  /** The datastore's nodes, this one included even before the watch shows it. */
+  #nodes(): NodeInfo[] {
+    const nodes = [...this.#d.datastore.nodes()];
+    if (this.#registered && !nodes.some((n) => n.name === this.#d.config.nodeName)) {
+      nodes.push(this.#registered);
+    }
+    return nodes;
+  }
+
+  async #register(nodeIps: string[], vtep: Vtep | undefined): Promise<void> {
+    const key = `${nodeIps.join(",")} ${vtep ? `${vtep.ip} ${vtep.mac}` : "-"}`;
+    if (!this.#registered || key !== this.#registeredKey) {
       if (nodeIps.length === 0) throw new Error("no node IP found (set --node-ip or --iface)");
       this.#registered = await this.#d.datastore.register({
         name: this.#d.config.nodeName,
         addresses: nodeIps,
+        ...(vtep ? { vtep } : {}),
       });
-      this.#registeredIps = key;
+      this.#registeredKey = key;
+      this.#registeredVtep = vtep;
       this.#d.log.info("registered", {
         node: this.#d.config.nodeName,
-        addresses: key,
+        addresses: nodeIps.join(","),
         subnets: this.#registered.podCidrs.join(","),
+        ...(vtep ? { vtep: `${vtep.ip} ${vtep.mac}` } : {}),
       });
     }
     if (!this.#started) {
@@ -316,9 +352,7 @@ export class Reconciler {
     if (key === this.#skippedKey) return;
     this.#skippedKey = key;
     for (const p of skipped) {
-      const why = p.reason === "not-on-link"
-        ? "its node IP is not inside any connected subnet of this node (host-gw needs one L2 segment)"
-        : p.reason!;
+      const why = SKIP_WHY[p.reason!] ?? p.reason!;
       log.warn("peer skipped: no route", {
         peer: p.name,
         family: `ipv${p.family}`,
@@ -329,4 +363,20 @@ export class Reconciler {
       });
     }
   }
+}
+
+/** Log text of the skip reasons that need one. */
+const SKIP_WHY: Partial<Record<SkipReason, string>> = {
+  "not-on-link":
+    "its node IP is not inside any connected subnet of this node (host-gw needs one L2 segment; try --backend auto)",
+  "no-vtep":
+    "it announces no usable VTEP (it runs --backend host-gw, or has not set up its device)",
+  "duplicate-vtep": "another node announces the same VTEP address or MAC",
+  "vxlan-unavailable": "this node's vxlan device is not in place",
+};
+
+/** Throws the first error of an apply step (the step records it; the apply went on). */
+function throwFirst<T extends { errors: Error[] }>(r: T): T {
+  if (r.errors.length > 0) throw r.errors[0];
+  return r;
 }

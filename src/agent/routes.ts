@@ -1,5 +1,6 @@
 /**
- * Route diff and apply. The plan is pure: desired host-gw routes against the
+ * Route diff and apply. The plan is pure: desired routes (host-gw, and the
+ * onlink routes via a peer's VTEP on the vxlan device) against the
  * kernel's routes carrying HOSTGATE_ROUTE_PROTOCOL (nothing else is ever
  * looked at or touched). A correct route is left alone (no delete + re-add,
  * so a restart never flaps the data plane); a wrong gateway is replaced in
@@ -15,6 +16,7 @@ import {
 } from "../system/netlink/types.ts";
 import { canonCidr, canonIp } from "./cidr.ts";
 import type { DesiredRoute } from "./desired_state.ts";
+import type { Logger } from "./log.ts";
 
 const MAIN_TABLE = 254;
 
@@ -50,7 +52,7 @@ export function routeMatches(want: DesiredRoute, have: Route): boolean {
   return canonCidr(have.dst) === want.dst &&
     have.gateway !== undefined && canonIp(have.gateway) === want.gateway &&
     (have.linkIndex === undefined || have.linkIndex === want.linkIndex) &&
-    have.onlink !== true;
+    (have.onlink === true) === (want.onlink === true);
 }
 
 /**
@@ -97,7 +99,7 @@ export function planIsEmpty(plan: RoutePlan): boolean {
 
 /** The kernel route for a desired one, stamped with hostgate's protocol. */
 export function toKernelRoute(d: DesiredRoute): Route {
-  return {
+  const r: Route = {
     family: d.family,
     dst: d.dst,
     gateway: d.gateway,
@@ -105,6 +107,8 @@ export function toKernelRoute(d: DesiredRoute): Route {
     protocol: HOSTGATE_ROUTE_PROTOCOL,
     table: MAIN_TABLE,
   };
+  if (d.onlink) r.onlink = true;
+  return r;
 }
 
 /** A kernel route as the key fields for a delete (its own metric kept). */
@@ -166,4 +170,38 @@ export function removeAllRoutes(handle: NetlinkHandle): number {
     }
   }
   return n;
+}
+
+/**
+ * One route step of a pass: lists hostgate's routes, plans against
+ * `desired`, applies and logs every change. Errors are in the result.
+ */
+export function syncRoutes(
+  handle: NetlinkHandle,
+  o: { desired: readonly DesiredRoute[]; allowDelete: boolean; log: Logger },
+): RouteApplyResult {
+  const actual: Route[] = [];
+  for (const family of [4, 6] as const) {
+    actual.push(...ownRoutes(handle.listRoutes({ family, protocol: HOSTGATE_ROUTE_PROTOCOL })));
+  }
+  const plan = planRoutes(o.desired, actual, { allowDelete: o.allowDelete });
+  const res = applyRoutePlan(handle, plan);
+  const dev = (d: DesiredRoute) => d.onlink ? { dev: String(d.linkIndex), onlink: "true" } : {};
+  for (const d of plan.add) {
+    o.log.info("route added", { peer: d.peer, dst: d.dst, via: d.gateway, ...dev(d) });
+  }
+  for (const r of plan.replace) {
+    o.log.info("route replaced", {
+      peer: r.want.peer,
+      dst: r.want.dst,
+      via: r.want.gateway,
+      was: r.have.gateway ?? "",
+      ...dev(r.want),
+    });
+  }
+  for (const r of plan.remove) o.log.info("route removed", { dst: r.dst, via: r.gateway ?? "" });
+  for (const dst of res.conflicts) {
+    o.log.warn("route not added: a route of another owner has this destination", { dst });
+  }
+  return res;
 }

@@ -13,7 +13,7 @@ import type { Netlink } from "../system/netlink/types.ts";
 import type { AgentConfig } from "./config.ts";
 import type { FirewallDriver } from "./firewall_sync.ts";
 import { type HealthServer, serveHealth } from "./health.ts";
-import { installPlugins } from "./install.ts";
+import { installPlugins, keepPluginKubeconfig } from "./install.ts";
 import type { Logger } from "./log.ts";
 import { backoffMs, runLoop, Waker } from "./loop.ts";
 import { M, type Metrics } from "./metrics.ts";
@@ -94,6 +94,17 @@ export async function runAgent(d: RunDeps): Promise<void> {
       d.onHealthListening?.(health.addr);
     }
     tasks.push(monitor(d, inner.signal, () => waker.fire()));
+    if (cfg.ippoolKubeconfig && cfg.kubernetesApi) {
+      tasks.push(keepPluginKubeconfig({
+        path: cfg.ippoolKubeconfig,
+        server: cfg.kubernetesApi,
+        fs: d.fs,
+        clock: d.clock,
+        log,
+        intervalMs: Math.min(cfg.resyncIntervalMs, 30_000),
+        signal: inner.signal,
+      }));
+    }
     await runLoop({
       clock: d.clock,
       waker,

@@ -7,9 +7,10 @@
  */
 import type { FileSystem } from "../system/fs.ts";
 import type { Route } from "../system/netlink/types.ts";
-import { canonCidr } from "./cidr.ts";
+import { canonCidr, canonIp } from "./cidr.ts";
 import type { DesiredState } from "./desired_state.ts";
 import { routeMatches } from "./routes.ts";
+import type { VxlanEntries } from "./vxlan.ts";
 
 /** One peer and family in the report. */
 export interface PeerStatus {
@@ -44,6 +45,8 @@ export interface StatusInput {
   desired: DesiredState;
   nodeIps: string[];
   ownRoutes: Route[];
+  /** Entries on the vxlan device, when it exists: VXLAN peers need a neighbour and FDB entry too. */
+  vxlanEntries?: VxlanEntries;
   rules: StatusReport["rules"];
   conflist: StatusReport["conflist"];
   ipam: StatusReport["ipam"];
@@ -62,7 +65,12 @@ export function buildStatus(i: StatusInput): StatusReport {
     if (!p.route) return { ...base, route: "skipped", detail: p.reason ?? "" };
     const want = p.route;
     const have = i.ownRoutes.filter((r) => canonCidr(r.dst) === want.dst);
-    if (have.some((r) => routeMatches(want, r))) return { ...base, route: "present", detail: "" };
+    if (have.some((r) => routeMatches(want, r))) {
+      const missing = p.vtep ? missingTunnelEntries(p.vtep, p.nodeIp ?? "", i.vxlanEntries) : "";
+      return missing
+        ? { ...base, route: "wrong", detail: missing }
+        : { ...base, route: "present", detail: "" };
+    }
     if (have.length > 0) {
       return { ...base, route: "wrong", detail: `via ${have[0]!.gateway ?? "?"}` };
     }
@@ -82,6 +90,21 @@ export function buildStatus(i: StatusInput): StatusReport {
     conflist: i.conflist,
     ipam: i.ipam,
   };
+}
+
+/** "" when the neighbour and FDB entries of a VXLAN peer are in place, else what is missing. */
+function missingTunnelEntries(
+  vtep: { ip: string; mac: string },
+  nodeIp: string,
+  e: VxlanEntries | undefined,
+): string {
+  const neigh = e?.neighbors.some((n) =>
+    canonIp(n.ip) === vtep.ip && n.mac.toLowerCase() === vtep.mac && n.permanent
+  );
+  const fdb = e?.fdb.some((f) =>
+    f.mac.toLowerCase() === vtep.mac && f.dst !== undefined && canonIp(f.dst) === nodeIp
+  );
+  return [neigh ? "" : "neighbour missing", fdb ? "" : "fdb missing"].filter((x) => x).join(", ");
 }
 
 function table(rows: string[][]): string[] {

@@ -27,6 +27,16 @@ export const NETLINK_WRITES = [
   "addBridge",
   "setLinkUp",
   "setSysctl",
+  "addVxlan",
+  "deleteLink",
+  "setLinkDown",
+  "setMac",
+  "setMtu",
+  "setNeighbor",
+  "deleteNeighbor",
+  "setFdb",
+  "appendFdb",
+  "deleteFdb",
 ];
 
 /** Everything of one fake node. */

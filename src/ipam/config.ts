@@ -21,7 +21,7 @@ import type { AllocRange, RangeSet } from "./range.ts";
 
 /** The built-in host-local compatible backend. */
 export const LOCAL_TYPE = "hostgate-local";
-/** The cluster-wide IPPool backend (issue 6); recognised, not built yet. */
+/** The cluster-wide IPPool backend (src/ipam/ippool). */
 export const IPPOOL_TYPE = "hostgate-ippool";
 /** Default store root: tmpfs, so a reboot leaves no leaked reservation. */
 export const DEFAULT_DATA_DIR = "/run/hostgate/ipam";
@@ -40,7 +40,7 @@ export interface LocalIpamConfig {
   resolvConf?: string;
 }
 
-/** Config of `hostgate-ippool` (parsed by its own backend later). */
+/** Config of `hostgate-ippool` (parsed by its own backend: src/ipam/ippool/config.ts). */
 export interface IppoolIpamConfig {
   kind: "ippool";
   type: typeof IPPOOL_TYPE;
@@ -220,7 +220,8 @@ function parseRange(r: unknown, path: string): AllocRange {
   };
 }
 
-function parseRoutes(v: unknown): IpamRoute[] {
+/** Parses `ipam.routes` (shared with the IPPool backend). */
+export function parseRoutes(v: unknown): IpamRoute[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw invalidConfig("ipam.routes", "must be an array");
   return v.map((r, i) => {
@@ -257,7 +258,8 @@ function parseReserved(v: unknown): IpRange[] {
   });
 }
 
-function parseDns(v: unknown): IpamDns | undefined {
+/** Parses `ipam.dns` (shared with the IPPool backend). */
+export function parseDns(v: unknown): IpamDns | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObj(v)) throw invalidConfig("ipam.dns", "must be an object");
   const dns: IpamDns = {};

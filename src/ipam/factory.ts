@@ -3,12 +3,13 @@
  * gets an `Ipam`, never knowing which backend serves it.
  * @module
  */
-import { CniCode, CniError, invalidConfig } from "../errors.ts";
+import { invalidConfig } from "../errors.ts";
 import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import { parseIpamConfig } from "./config.ts";
 import { type CniEnvLike, DelegatedIpam } from "./delegated.ts";
 import { DiskStore } from "./disk_store.ts";
+import { createIppoolIpam, type HttpTransport } from "./ippool/mod.ts";
 import { LocalIpam } from "./local.ts";
 import { requestedIps } from "./request.ts";
 import type { Ipam } from "./types.ts";
@@ -24,12 +25,16 @@ export interface CreateIpamOptions {
   exec: Exec;
   /** The CNI version in effect (sent to a delegate, decides which verbs it has). */
   cniVersion: string;
+  /** hostgate-ippool: how requests reach the API server; default `fetch`. */
+  http?: HttpTransport;
+  /** hostgate-ippool: the node name when the config has none; default `Deno.hostname()`. */
+  hostname?: () => string;
 }
 
 /**
  * Builds the backend named by `ipam.type`: `hostgate-local` (built in, no
- * process), `hostgate-ippool` (not built yet: code 7), or any other name as a
- * plugin from CNI_PATH. Throws CniError code 7 naming the key on a bad config
+ * process), `hostgate-ippool` (the cluster-wide IPPool backend; its kubeconfig
+ * is read on first use, not here), or any other name as a plugin from CNI_PATH. Throws CniError code 7 naming the key on a bad config
  * (parsing is the only work done here; nothing touches the disk).
  *
  * For hostgate-local, `add` without `requestedIps` uses the addresses asked
@@ -50,10 +55,12 @@ export function createIpam(opts: CreateIpamOptions): Ipam {
         defaultRequestedIps: requestedIps({ config, cniArgs: opts.env.args }),
       });
     case "ippool":
-      throw new CniError(
-        CniCode.InvalidNetworkConfig,
-        `Cannot use ipam.type ${ipam.type}: not available in this build yet`,
-      );
+      return createIppoolIpam({
+        ipam: ipam.raw,
+        fs: opts.fs,
+        transport: opts.http,
+        hostname: opts.hostname,
+      });
     case "delegated":
       return new DelegatedIpam({
         plugin: ipam.type,

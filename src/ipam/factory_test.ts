@@ -4,6 +4,7 @@ import { FakeExec } from "../system/fake_exec.ts";
 import { FakeFileSystem } from "../system/fake_fs.ts";
 import { DelegatedIpam } from "./delegated.ts";
 import { createIpam } from "./factory.ts";
+import { IppoolIpam } from "./ippool/mod.ts";
 import { LocalIpam } from "./local.ts";
 
 function make(config: unknown, args = "") {
@@ -34,11 +35,16 @@ Deno.test("hostgate-local: LocalIpam storing under dataDir/<network name>, CNI_A
   assert.equal(fs.file("/var/hg/k8s-pod-network/10.22.0.42"), "c1\r\neth0");
 });
 
-Deno.test("other types are delegated; hostgate-ippool is not built yet (code 7)", () => {
+Deno.test("other types are delegated; hostgate-ippool is built in, needs ipam.pool", () => {
   assert.ok(make({ ipam: { type: "host-local" } }).ipam instanceof DelegatedIpam);
+  const { ipam, fs } = make({ ipam: { type: "hostgate-ippool", pool: "default" } });
+  assert.ok(ipam instanceof IppoolIpam);
+  assert.equal(fs.calls.length, 0, "the kubeconfig is read on first use, not here");
   assert.throws(
     () => make({ ipam: { type: "hostgate-ippool" } }),
-    (e: unknown) => e instanceof CniError && e.code === CniCode.InvalidNetworkConfig,
+    (e: unknown) =>
+      e instanceof CniError && e.code === CniCode.InvalidNetworkConfig &&
+      e.message.includes("ipam.pool"),
   );
 });
 

@@ -35,6 +35,12 @@ export {
 } from "./errors.ts";
 export { LocalIpam, type LocalIpamOptions } from "./local.ts";
 export {
+  createIppoolIpam,
+  type CreateIppoolOptions,
+  IppoolIpam,
+  PoolExhaustedError,
+} from "./ippool/mod.ts";
+export {
   type CniEnvLike,
   cniPathDirs,
   DelegatedIpam,

@@ -1,16 +1,19 @@
 /**
- * CIDR blocks on top of `ip-cidr`: parse once into a plain record (network,
- * last address, size, prefix) so callers never redo prefix math, and ask the
- * library for membership and the n-th address.
+ * CIDR blocks on top of `ip-cidr`: the library parses and validates the text
+ * once, into a plain record (network, last address, size, prefix) so callers
+ * never redo prefix math; membership and the n-th address are comparisons and
+ * additions on the record's native BigInts. (ip-cidr's own range and
+ * membership helpers convert through jsbn on every call, which costs a
+ * one-shot plugin process milliseconds of compilation.)
  * @module
  */
-import IPCIDR from "ip-cidr";
 import {
   AddressError,
   bigIntToIp,
   type Family,
   familyBits,
-  type LibAddress,
+  libParse,
+  libValue,
   tryParseIp,
 } from "./address.ts";
 
@@ -37,19 +40,17 @@ export function tryParseCidr(text: string): Cidr | undefined {
   if (typeof text !== "string") return undefined;
   const slash = text.indexOf("/");
   if (slash <= 0 || !/^(0|[1-9]\d{0,2})$/.test(text.slice(slash + 1))) return undefined;
-  let block: IPCIDR;
-  try {
-    block = new IPCIDR(text);
-  } catch {
-    return undefined;
-  }
-  const lib = block.address as LibAddress;
-  if (lib.zone) return undefined;
+  // The same validation `new IPCIDR(text)` does (createAddress), zone refused.
+  const lib = libParse(text);
+  if (!lib) return undefined;
   const family: Family = lib.v4 ? 4 : 6;
   const prefix = Number(text.slice(slash + 1));
   // ip-cidr turns "::ffff:a.b.c.d/n" into IPv4; refuse a prefix that no longer fits.
   if (prefix > familyBits(family) || text.includes(":") !== (family === 6)) return undefined;
-  const [first, last] = block.toRange({ type: "bigInteger" }) as [bigint, bigint];
+  const host = (1n << BigInt(familyBits(family) - prefix)) - 1n;
+  const value = libValue(lib);
+  const first = value - (value & host);
+  const last = first + host;
   const network = bigIntToIp(family, first);
   return {
     family,
@@ -90,8 +91,8 @@ export function normalizeCidr(text: string): string {
 export function cidrContains(cidr: Cidr | string, ip: string): boolean {
   const c = typeof cidr === "string" ? parseCidr(cidr) : cidr;
   const p = tryParseIp(ip);
-  if (!p || p.family !== c.family) return false;
-  return new IPCIDR(c.text).contains(p.text);
+  return p !== undefined && p.family === c.family && p.value >= c.networkValue &&
+    p.value <= c.lastValue;
 }
 
 /** True when the blocks share at least one address. */
@@ -111,6 +112,5 @@ export function nthAddress(cidr: Cidr | string, n: number | bigint): string | un
   let i = BigInt(n);
   if (i < 0n) i += c.size;
   if (i < 0n || i >= c.size) return undefined;
-  const [text] = new IPCIDR(c.text).toArray({ from: i, limit: 1 });
-  return text === undefined ? undefined : tryParseIp(text)?.text;
+  return bigIntToIp(c.family, c.networkValue + i);
 }

@@ -8,7 +8,7 @@
 import { createIpam } from "../ipam/mod.ts";
 import { RealClock } from "../system/clock.ts";
 import { RealExec } from "../system/exec.ts";
-import { RealFileSystem } from "../system/fs.ts";
+import { SyncFileSystem } from "../system/fs.ts";
 import { FfiNetlink } from "../system/netlink/ffi_netlink.ts";
 import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netlink/types.ts";
 import type { IpamRequest, PluginDeps } from "./deps.ts";
@@ -92,7 +92,8 @@ async function main(): Promise<number> {
     : undefined;
   const deps: PluginDeps = {
     netlink: lazyNetlink(),
-    fs: new RealFileSystem(),
+    // One task per process: sync file calls skip the async thread pool round trips.
+    fs: new SyncFileSystem(),
     exec: new RealExec(),
     clock: new RealClock(),
     log: createLogger({ sink: stderrSink, level: level ?? "warn" }),

@@ -2,6 +2,10 @@
  * File access behind a small interface: atomic writes (temp + rename) and
  * whole-operation locks (flock), so the IPAM store and the agent's installer
  * never leave half-written files and tests can run against an in-memory fake.
+ *
+ * Two real implementations: `RealFileSystem` (Deno's async calls, for the
+ * long-running agent, whose event loop must keep serving while a file call
+ * waits) and `SyncFileSystem` (Deno's *Sync calls, for the one-shot plugin).
  * @module
  */
 
@@ -171,4 +175,165 @@ export class RealFileSystem implements FileSystem {
       }
     };
   }
+}
+
+/**
+ * The real file system through Deno's synchronous calls, behind the same
+ * async interface. For the one-shot plugin process: it has nothing else to do
+ * while a file call runs, and each async Deno file call is a round trip
+ * through a thread pool (tens of microseconds, plus the pool's start-up on the
+ * first call) where the sync call is one system call on the JS thread.
+ * `lock` blocks the thread until the flock is granted: fine for a process
+ * with one task, wrong for a server — the agent keeps `RealFileSystem`.
+ */
+export class SyncFileSystem implements FileSystem {
+  readText(path: string): Promise<string | undefined> {
+    return settle(() => {
+      try {
+        return Deno.readTextFileSync(path);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  readBytes(path: string): Promise<Uint8Array | undefined> {
+    return settle(() => {
+      try {
+        return Deno.readFileSync(path);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  writeAtomic(path: string, data: string | Uint8Array, opts: WriteOptions = {}): Promise<void> {
+    return settle(() => {
+      const tmp = tempName(path);
+      const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+      try {
+        const f = Deno.openSync(tmp, { write: true, createNew: true, mode: opts.mode ?? 0o644 });
+        try {
+          writeAllSync(f, bytes);
+          if (opts.durable !== false) f.syncDataSync();
+        } finally {
+          f.close();
+        }
+        // The open mode is filtered by the umask; chmod makes it exact.
+        if (opts.mode !== undefined) Deno.chmodSync(tmp, opts.mode);
+        Deno.renameSync(tmp, path);
+      } catch (e) {
+        try {
+          Deno.removeSync(tmp);
+        } catch {
+          // never created, or already renamed
+        }
+        throw e;
+      }
+    });
+  }
+
+  createExclusive(path: string, data: string): Promise<boolean> {
+    return settle(() => {
+      let f: Deno.FsFile;
+      try {
+        f = Deno.openSync(path, { write: true, createNew: true, mode: 0o644 });
+      } catch (e) {
+        if (e instanceof Deno.errors.AlreadyExists) return false;
+        throw e;
+      }
+      try {
+        writeAllSync(f, new TextEncoder().encode(data));
+      } catch (e) {
+        f.close();
+        try {
+          Deno.removeSync(path);
+        } catch {
+          // best effort: the caller sees the write error
+        }
+        throw e;
+      }
+      f.close();
+      return true;
+    });
+  }
+
+  remove(path: string): Promise<boolean> {
+    return settle(() => {
+      try {
+        Deno.removeSync(path);
+        return true;
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return false;
+        throw e;
+      }
+    });
+  }
+
+  readDir(path: string): Promise<DirEntry[]> {
+    return settle(() => {
+      const out: DirEntry[] = [];
+      try {
+        for (const e of Deno.readDirSync(path)) {
+          out.push({ name: e.name, isFile: e.isFile, isDirectory: e.isDirectory });
+        }
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return [];
+        throw e;
+      }
+      return out;
+    });
+  }
+
+  mkdirp(path: string, mode = 0o755): Promise<void> {
+    return settle(() => Deno.mkdirSync(path, { recursive: true, mode }));
+  }
+
+  exists(path: string): Promise<boolean> {
+    return settle(() => {
+      try {
+        Deno.lstatSync(path);
+        return true;
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return false;
+        throw e;
+      }
+    });
+  }
+
+  lock(path: string): Promise<Unlock> {
+    return settle(() => {
+      const f = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
+      try {
+        f.lockSync(true);
+      } catch (e) {
+        f.close();
+        throw e;
+      }
+      return () =>
+        settle(() => {
+          try {
+            f.unlockSync();
+          } finally {
+            f.close();
+          }
+        });
+    });
+  }
+}
+
+/** Runs a synchronous body as a settled promise: its value, or its error as a rejection. */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+function writeAllSync(f: Deno.FsFile, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
 }

@@ -10,7 +10,10 @@
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
-  options: { port: { type: "string", default: "8080" }, host: { type: "string", default: "0.0.0.0" } },
+  options: {
+    port: { type: "string", default: "8080" },
+    host: { type: "string", default: "0.0.0.0" },
+  },
 });
 const listener = Deno.listen({ hostname: values.host, port: Number(values.port) });
 console.log(`listening ${(listener.addr as Deno.NetAddr).port}`);

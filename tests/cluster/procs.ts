@@ -157,7 +157,7 @@ export async function readLineMatching(
   while (true) {
     const left = deadline - Date.now();
     if (left <= 0) break;
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const chunk = await Promise.race([
       reader.read(),
       new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), left))),

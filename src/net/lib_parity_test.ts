@@ -1,0 +1,77 @@
+/**
+ * The native BigInt arithmetic of address.ts and cidr.ts against ip-cidr's own
+ * (jsbn) conversions, over many pseudo-random addresses and prefixes: the fast
+ * path must give exactly the library's numbers and text.
+ */
+import assert from "node:assert/strict";
+import IPCIDR from "ip-cidr";
+import { bigIntToIp, type LibAddress, parseIp } from "./address.ts";
+import { cidrContains, nthAddress, parseCidr } from "./cidr.ts";
+
+interface LibClass {
+  fromBigInteger(n: bigint): LibAddress;
+}
+
+/** xorshift32: deterministic, so a failure reproduces. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+function randomV6(next: () => number): string {
+  // Runs of zero groups are common in real addresses and are what RFC 5952 compresses.
+  const groups = Array.from(
+    { length: 8 },
+    () => next() % 3 === 0 ? "0" : (next() & 0xffff).toString(16),
+  );
+  return groups.join(":");
+}
+
+function randomV4(next: () => number): string {
+  const n = next();
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+Deno.test("parse and format agree with ip-cidr's jsbn conversions", () => {
+  const next = rng(0x5eed);
+  const v4Class = IPCIDR.createAddress("0.0.0.0").constructor as unknown as LibClass;
+  const v6Class = IPCIDR.createAddress("::").constructor as unknown as LibClass;
+  for (let i = 0; i < 400; i++) {
+    const text = i % 2 === 0 ? randomV4(next) : randomV6(next);
+    const lib = IPCIDR.createAddress(text) as LibAddress;
+    const want = BigInt(IPCIDR.formatIP(lib, { type: "bigInteger" }) as bigint);
+    const p = parseIp(text);
+    assert.equal(p.value, want, text);
+    assert.equal(p.text, lib.correctForm(), text);
+    const cls = p.family === 4 ? v4Class : v6Class;
+    assert.equal(bigIntToIp(p.family, want), cls.fromBigInteger(want).correctForm(), text);
+  }
+});
+
+Deno.test("CIDR bounds, membership and n-th address agree with ip-cidr", () => {
+  const next = rng(0xc1d8);
+  for (let i = 0; i < 300; i++) {
+    const v4 = i % 2 === 0;
+    const prefix = next() % (v4 ? 33 : 129);
+    const text = `${v4 ? randomV4(next) : randomV6(next)}/${prefix}`;
+    const block = new IPCIDR(text);
+    const [first, last] = block.toRange({ type: "bigInteger" }) as [bigint, bigint];
+    const c = parseCidr(text);
+    assert.equal(c.networkValue, first, text);
+    assert.equal(c.lastValue, last, text);
+    assert.equal(c.size, block.size, text);
+    assert.equal(`${c.network}/${c.prefix}`, c.text, text);
+    const probe = v4 ? randomV4(next) : randomV6(next);
+    assert.equal(cidrContains(c, probe), block.contains(probe), `${text} ${probe}`);
+    const n = BigInt(next()) % c.size;
+    const [nth] = block.toArray({ from: n, limit: 1 });
+    assert.equal(nthAddress(c, n), parseIp(nth!).text, `${text} #${n}`);
+  }
+});
