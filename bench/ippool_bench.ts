@@ -9,7 +9,12 @@
  * @module
  */
 import { type ApiServer, startApiServer } from "../tests/helpers/apiserver.ts";
-import { listenInNetns, writeKubeconfig } from "../tests/helpers/apiserver_netns.ts";
+import {
+  listenInNetns,
+  makeTestCerts,
+  type NetnsListener,
+  writeKubeconfig,
+} from "../tests/helpers/apiserver_netns.ts";
 import { withNetns } from "../tests/helpers/netns.ts";
 import type { IppoolSamples, IppoolVariant, IppoolWorkerInput } from "./ippool_worker.ts";
 import { fmt, ratio, stats, table } from "./table.ts";
@@ -23,13 +28,13 @@ export interface IppoolBenchOptions {
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-function variants(dir: string, pods: { local: string[]; ippool: string[] }): IppoolVariant[] {
+function variants(dir: string, pods: Record<string, string[]>, tls: boolean): IppoolVariant[] {
   const base = { cniVersion: "1.1.0", type: "hostgate", isDefaultGateway: true };
   return [
     {
       label: "hostgate-local",
       plugin: `${ROOT}dist/bundle/hostgate`,
-      pods: pods.local,
+      pods: pods.local!,
       config: {
         ...base,
         name: "bench-local",
@@ -37,22 +42,22 @@ function variants(dir: string, pods: { local: string[]; ippool: string[] }): Ipp
         ipam: { type: "hostgate-local", subnet: "10.98.0.0/24", dataDir: `${dir}/ipam` },
       },
     },
-    {
-      label: "hostgate-ippool",
+    ...["http", ...(tls ? ["https"] : [])].map((scheme) => ({
+      label: `hostgate-ippool (${scheme})`,
       plugin: `${ROOT}dist/bundle/hostgate`,
-      pods: pods.ippool,
+      pods: pods[scheme]!,
       config: {
         ...base,
-        name: "bench-ippool",
-        bridge: "hgpo-bp",
+        name: `bench-ippool-${scheme}`,
+        bridge: `hgpo-b${scheme === "http" ? "p" : "s"}`,
         ipam: {
           type: "hostgate-ippool",
-          pool: "bench",
-          kubeconfig: `${dir}/kubeconfig`,
+          pool: `bench-${scheme}`,
+          kubeconfig: `${dir}/kubeconfig-${scheme}`,
           nodeName: "bench-node",
         },
       },
-    },
+    })),
   ];
 }
 
@@ -62,22 +67,31 @@ export async function ippoolBench(opts: IppoolBenchOptions = {}): Promise<string
   const server = await startApiServer();
   const dir = await Deno.makeTempDir({ prefix: "hgpo-bench-" });
   try {
-    server.put("ippools.hostgate.io", {
-      metadata: { name: "bench" },
-      spec: { cidr: "10.99.0.0/24" },
-    });
+    for (const [scheme, cidr] of [["http", "10.99.0.0/24"], ["https", "10.99.1.0/24"]]) {
+      server.put("ippools.hostgate.io", { metadata: { name: `bench-${scheme}` }, spec: { cidr } });
+    }
+    const certs = await makeTestCerts(dir);
     return await withNetns("hgpob", async (ns) => {
       const node = await ns.add("node");
-      const listener = listenInNetns(server, ns.path(node));
+      const listeners: NetnsListener[] = [];
       try {
-        await writeKubeconfig(`${dir}/kubeconfig`, listener.url, server.token);
-        const pods = { local: [] as string[], ippool: [] as string[] };
+        const plain = listenInNetns(server, ns.path(node));
+        listeners.push(plain);
+        await writeKubeconfig(`${dir}/kubeconfig-http`, plain.url, server.token);
+        if (certs) {
+          const tls = listenInNetns(server, ns.path(node), certs);
+          listeners.push(tls);
+          await writeKubeconfig(`${dir}/kubeconfig-https`, tls.url, server.token, certs.caPem);
+        }
+        const pods: Record<string, string[]> = { local: [], http: [], https: [] };
+        const short: Record<string, string> = { local: "l", http: "h", https: "s" };
         for (let i = 0; i < podCount; i++) {
-          pods.local.push(ns.path(await ns.add(`l${i}`)));
-          pods.ippool.push(ns.path(await ns.add(`i${i}`)));
+          for (const k of certs ? ["local", "http", "https"] : ["local", "http"]) {
+            pods[k]!.push(ns.path(await ns.add(`${short[k]}${i}`)));
+          }
         }
         const input: IppoolWorkerInput = {
-          variants: variants(dir, pods),
+          variants: variants(dir, pods, certs !== undefined),
           parallel: opts.parallel ?? 20,
           rounds: opts.rounds ?? 3,
         };
@@ -90,7 +104,7 @@ export async function ippoolBench(opts: IppoolBenchOptions = {}): Promise<string
         ], { stdin: JSON.stringify(input) });
         return render(JSON.parse(out) as IppoolSamples[], input, server);
       } finally {
-        await listener.close();
+        for (const l of listeners) await l.close();
       }
     });
   } finally {
@@ -101,7 +115,7 @@ export async function ippoolBench(opts: IppoolBenchOptions = {}): Promise<string
 
 function render(samples: IppoolSamples[], input: IppoolWorkerInput, server: ApiServer): string {
   const local = samples.find((s) => s.label === "hostgate-local")!;
-  const pool = samples.find((s) => s.label === "hostgate-ippool")!;
+  const pools = samples.filter((s) => s !== local);
   const thr = (s: IppoolSamples) => {
     const total = s.parallelRoundMs.reduce((a, b) => a + b, 0);
     return (input.parallel * s.parallelRoundMs.length) / (total / 1000);
@@ -120,11 +134,9 @@ function render(samples: IppoolSamples[], input: IppoolWorkerInput, server: ApiS
   const body = rows.map(([name, f, d]) => [
     name,
     fmt(f(local), d),
-    fmt(f(pool), d),
-    fmt(f(pool) - f(local), d),
-    ratio(f(pool), f(local)),
+    ...pools.flatMap((p) => [fmt(f(p), d), ratio(f(p), f(local))]),
   ]);
-  // Every ippool ADD reads the pool exactly once: that count is the number of ADDs.
+  // Every ippool ADD reads its pool exactly once: that count is the number of ADDs.
   const adds = server.count({ verb: "get", resource: "ippools" });
   const byVerb = new Map<string, number>();
   for (const r of server.requests) {
@@ -132,13 +144,13 @@ function render(samples: IppoolSamples[], input: IppoolWorkerInput, server: ApiS
     byVerb.set(k, (byVerb.get(k) ?? 0) + 1);
   }
   const perPod = [...byVerb.entries()].sort().map(([k, n]) => `${k} ${fmt(n / adds, 2)}`);
-  const failures = [...local.failures, ...pool.failures].slice(0, 3);
+  const failures = samples.flatMap((s) => s.failures).slice(0, 3);
   return [
-    `IPPool IPAM: ${local.addMs.length} pods sequential (with pod names), ` +
-    `${input.parallel}-way parallel ADD x ${input.rounds} rounds; API server on 127.0.0.1 ` +
-    `of the node netns (no TLS, no network hop)`,
+    `IPPool IPAM: ${local.addMs.length} pods sequential (with pod names, variants interleaved), ` +
+    `${input.parallel}-way parallel ADD x ${input.rounds} rounds; test API server on 127.0.0.1 ` +
+    `of the node netns (plain HTTP, and HTTPS with a CA-signed certificate as in a cluster)`,
     table(
-      ["metric", "hostgate-local", "hostgate-ippool", "ippool - local", "ippool/local"],
+      ["metric", "hostgate-local", ...pools.flatMap((p) => [p.label, "/local"])],
       body,
     ),
     `API requests per pod (ADD + DEL), over ${adds} ADDs: ${perPod.join(", ")}`,

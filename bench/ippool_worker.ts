@@ -32,7 +32,9 @@ export interface IppoolSamples {
   duplicateIps: string[];
 }
 
-async function call(v: IppoolVariant, cmd: string, id: string, netns: string, pod: string) {
+async function call(v: IppoolVariant, cmd: string, suffix: string, netns: string, pod: string) {
+  // A container ID is [a-zA-Z0-9][a-zA-Z0-9_.-]*: the label without its other characters.
+  const id = `${v.label.replace(/[^a-zA-Z0-9]/g, "")}-${suffix}`;
   const start = performance.now();
   const child = new Deno.Command(v.plugin, {
     env: {
@@ -82,14 +84,14 @@ async function main(input: IppoolWorkerInput): Promise<IppoolSamples[]> {
   }));
   for (const v of input.variants) {
     // Warm-up: page cache, bridge creation.
-    await call(v, "ADD", `${v.label}-warm`, v.pods[0]!, "warm");
-    await call(v, "DEL", `${v.label}-warm`, v.pods[0]!, "warm");
+    await call(v, "ADD", "warm", v.pods[0]!, "warm");
+    await call(v, "DEL", "warm", v.pods[0]!, "warm");
   }
   const ips: (string | undefined)[][] = input.variants.map(() => []);
   const count = Math.min(...input.variants.map((v) => v.pods.length));
   for (let i = 0; i < count; i++) {
     for (const [k, v] of input.variants.entries()) {
-      const r = await call(v, "ADD", `${v.label}-s${i}`, v.pods[i]!, `s${i}`);
+      const r = await call(v, "ADD", `s${i}`, v.pods[i]!, `s${i}`);
       s[k]!.addMs.push(r.ms);
       ips[k]!.push(r.ip);
       if (!r.ok) s[k]!.failures.push(r.text);
@@ -97,7 +99,7 @@ async function main(input: IppoolWorkerInput): Promise<IppoolSamples[]> {
   }
   for (let i = 0; i < count; i++) {
     for (const [k, v] of input.variants.entries()) {
-      const r = await call(v, "DEL", `${v.label}-s${i}`, v.pods[i]!, `s${i}`);
+      const r = await call(v, "DEL", `s${i}`, v.pods[i]!, `s${i}`);
       s[k]!.delMs.push(r.ms);
       if (!r.ok) s[k]!.failures.push(r.text);
     }
@@ -108,13 +110,13 @@ async function main(input: IppoolWorkerInput): Promise<IppoolSamples[]> {
       const batch = v.pods.slice(0, input.parallel);
       const start = performance.now();
       const res = await Promise.all(
-        batch.map((ns, i) => call(v, "ADD", `${v.label}-p${round}-${i}`, ns, `p${round}-${i}`)),
+        batch.map((ns, i) => call(v, "ADD", `p${round}-${i}`, ns, `p${round}-${i}`)),
       );
       s[k]!.parallelRoundMs.push(performance.now() - start);
       for (const r of res) if (!r.ok) s[k]!.failures.push(r.text);
       s[k]!.duplicateIps.push(...duplicates(res.map((r) => r.ip)));
       await Promise.all(
-        batch.map((ns, i) => call(v, "DEL", `${v.label}-p${round}-${i}`, ns, `p${round}-${i}`)),
+        batch.map((ns, i) => call(v, "DEL", `p${round}-${i}`, ns, `p${round}-${i}`)),
       );
     }
   }

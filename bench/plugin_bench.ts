@@ -1,7 +1,10 @@
 /**
  * Plugin benchmark (issue 2): ADD and DEL latency over 50 pods and 20-way
  * parallel ADD throughput, hostgate next to the Debian reference bridge +
- * host-local (ipMasq on and off), same subnet size, same run.
+ * host-local (ipMasq on and off), same subnet size, same run, the variants'
+ * samples interleaved (plugin_worker.ts) so a busy machine skews them alike.
+ * CPU time per call (the plugin and its children) is reported too: on a
+ * shared 2-core machine it is what bounds parallel throughput.
  * @module
  */
 import { withNetns } from "../tests/helpers/netns.ts";

@@ -48,7 +48,7 @@ async function allPing(pairs: [label: string, netns: string, ip: string][]): Pro
   assert.deepEqual(bad, [], `no reply: ${bad.join(", ")}`);
 }
 
-/** The rule lines (-A ...) of iptables-save, counters stripped, sorted. */
+/** The rule lines (-A ...) of iptables-save, sorted. */
 function ruleLines(save: string): string[] {
   return save.split("\n").filter((l) => l.startsWith("-A ")).sort();
 }

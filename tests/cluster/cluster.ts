@@ -63,7 +63,7 @@ export class Cluster {
    * `signals` is false, installs the Ctrl-C teardown. A failure or a signal
    * while building removes what was built.
    */
-  static async start(opts: ClusterOptions & { signals?: boolean }): Promise<Cluster> {
+  static async start(opts: ClusterOptions): Promise<Cluster> {
     await Deno.stat(AGENT_BIN).catch(() => {
       throw new Error(`Cannot start the cluster: ${AGENT_BIN} missing (run deno task bundle)`);
     });

@@ -32,6 +32,8 @@ export interface ClusterOptions {
   resyncInterval?: string;
   /** Progress lines (stderr by default). */
   log?: (msg: string) => void;
+  /** Tear down on SIGINT/SIGTERM, also while building (default true). */
+  signals?: boolean;
 }
 
 /** A node's own CNI directories and agent log. */

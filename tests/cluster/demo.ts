@@ -14,6 +14,7 @@ import { Cluster, type Pod } from "./cluster.ts";
 import { cleanKept, loadState, saveState, STATE_FILE } from "./demo_state.ts";
 import { pingOk, pool, routeText } from "./probes.ts";
 
+/** Namespace prefix of the demo (the e2e test of the demo passes its own). */
 const PREFIX = "hgdemo";
 const NODES = 3;
 const PODS_PER_NODE = 2;
@@ -128,28 +129,38 @@ async function main(): Promise<number> {
       keep: { type: "boolean", default: false },
       clean: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
+      // For tests of the demo itself: their own namespaces and state file.
+      prefix: { type: "string", default: PREFIX },
+      "state-file": { type: "string", default: STATE_FILE },
     },
   });
   if (values.help) {
     out("Usage: deno task demo [--keep]   |   deno task demo:clean");
+    out("  --keep   leave the cluster running (state in " + STATE_FILE + ")");
+    out("  --clean  remove a kept cluster (what demo:clean runs)");
     return 0;
+  }
+  const where = { prefix: values.prefix, file: values["state-file"] };
+  if (!/^[a-z][a-z0-9]{1,11}$/.test(where.prefix)) {
+    console.error(`Cannot use prefix ${JSON.stringify(where.prefix)}: want 2-12 of [a-z0-9]`);
+    return 2;
   }
   if (!isRoot()) {
     console.error("Cannot run the demo: it needs root (it builds network namespaces)");
     return 2;
   }
   if (values.clean) {
-    const done = await cleanKept(PREFIX);
+    const done = await cleanKept(where);
     out(done.length ? `removed: ${done.join(", ")}` : "nothing to remove");
     return 0;
   }
-  if (await loadState()) {
-    console.error(`a kept demo cluster exists (${STATE_FILE}); removing it first`);
-    await cleanKept(PREFIX);
+  if (await loadState(where.file)) {
+    console.error(`a kept demo cluster exists (${where.file}); removing it first`);
+    await cleanKept(where);
   }
   const t0 = Date.now();
   const c = await Cluster.start({
-    prefix: PREFIX,
+    prefix: where.prefix,
     nodes: NODES,
     datastore: "file",
     detach: values.keep,
@@ -160,8 +171,8 @@ async function main(): Promise<number> {
     c.say(`cluster up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     failed = await show(c, pods);
     if (values.keep) {
-      await saveState(c.detach());
-      out(`\nThe cluster stays up (state: ${STATE_FILE}). Try:`);
+      await saveState(where.file, c.detach());
+      out(`\nThe cluster stays up (state: ${where.file}). Try:`);
       out(`  ip netns exec ${pods[0]!.netns} ping -c1 ${pods.at(-1)!.ip}`);
       out(`  ip -n ${c.topo.nodes[0]!.netns} route`);
       out(`  cat ${c.dirs("n1").conf}/10-hostgate.conflist ${c.dirs("n1").agentLog}`);

@@ -9,36 +9,40 @@ import { NetnsSet } from "../helpers/netns.ts";
 import { type ClusterState, namespacesWith } from "./cluster_types.ts";
 import { stopPid, sweepNamespaces } from "./procs.ts";
 
-/** Where a kept demo cluster is recorded. */
-export const STATE_DIR = "/run/hostgate-demo";
-export const STATE_FILE = `${STATE_DIR}/state.json`;
+/** Where a kept demo cluster is recorded by default. */
+export const STATE_FILE = "/run/hostgate-demo/state.json";
 
-/** Records a kept cluster (temp file + rename). */
-export async function saveState(state: ClusterState): Promise<void> {
-  await Deno.mkdir(STATE_DIR, { recursive: true });
-  const tmp = `${STATE_FILE}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, JSON.stringify(state, null, 2) + "\n");
-  await Deno.rename(tmp, STATE_FILE);
+function dirOf(file: string): string {
+  return file.slice(0, file.lastIndexOf("/")) || "/";
 }
 
-/** The recorded state, or undefined when there is none. */
-export async function loadState(): Promise<ClusterState | undefined> {
+/** Records a kept cluster in `file` (temp file + rename). */
+export async function saveState(file: string, state: ClusterState): Promise<void> {
+  await Deno.mkdir(dirOf(file), { recursive: true });
+  const tmp = `${file}.tmp-${Deno.pid}`;
+  await Deno.writeTextFile(tmp, JSON.stringify(state, null, 2) + "\n");
+  await Deno.rename(tmp, file);
+}
+
+/** The state recorded in `file`, or undefined when there is none. */
+export async function loadState(file: string): Promise<ClusterState | undefined> {
   try {
-    return JSON.parse(await Deno.readTextFile(STATE_FILE)) as ClusterState;
+    return JSON.parse(await Deno.readTextFile(file)) as ClusterState;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
-    throw new Error(`Cannot read ${STATE_FILE}: ${(e as Error).message}`);
+    throw new Error(`Cannot read ${file}: ${(e as Error).message}`);
   }
 }
 
 /**
  * Removes a kept cluster: its recorded processes, any process left in a
  * namespace with `prefix`, those namespaces, the scratch dir and the state
- * file. Returns what it removed, for the user.
+ * file (and its dir when empty). Returns what it removed, for the user.
  */
-export async function cleanKept(prefix: string): Promise<string[]> {
+export async function cleanKept(opts: { prefix: string; file: string }): Promise<string[]> {
   const done: string[] = [];
-  const state = await loadState();
+  const state = await loadState(opts.file);
+  const prefix = state?.prefix ?? opts.prefix;
   if (state) {
     await Promise.all(state.pids.map(async (p) => {
       const needle = p.name.startsWith("agent") ? "hostgate-agent" : p.name;
@@ -46,15 +50,15 @@ export async function cleanKept(prefix: string): Promise<string[]> {
     }));
     done.push(`${state.pids.length} process(es)`);
   }
-  const names = await namespacesWith(state?.prefix ?? prefix);
+  const names = await namespacesWith(prefix);
   await sweepNamespaces(names);
-  await new NetnsSet(state?.prefix ?? prefix).cleanup();
+  await new NetnsSet(prefix).cleanup();
   if (names.length > 0) done.push(`${names.length} namespace(s)`);
   if (state) {
     await Deno.remove(state.dir, { recursive: true }).catch(() => {});
     done.push(state.dir);
-    await Deno.remove(STATE_FILE).catch(() => {});
-    await Deno.remove(STATE_DIR).catch(() => {});
   }
+  await Deno.remove(opts.file).catch(() => {});
+  await Deno.remove(dirOf(opts.file)).catch(() => {}); // only when empty
   return done;
 }

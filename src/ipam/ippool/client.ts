@@ -30,6 +30,8 @@ export interface KubeCall {
   namespace?: string;
   name?: string;
   labelSelector?: string;
+  /** list only: at most this many items. */
+  limit?: number;
   /** Object to create or update. */
   body?: unknown;
   /** delete only: fail with 409 unless the object still has this resourceVersion. */
@@ -92,11 +94,13 @@ export function pathOf(c: KubeCall): string {
     if (!c.name) throw new Error(`Cannot ${c.verb} ${c.resource}: no name`);
     parts.push(encodeURIComponent(c.name));
   }
-  let path = parts.join("/");
+  const query: string[] = [];
   if (c.verb === "list" && c.labelSelector) {
-    path += `?labelSelector=${encodeURIComponent(c.labelSelector)}`;
+    query.push(`labelSelector=${encodeURIComponent(c.labelSelector)}`);
   }
-  return path;
+  if (c.verb === "list" && c.limit !== undefined) query.push(`limit=${c.limit}`);
+  const path = parts.join("/");
+  return query.length > 0 ? `${path}?${query.join("&")}` : path;
 }
 
 /** Options of a KubeClient. */

@@ -22,6 +22,7 @@ export interface FakeRequest {
   name?: string;
   namespace?: string;
   labelSelector?: string;
+  limit?: string;
   /** The decoded request body, if any. */
   body?: unknown;
   /** HTTP status answered; 0 when the connection was dropped. */
@@ -52,6 +53,7 @@ function ok(body: unknown, status = 200): Response {
 function matches(labels: Record<string, string>, sel: string | undefined): boolean {
   if (!sel) return true;
   return sel.split(",").every((term) => {
+    if (term.startsWith("!")) return !(term.slice(1) in labels);
     const [k, v] = term.split("=");
     return labels[k!] === v;
   });
@@ -126,6 +128,7 @@ export class FakeKube {
       name: rest[1],
       namespace,
       labelSelector: url.searchParams.get("labelSelector") ?? undefined,
+      limit: url.searchParams.get("limit") ?? undefined,
       status: 0,
     };
     this.requests.push(rec);
@@ -152,9 +155,11 @@ export class FakeKube {
     switch (r.method) {
       case "GET": {
         if (r.name !== undefined) return cur ? ok(cur) : notFound();
-        const items = this.list(r.resource).filter((o) =>
+        const limit = Number(r.limit ?? 0);
+        const all = this.list(r.resource).filter((o) =>
           matches((o.metadata.labels ?? {}) as Record<string, string>, r.labelSelector)
         );
+        const items = limit > 0 ? all.slice(0, limit) : all;
         return ok({ kind: "List", metadata: { resourceVersion: String(this.#rv) }, items });
       }
       case "POST": {

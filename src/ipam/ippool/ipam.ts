@@ -71,6 +71,9 @@ interface AddCtx {
   nodeKey: string;
 }
 
+/** Released allocations fetched at once when random draws keep colliding. */
+const RELEASED_BATCH = 32;
+
 function unexpected(e: unknown): unknown {
   return e instanceof KubeApiError
     ? new CniError(CniCode.Internal, e.message, "", { cause: e })
@@ -126,14 +129,25 @@ export class IppoolIpam implements Ipam {
     return parsePool(obj);
   }
 
-  async #list(api: KubeClient, labels: Record<string, string>): Promise<Allocation[]> {
+  /**
+   * This pool's allocations with the given labels; `released` adds "has no
+   * container label" (Released ones), `limit` caps the answer (any N of them).
+   */
+  async #list(
+    api: KubeClient,
+    labels: Record<string, string>,
+    opts: { released?: boolean; limit?: number } = {},
+  ): Promise<Allocation[]> {
+    let labelSelector = selector({ [LABEL_POOL]: this.config.pool, ...labels });
+    if (opts.released) labelSelector += `,!${LABEL_CONTAINER}`;
     let body: unknown;
     try {
       body = await api.kube({
         verb: "list",
         group: "hostgate.io",
         resource: "ipallocations",
-        labelSelector: selector({ [LABEL_POOL]: this.config.pool, ...labels }),
+        labelSelector,
+        limit: opts.limit,
       });
     } catch (e) {
       throw unexpected(e);
@@ -242,10 +256,10 @@ export class IppoolIpam implements Ipam {
     }
     const api = await this.#api();
     const keys = await ownerKeys(owner);
-    const [pool, mine, ofPod] = await Promise.all([
+    // With a pod, its list also holds this container's allocations (they carry both labels).
+    const [pool, mine] = await Promise.all([
       this.#getPool(api),
-      this.#list(api, { [LABEL_CONTAINER]: keys.container }),
-      keys.pod ? this.#list(api, { [LABEL_POD]: keys.pod }) : Promise.resolve([]),
+      this.#list(api, keys.pod ? { [LABEL_POD]: keys.pod } : { [LABEL_CONTAINER]: keys.container }),
     ]);
     const node = this.nodeName;
     const ctx: AddCtx = { api, pool, owner, keys, node, nodeKey: await nodeKey(node) };
@@ -260,8 +274,9 @@ export class IppoolIpam implements Ipam {
           got.push(held);
           continue;
         }
-        const sticky = ofPod.filter((a) =>
-          a.family === family && a.podNamespace === owner.podNamespace &&
+        const sticky = mine.filter((a) =>
+          a.family === family && keys.pod !== undefined && !heldBy(a, owner) &&
+          a.podNamespace === owner.podNamespace &&
           a.podName === owner.podName && subFor(pool, a.ip)
         );
         const a = await this.#allocate(ctx, family, sticky);
@@ -299,6 +314,13 @@ export class IppoolIpam implements Ipam {
       const a = await this.#create(ctx, ip);
       if (a) return a;
       taken.add(tryParseIp(ip)!.value);
+    }
+    // Dense pool: before listing all of it, try a few released addresses (pods that left).
+    const released = (await this.#list(ctx.api, {}, { released: true, limit: RELEASED_BATCH }))
+      .filter((a) => a.family === family && a.state === "Released" && subFor(ctx.pool, a.ip));
+    for (const c of reclaimOrder(released, this.#random)) {
+      const a = await this.#takeOver(ctx, c);
+      if (a) return a;
     }
     for (let round = 0; round < this.#rounds; round++) {
       const all = (await this.#list(ctx.api, {})).filter((a) => a.family === family);

@@ -5,7 +5,7 @@ import type { IpamOwner } from "../types.ts";
 import { KubeClient } from "./client.ts";
 import { FakeKube } from "./fake_kube.ts";
 import { IppoolIpam } from "./ipam.ts";
-import { parseAllocation } from "./objects.ts";
+import { LABEL_CONTAINER, LABEL_POD, ownerKeys, parseAllocation } from "./objects.ts";
 
 function setup(spec: Record<string, unknown>) {
   const kube = new FakeKube();
@@ -55,8 +55,8 @@ Deno.test("ADD creates one IPAllocation named by the address; a repeated ADD wri
   const writes = kube.writes.length;
   assert.deepEqual(await a.add(owner("c1", "web-0")), r);
   assert.equal(kube.writes.length, writes, "idempotent ADD writes nothing");
-  // One GET (pool), two lists (container, pod), one create.
-  assert.equal(kube.requests.length, 4 + 3);
+  // GET pool, list the pod's allocations, create; again: GET, list.
+  assert.equal(kube.requests.length, 3 + 2);
 });
 
 Deno.test("sticky: after DEL the pod gets its address again on another node", async () => {
@@ -110,6 +110,28 @@ Deno.test("reserved ranges, gateway, network and broadcast are never handed out;
   );
   assert.equal(allocs().length, 9);
   await assert.rejects(ipam("n0").status(), IpamExhaustedError);
+});
+
+Deno.test("a pool full of released addresses: a few are fetched, one taken, no full listing", async () => {
+  const { kube, ipam, pod, allocs } = setup({ cidr: "10.71.0.0/28" }); // .2-.14: 13 addresses
+  for (let i = 0; i < 13; i++) {
+    pod(`gone${i}`);
+    await ipam("node-a").add(owner(`g${i}`, `gone${i}`));
+    await ipam("node-a").del(owner(`g${i}`, `gone${i}`));
+  }
+  assert.ok(allocs().every((a) => a.state === "Released"));
+  pod("new");
+  kube.requests.length = 0;
+  const ip = ipOf(await ipam("node-b").add(owner("n", "new")));
+  const a = allocs().find((x) => x.ip === ip)!;
+  assert.deepEqual([a.state, a.podName, a.node], ["Allocated", "new", "node-b"]);
+  const lists = kube.requests.filter((r) => r.method === "GET" && r.resource === "ipallocations");
+  assert.deepEqual(lists.map((r) => r.labelSelector?.split(",").slice(1).join(",")), [
+    `${LABEL_POD}=${(await ownerKeys(owner("n", "new"))).pod}`,
+    `!${LABEL_CONTAINER}`,
+  ]);
+  assert.equal(lists[1]!.limit, "32");
+  assert.equal(kube.requests.filter((r) => r.method === "POST").length, 4, "4 blind draws");
 });
 
 Deno.test("reclaim: an address held by a deleted pod or a finished pod, never a running one", async () => {
