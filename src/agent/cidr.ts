@@ -21,20 +21,29 @@ export function familyOf(addrOrCidr: string): Family {
 /** An address as 16-bit groups: 2 for IPv4, 8 for IPv6. */
 type Groups = number[];
 
-const V4_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
 const V6_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
+/** Dotted quad, no leading zeros; a char loop (no split, no regex) as it runs per node. */
 function parseV4(text: string): Groups | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  const o: number[] = [];
-  for (const p of parts) {
-    if (!V4_OCTET.test(p)) return undefined;
-    const v = Number(p);
-    if (v > 255) return undefined;
-    o.push(v);
+  const octets = [0, 0, 0, 0];
+  let n = 0, digits = 0, value = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46; // end acts as a final "."
+    if (c === 46) {
+      if (digits === 0 || n > 3) return undefined;
+      octets[n++] = value;
+      digits = 0;
+      value = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && value === 0) return undefined; // leading zero
+      value = value * 10 + (c - 48);
+      if (++digits > 3 || value > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return [(o[0]! << 8) | o[1]!, (o[2]! << 8) | o[3]!];
+  if (n !== 4) return undefined;
+  return [(octets[0]! << 8) | octets[1]!, (octets[2]! << 8) | octets[3]!];
 }
 
 function parseV6Groups(parts: string[]): Groups | undefined {
@@ -86,15 +95,19 @@ interface ParsedCidr {
   prefix: number;
 }
 
-const PREFIX = /^(?:0|[1-9][0-9]{0,2})$/;
-
 function parseCidrText(cidr: string): ParsedCidr | undefined {
   const slash = cidr.indexOf("/");
   if (slash < 0) return undefined;
   const addr = parseAddr(cidr.slice(0, slash));
-  const p = cidr.slice(slash + 1);
-  if (!addr || !PREFIX.test(p)) return undefined;
-  const prefix = Number(p);
+  if (!addr) return undefined;
+  let prefix = 0;
+  const len = cidr.length - slash - 1;
+  if (len < 1 || len > 3 || (len > 1 && cidr.charCodeAt(slash + 1) === 48)) return undefined;
+  for (let i = slash + 1; i < cidr.length; i++) {
+    const c = cidr.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+    prefix = prefix * 10 + (c - 48);
+  }
   if (prefix > addr.groups.length * 16) return undefined;
   return { family: addr.family, groups: mask(addr.groups, prefix), prefix };
 }

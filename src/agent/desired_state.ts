@@ -15,6 +15,7 @@ import {
   canonCidr,
   canonIp,
   cidrContains,
+  CidrSet,
   cidrsOverlap,
   familyOf,
   gatewayCidr,
@@ -180,7 +181,7 @@ export function computeDesired(input: DesiredInput): DesiredState {
   const selfVtep = (input.backend ?? "host-gw") === "host-gw" ? undefined : vtepFor(selfPodCidrs);
   const localIps = new Set(input.localAddrs.map((a) => canonIp(a.cidr)));
   const peers: PeerPlan[] = [];
-  const claimed: string[] = [];
+  const claimed = new CidrSet();
   const vteps = new Set(selfVtep ? [selfVtep.ip, selfVtep.mac] : []);
   for (const n of nodes) {
     if (n.name === input.selfName) continue;
@@ -213,7 +214,7 @@ interface PeerArgs {
   node: NodeInfo;
   family: Family;
   selfPodCidrs: string[];
-  claimed: string[];
+  claimed: CidrSet;
   /** VTEP addresses and MACs taken (this node's and earlier peers'). */
   vteps: Set<string>;
   localIps: Set<string>;
@@ -242,7 +243,7 @@ function planPeer(a: PeerArgs): PeerPlan | undefined {
   if (a.selfPodCidrs.some((c) => cidrsOverlap(c, podCidr))) {
     return { ...base, mode: "skip", reason: "overlaps-own-subnet" };
   }
-  if (a.claimed.some((c) => cidrsOverlap(c, podCidr))) {
+  if (a.claimed.overlaps(podCidr)) {
     return { ...base, mode: "skip", reason: "duplicate-subnet" };
   }
   if (a.localIps.has(nodeIp)) return { ...base, mode: "skip", reason: "is-local-address" };
@@ -251,7 +252,7 @@ function planPeer(a: PeerArgs): PeerPlan | undefined {
   const tunnel = family === 4 && (backend === "vxlan" || (backend === "auto" && !via));
   if (tunnel) return planVxlanPeer(a, { ...base, podCidr, nodeIp });
   if (!via) return { ...base, mode: "skip", reason: "not-on-link" };
-  a.claimed.push(podCidr);
+  a.claimed.add(podCidr);
   return {
     ...base,
     mode: "host-gw",
@@ -270,7 +271,7 @@ function planVxlanPeer(
   }
   const linkIndex = a.input.vxlanLinkIndex;
   if (linkIndex === undefined) return { ...base, mode: "skip", reason: "vxlan-unavailable" };
-  a.claimed.push(base.podCidr);
+  a.claimed.add(base.podCidr);
   a.vteps.add(vtep.ip).add(vtep.mac);
   return {
     ...base,

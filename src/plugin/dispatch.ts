@@ -62,28 +62,30 @@ export async function dispatch(input: PluginInput, deps: PluginDeps): Promise<Pl
     if (deps.openLog && (conf.logFile || conf.logLevel)) {
       log = deps.openLog({ file: conf.logFile, level: conf.logLevel });
     }
-    const ipam = deps.ipam({ conf, env, rawEnv: input.env, stdin: input.stdin }, deps);
-    const ctx: CommandContext = { env, conf, deps, log, ipam };
+    const makeIpam = () => deps.ipam({ conf, env, rawEnv: input.env, stdin: input.stdin }, deps);
     let stdout = "";
-    switch (env.command) {
-      case "ADD": {
-        const ours = await cmdAdd(ctx);
-        const result = conf.prevResult ? mergeResults(conf.prevResult, ours) : ours;
-        stdout = json(encodeResult(result, conf.cniVersion));
-        break;
+    if (env.command === "DEL") {
+      // DEL builds its IPAM backend itself, once the kernel is busy removing the veth.
+      await cmdDel({ env, conf, deps, log, ipam: makeIpam });
+    } else {
+      const ctx: CommandContext = { env, conf, deps, log, ipam: makeIpam() };
+      switch (env.command) {
+        case "ADD": {
+          const ours = await cmdAdd(ctx);
+          const result = conf.prevResult ? mergeResults(conf.prevResult, ours) : ours;
+          stdout = json(encodeResult(result, conf.cniVersion));
+          break;
+        }
+        case "CHECK":
+          await cmdCheck(ctx);
+          break;
+        case "GC":
+          await cmdGc(ctx);
+          break;
+        case "STATUS":
+          await cmdStatus(ctx);
+          break;
       }
-      case "DEL":
-        await cmdDel(ctx);
-        break;
-      case "CHECK":
-        await cmdCheck(ctx);
-        break;
-      case "GC":
-        await cmdGc(ctx);
-        break;
-      case "STATUS":
-        await cmdStatus(ctx);
-        break;
     }
     log.info(`${env.command} done`, {
       containerId: env.containerId,

@@ -5,6 +5,7 @@
  */
 import type { IpamOwner } from "../ipam/types.ts";
 import type { CniEnv } from "./env.ts";
+import { sha256 } from "./sha256.ts";
 
 /** Prefix of every host-side veth hostgate creates. */
 export const HOST_VETH_PREFIX = "hg";
@@ -15,10 +16,10 @@ export const HOST_VETH_PATTERN = /^hg[0-9a-f]{12}$/;
 /**
  * The host-side veth name of (containerId, ifname): "hg" + 12 hex digits of
  * SHA-256, 14 bytes (under IFNAMSIZ), collision-free in practice (48 bits).
+ * Synchronous (sha256.ts, not WebCrypto's worker-thread digest).
  */
-export async function hostVethName(containerId: string, ifname: string): Promise<string> {
-  const data = new TextEncoder().encode(`${containerId}\n${ifname}`);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+export function hostVethName(containerId: string, ifname: string): string {
+  const digest = sha256(new TextEncoder().encode(`${containerId}\n${ifname}`));
   let hex = "";
   for (let i = 0; i < 6; i++) hex += digest[i]!.toString(16).padStart(2, "0");
   return HOST_VETH_PREFIX + hex;

@@ -8,45 +8,38 @@
  * 2. sticky: the pod (namespace/name) held or released one before, on any
  *    node: take it over (update with its resourceVersion);
  * 3. a random free address: create its object; 409 AlreadyExists means
- *    another node won it, so draw again (a few blind draws keep the cost at
- *    two round trips on a sparse pool);
- * 4. then with the whole pool listed: a random address with no object at
+ *    another node won it (or a released object sits there), so draw again:
+ *    a few blind draws keep a sparse pool at two round trips per ADD;
+ * 4. still nothing (a dense pool): take one of a few Released allocations
+ *    (a list with a limit, not the whole pool);
+ * 5. then with the whole pool listed: a random address with no object at
  *    all, else reclaim: a released one, or one held by a pod that no longer
  *    exists or has finished (Succeeded/Failed); a lost race re-lists;
- * 5. nothing left: PoolExhaustedError (code 100).
+ * 6. nothing left: PoolExhaustedError (code 100).
+ * Steps 1 and 2 share one list (the pod's label; the container's without a pod).
  * An unreachable or failing API server is code 11 with nothing changed.
  * @module
  */
-import { CniCode, CniError } from "../../errors.ts";
 import { addressOf, type Family, tryParseIp } from "../../net/mod.ts";
 import { IpamCheckError, IpamRequestError } from "../errors.ts";
-import { PoolExhaustedError } from "./errors.ts";
 import type { Attachment, Ipam, IpamOwner, IpamResult } from "../types.ts";
-import {
-  cryptoRandomBelow,
-  pickFree,
-  podReleasesAddress,
-  type RandomBelow,
-  reclaimOrder,
-} from "./allocator.ts";
-import { isStatus, KubeApiError, type KubeClient, KubeUnavailableError } from "./client.ts";
+import { cryptoRandomBelow, pickFree, type RandomBelow, reclaimOrder } from "./allocator.ts";
+import { type KubeClient, KubeUnavailableError } from "./client.ts";
 import type { IppoolConfig } from "./config.ts";
+import { PoolExhaustedError } from "./errors.ts";
 import {
   type Allocation,
-  allocationObject,
+  type AllocationInput,
   heldBy,
   LABEL_CONTAINER,
   LABEL_NODE,
   LABEL_POD,
-  LABEL_POOL,
   nodeKey,
   type OwnerKeys,
   ownerKeys,
-  parseAllocation,
-  releasedObject,
-  selector,
 } from "./objects.ts";
-import { describePool, parsePool, type Pool, poolFamilies, subFor } from "./pool.ts";
+import { describePool, type Pool, poolFamilies, subFor } from "./pool.ts";
+import { AllocationStore } from "./store.ts";
 
 /** Options of an IppoolIpam. */
 export interface IppoolIpamOptions {
@@ -63,7 +56,7 @@ export interface IppoolIpamOptions {
 }
 
 interface AddCtx {
-  api: KubeClient;
+  api: AllocationStore;
   pool: Pool;
   owner: IpamOwner;
   keys: OwnerKeys;
@@ -74,12 +67,6 @@ interface AddCtx {
 /** Released allocations fetched at once when random draws keep colliding. */
 const RELEASED_BATCH = 32;
 
-function unexpected(e: unknown): unknown {
-  return e instanceof KubeApiError
-    ? new CniError(CniCode.Internal, e.message, "", { cause: e })
-    : e;
-}
-
 /** The IPPool IPAM backend. */
 export class IppoolIpam implements Ipam {
   readonly config: IppoolConfig;
@@ -88,7 +75,7 @@ export class IppoolIpam implements Ipam {
   readonly #random: RandomBelow;
   readonly #blind: number;
   readonly #rounds: number;
-  #client?: Promise<KubeClient>;
+  #store?: Promise<AllocationStore>;
 
   constructor(opts: IppoolIpamOptions) {
     this.config = opts.config;
@@ -99,8 +86,8 @@ export class IppoolIpam implements Ipam {
     this.#rounds = opts.maxRounds ?? 16;
   }
 
-  #api(): Promise<KubeClient> {
-    return this.#client ??= this.#connect();
+  #api(): Promise<AllocationStore> {
+    return this.#store ??= this.#connect().then((c) => new AllocationStore(c, this.config.pool));
   }
 
   /** The node name allocations are recorded with (GC releases only these). */
@@ -108,145 +95,15 @@ export class IppoolIpam implements Ipam {
     return this.config.nodeName ?? this.#hostname().toLowerCase();
   }
 
-  async #getPool(api: KubeClient): Promise<Pool> {
-    let obj: unknown;
-    try {
-      obj = await api.kube({
-        verb: "get",
-        group: "hostgate.io",
-        resource: "ippools",
-        name: this.config.pool,
-      });
-    } catch (e) {
-      if (isStatus(e, 404)) {
-        throw new CniError(
-          CniCode.InvalidNetworkConfig,
-          `Cannot find IPPool ${this.config.pool}: no such IPPool in the cluster`,
-        );
-      }
-      throw unexpected(e);
-    }
-    return parsePool(obj);
-  }
-
-  /**
-   * This pool's allocations with the given labels; `released` adds "has no
-   * container label" (Released ones), `limit` caps the answer (any N of them).
-   */
-  async #list(
-    api: KubeClient,
-    labels: Record<string, string>,
-    opts: { released?: boolean; limit?: number } = {},
-  ): Promise<Allocation[]> {
-    let labelSelector = selector({ [LABEL_POOL]: this.config.pool, ...labels });
-    if (opts.released) labelSelector += `,!${LABEL_CONTAINER}`;
-    let body: unknown;
-    try {
-      body = await api.kube({
-        verb: "list",
-        group: "hostgate.io",
-        resource: "ipallocations",
-        labelSelector,
-        limit: opts.limit,
-      });
-    } catch (e) {
-      throw unexpected(e);
-    }
-    const items = (body as { items?: unknown[] } | null)?.items ?? [];
-    return items.map(parseAllocation).filter((a): a is Allocation =>
-      a !== undefined && a.pool === this.config.pool
-    ).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  }
-
-  /** Creates the object of `ip` for the owner; undefined when another node holds it (409). */
-  async #create(ctx: AddCtx, ip: string): Promise<Allocation | undefined> {
-    try {
-      const made = await ctx.api.kube({
-        verb: "create",
-        group: "hostgate.io",
-        resource: "ipallocations",
-        body: allocationObject({ ...ctx, pool: ctx.pool.name, ip }),
-      });
-      return parseAllocation(made);
-    } catch (e) {
-      if (isStatus(e, 409)) return undefined;
-      throw unexpected(e);
-    }
-  }
-
-  /** Takes over `old` for the owner; undefined when it changed meanwhile (409) or is gone. */
-  async #takeOver(ctx: AddCtx, old: Allocation): Promise<Allocation | undefined> {
-    try {
-      const made = await ctx.api.kube({
-        verb: "update",
-        group: "hostgate.io",
-        resource: "ipallocations",
-        name: old.name,
-        body: allocationObject({
-          ...ctx,
-          pool: ctx.pool.name,
-          ip: old.ip,
-          resourceVersion: old.resourceVersion,
-        }),
-      });
-      return parseAllocation(made);
-    } catch (e) {
-      if (isStatus(e, 409) || isStatus(e, 404)) return undefined;
-      throw unexpected(e);
-    }
-  }
-
-  /**
-   * Releases `a`: a pod's address is kept as Released (its next ADD finds it
-   * again), any other is deleted. False when it changed meanwhile (409).
-   */
-  async #release(api: KubeClient, a: Allocation): Promise<boolean> {
-    try {
-      if (a.podName && a.podNamespace) {
-        await api.kube({
-          verb: "update",
-          group: "hostgate.io",
-          resource: "ipallocations",
-          name: a.name,
-          body: releasedObject(a),
-        });
-      } else {
-        await api.kube({
-          verb: "delete",
-          group: "hostgate.io",
-          resource: "ipallocations",
-          name: a.name,
-          resourceVersion: a.resourceVersion,
-        });
-      }
-      return true;
-    } catch (e) {
-      if (isStatus(e, 404)) return true;
-      if (isStatus(e, 409)) return false;
-      throw unexpected(e);
-    }
-  }
-
-  /** The phase of the pod holding `a`; undefined when the pod does not exist. */
-  async #podPhase(api: KubeClient, a: Allocation): Promise<string | undefined> {
-    try {
-      const pod = await api.kube({
-        verb: "get",
-        group: "",
-        resource: "pods",
-        namespace: a.podNamespace!,
-        name: a.podName!,
-      }) as { status?: { phase?: string } };
-      return pod.status?.phase ?? "Pending";
-    } catch (e) {
-      if (isStatus(e, 404)) return undefined;
-      throw unexpected(e);
-    }
-  }
-
-  /** True when `a` may be taken from its holder (released, or its pod gone or finished). */
-  async #reclaimable(api: KubeClient, a: Allocation): Promise<boolean> {
-    return a.state === "Released" || podReleasesAddress(await this.#podPhase(api, a));
+  #input(ctx: AddCtx, ip: string): AllocationInput {
+    return {
+      pool: ctx.pool.name,
+      ip,
+      node: ctx.node,
+      nodeKey: ctx.nodeKey,
+      owner: ctx.owner,
+      keys: ctx.keys,
+    };
   }
 
   async add(owner: IpamOwner, opts: { requestedIps?: string[] } = {}): Promise<IpamResult> {
@@ -258,8 +115,8 @@ export class IppoolIpam implements Ipam {
     const keys = await ownerKeys(owner);
     // With a pod, its list also holds this container's allocations (they carry both labels).
     const [pool, mine] = await Promise.all([
-      this.#getPool(api),
-      this.#list(api, keys.pod ? { [LABEL_POD]: keys.pod } : { [LABEL_CONTAINER]: keys.container }),
+      api.getPool(),
+      api.list(keys.pod ? { [LABEL_POD]: keys.pod } : { [LABEL_CONTAINER]: keys.container }),
     ]);
     const node = this.nodeName;
     const ctx: AddCtx = { api, pool, owner, keys, node, nodeKey: await nodeKey(node) };
@@ -285,7 +142,7 @@ export class IppoolIpam implements Ipam {
       }
     } catch (e) {
       // One family failed: give back what this call took of the others.
-      for (const a of made) await this.#release(api, a).catch(() => false);
+      for (const a of made) await api.release(a).catch(() => false);
       throw e;
     }
     const result: IpamResult = {
@@ -301,7 +158,7 @@ export class IppoolIpam implements Ipam {
 
   async #allocate(ctx: AddCtx, family: Family, sticky: Allocation[]): Promise<Allocation> {
     for (const old of sticky) {
-      const a = await this.#takeOver(ctx, old);
+      const a = await ctx.api.takeOver(old, this.#input(ctx, old.ip));
       if (a) return a;
     }
     const subs = ctx.pool.subs.filter((s) => s.family === family);
@@ -311,31 +168,31 @@ export class IppoolIpam implements Ipam {
     for (let i = 0; i < this.#blind; i++) {
       const ip = draw(taken);
       if (ip === undefined) break;
-      const a = await this.#create(ctx, ip);
+      const a = await ctx.api.create(this.#input(ctx, ip));
       if (a) return a;
       taken.add(tryParseIp(ip)!.value);
     }
     // Dense pool: before listing all of it, try a few released addresses (pods that left).
-    const released = (await this.#list(ctx.api, {}, { released: true, limit: RELEASED_BATCH }))
+    const released = (await ctx.api.list({}, { released: true, limit: RELEASED_BATCH }))
       .filter((a) => a.family === family && a.state === "Released" && subFor(ctx.pool, a.ip));
     for (const c of reclaimOrder(released, this.#random)) {
-      const a = await this.#takeOver(ctx, c);
+      const a = await ctx.api.takeOver(c, this.#input(ctx, c.ip));
       if (a) return a;
     }
     for (let round = 0; round < this.#rounds; round++) {
-      const all = (await this.#list(ctx.api, {})).filter((a) => a.family === family);
+      const all = (await ctx.api.list({})).filter((a) => a.family === family);
       const seen = new Set([...taken, ...all.map((a) => a.value)]);
       const ip = draw(seen);
       if (ip !== undefined) {
-        const a = await this.#create(ctx, ip);
+        const a = await ctx.api.create(this.#input(ctx, ip));
         if (a) return a;
         taken.add(tryParseIp(ip)!.value);
         continue;
       }
       let raced = false;
       for (const c of reclaimOrder(all.filter((a) => subFor(ctx.pool, a.ip)), this.#random)) {
-        if (!(await this.#reclaimable(ctx.api, c))) continue;
-        const a = await this.#takeOver(ctx, c);
+        if (!(await ctx.api.reclaimable(c))) continue;
+        const a = await ctx.api.takeOver(c, this.#input(ctx, c.ip));
         if (a) return a;
         raced = true;
         break;
@@ -353,10 +210,10 @@ export class IppoolIpam implements Ipam {
     const api = await this.#api();
     const keys = await ownerKeys(owner);
     for (let round = 0; round < this.#rounds; round++) {
-      const held = (await this.#list(api, { [LABEL_CONTAINER]: keys.container }))
+      const held = (await api.list({ [LABEL_CONTAINER]: keys.container }))
         .filter((a) => heldBy(a, owner));
       let again = false;
-      for (const a of held) if (!(await this.#release(api, a))) again = true;
+      for (const a of held) if (!(await api.release(a))) again = true;
       if (!again) return;
     }
     throw new KubeUnavailableError(
@@ -367,7 +224,7 @@ export class IppoolIpam implements Ipam {
   async check(owner: IpamOwner, ips: string[]): Promise<void> {
     const api = await this.#api();
     const keys = await ownerKeys(owner);
-    const held = (await this.#list(api, { [LABEL_CONTAINER]: keys.container }))
+    const held = (await api.list({ [LABEL_CONTAINER]: keys.container }))
       .filter((a) => heldBy(a, owner)).map((a) => a.ip);
     const who = `${owner.containerId}/${owner.ifname}`;
     if (held.length === 0) {
@@ -392,12 +249,12 @@ export class IppoolIpam implements Ipam {
     const api = await this.#api();
     const node = this.nodeName;
     const keep = new Set(valid.map((v) => `${v.containerId}\n${v.ifname}`));
-    const ours = await this.#list(api, { [LABEL_NODE]: await nodeKey(node) });
+    const ours = await api.list({ [LABEL_NODE]: await nodeKey(node) });
     for (const a of ours) {
       if (a.state !== "Allocated" || a.node !== node) continue;
       if (keep.has(`${a.containerId}\n${a.ifname}`)) continue;
       // A 409 means it changed hands meanwhile: no longer this node's to collect.
-      await this.#release(api, a);
+      await api.release(a);
     }
   }
 
@@ -408,7 +265,7 @@ export class IppoolIpam implements Ipam {
    */
   async status(): Promise<void> {
     const api = await this.#api();
-    const [pool, all] = await Promise.all([this.#getPool(api), this.#list(api, {})]);
+    const [pool, all] = await Promise.all([api.getPool(), api.list({})]);
     for (const family of poolFamilies(pool)) {
       const ofFamily = all.filter((a) => a.family === family);
       const subs = pool.subs.filter((s) => s.family === family);
@@ -416,7 +273,7 @@ export class IppoolIpam implements Ipam {
       if (pickFree({ subs, family, taken, random: this.#random }) !== undefined) continue;
       let found = false;
       for (const c of reclaimOrder(ofFamily.filter((a) => subFor(pool, a.ip)), this.#random)) {
-        if (await this.#reclaimable(api, c)) {
+        if (await api.reclaimable(c)) {
           found = true;
           break;
         }

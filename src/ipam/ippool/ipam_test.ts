@@ -5,7 +5,14 @@ import type { IpamOwner } from "../types.ts";
 import { KubeClient } from "./client.ts";
 import { FakeKube } from "./fake_kube.ts";
 import { IppoolIpam } from "./ipam.ts";
-import { LABEL_CONTAINER, LABEL_POD, ownerKeys, parseAllocation } from "./objects.ts";
+import {
+  allocationObject,
+  LABEL_CONTAINER,
+  LABEL_POD,
+  ownerKeys,
+  parseAllocation,
+  releasedObject,
+} from "./objects.ts";
 
 function setup(spec: Record<string, unknown>) {
   const kube = new FakeKube();
@@ -114,12 +121,20 @@ Deno.test("reserved ranges, gateway, network and broadcast are never handed out;
 
 Deno.test("a pool full of released addresses: a few are fetched, one taken, no full listing", async () => {
   const { kube, ipam, pod, allocs } = setup({ cidr: "10.71.0.0/28" }); // .2-.14: 13 addresses
-  for (let i = 0; i < 13; i++) {
-    pod(`gone${i}`);
-    await ipam("node-a").add(owner(`g${i}`, `gone${i}`));
-    await ipam("node-a").del(owner(`g${i}`, `gone${i}`));
+  for (let i = 2; i <= 14; i++) {
+    const o = owner(`g${i}`, `gone${i}`);
+    const held = allocationObject({
+      pool: "p",
+      ip: `10.71.0.${i}`,
+      node: "node-a",
+      nodeKey: "node-a",
+      owner: o,
+      keys: await ownerKeys(o),
+    });
+    (held.metadata as Record<string, unknown>).resourceVersion = "1";
+    kube.put("ipallocations", releasedObject(parseAllocation(held)!));
   }
-  assert.ok(allocs().every((a) => a.state === "Released"));
+  assert.equal(allocs().filter((a) => a.state === "Released").length, 13);
   pod("new");
   kube.requests.length = 0;
   const ip = ipOf(await ipam("node-b").add(owner("n", "new")));

@@ -9,6 +9,7 @@
 export { createIppoolIpam, type CreateIppoolOptions } from "./create.ts";
 export { IppoolIpam, type IppoolIpamOptions } from "./ipam.ts";
 export { PoolExhaustedError } from "./errors.ts";
+export { AllocationStore } from "./store.ts";
 export { DEFAULT_TIMEOUT_MS, type IppoolConfig, parseIppoolConfig } from "./config.ts";
 export {
   describePool,

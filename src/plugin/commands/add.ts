@@ -66,7 +66,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
     // Before IPAM too: a name clash with a non-bridge must not even move the allocator.
     const bridge = ensureBridge(host, conf);
     const owner = ipamOwner(env);
-    const hostName = await hostVethName(env.containerId, env.ifname);
+    const hostName = hostVethName(env.containerId, env.ifname);
     const requestedIps = [...env.args.ips, ...conf.requestedIps];
     const alloc: IpamResult = await ctx.ipam.add(
       owner,

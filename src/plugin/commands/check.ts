@@ -83,7 +83,7 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
   const prev = ctx.conf.prevResult;
   if (!prev) throw invalidConfig("prevResult", "is required for CHECK");
   const index = containerIndex(prev, ctx.env);
-  const hostName = await hostVethName(ctx.env.containerId, ctx.env.ifname);
+  const hostName = hostVethName(ctx.env.containerId, ctx.env.ifname);
   const host = step("open the node netns", () => ctx.deps.netlink.open());
   let ips: string[];
   try {

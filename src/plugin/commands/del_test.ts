@@ -72,3 +72,49 @@ Deno.test("DEL: an IPAM failure is reported after the veth is gone", async () =>
   assert.equal(r.json!["code"], CniCode.IoFailure);
   assert.ok(!h.netlink.snapshot("").links.some((l) => l.kind === "veth"));
 });
+
+Deno.test("DEL: a bad IPAM config still removes the veth, then fails with its error", async () => {
+  const h = harness();
+  await invoke(h, "ADD");
+  h.deps.ipam = () => {
+    throw new CniError(CniCode.InvalidNetworkConfig, "Cannot parse ipam.subnet: bad");
+  };
+  const r = await invoke(h, "DEL");
+  assert.equal(r.exitCode, 1);
+  assert.equal(r.json!["code"], CniCode.InvalidNetworkConfig);
+  assert.ok(!h.netlink.snapshot("").links.some((l) => l.kind === "veth"));
+});
+
+Deno.test("DEL: uses the handle's async delete by name and releases IPAM meanwhile", async () => {
+  const h = harness();
+  await invoke(h, "ADD");
+  const order: string[] = [];
+  const open = h.netlink.open.bind(h.netlink);
+  h.deps.netlink = {
+    open: (netns?: string) => {
+      const handle = open(netns);
+      handle.deleteLinkByNameAsync = async (name: string) => {
+        order.push(`delete ${name} started`);
+        await new Promise((r) => setTimeout(r, 20)); // the kernel's RCU wait
+        const link = handle.getLink(name);
+        if (link) handle.deleteLink(link.index);
+        order.push(`delete ${name} done`);
+        return link !== undefined;
+      };
+      return handle;
+    },
+    monitorRoutes: (o) => h.netlink.monitorRoutes(o),
+  };
+  const released = h.ipam.del.bind(h.ipam);
+  h.ipam.del = (owner) => {
+    order.push("ipam released");
+    return released(owner);
+  };
+  const r = await invoke(h, "DEL");
+  assert.equal(r.exitCode, 0, r.stdout);
+  const name = hostVethName("ctr1", "eth0");
+  assert.deepEqual(order, [`delete ${name} started`, "ipam released", `delete ${name} done`]);
+  assert.ok(!h.netlink.snapshot("").links.some((l) => l.kind === "veth"));
+  assert.ok(!h.netlink.snapshot(POD).links.some((l) => l.name === "eth0"), "peer went with it");
+  assert.equal(h.ipam.held.size, 0);
+});

@@ -21,7 +21,7 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
   } catch (e) {
     failures.push(toCniError(e, "collect IPAM reservations"));
   }
-  const keep = new Set(await Promise.all(valid.map((a) => hostVethName(a.containerId, a.ifname))));
+  const keep = new Set(valid.map((a) => hostVethName(a.containerId, a.ifname)));
   try {
     const host = ctx.deps.netlink.open();
     try {

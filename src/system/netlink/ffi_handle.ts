@@ -6,6 +6,7 @@
 
 import {
   AF_BRIDGE,
+  IFLA_IFNAME,
   NLM_F_ACK,
   NLM_F_APPEND,
   NLM_F_CREATE,
@@ -13,6 +14,7 @@ import {
   NLM_F_EXCL,
   NLM_F_REPLACE,
   NLM_F_REQUEST,
+  NLMSG_ERROR,
   RT_TABLE_MAIN,
   RT_TABLE_UNSPEC,
   RTM_DELADDR,
@@ -40,7 +42,7 @@ import {
   encodeFdb,
   encodeNeigh,
 } from "./addr_codec.ts";
-import { Errno } from "./errno.ts";
+import { Errno, kernelError } from "./errno.ts";
 import { LinkNotFoundError } from "./errors.ts";
 import type { Libc } from "./libc.ts";
 import {
@@ -58,6 +60,7 @@ import {
   PROMISC,
   UP,
 } from "./link_codec.ts";
+import { parseError } from "./message.ts";
 import { inNetns, openNetnsFd } from "./netns.ts";
 import { decodeRoute, encodeDumpRoutes, encodeRoute } from "./route_codec.ts";
 import { type NetlinkSocket, openSocketIn, type RequestContext } from "./socket.ts";
@@ -188,6 +191,48 @@ export class FfiHandle implements NetlinkHandle {
   deleteLink(index: number): void {
     encodeDelLink(this.#sock.begin(RTM_DELLINK, ACK), index);
     this.#sock.ack(linkCtx(`delete link ${index}`));
+  }
+
+  /**
+   * One RTM_DELLINK by name (no lookup first) on a socket of its own, so no
+   * reply of another request on this handle can take its ACK, and its send on
+   * a worker thread (libc `sendAsync`): the kernel handles the request inside
+   * send(), and for a veth that includes the RCU barrier.
+   */
+  async deleteLinkByNameAsync(name: string): Promise<boolean> {
+    if (this.#closed) throw new Error(`Cannot use netlink handle of ${this.netns}: closed`);
+    if (name === "" || name.length > 15) return false;
+    const ctx = linkCtx(`delete link ${name}`);
+    const { sock, nsFd } = openSocketIn(this.#libc, this.netns);
+    if (nsFd >= 0) this.#libc.symbols.close(nsFd);
+    try {
+      const b = sock.begin(RTM_DELLINK, ACK);
+      b.reserve(16); // struct ifinfomsg, all zero: any family, index 0 = by name
+      b.attrString(IFLA_IFNAME, name);
+      const msg = b.finish().slice();
+      const seq = new DataView(msg.buffer).getUint32(8, true);
+      const sent = await this.#libc.symbols.sendAsync(sock.fd, msg, BigInt(msg.length), 0);
+      if (Number(sent) < 0) {
+        // errno stayed on the worker thread: redo it here, where errors are readable.
+        const link = this.getLink(name);
+        if (!link) return false;
+        this.deleteLink(link.index);
+        return true;
+      }
+      for (;;) {
+        const n = sock.recvRaw();
+        if (n < 0) throw kernelError({ ...ctx, errno: -n });
+        for (const m of sock.messages(n)) {
+          if (m.seq !== seq || m.type !== NLMSG_ERROR) continue;
+          const err = parseError(m);
+          if (err.errno === 0) return true;
+          if (err.errno === Errno.ENODEV) return false;
+          throw kernelError({ ...ctx, errno: err.errno, detail: err.message });
+        }
+      }
+    } finally {
+      sock.close();
+    }
   }
 
   listAddrs(opts: { linkIndex?: number; family?: Family } = {}): Address[] {

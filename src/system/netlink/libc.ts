@@ -8,8 +8,8 @@
  * 0.1 ms each on top of ~0.6 ms for the first `dlopen` of a process. The
  * plugin is a fresh process per pod, so the symbols come in groups: the socket
  * group (with errno) is opened with the library, the others on first use — a
- * DEL needs only the socket group, an ADD also the file/netns group, and only
- * the agent's route monitor the last one. errno's group is never opened
+ * DEL needs only the socket and async groups, an ADD the socket and file/netns
+ * groups, and only the agent's route monitor the monitor group. errno's group is never opened
  * lazily: a `dlopen` between a failing call and the errno read could clobber it.
  * @module
  */
@@ -41,12 +41,27 @@ const MONITOR_SYMBOLS = {
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
 } as const;
 
-const GROUPS = [SOCKET_SYMBOLS, FILE_SYMBOLS, MONITOR_SYMBOLS] as const;
+/**
+ * `send` again, run on a worker thread: for a request whose kernel work
+ * blocks (deleting a veth), so the JS thread keeps going meanwhile. errno of
+ * a failed call belongs to that thread and cannot be read.
+ */
+const ASYNC_SYMBOLS = {
+  sendAsync: {
+    name: "send",
+    parameters: ["i32", "buffer", "usize", "i32"],
+    result: "isize",
+    nonblocking: true,
+  },
+} as const;
+
+const GROUPS = [SOCKET_SYMBOLS, FILE_SYMBOLS, MONITOR_SYMBOLS, ASYNC_SYMBOLS] as const;
 
 type Symbols =
   & typeof SOCKET_SYMBOLS
   & typeof FILE_SYMBOLS
-  & typeof MONITOR_SYMBOLS;
+  & typeof MONITOR_SYMBOLS
+  & typeof ASYNC_SYMBOLS;
 
 /** The opened library: call `symbols.<name>`. */
 export interface Libc {

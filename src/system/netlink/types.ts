@@ -175,6 +175,13 @@ export interface NetlinkHandle {
   setPromisc(index: number, on: boolean): void;
   /** Deletes a link; throws LinkNotFoundError when absent. */
   deleteLink(index: number): void;
+  /**
+   * Deletes the link named `name`, waiting for the kernel off the JS thread:
+   * a veth delete returns only after an RCU barrier (~15-20 ms) that the
+   * caller can spend on other work. Resolves false when there is no such
+   * link. Optional (the real handle has it): without it, getLink + deleteLink.
+   */
+  deleteLinkByNameAsync?(name: string): Promise<boolean>;
 
   listAddrs(opts?: { linkIndex?: number; family?: Family }): Address[];
   /** Adds an address; throws ExistsError when present. */
