@@ -18,11 +18,13 @@ export interface PluginBenchOptions {
   rounds?: number;
   /** Network namespace name prefix (default "hgbp"); give each concurrent run its own. */
   prefix?: string;
+  /** The hostgate executable under test (default dist/bundle/hostgate), e.g. a build variant. */
+  hostgate?: string;
 }
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-function variants(ipamDir: string): Variant[] {
+function variants(ipamDir: string, hostgate: string): Variant[] {
   const base = { cniVersion: "1.0.0", isGateway: true, isDefaultGateway: true };
   const refIpam = (subnet: string, name: string) => ({
     type: "host-local",
@@ -44,7 +46,7 @@ function variants(ipamDir: string): Variant[] {
     },
     {
       label: "hostgate",
-      plugin: `${ROOT}dist/bundle/hostgate`,
+      plugin: hostgate,
       config: {
         ...base,
         name: "bench-hg",
@@ -78,7 +80,7 @@ export async function pluginBench(opts: PluginBenchOptions = {}): Promise<string
       const pods: string[] = [];
       for (let i = 0; i < podCount; i++) pods.push(ns.path(await ns.add(`p${i}`)));
       const input: WorkerInput = {
-        variants: variants(ipamDir),
+        variants: variants(ipamDir, opts.hostgate ?? `${ROOT}dist/bundle/hostgate`),
         pods,
         parallel: opts.parallel ?? 20,
         rounds: opts.rounds ?? 3,

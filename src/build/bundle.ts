@@ -5,7 +5,7 @@
  * exactly like a binary; the tests and the demo run these files.
  * @module
  */
-import { ENTRY_POINTS, permissionFlags } from "./targets.ts";
+import { ENTRY_POINTS, permissionFlags, V8_FLAGS } from "./targets.ts";
 
 const outDir = new URL("../../dist/bundle/", import.meta.url).pathname;
 await Deno.mkdir(outDir, { recursive: true });
@@ -23,7 +23,14 @@ for (const target of ENTRY_POINTS) {
     throw new Error(`Cannot bundle ${target.entry}: deno bundle exited ${out.code}`);
   }
   const body = await Deno.readTextFile(js);
-  const flags = ["run", "--no-config", "--no-lock", "--ext=js", ...permissionFlags(target)];
+  const flags = [
+    "run",
+    "--no-config",
+    "--no-lock",
+    "--ext=js",
+    ...V8_FLAGS,
+    ...permissionFlags(target),
+  ];
   const shebang = `#!/usr/bin/env -S ${deno} ${flags.join(" ")}\n`;
   const final = `${outDir}${target.name}`;
   const tmp = `${final}.tmp-${Deno.pid}`;

