@@ -107,6 +107,14 @@ export async function memoryOf(pid: number): Promise<{ rssKiB: number; hwmKiB: n
   return { rssKiB: kib("VmRSS"), hwmKiB: kib("VmHWM") };
 }
 
+/** CPU time (user + system) a process has used so far, in ms. */
+export async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10; // USER_HZ is 100 on Linux
+}
+
 /** A running agent. */
 export interface AgentProcess {
   child: Deno.ChildProcess;
@@ -134,7 +142,17 @@ export async function startAgent(
     stderr: "piped",
   }).spawn();
   const log = await Deno.open(logPath, { write: true, create: true, truncate: true });
-  const copied = child.stderr.pipeTo(log.writable).catch(() => {});
+  const copied = (async () => {
+    try {
+      for await (const chunk of child.stderr) {
+        for (let off = 0; off < chunk.length;) off += await log.write(chunk.subarray(off));
+      }
+    } catch {
+      // the agent is gone
+    } finally {
+      log.close();
+    }
+  })();
   let exited = false;
   child.status.then(() => exited = true);
   let stopped: Promise<void> | undefined;
@@ -163,4 +181,26 @@ export async function startAgent(
 export async function tail(path: string, n = 15): Promise<string> {
   const text = await Deno.readTextFile(path).catch(() => "");
   return text.trimEnd().split("\n").slice(-n).join("\n");
+}
+
+/** The plugin and CNI directory flags of an agent whose files live under `tmp/node`. */
+export function dirsOf(tmp: string, node: string): string[] {
+  return [
+    `--cni-bin-dir=${tmp}/${node}/bin`,
+    `--cni-conf-dir=${tmp}/${node}/conf`,
+    `--ipam-dir=${tmp}/${node}/ipam`,
+    `--plugin-src=${PLUGIN_BIN}`,
+  ];
+}
+
+/** Resolves after `ms`. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `ok` every 5 ms; throws after `timeoutMs` (or when `ok` throws). */
+export async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!ok()) {
+    if (performance.now() > end) throw new Error(`Cannot benchmark the agent: ${what}: timeout`);
+    await sleep(5);
+  }
 }

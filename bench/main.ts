@@ -9,12 +9,14 @@ import { pluginBench } from "./plugin_bench.ts";
 import { ippoolBench } from "./ippool_bench.ts";
 import { dataplaneBench } from "./dataplane_bench.ts";
 import { vxlanBench } from "./vxlan_bench.ts";
+import { agentBench } from "./agent_bench.ts";
 
 const suites: Record<string, () => Promise<string>> = {
   plugin: () => pluginBench(),
   ippool: () => ippoolBench(),
   dataplane: () => dataplaneBench(),
   vxlan: () => vxlanBench(),
+  agent: () => agentBench(),
 };
 
 const { values } = parseArgs({ options: { only: { type: "string" } } });

@@ -7,6 +7,9 @@
  */
 import type { Clock } from "../system/clock.ts";
 
+/** The abort reason that ends a wait's timer. */
+const WAIT_OVER = "wait over";
+
 /** A one-slot wake-up: fire() any number of times, wait() returns once per batch. */
 export class Waker {
   #pending = false;
@@ -46,7 +49,8 @@ export class Waker {
       ]);
     } finally {
       this.#resolve = undefined;
-      stop.abort();
+      // A reason, so no DOMException (with its stack) is built on every wake-up.
+      stop.abort(WAIT_OVER);
       signal.removeEventListener("abort", onAbort);
     }
   }

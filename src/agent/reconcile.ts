@@ -13,7 +13,11 @@
 import type { Datastore, NodeInfo, Vtep } from "../datastore/types.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { Clock } from "../system/clock.ts";
-import { HOSTGATE_ROUTE_PROTOCOL, type NetlinkHandle } from "../system/netlink/types.ts";
+import {
+  HOSTGATE_ROUTE_PROTOCOL,
+  type NetlinkHandle,
+  type RouteEvent,
+} from "../system/netlink/types.ts";
 import { familyOf } from "./cidr.ts";
 import type { AgentConfig } from "./config.ts";
 import { renderConflist } from "./conflist.ts";
@@ -31,6 +35,8 @@ import { detectUplink, readLocalAddrs } from "./local.ts";
 import type { Logger } from "./log.ts";
 import { M, type Metrics } from "./metrics.ts";
 import { ownRoutes, type RouteApplyResult, syncRoutes } from "./routes.ts";
+import { RouteExpectation } from "./route_echo.ts";
+import { passCache } from "./pass_cache.ts";
 import { ensureBridge } from "./bridge.ts";
 import type { Exec } from "../system/exec.ts";
 import { type SysctlAccess, sysctlAccess } from "./sysctl.ts";
@@ -60,6 +66,7 @@ export type ReconcileConfig = Pick<
   | "conflistName"
   | "pluginSrc"
   | "extraPlugins"
+  | "resyncIntervalMs"
 >;
 
 /** What the reconciler is given. */
@@ -102,10 +109,21 @@ export class Reconciler {
   #skippedKey = "";
   #last: ResyncResult | undefined;
   readonly #sysctl: SysctlAccess;
+  readonly #expected = new RouteExpectation();
+  /** When the rules were last found (or made) right; undefined until then. */
+  #rulesOkAt: number | undefined;
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
     this.#sysctl = sysctlAccess(deps.handle);
+  }
+
+  /**
+   * True when a route monitor event is this agent's own write echoed back (or
+   * otherwise needs no pass); see route_echo.ts.
+   */
+  isEcho(ev: RouteEvent): boolean {
+    return this.#expected.isEcho(ev);
   }
 
   /** The result of the last pass, for /readyz and status. */
@@ -115,7 +133,8 @@ export class Reconciler {
 
   /** One full pass. Never throws: errors are in the result. */
   async resync(): Promise<ResyncResult> {
-    const { config: cfg, handle, metrics, log } = this.#d;
+    const { config: cfg, metrics, log } = this.#d;
+    const handle = passCache(this.#d.handle);
     const t0 = this.#d.clock.monotonic();
     const errors: Error[] = [];
     const notReady: string[] = [];
@@ -195,7 +214,10 @@ export class Reconciler {
     writes += (vxSet?.neighbors ?? 0) + (vxSet?.fdb ?? 0);
     const routes = (await step(
       "sync routes",
-      () => throwFirst(syncRoutes(handle, { desired: desired.routes, allowDelete, log })),
+      () => {
+        this.#expected.set(desired.routes);
+        return throwFirst(syncRoutes(handle, { desired: desired.routes, allowDelete, log }));
+      },
     )) ?? { added: 0, replaced: 0, removed: 0, conflicts: [], errors: [] };
     writes += routes.added + routes.replaced + routes.removed;
     metrics.inc(M.routeWrites, "Route writes", { op: "add" }, routes.added);
@@ -232,7 +254,16 @@ export class Reconciler {
     }
 
     const spec = { clusterCidrs: cfg.clusterCidrs, masquerade: cfg.masquerade };
-    const firewallWrote = await step("sync rules", () => this.#d.firewall.sync(spec)) ?? false;
+    // Rules depend on the config only, and reading them spawns iptables-save: while they are
+    // right, datastore and monitor triggers skip them; they are re-read once per resync interval.
+    const now = this.#d.clock.monotonic();
+    const rulesDue = this.#rulesOkAt === undefined || now - this.#rulesOkAt >= cfg.resyncIntervalMs;
+    const firewallWrote = rulesDue &&
+      (await step("sync rules", async () => {
+        const wrote = await this.#d.firewall.sync(spec);
+        this.#rulesOkAt = now;
+        return wrote;
+      }) ?? false);
     if (firewallWrote) {
       writes++;
       metrics.inc(M.firewallWrites, "Rule payloads applied");

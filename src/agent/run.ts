@@ -9,7 +9,7 @@ import type { Datastore } from "../datastore/types.ts";
 import type { Clock } from "../system/clock.ts";
 import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
-import type { Netlink } from "../system/netlink/types.ts";
+import type { Netlink, RouteEvent } from "../system/netlink/types.ts";
 import type { AgentConfig } from "./config.ts";
 import type { FirewallDriver } from "./firewall_sync.ts";
 import { type HealthServer, serveHealth } from "./health.ts";
@@ -93,7 +93,10 @@ export async function runAgent(d: RunDeps): Promise<void> {
       log.info("health server listening", { addr: health.addr });
       d.onHealthListening?.(health.addr);
     }
-    tasks.push(monitor(d, inner.signal, () => waker.fire()));
+    tasks.push(monitor(d, inner.signal, {
+      fire: () => waker.fire(),
+      echo: (ev) => reconciler.isEcho(ev),
+    }));
     if (cfg.ippoolKubeconfig && cfg.kubernetesApi) {
       tasks.push(keepPluginKubeconfig({
         path: cfg.ippoolKubeconfig,
@@ -136,8 +139,16 @@ export async function runAgent(d: RunDeps): Promise<void> {
   }
 }
 
-/** Keeps a route monitor running; restarts it with backoff when it fails. */
-async function monitor(d: RunDeps, signal: AbortSignal, fire: () => void): Promise<void> {
+/**
+ * Keeps a route monitor running; restarts it with backoff when it fails.
+ * Events that are the echo of the agent's own writes (`echo`) ask for no pass.
+ */
+async function monitor(
+  d: RunDeps,
+  signal: AbortSignal,
+  o: { fire: () => void; echo: (ev: RouteEvent) => boolean },
+): Promise<void> {
+  const fire = o.fire;
   let failures = 0;
   while (!signal.aborted) {
     try {
@@ -146,7 +157,7 @@ async function monitor(d: RunDeps, signal: AbortSignal, fire: () => void): Promi
         onEvent: (ev) => {
           if ((ev.route.table ?? 254) !== 254) return;
           d.metrics.inc(M.routeEvents, "Route changes seen by the monitor", { kind: ev.kind });
-          fire();
+          if (!o.echo(ev)) fire();
         },
         onOverflow: fire,
       });

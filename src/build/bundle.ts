@@ -5,7 +5,7 @@
  * exactly like a binary; the tests and the demo run these files.
  * @module
  */
-import { ENTRY_POINTS, permissionFlags, V8_FLAGS } from "./targets.ts";
+import { ENTRY_POINTS, permissionFlags, v8FlagArgs } from "./targets.ts";
 
 const outDir = new URL("../../dist/bundle/", import.meta.url).pathname;
 await Deno.mkdir(outDir, { recursive: true });
@@ -15,7 +15,17 @@ for (const target of ENTRY_POINTS) {
   const entry = new URL(`../../${target.entry}`, import.meta.url).pathname;
   const js = `${outDir}${target.name}.js`;
   const out = await new Deno.Command(deno, {
-    args: ["bundle", "--quiet", "--platform", "deno", "--output", js, entry],
+    args: [
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      // Not --keep-names: with it deno bundle drops its createRequire shim (require undefined).
+      ...(target.minify ? ["--minify"] : []),
+      "--output",
+      js,
+      entry,
+    ],
     stdout: "inherit",
     stderr: "inherit",
   }).output();
@@ -28,7 +38,7 @@ for (const target of ENTRY_POINTS) {
     "--no-config",
     "--no-lock",
     "--ext=js",
-    ...V8_FLAGS,
+    ...v8FlagArgs(target),
     ...permissionFlags(target),
   ];
   const shebang = `#!/usr/bin/env -S ${deno} ${flags.join(" ")}\n`;

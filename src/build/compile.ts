@@ -5,7 +5,7 @@
  * a local copy named by DENORT_BIN. Without either it fails with that message.
  * @module
  */
-import { ENTRY_POINTS, permissionFlags, V8_FLAGS } from "./targets.ts";
+import { ENTRY_POINTS, permissionFlags, v8FlagArgs } from "./targets.ts";
 
 const outDir = new URL("../../dist/bin/", import.meta.url).pathname;
 await Deno.mkdir(outDir, { recursive: true });
@@ -19,7 +19,7 @@ for (const target of ENTRY_POINTS) {
     args: [
       "compile",
       "--quiet",
-      ...V8_FLAGS,
+      ...v8FlagArgs(target),
       ...permissionFlags(target),
       "--output",
       `${outDir}${target.name}`,

@@ -55,6 +55,26 @@ export interface FileDatastoreOptions extends NodeEntryOptions {
   log?: (msg: string) => void;
 }
 
+/**
+ * The entry files ("a.json") a watch event names, temp files of atomic
+ * writes (".a.json.tmp-...") left out; undefined when the event needs a full
+ * rescan (no paths: an overflow or a fake's event; or a path that is neither,
+ * such as the directory itself).
+ */
+function entryNamesOf(ev: unknown): string[] | undefined {
+  const paths = (ev as { paths?: unknown } | null)?.paths;
+  if (!Array.isArray(paths) || paths.length === 0) return undefined;
+  const names: string[] = [];
+  for (const p of paths) {
+    if (typeof p !== "string") return undefined;
+    const base = p.slice(p.lastIndexOf("/") + 1);
+    if (base.startsWith(".")) continue;
+    if (!base.endsWith(".json")) return undefined;
+    names.push(base);
+  }
+  return names;
+}
+
 /** Path of the directory holding the node entries. */
 export function nodesDir(dir: string): string {
   return `${dir.replace(/\/+$/, "")}/nodes`;
@@ -140,7 +160,10 @@ export class FileDatastore implements Datastore {
   #watchLoop: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #scanning: Promise<void> | undefined;
-  #rescanWanted = false;
+  /** A full directory read is due. */
+  #fullWanted = false;
+  /** Entry files named by watch events, to re-read one by one. */
+  #pending = new Set<string>();
   #reportedBad = new Set<string>();
 
   constructor(opts: FileDatastoreOptions) {
@@ -237,7 +260,7 @@ export class FileDatastore implements Datastore {
     this.#watch = watch;
     this.#watchLoop = (async () => {
       try {
-        for await (const _ of watch) void this.#rescan();
+        for await (const ev of watch) void this.#onWatchEvent(ev);
       } catch (e) {
         if (!this.#closed) {
           this.#fail(`Cannot watch ${nodesDir(this.#opts.dir)}: ${(e as Error).message}`);
@@ -258,26 +281,68 @@ export class FileDatastore implements Datastore {
     }
   }
 
-  /**
-   * Reads the directory and applies it. Calls made while a scan runs are
-   * coalesced into one more scan, so a burst of events costs two reads.
-   */
+  /** Reads the whole directory and applies it (start, register, timer, unclear events). */
   #rescan(): Promise<void> {
-    if (this.#scanning) {
-      this.#rescanWanted = true;
-      return this.#scanning;
-    }
+    this.#fullWanted = true;
+    return this.#drain();
+  }
+
+  /**
+   * A watch event: the entry files it names are re-read one by one (one read
+   * per changed node instead of the whole directory, which matters when every
+   * agent of the machine wakes on every change); temp files of atomic writes
+   * are ignored (their rename has its own event); anything else rescans.
+   */
+  #onWatchEvent(ev: unknown): Promise<void> {
+    const names = entryNamesOf(ev);
+    if (names === undefined) return this.#rescan();
+    if (names.length === 0) return Promise.resolve();
+    for (const n of names) this.#pending.add(n);
+    return this.#drain();
+  }
+
+  /**
+   * Runs the due reads one after another. Requests made while one runs are
+   * picked up by the same loop, so a burst of events costs few reads.
+   */
+  #drain(): Promise<void> {
+    if (this.#scanning) return this.#scanning;
     this.#scanning = (async () => {
       try {
-        do {
-          this.#rescanWanted = false;
-          await this.#scanOnce();
-        } while (this.#rescanWanted && !this.#closed);
+        while ((this.#fullWanted || this.#pending.size > 0) && !this.#closed) {
+          if (this.#fullWanted) {
+            this.#fullWanted = false;
+            this.#pending.clear();
+            await this.#scanOnce();
+          } else {
+            const names = [...this.#pending];
+            this.#pending.clear();
+            await this.#readEntries(names);
+          }
+        }
       } finally {
         this.#scanning = undefined;
       }
     })();
     return this.#scanning;
+  }
+
+  /** Re-reads some entry files ("a.json"); anything unusual falls back to a full scan. */
+  async #readEntries(files: string[]): Promise<void> {
+    const byName = new Map(this.#nodes.map((n) => [n.name, n]));
+    for (const file of files) {
+      const name = file.slice(0, -".json".length);
+      try {
+        const text = await this.#fs.readText(`${nodesDir(this.#opts.dir)}/${file}`);
+        if (text === undefined) byName.delete(name);
+        else byName.set(name, parseNodeEntry(text, name));
+      } catch {
+        // Unreadable or invalid: the full scan reads, reports and skips it as usual.
+        this.#fullWanted = true;
+        return;
+      }
+    }
+    this.#apply(sortNodes(byName.values()));
   }
 
   async #scanOnce(): Promise<void> {
@@ -293,10 +358,15 @@ export class FileDatastore implements Datastore {
     }
     this.#reportedBad = new Set(scan.bad);
     this.#health = { connected: true, events: this.#health.events };
-    const changed = scan.nodes.length !== this.#nodes.length ||
-      scan.nodes.some((n, i) => !sameNode(n, this.#nodes[i]));
+    this.#apply(scan.nodes);
+  }
+
+  /** Takes a new snapshot (sorted by name) and tells the agent when it differs. */
+  #apply(nodes: NodeInfo[]): void {
+    const changed = nodes.length !== this.#nodes.length ||
+      nodes.some((n, i) => !sameNode(n, this.#nodes[i]));
     if (!changed) return;
-    this.#nodes = scan.nodes.map(freezeNode);
+    this.#nodes = nodes.map(freezeNode);
     if (this.#onChange && !this.#closed) {
       this.#health.events++;
       try {

@@ -9,6 +9,7 @@ import {
   writeNodeEntry,
 } from "./file.ts";
 import { SubnetExhaustedError } from "./subnets.ts";
+import { type FileSystem, RealFileSystem } from "../system/fs.ts";
 
 const CLUSTER = "10.244.0.0/16";
 
@@ -153,6 +154,39 @@ Deno.test("file: watch sees add, IP change and delete from outside", async () =>
     });
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(calls, after);
+  });
+});
+
+Deno.test("file: a watch event re-reads the entry it names, not the directory", async () => {
+  await withDir(async (dir) => {
+    const real = new RealFileSystem();
+    const count = { readDir: 0, readText: 0 };
+    const fs: FileSystem = Object.assign(Object.create(real), {
+      readDir: (p: string) => (count.readDir++, real.readDir(p)),
+      readText: (p: string) => (count.readText++, real.readText(p)),
+    });
+    const logs: string[] = [];
+    const a = store(dir, { fs, rescanIntervalMs: 0, log: (m) => logs.push(m) });
+    try {
+      await a.register({ name: "node-a", addresses: ["192.168.1.10"] });
+      await a.start(() => {});
+      const before = { ...count };
+      await writeNodeEntry({ name: "b", podCidrs: ["10.244.9.0/24"], addresses: ["10.0.0.2"] }, {
+        dir,
+      });
+      await waitFor(() => a.nodes().some((n) => n.name === "b"));
+      await deleteNodeEntry("b", { dir });
+      await waitFor(() => a.nodes().length === 1);
+      assert.equal(count.readDir, before.readDir, "no directory scan for a named entry");
+      assert.ok(count.readText - before.readText <= 4, `${count.readText - before.readText} reads`);
+      // A damaged entry falls back to a full scan, which skips and reports it.
+      await Deno.writeTextFile(`${dir}/nodes/broken.json`, "{not json");
+      await waitFor(() => logs.some((l) => l.includes("broken.json")));
+      assert.ok(count.readDir > before.readDir);
+      assert.deepEqual(a.nodes().map((n) => n.name), ["node-a"]);
+    } finally {
+      await a.close();
+    }
   });
 });
 
