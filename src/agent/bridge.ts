@@ -7,7 +7,7 @@
 import { ExistsError, LinkExistsError } from "../system/netlink/errors.ts";
 import type { NetlinkHandle } from "../system/netlink/types.ts";
 import { randomMac } from "../plugin/names.ts";
-import { canonCidr, canonIp, familyOf } from "./cidr.ts";
+import { canonCidr, canonIp, familyOf } from "../net/mod.ts";
 import type { SysctlAccess } from "./sysctl.ts";
 
 /** Ensures the bridge exists, is up and holds `gateways`; returns the number of writes. */

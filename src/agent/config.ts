@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { canonCidr, familyOf, isCidr, isIp } from "./cidr.ts";
+import { canonCidr, familyOf, isCidr, isIp } from "../net/mod.ts";
 import { kubernetesServiceUrl } from "../ipam/ippool/kubeconfig.ts";
 import { OPTIONS, type OptionSpec } from "./options.ts";
 

@@ -5,7 +5,7 @@
  * version; newer ones read `cniVersions` and pick 1.1.0.
  * @module
  */
-import { familyOf } from "./cidr.ts";
+import { familyOf } from "../net/mod.ts";
 
 /** Default IPAM data directory of the plugin; written into the conflist only when different. */
 export const DEFAULT_IPAM_DIR = "/run/hostgate/ipam";

@@ -22,7 +22,7 @@ import {
   isCidr,
   isIp,
   prefixLength,
-} from "./cidr.ts";
+} from "../net/mod.ts";
 import type { Backend } from "./config.ts";
 import { usableVtep, vtepFor } from "./vtep.ts";
 

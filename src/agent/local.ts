@@ -4,7 +4,7 @@
  * @module
  */
 import type { Family, Link, NetlinkHandle } from "../system/netlink/types.ts";
-import { canonIp, cidrContains, familyOf } from "./cidr.ts";
+import { canonIp, cidrContains, familyOf } from "../net/mod.ts";
 import type { LocalAddress } from "./desired_state.ts";
 
 /** Every address of the node with its link name. */

@@ -10,7 +10,7 @@
  * (vxlan_sync.ts), announcing this node's VTEP through the datastore.
  * @module
  */
-import type { Datastore, NodeInfo, Vtep } from "../datastore/types.ts";
+import type { Datastore } from "../datastore/types.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { Clock } from "../system/clock.ts";
 import {
@@ -18,7 +18,7 @@ import {
   type NetlinkHandle,
   type RouteEvent,
 } from "../system/netlink/types.ts";
-import { familyOf } from "./cidr.ts";
+import { familyOf } from "../net/mod.ts";
 import type { AgentConfig } from "./config.ts";
 import { renderConflist } from "./conflist.ts";
 import {
@@ -42,6 +42,7 @@ import type { Exec } from "../system/exec.ts";
 import { type SysctlAccess, sysctlAccess } from "./sysctl.ts";
 import { podMtu, sameVtep, usesVxlan } from "./vtep.ts";
 import { vtepOfDevice } from "./vxlan.ts";
+import { SelfRegistration } from "./registration.ts";
 import { planVxlanEntries, syncVxlanDevice, type VxlanEntriesStep } from "./vxlan_sync.ts";
 
 /** The config fields a pass uses. */
@@ -102,10 +103,7 @@ export interface ResyncResult {
 /** Runs passes; keeps registration and readiness state between them. */
 export class Reconciler {
   readonly #d: ReconcilerDeps;
-  #registered: NodeInfo | undefined;
-  #registeredKey = "";
-  #registeredVtep: Vtep | undefined;
-  #started = false;
+  readonly #self: SelfRegistration;
   #skippedKey = "";
   #last: ResyncResult | undefined;
   readonly #sysctl: SysctlAccess;
@@ -116,6 +114,13 @@ export class Reconciler {
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
     this.#sysctl = sysctlAccess(deps.handle);
+    this.#self = new SelfRegistration({
+      nodeName: deps.config.nodeName,
+      datastore: deps.datastore,
+      log: deps.log,
+      clock: deps.clock,
+      onDatastoreChange: deps.onDatastoreChange,
+    });
   }
 
   /**
@@ -158,10 +163,10 @@ export class Reconciler {
     const nodeIps = uplink?.nodeIps ?? [];
     // A VTEP already announced (or on the device after a restart) is kept, never withdrawn.
     await step("register with the datastore", () =>
-      this.#register(
+      this.#self.ensure(
         nodeIps,
         usesVxlan(cfg.backend)
-          ? vtepOfDevice(handle, cfg.vxlanDevice) ?? this.#registeredVtep
+          ? vtepOfDevice(handle, cfg.vxlanDevice) ?? this.#self.vtep
           : undefined,
       ));
     writes += await step("enable forwarding", () => this.#forwarding()) ?? 0;
@@ -177,7 +182,7 @@ export class Reconciler {
       notReady.push(`datastore not connected: ${health.lastError ?? "unknown"}`);
     }
 
-    let nodes = this.#nodes();
+    let nodes = this.#self.nodes();
     const overlay = { config: cfg, handle, log, metrics };
     const device = await step("set up the vxlan device", () =>
       syncVxlanDevice(overlay, {
@@ -185,9 +190,9 @@ export class Reconciler {
         selfPodCidrs: podCidrsOf(nodes.find((n) => n.name === cfg.nodeName)),
       }));
     writes += device?.writes ?? 0;
-    if (device?.vtep && !sameVtep(device.vtep, this.#registeredVtep)) {
-      await step("register with the datastore", () => this.#register(nodeIps, device.vtep));
-      nodes = this.#nodes();
+    if (device?.vtep && !sameVtep(device.vtep, this.#self.vtep)) {
+      await step("register with the datastore", () => this.#self.ensure(nodeIps, device.vtep));
+      nodes = this.#self.nodes();
     }
     const localAddrs = (await step("read addresses", () => readLocalAddrs(handle))) ?? [];
     const desired = computeDesired({
@@ -322,40 +327,6 @@ export class Reconciler {
     this.#last = result;
     log.debug("resync done", { writes, ms: Math.round(seconds * 1000), errors: errors.length });
     return result;
-  }
-
-  /** The datastore's nodes, this one included even before the watch shows it. */
-  #nodes(): NodeInfo[] {
-    const nodes = [...this.#d.datastore.nodes()];
-    if (this.#registered && !nodes.some((n) => n.name === this.#d.config.nodeName)) {
-      nodes.push(this.#registered);
-    }
-    return nodes;
-  }
-
-  async #register(nodeIps: string[], vtep: Vtep | undefined): Promise<void> {
-    const key = `${nodeIps.join(",")} ${vtep ? `${vtep.ip} ${vtep.mac}` : "-"}`;
-    if (!this.#registered || key !== this.#registeredKey) {
-      if (nodeIps.length === 0) throw new Error("no node IP found (set --node-ip or --iface)");
-      this.#registered = await this.#d.datastore.register({
-        name: this.#d.config.nodeName,
-        addresses: nodeIps,
-        ...(vtep ? { vtep } : {}),
-      });
-      this.#registeredKey = key;
-      this.#registeredVtep = vtep;
-      this.#d.log.info("registered", {
-        node: this.#d.config.nodeName,
-        addresses: nodeIps.join(","),
-        subnets: this.#registered.podCidrs.join(","),
-        ...(vtep ? { vtep: `${vtep.ip} ${vtep.mac}` } : {}),
-      });
-    }
-    if (!this.#started) {
-      await this.#d.datastore.start(this.#d.onDatastoreChange);
-      this.#started = true;
-      this.#d.log.info("watching the datastore", { kind: this.#d.datastore.kind });
-    }
   }
 
   async #forwarding(): Promise<number> {

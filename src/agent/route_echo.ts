@@ -7,7 +7,7 @@
  * @module
  */
 import { HOSTGATE_ROUTE_PROTOCOL, type RouteEvent } from "../system/netlink/types.ts";
-import { canonCidr, canonIp, isCidr, isIp } from "./cidr.ts";
+import { canonCidr, canonIp, isCidr, isIp } from "../net/mod.ts";
 import type { DesiredRoute } from "./desired_state.ts";
 
 /** The routes the last pass asked for, keyed by destination. */

@@ -14,7 +14,7 @@ import {
   type NetlinkHandle,
   type Route,
 } from "../system/netlink/types.ts";
-import { canonCidr, canonIp } from "./cidr.ts";
+import { canonCidr, canonIp } from "../net/mod.ts";
 import type { DesiredRoute } from "./desired_state.ts";
 import type { Fields, Logger } from "./log.ts";
 

@@ -7,7 +7,7 @@
  */
 import type { FileSystem } from "../system/fs.ts";
 import type { Route } from "../system/netlink/types.ts";
-import { canonCidr, canonIp } from "./cidr.ts";
+import { canonCidr, canonIp } from "../net/mod.ts";
 import type { DesiredState } from "./desired_state.ts";
 import { routeMatches } from "./routes.ts";
 import type { VxlanEntries } from "./vxlan.ts";

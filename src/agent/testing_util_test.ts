@@ -6,7 +6,7 @@
  */
 import { FakeDatastore } from "../datastore/fake_datastore.ts";
 import type { NodeInfo } from "../datastore/types.ts";
-import { RealClock } from "../system/clock.ts";
+import { type Clock, RealClock } from "../system/clock.ts";
 import { FakeFileSystem } from "../system/fake_fs.ts";
 import { FakeIptables } from "../system/fake_iptables.ts";
 import { FakeNetlink } from "../system/netlink/mod.ts";
@@ -63,7 +63,7 @@ export function peer(name: string, n: number, extra: Partial<NodeInfo> = {}): No
 
 /** Builds a fake node; `flags` are extra `run` flags. */
 export function fakeNode(
-  opts: { peers?: NodeInfo[]; flags?: string[]; pool?: string[] } = {},
+  opts: { peers?: NodeInfo[]; flags?: string[]; pool?: string[]; clock?: Clock } = {},
 ): FakeNode {
   const nl = new FakeNetlink();
   nl.addNetns("/run/netns/switch");
@@ -101,7 +101,7 @@ export function fakeNode(
       fs,
       metrics,
       log,
-      clock: new RealClock(),
+      clock: opts.clock ?? new RealClock(),
       onDatastoreChange: () => {},
     });
   const writes = () =>

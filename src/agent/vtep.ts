@@ -8,7 +8,7 @@
  * @module
  */
 import type { Vtep } from "../datastore/types.ts";
-import { canonCidr, canonIp, cidrContains, familyOf, isCidr, isIp } from "./cidr.ts";
+import { canonCidr, canonIp, cidrContains, familyOf, isCidr, isIp } from "../net/mod.ts";
 import type { Backend } from "./config.ts";
 
 /** Bytes VXLAN adds over IPv4: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */

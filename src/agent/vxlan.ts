@@ -11,7 +11,7 @@
 import type { Vtep } from "../datastore/types.ts";
 import { ExistsError, NotFoundError } from "../system/netlink/errors.ts";
 import type { FdbEntry, Link, Neighbor, NetlinkHandle } from "../system/netlink/types.ts";
-import { canonIp, familyOf } from "./cidr.ts";
+import { canonIp, familyOf } from "../net/mod.ts";
 import type { VxlanPeer } from "./desired_state.ts";
 
 /** What hostgate's vxlan device should look like. */

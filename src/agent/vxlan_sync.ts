@@ -7,7 +7,7 @@
  */
 import type { Vtep } from "../datastore/types.ts";
 import type { Link, NetlinkHandle } from "../system/netlink/types.ts";
-import { familyOf } from "./cidr.ts";
+import { familyOf } from "../net/mod.ts";
 import type { AgentConfig } from "./config.ts";
 import type { DesiredState } from "./desired_state.ts";
 import type { Uplink } from "./local.ts";

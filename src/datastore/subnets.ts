@@ -3,14 +3,24 @@
  * subnets other nodes already hold, pick the lowest free aligned block. The
  * datastores call it under their own mutual exclusion (a file lock, an etcd
  * transaction), so this module only has to be correct, not concurrent.
- * Parsing is local (ip-cidr costs ~30 µs per CIDR; this is ~1 µs, which
- * matters for 5,000-node snapshots). Works on BigInt intervals so a /8 split into /24s or a v6 /48 split into
+ * Parsing is src/net's (its fast path and memo keep 5,000-node snapshots
+ * cheap). Works on BigInt intervals so a /8 split into /24s or a v6 /48 split into
  * /64s costs O(n log n) in the number of taken subnets, never a scan of the space.
  * @module
  */
 
-/** Address family of a CIDR. */
-export type Family = 4 | 6;
+import {
+  bigIntToIp,
+  cidrCovers,
+  cidrsOverlap as netCidrsOverlap,
+  type Family,
+  familyBits,
+  parseCidr,
+  tryParseCidr,
+  tryParseIp,
+} from "../net/mod.ts";
+
+export type { Family };
 
 /** Default pod subnet size per family (as kube-controller-manager). */
 export const DEFAULT_PREFIX_LENGTH: Readonly<Record<Family, number>> = { 4: 24, 6: 64 };
@@ -34,97 +44,24 @@ interface Interval {
   end: bigint;
 }
 
-function bits(family: Family): number {
-  return family === 4 ? 32 : 128;
-}
-
-const V4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const HEX16 = /^[0-9a-fA-F]{1,4}$/;
-
-function parseV4(text: string): bigint | undefined {
-  if (!V4.test(text)) return undefined;
-  return text.split(".").reduce((acc, o) => (acc << 8n) | BigInt(o), 0n);
-}
-
-function parseV6(text: string): bigint | undefined {
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const groupsOf = (part: string): number[] | undefined => {
-    if (part === "") return [];
-    const out: number[] = [];
-    const pieces = part.split(":");
-    for (let i = 0; i < pieces.length; i++) {
-      const p = pieces[i]!;
-      if (i === pieces.length - 1 && p.includes(".")) {
-        const v4 = parseV4(p);
-        if (v4 === undefined) return undefined;
-        out.push(Number(v4 >> 16n), Number(v4 & 0xffffn));
-      } else if (HEX16.test(p)) {
-        out.push(parseInt(p, 16));
-      } else {
-        return undefined;
-      }
-    }
-    return out;
-  };
-  const head = groupsOf(halves[0]!);
-  const tail = halves.length === 2 ? groupsOf(halves[1]!) : [];
-  if (head === undefined || tail === undefined) return undefined;
-  const fill = 8 - head.length - tail.length;
-  if (halves.length === 2 ? fill < 1 : fill !== 0) return undefined;
-  const groups = [...head, ...Array<number>(halves.length === 2 ? fill : 0).fill(0), ...tail];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
-}
-
 /** Parses an address (no prefix) into family and value; undefined when invalid. */
 export function parseAddress(text: string): { family: Family; value: bigint } | undefined {
-  const v4 = parseV4(text);
-  if (v4 !== undefined) return { family: 4, value: v4 };
-  const v6 = text.includes(":") ? parseV6(text) : undefined;
-  return v6 === undefined ? undefined : { family: 6, value: v6 };
+  const p = tryParseIp(text);
+  return p && { family: p.family, value: p.value };
+}
+
+/** Datastore values may carry stray blanks ("10.0.0.0/8 "); the block is what counts. */
+function trimmed(cidr: string): string {
+  return typeof cidr === "string" ? cidr.trim() : cidr;
 }
 
 function parse(cidr: string): Interval {
-  const text = typeof cidr === "string" ? cidr.trim() : "";
-  const slash = text.indexOf("/");
-  const addr = slash > 0 ? parseAddress(text.slice(0, slash)) : undefined;
-  const prefixText = text.slice(slash + 1);
-  const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
-  if (addr === undefined || !(prefix <= bits(addr.family))) {
-    throw new Error(`Cannot parse CIDR: ${JSON.stringify(cidr)} is not a CIDR`);
-  }
-  const hostBits = BigInt(bits(addr.family) - prefix);
-  const start = (addr.value >> hostBits) << hostBits;
-  return { family: addr.family, prefix, start, end: start + (1n << hostBits) - 1n };
-}
-
-function formatV4(n: bigint): string {
-  return [24n, 16n, 8n, 0n].map((s) => ((n >> s) & 0xffn).toString()).join(".");
-}
-
-/** RFC 5952 text: lowercase, no leading zeros, longest run (>1) of zero groups as "::". */
-function formatV6(n: bigint): string {
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((n >> BigInt(i * 16)) & 0xffffn));
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) [bestAt, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestAt < 0) return hex.join(":");
-  return `${hex.slice(0, bestAt).join(":")}::${hex.slice(bestAt + bestLen).join(":")}`;
+  const c = parseCidr(trimmed(cidr));
+  return { family: c.family, prefix: c.prefix, start: c.networkValue, end: c.lastValue };
 }
 
 function format(family: Family, start: bigint, prefix: number): string {
-  return `${family === 4 ? formatV4(start) : formatV6(start)}/${prefix}`;
+  return `${bigIntToIp(family, start)}/${prefix}`;
 }
 
 /** Family of a CIDR; throws when it is not a CIDR. */
@@ -137,22 +74,17 @@ export function cidrFamily(cidr: string): Family {
  * "fd00:0:0::/64" -> "fd00::/64"), so keys and comparisons never differ by spelling.
  */
 export function normalizeCidr(cidr: string): string {
-  const iv = parse(cidr);
-  return format(iv.family, iv.start, iv.prefix);
+  return parseCidr(trimmed(cidr)).text;
 }
 
 /** True when the two CIDRs share at least one address (same family only). */
 export function cidrsOverlap(a: string, b: string): boolean {
-  const x = parse(a);
-  const y = parse(b);
-  return x.family === y.family && x.start <= y.end && y.start <= x.end;
+  return netCidrsOverlap(trimmed(a), trimmed(b));
 }
 
 /** True when `inner` lies entirely inside `outer`. */
 export function cidrContains(outer: string, inner: string): boolean {
-  const o = parse(outer);
-  const i = parse(inner);
-  return o.family === i.family && o.start <= i.start && i.end <= o.end;
+  return cidrCovers(trimmed(outer), trimmed(inner));
 }
 
 /**
@@ -197,7 +129,7 @@ function alignUp(n: bigint, size: bigint, base: bigint): bigint {
 export function allocateSubnet(req: SubnetRequest): string | undefined {
   const cluster = parse(req.clusterCidr);
   const prefix = req.prefixLength ?? DEFAULT_PREFIX_LENGTH[cluster.family];
-  const width = bits(cluster.family);
+  const width = familyBits(cluster.family);
   if (!Number.isInteger(prefix) || prefix < cluster.prefix || prefix > width) {
     throw new Error(
       `Cannot allocate pod subnet: prefix length /${prefix} is outside /${cluster.prefix}../${width}`,
@@ -254,11 +186,8 @@ export function assignSubnets(req: AssignRequest): string[] {
 }
 
 function tryParse(cidr: string): Interval | undefined {
-  try {
-    return parse(cidr);
-  } catch {
-    return undefined;
-  }
+  const c = tryParseCidr(trimmed(cidr));
+  return c && { family: c.family, prefix: c.prefix, start: c.networkValue, end: c.lastValue };
 }
 
 function safeOverlap(a: string, b: string): boolean {

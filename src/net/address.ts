@@ -9,6 +9,13 @@
  * allocator, which walks ranges numerically and formats only what it keeps.
  * The numbers are native BigInts read off the library's parse: the library's
  * own jsbn conversions are never on the per-pod path (see `libValue`).
+ *
+ * This is the project's one address parser (the agent's 5,000-node passes,
+ * the datastores and the netlink byte codec all come here), so repeated parses
+ * must be cheap: a canonical dotted quad takes a char-loop fast path (its
+ * result equals the library's, lib_parity_test.ts checks it on random input)
+ * and every other text is parsed by the library once and then answered from a
+ * small bounded memo (`ParseMemo`).
  * @module
  */
 import IPCIDR from "ip-cidr";
@@ -60,11 +67,123 @@ export function maxAddressValue(family: Family): bigint {
   return (1n << BigInt(familyBits(family))) - 1n;
 }
 
+/**
+ * Family of an address or CIDR text by its spelling alone (a colon means
+ * IPv6), for text that was validated before; no parse.
+ */
+export function familyOf(addrOrCidr: string): Family {
+  return addrOrCidr.includes(":") ? 6 : 4;
+}
+
+/**
+ * The library's IPv6 class (ip-cidr hands it out but does not export it).
+ * Looked up on use, not at import: a plugin process that never sees IPv6 text
+ * should not pay for the library's first parse.
+ */
+function address6(text: string): LibAddress {
+  const cls = IPCIDR.createAddress("::").constructor as unknown as new (t: string) => LibAddress;
+  return new cls(text);
+}
+
+/**
+ * A bounded memo of parse results keyed by the input text. Values are frozen
+ * (shared between callers); when full, the oldest half is dropped, so a
+ * working set below the bound (an agent's node list) is parsed once.
+ */
+export class ParseMemo<T> {
+  readonly #map = new Map<string, T | null>();
+  readonly #max: number;
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** The memoised result of `parse(text)` (undefined results are memoised too). */
+  get(text: string, parse: (text: string) => T | undefined): T | undefined {
+    const hit = this.#map.get(text);
+    if (hit !== undefined) return hit ?? undefined;
+    const value = parse(text);
+    if (this.#map.size >= this.#max) {
+      let drop = this.#max >> 1;
+      for (const k of this.#map.keys()) {
+        this.#map.delete(k);
+        if (--drop <= 0) break;
+      }
+    }
+    this.#map.set(text, value === undefined ? null : Object.freeze(value));
+    return value;
+  }
+}
+
+/**
+ * The value of a canonical dotted quad ("10.0.0.1": four decimal octets, no
+ * leading zeros, nothing else), or -1. A char loop (no split, no regex): the
+ * agent parses tens of thousands of these per pass. Every text it accepts,
+ * ip-cidr accepts with the same value and prints unchanged.
+ */
+export function fastV4(text: string, from = 0, to = text.length): number {
+  let octets = 0, digits = 0, octet = 0, value = 0;
+  for (let i = from; i <= to; i++) {
+    const c = i < to ? text.charCodeAt(i) : 46; // the end acts as a final "."
+    if (c === 46) {
+      if (digits === 0 || octets === 4) return -1;
+      value = value * 256 + octet;
+      octets++;
+      digits = 0;
+      octet = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && octet === 0) return -1; // leading zero
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return -1;
+    } else {
+      return -1;
+    }
+  }
+  return octets === 4 ? value : -1;
+}
+
+/** Text of an IPv4 value (a 32-bit unsigned number). */
+export function formatV4(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/**
+ * RFC 5952 text of eight 16-bit groups: lowercase, no leading zeros, the
+ * longest run (the first on a tie) of two or more zero groups as "::". Equal
+ * to ip-cidr's `correctForm` (lib_parity_test.ts), without its parse.
+ */
+export function formatV6Groups(g: ArrayLike<number>): string {
+  let best = -1, bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  let out = "";
+  for (let i = 0; i < 8; i++) {
+    if (i === best) {
+      out += "::";
+      i += bestLen - 1;
+      continue;
+    }
+    if (out !== "" && !out.endsWith(":")) out += ":";
+    out += g[i]!.toString(16);
+  }
+  return out;
+}
+
 /** Parses with ip-cidr; undefined when the text is not an address (with or without prefix). */
 export function libParse(text: string): LibAddress | undefined {
   if (typeof text !== "string" || text === "") return undefined;
   try {
-    const a = IPCIDR.createAddress(text) as LibAddress;
+    // createAddress keeps only what follows the last ":" of "x:a.b.c.d" (so
+    // "::ffff:1.2.3.4", and even "junk:1.2.3.4", became IPv4): any text with a
+    // colon goes to the library's IPv6 class, which reads embedded IPv4 right.
+    const a = (text.includes(":") ? address6(text) : IPCIDR.createAddress(text)) as LibAddress;
     if (a.zone) return undefined; // "fe80::1%eth0": a zone is not part of an address here
     return a;
   } catch {
@@ -91,13 +210,28 @@ export function libValue(a: LibAddress): bigint {
   return BigInt(hex);
 }
 
+/** Family of a library parse (its `v4` flag is also set on IPv6 with embedded IPv4). */
+export function libFamily(a: LibAddress): Family {
+  return a.parsedAddress.length === 4 ? 4 : 6;
+}
+
 function libToParsed(a: LibAddress): ParsedIp {
-  return { family: a.v4 ? 4 : 6, value: libValue(a), text: a.correctForm() };
+  return { family: libFamily(a), value: libValue(a), text: a.correctForm() };
 }
 
 /** Parses a plain address (no prefix); undefined when it is not one. */
 export function tryParseIp(text: string): ParsedIp | undefined {
-  if (typeof text !== "string" || text.includes("/")) return undefined;
+  if (typeof text !== "string") return undefined;
+  const v4 = fastV4(text);
+  if (v4 >= 0) return { family: 4, value: BigInt(v4), text };
+  return IP_MEMO.get(text, libParseIp);
+}
+
+/** Memoised slow-path parses (IPv6, and IPv4 text the fast path refused). */
+const IP_MEMO = new ParseMemo<ParsedIp>(8192);
+
+function libParseIp(text: string): ParsedIp | undefined {
+  if (text.includes("/")) return undefined;
   const a = libParse(text);
   return a ? libToParsed(a) : undefined;
 }
@@ -135,9 +269,8 @@ export function ipToBigInt(text: string): bigint {
 }
 
 /**
- * Canonical text of the address `value` in `family`. IPv4 is the dotted quad
- * (what the library prints too); IPv6 hands the full eight-group text to the
- * library, whose `correctForm` does the RFC 5952 compression.
+ * Canonical text of the address `value` in `family`: the dotted quad, or the
+ * RFC 5952 text the library's `correctForm` prints (`formatV6Groups`).
  */
 export function bigIntToIp(family: Family, value: bigint): string {
   if (value < 0n || value > maxAddressValue(family)) {
@@ -146,14 +279,10 @@ export function bigIntToIp(family: Family, value: bigint): string {
       String(value),
     );
   }
-  if (family === 4) {
-    const n = Number(value);
-    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-  }
-  const hex = value.toString(16).padStart(32, "0");
-  let full = hex.slice(0, 4);
-  for (let i = 4; i < 32; i += 4) full += ":" + hex.slice(i, i + 4);
-  return (IPCIDR.createAddress(full) as LibAddress).correctForm();
+  if (family === 4) return formatV4(Number(value));
+  const groups = new Array<number>(8);
+  for (let i = 7, v = value; i >= 0; i--, v >>= 16n) groups[i] = Number(v & 0xffffn);
+  return formatV6Groups(groups);
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   isCidr,
   isIp,
   prefixLength,
-} from "./cidr.ts";
+} from "./mod.ts";
 
 /** A seeded generator, so a failure is reproducible. */
 function rng(seed: number): () => number {
@@ -36,7 +36,7 @@ function randomV6(r: () => number): string {
   return text.join(":");
 }
 
-// The reference: what the agent computed with ip-cidr before (see cidr.ts).
+// The reference: what the agent computed with ip-cidr before its own parser (and now again).
 const ref = {
   canonIp: (ip: string) => {
     const bare = ip.split("/")[0]!;

@@ -12,8 +12,11 @@ import {
   bigIntToIp,
   type Family,
   familyBits,
+  fastV4,
+  libFamily,
   libParse,
   libValue,
+  ParseMemo,
   tryParseIp,
 } from "./address.ts";
 
@@ -39,23 +42,54 @@ export interface Cidr {
 export function tryParseCidr(text: string): Cidr | undefined {
   if (typeof text !== "string") return undefined;
   const slash = text.indexOf("/");
-  if (slash <= 0 || !/^(0|[1-9]\d{0,2})$/.test(text.slice(slash + 1))) return undefined;
+  if (slash <= 0) return undefined;
+  const prefix = prefixOf(text, slash);
+  if (prefix < 0) return undefined;
+  const v4 = fastV4(text, 0, slash);
+  if (v4 >= 0) {
+    return prefix > 32 ? undefined : block(4, BigInt(v4), prefix, text.slice(0, slash));
+  }
+  return CIDR_MEMO.get(text, libParseCidr);
+}
+
+/** Memoised slow-path parses (IPv6, and IPv4 text the fast path refused). */
+const CIDR_MEMO = new ParseMemo<Cidr>(8192);
+
+/** The decimal prefix after the slash (no sign, no leading zero, at most 3 digits), or -1. */
+function prefixOf(text: string, slash: number): number {
+  const len = text.length - slash - 1;
+  if (len < 1 || len > 3 || (len > 1 && text.charCodeAt(slash + 1) === 48)) return -1;
+  let prefix = 0;
+  for (let i = slash + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    prefix = prefix * 10 + (c - 48);
+  }
+  return prefix;
+}
+
+function libParseCidr(text: string): Cidr | undefined {
   // The same validation `new IPCIDR(text)` does (createAddress), zone refused.
   const lib = libParse(text);
   if (!lib) return undefined;
-  const family: Family = lib.v4 ? 4 : 6;
-  const prefix = Number(text.slice(slash + 1));
-  // ip-cidr turns "::ffff:a.b.c.d/n" into IPv4; refuse a prefix that no longer fits.
-  if (prefix > familyBits(family) || text.includes(":") !== (family === 6)) return undefined;
+  const family = libFamily(lib);
+  const prefix = Number(text.slice(text.indexOf("/") + 1));
+  // IPv6 with embedded IPv4 ("::ffff:a.b.c.d/n") is refused as a block, as
+  // ip-cidr (which turns it into IPv4) always made this module do.
+  if (prefix > familyBits(family) || (family === 6 && lib.v4)) return undefined;
+  return block(family, libValue(lib), prefix, lib.correctForm());
+}
+
+/** The block record of `value`/`prefix`; `address` is the canonical text of `value`. */
+function block(family: Family, value: bigint, prefix: number, address: string): Cidr {
   const host = (1n << BigInt(familyBits(family) - prefix)) - 1n;
-  const value = libValue(lib);
   const first = value - (value & host);
   const last = first + host;
-  const network = bigIntToIp(family, first);
+  const network = first === value ? address : bigIntToIp(family, first);
   return {
     family,
     prefix,
-    address: lib.correctForm(),
+    address,
     network,
     last: bigIntToIp(family, last),
     text: `${network}/${prefix}`,
@@ -93,6 +127,14 @@ export function cidrContains(cidr: Cidr | string, ip: string): boolean {
   const p = tryParseIp(ip);
   return p !== undefined && p.family === c.family && p.value >= c.networkValue &&
     p.value <= c.lastValue;
+}
+
+/** True when the block `inner` lies entirely inside `outer` (same family). */
+export function cidrCovers(outer: Cidr | string, inner: Cidr | string): boolean {
+  const o = typeof outer === "string" ? parseCidr(outer) : outer;
+  const i = typeof inner === "string" ? parseCidr(inner) : inner;
+  return o.family === i.family && o.networkValue <= i.networkValue &&
+    i.lastValue <= o.lastValue;
 }
 
 /** True when the blocks share at least one address. */

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import IPCIDR from "ip-cidr";
-import { bigIntToIp, type LibAddress, parseIp } from "./address.ts";
+import { bigIntToIp, fastV4, type LibAddress, parseIp, tryParseIp } from "./address.ts";
 import { cidrContains, nthAddress, parseCidr } from "./cidr.ts";
 
 interface LibClass {
@@ -73,5 +73,46 @@ Deno.test("CIDR bounds, membership and n-th address agree with ip-cidr", () => {
     const n = BigInt(next()) % c.size;
     const [nth] = block.toArray({ from: n, limit: 1 });
     assert.equal(nthAddress(c, n), parseIp(nth!).text, `${text} #${n}`);
+  }
+});
+
+Deno.test("the dotted-quad fast path accepts exactly what ip-cidr accepts, with its value", () => {
+  const next = rng(0xfa57);
+  const pieces = ["0", "00", "01", "1", "9", "10", "99", "100", "255", "256", "999", "1000", ""];
+  for (let i = 0; i < 4000; i++) {
+    const n = 3 + (next() % 3); // 3..5 octets
+    const text = i % 3 === 0
+      ? randomV4(next)
+      : Array.from({ length: n }, () => pieces[next() % pieces.length]).join(".");
+    let lib: LibAddress | undefined;
+    try {
+      lib = IPCIDR.createAddress(text) as LibAddress;
+    } catch {
+      lib = undefined;
+    }
+    const fast = fastV4(text);
+    if (fast >= 0) {
+      assert.ok(lib, `fast path accepted ${text}, ip-cidr refused it`);
+      assert.equal(BigInt(fast), BigInt(IPCIDR.formatIP(lib, { type: "bigInteger" }) as bigint));
+      assert.equal(lib.correctForm(), text, text);
+    }
+    // The public parse (fast path or library) refuses what the library refuses.
+    assert.equal(tryParseIp(text) !== undefined, lib !== undefined, text);
+    // A memoised second parse gives the same answer.
+    assert.deepEqual(tryParseIp(text), tryParseIp(text), text);
+  }
+});
+
+Deno.test("IPv4 CIDRs on the fast path equal the library path", () => {
+  const next = rng(0xb10c);
+  for (let i = 0; i < 500; i++) {
+    const text = `${randomV4(next)}/${next() % 33}`;
+    const c = parseCidr(text);
+    const block = new IPCIDR(text);
+    const [first, last] = block.toRange({ type: "bigInteger" }) as [bigint, bigint];
+    assert.equal(c.networkValue, first, text);
+    assert.equal(c.lastValue, last, text);
+    assert.equal(c.network, block.start() as string, text);
+    assert.equal(c.address, (IPCIDR.createAddress(text) as LibAddress).correctForm(), text);
   }
 });

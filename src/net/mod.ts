@@ -12,6 +12,7 @@ export {
   compareIps,
   type Family,
   familyBits,
+  familyOf,
   ipEquals,
   ipFamily,
   ipToBigInt,
@@ -27,6 +28,7 @@ export {
 export {
   type Cidr,
   cidrContains,
+  cidrCovers,
   cidrsOverlap,
   isCidr,
   normalizeCidr,
@@ -45,3 +47,4 @@ export {
   rangeSize,
   rangesOverlap,
 } from "./range.ts";
+export { canonCidr, canonIp, CidrSet, gatewayCidr, prefixLength } from "./canon.ts";

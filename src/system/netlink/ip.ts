@@ -1,12 +1,13 @@
 /**
- * Byte-level IP, CIDR and MAC conversions for netlink messages. Kept here
- * (pure, dependency free) because the plugin's hot path should not load a CIDR
- * library just to turn "10.22.0.5/24" into 5 bytes; formatting follows
- * inet_ntop so strings compare equal to `ip -j` output.
+ * Byte-level IP, CIDR and MAC conversions for netlink messages. Text is
+ * parsed by src/net (the one address parser; a dotted quad takes its fast
+ * path, so the plugin's hot path stays cheap) and only packed into bytes here;
+ * formatting follows inet_ntop so strings compare equal to `ip -j` output.
  * @module
  */
 
 import type { Family } from "./types.ts";
+import { formatV6Groups, tryParseIp } from "../../net/address.ts";
 import { NetlinkError } from "./errors.ts";
 
 const EINVAL = 22;
@@ -26,68 +27,22 @@ function invalid(what: string, value: string): NetlinkError {
   return new NetlinkError(EINVAL, `Cannot parse ${what} "${value}": invalid syntax`);
 }
 
-function parseV4Into(s: string, out: Uint8Array, at: number): boolean {
-  const parts = s.split(".");
-  if (parts.length !== 4) return false;
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^\d{1,3}$/.test(p) || (p.length > 1 && p[0] === "0")) return false;
-    const n = Number(p);
-    if (n > 255) return false;
-    out[at + i] = n;
-  }
-  return true;
-}
-
-function parseV6(s: string): Uint8Array | undefined {
-  const out = new Uint8Array(16);
-  const halves = s.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (h: string) => (h === "" ? [] : h.split(":"));
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  const words: number[] = [];
-  const push = (list: string[], isLast: boolean): boolean => {
-    for (let i = 0; i < list.length; i++) {
-      const g = list[i]!;
-      if (isLast && i === list.length - 1 && g.includes(".")) {
-        const v4 = new Uint8Array(4);
-        if (!parseV4Into(g, v4, 0)) return false;
-        words.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(g)) {
-        words.push(parseInt(g, 16));
-      } else return false;
-    }
-    return true;
-  };
-  if (!push(head, halves.length === 1)) return undefined;
-  const headLen = words.length;
-  if (!push(tail, true)) return undefined;
-  const tailLen = words.length - headLen;
-  if (halves.length === 1 ? words.length !== 8 : words.length > 7) return undefined;
-  for (let i = 0; i < headLen; i++) {
-    out[i * 2] = words[i]! >> 8;
-    out[i * 2 + 1] = words[i]! & 0xff;
-  }
-  for (let i = 0; i < tailLen; i++) {
-    const w = words[headLen + i]!;
-    const pos = 8 - tailLen + i;
-    out[pos * 2] = w >> 8;
-    out[pos * 2 + 1] = w & 0xff;
-  }
-  return out;
-}
-
-/** Parses "10.0.0.1" or "fd00::1"; throws NetlinkError(EINVAL) on bad syntax. */
+/** Parses "10.0.0.1" or "fd00::1" (src/net's parser); throws NetlinkError(EINVAL) on bad syntax. */
 export function parseIp(s: string): IpBytes {
-  if (s.includes(":")) {
-    const bytes = parseV6(s);
-    if (!bytes) throw invalid("IP address", s);
-    return { family: 6, bytes };
+  const p = tryParseIp(s);
+  if (!p) throw invalid("IP address", s);
+  const bytes = new Uint8Array(p.family === 4 ? 4 : 16);
+  if (p.family === 4) {
+    const n = Number(p.value);
+    bytes[0] = n >>> 24;
+    bytes[1] = (n >>> 16) & 255;
+    bytes[2] = (n >>> 8) & 255;
+    bytes[3] = n & 255;
+  } else {
+    let v = p.value;
+    for (let i = 15; i >= 0; i--, v >>= 8n) bytes[i] = Number(v & 0xffn);
   }
-  const bytes = new Uint8Array(4);
-  if (!parseV4Into(s, bytes, 0)) throw invalid("IP address", s);
-  return { family: 4, bytes };
+  return { family: p.family, bytes };
 }
 
 /** Parses "10.0.0.1/24"; a bare address gets the full-length prefix. */
@@ -101,39 +56,22 @@ export function parseCidr(s: string): CidrBytes {
   return { ...ip, prefix: Number(p) };
 }
 
-/** Formats 4 or 16 bytes like inet_ntop. */
+/**
+ * Formats 4 or 16 bytes like inet_ntop: src/net's RFC 5952 text, except that
+ * IPv4-mapped and -compatible addresses keep their dotted tail ("::ffff:1.2.3.4"),
+ * as `ip -j` prints them.
+ */
 export function formatIp(b: Uint8Array): string {
   if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   if (b.length !== 16) return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":");
   const w: number[] = [];
   for (let i = 0; i < 8; i++) w.push((b[i * 2]! << 8) | b[i * 2 + 1]!);
-  let bestBase = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) [bestBase, bestLen] = [i, j - i];
-    i = j;
+  if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0) {
+    const tail = `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+    if (w[5] === 0xffff) return `::ffff:${tail}`;
+    if (w[5] === 0 && w[6] !== 0) return `::${tail}`;
   }
-  if (bestLen < 2) bestBase = -1;
-  let out = "";
-  for (let i = 0; i < 8; i++) {
-    if (i === bestBase) {
-      out += "::";
-      i += bestLen - 1;
-      continue;
-    }
-    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
-      const sep = out.endsWith(":") ? "" : ":";
-      return `${out}${sep}${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-    }
-    if (out !== "" && !out.endsWith(":")) out += ":";
-    out += w[i]!.toString(16);
-  }
-  return out;
+  return formatV6Groups(w);
 }
 
 /** Zeroes the host bits of `bytes` beyond `prefix`, returning a copy. */
