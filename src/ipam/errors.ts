@@ -5,6 +5,7 @@
  * @module
  */
 import { CniCode, CniError } from "../errors.ts";
+import { addressOf } from "../net/mod.ts";
 
 /**
  * No free address left in a range set (CNI code 100, hostgate's own range: the
@@ -63,6 +64,37 @@ export class IpamCheckError extends CniError {
   constructor(msg: string) {
     super(CniCode.UnknownContainer, msg);
     this.name = "IpamCheckError";
+  }
+}
+
+/** What `requireHeld` compares. */
+export interface HeldCheck {
+  /** What is missing, e.g. "an IPAM reservation". */
+  what: string;
+  /** The owner, "<containerId>/<ifname>". */
+  who: string;
+  /** Addresses the owner holds, without prefix. */
+  held: readonly string[];
+  /** Addresses (or CIDRs) CHECK was given. */
+  ips: readonly string[];
+}
+
+/** CHECK of every IPAM backend: throws IpamCheckError unless `held` has each of `ips`. */
+export function requireHeld(c: HeldCheck): void {
+  for (const text of c.ips) {
+    let ip: string;
+    try {
+      ip = addressOf(text);
+    } catch {
+      throw new IpamCheckError(`Cannot check IP ${JSON.stringify(text)}: not an address`);
+    }
+    if (!c.held.includes(ip)) {
+      throw new IpamCheckError(
+        `Cannot find ${c.what}: ${c.who} does not hold ${ip} (holds ${
+          c.held.join(", ") || "none"
+        })`,
+      );
+    }
   }
 }
 

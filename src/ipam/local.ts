@@ -4,10 +4,16 @@
  * under the store lock.
  * @module
  */
-import { addressOf, tryParseIp } from "../net/mod.ts";
+import { tryParseIp } from "../net/mod.ts";
 import { allocate, type Layout, layoutOf } from "./allocator.ts";
 import type { LocalIpamConfig } from "./config.ts";
-import { ioFailure, IpamCheckError, IpamExhaustedError, IpamUnavailableError } from "./errors.ts";
+import {
+  ioFailure,
+  IpamCheckError,
+  IpamExhaustedError,
+  IpamUnavailableError,
+  requireHeld,
+} from "./errors.ts";
 import { describeRangeSet, freeCount } from "./range.ts";
 import { type Store, validKeyPredicate } from "./store.ts";
 import type { Attachment, Ipam, IpamOwner, IpamResult } from "./types.ts";
@@ -72,21 +78,7 @@ export class LocalIpam implements Ipam {
     if (ips.length === 0 && held.length === 0) {
       throw new IpamCheckError(`Cannot find an IPAM reservation: ${who} holds none`);
     }
-    for (const text of ips) {
-      let ip: string;
-      try {
-        ip = addressOf(text);
-      } catch {
-        throw new IpamCheckError(`Cannot check IP ${JSON.stringify(text)}: not an address`);
-      }
-      if (!held.includes(ip)) {
-        throw new IpamCheckError(
-          `Cannot find an IPAM reservation: ${who} does not hold ${ip} (holds ${
-            held.join(", ") || "none"
-          })`,
-        );
-      }
-    }
+    requireHeld({ what: "an IPAM reservation", who, held, ips });
   }
 
   async gc(valid: Attachment[]): Promise<void> {

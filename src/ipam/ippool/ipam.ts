@@ -20,8 +20,8 @@
  * An unreachable or failing API server is code 11 with nothing changed.
  * @module
  */
-import { addressOf, type Family, tryParseIp } from "../../net/mod.ts";
-import { IpamCheckError, IpamRequestError } from "../errors.ts";
+import { type Family, tryParseIp } from "../../net/mod.ts";
+import { IpamCheckError, IpamRequestError, requireHeld } from "../errors.ts";
 import type { Attachment, Ipam, IpamOwner, IpamResult } from "../types.ts";
 import { cryptoRandomBelow, pickFree, type RandomBelow, reclaimOrder } from "./allocator.ts";
 import { type KubeClient, KubeUnavailableError } from "./client.ts";
@@ -230,19 +230,7 @@ export class IppoolIpam implements Ipam {
     if (held.length === 0) {
       throw new IpamCheckError(`Cannot find an IPPool allocation: ${who} holds none`);
     }
-    for (const text of ips) {
-      let ip: string;
-      try {
-        ip = addressOf(text);
-      } catch {
-        throw new IpamCheckError(`Cannot check IP ${JSON.stringify(text)}: not an address`);
-      }
-      if (!held.includes(ip)) {
-        throw new IpamCheckError(
-          `Cannot find an IPPool allocation: ${who} does not hold ${ip} (holds ${held.join(", ")})`,
-        );
-      }
-    }
+    requireHeld({ what: "an IPPool allocation", who, held, ips });
   }
 
   async gc(valid: Attachment[]): Promise<void> {
