@@ -8,7 +8,7 @@ import type { Clock } from "../system/clock.ts";
 import type { FileSystem } from "../system/fs.ts";
 import { HOSTGATE_ROUTE_PROTOCOL, type Netlink } from "../system/netlink/types.ts";
 import type { AgentConfig, FirewallBackendName } from "./config.ts";
-import { renderConflist } from "./conflist.ts";
+import { conflistIppool, renderConflist } from "./conflist.ts";
 import { computeDesired } from "./desired_state.ts";
 import type { FirewallDriver } from "./firewall_sync.ts";
 import {
@@ -109,6 +109,7 @@ export async function installCommand(d: CommandDeps): Promise<number> {
       mtu: podMtu({ mtu: cfg.mtu, backend: cfg.backend, uplinkMtu: uplink.link?.mtu }),
       podCidrs: desired.selfPodCidrs,
       ipamDir: cfg.ipamDir,
+      ippool: conflistIppool(cfg),
     });
     const wrote = await ensureConflist(d.fs, { path: conflistPath(cfg), content });
     d.log.info(wrote ? "conflist written" : "conflist already current", {
@@ -216,6 +217,7 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
         mtu: podMtu({ mtu: cfg.mtu, backend: cfg.backend, uplinkMtu: uplink.link?.mtu }),
         podCidrs: desired.selfPodCidrs,
         ipamDir: cfg.ipamDir,
+        ippool: conflistIppool(cfg),
       });
       state = file === undefined ? "missing" : file === want ? "current" : "outdated";
     }

@@ -21,6 +21,8 @@ export type DatastoreKind = "kubernetes" | "etcd" | "file";
  * peer, or direct where the peer is on-link and VXLAN elsewhere.
  */
 export type Backend = "host-gw" | "vxlan" | "auto";
+/** Which IPAM the conflist names: node-local subnets, or a cluster-wide IPPool. */
+export type IpamMode = "local" | "ippool";
 /** How rules are written: iptables flavours, native nftables, or not at all. */
 export type FirewallBackendName = "auto" | "iptables-legacy" | "iptables-nft" | "nftables" | "none";
 
@@ -78,6 +80,10 @@ export interface AgentConfig {
   json: boolean;
   /** install: only copy binaries, do not contact the datastore. */
   binaryOnly: boolean;
+  /** IPAM of the conflist: hostgate-local (default) or hostgate-ippool. */
+  ipam: IpamMode;
+  /** IPPool named in the conflist when `ipam` is "ippool". */
+  ippoolName: string;
   /** run/install: where to write the plugin's kubeconfig for hostgate-ippool; "" or absent: none. */
   ippoolKubeconfig?: string;
   /** The in-cluster API URL (KUBERNETES_SERVICE_HOST/PORT) written into that kubeconfig. */
@@ -228,6 +234,8 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     storeDir: get("storeDir"),
     json: parseBool(get("json"), "--json"),
     binaryOnly: parseBool(get("binaryOnly"), "--binary-only"),
+    ipam: oneOf(get("ipam"), ["local", "ippool"] as const, "--ipam"),
+    ippoolName: get("ippoolName"),
     help: values.help === true,
   };
   const ippoolKubeconfig = get("ippoolKubeconfig");
@@ -257,6 +265,7 @@ function validate(cfg: AgentConfig): void {
       );
     }
   }
+  if (cfg.ipam === "ippool") validateIppool(cfg);
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(cfg.bridge)) {
     throw new ConfigError(`Cannot parse flags: --bridge is not an interface name: ${cfg.bridge}`);
   }
@@ -277,6 +286,31 @@ function validate(cfg: AgentConfig): void {
   if (cfg.conflistName.includes("/") || !cfg.conflistName.endsWith(".conflist")) {
     throw new ConfigError(
       `Cannot parse flags: --conflist-name must be a file name ending in .conflist: ${cfg.conflistName}`,
+    );
+  }
+}
+
+/**
+ * --ipam ippool: the pool addresses are routed from IPAllocation objects,
+ * which only the Kubernetes API holds, and the plugin needs a kubeconfig.
+ */
+function validateIppool(cfg: AgentConfig): void {
+  if (cfg.datastore !== "kubernetes") {
+    throw new ConfigError(
+      `Cannot parse flags: --ipam ippool needs --datastore kubernetes (IPAllocation objects live in the Kubernetes API), not ${cfg.datastore}`,
+    );
+  }
+  if (!/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/.test(cfg.ippoolName)) {
+    throw new ConfigError(
+      `Cannot parse flags: --ippool-name is not an IPPool name: ${cfg.ippoolName}`,
+    );
+  }
+  if (
+    ["run", "install", "status"].includes(cfg.command) && cfg.ippoolKubeconfig === undefined &&
+    cfg.kubeconfig === ""
+  ) {
+    throw new ConfigError(
+      "Cannot parse flags: --ipam ippool needs --ippool-kubeconfig (in a pod) or --kubeconfig (a JSON kubeconfig the plugin can read too)",
     );
   }
 }

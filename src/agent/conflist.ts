@@ -6,6 +6,8 @@
  * @module
  */
 import { familyOf } from "../net/mod.ts";
+import type { AgentConfig } from "./config.ts";
+import { IPPOOL_TYPE } from "../ipam/config.ts";
 
 /** Default IPAM data directory of the plugin; written into the conflist only when different. */
 export const DEFAULT_IPAM_DIR = "/run/hostgate/ipam";
@@ -20,21 +22,46 @@ export interface ConflistSpec {
   podCidrs: readonly string[];
   /** IPAM data dir; omitted from the file when it is the plugin's default. */
   ipamDir?: string;
+  /** Set: the ipam section is hostgate-ippool instead of hostgate-local. */
+  ippool?: ConflistIppool;
+}
+
+/** The hostgate-ippool ipam section's values. */
+export interface ConflistIppool {
+  /** IPPool name. */
+  pool: string;
+  /** Kubeconfig the plugin reads (JSON). */
+  kubeconfig: string;
+  /** This node's name as the Kubernetes API knows it (the plugin's default is the host name). */
+  nodeName: string;
+}
+
+/**
+ * The ippool section for this config, or undefined with --ipam local. The
+ * plugin's kubeconfig is the one the agent writes (--ippool-kubeconfig) or,
+ * outside a pod, the agent's own --kubeconfig (which must then be JSON).
+ */
+export function conflistIppool(
+  cfg: Pick<AgentConfig, "ipam" | "ippoolName" | "ippoolKubeconfig" | "kubeconfig" | "nodeName">,
+): ConflistIppool | undefined {
+  if (cfg.ipam !== "ippool") return undefined;
+  return {
+    pool: cfg.ippoolName,
+    kubeconfig: cfg.ippoolKubeconfig ?? cfg.kubeconfig,
+    nodeName: cfg.nodeName,
+  };
 }
 
 /** The conflist text (2-space JSON, trailing newline). */
 export function renderConflist(spec: ConflistSpec): string {
-  if (spec.podCidrs.length === 0) {
-    throw new Error("Cannot render the conflist: this node has no pod subnet yet");
-  }
-  const ordered = [...spec.podCidrs].sort((a, b) => familyOf(a) - familyOf(b));
-  const ipam: Record<string, unknown> = {
-    type: "hostgate-local",
-    ranges: ordered.map((subnet) => [{ subnet }]),
-  };
-  if (spec.ipamDir !== undefined && spec.ipamDir !== DEFAULT_IPAM_DIR) {
-    ipam.dataDir = spec.ipamDir;
-  }
+  const ipam = spec.ippool
+    ? {
+      type: IPPOOL_TYPE,
+      pool: spec.ippool.pool,
+      kubeconfig: spec.ippool.kubeconfig,
+      nodeName: spec.ippool.nodeName,
+    }
+    : localIpam(spec);
   const doc = {
     cniVersion: "1.0.0",
     cniVersions: ["1.0.0", "1.1.0"],
@@ -52,4 +79,19 @@ export function renderConflist(spec: ConflistSpec): string {
     ],
   };
   return JSON.stringify(doc, null, 2) + "\n";
+}
+
+function localIpam(spec: ConflistSpec): Record<string, unknown> {
+  if (spec.podCidrs.length === 0) {
+    throw new Error("Cannot render the conflist: this node has no pod subnet yet");
+  }
+  const ordered = [...spec.podCidrs].sort((a, b) => familyOf(a) - familyOf(b));
+  const ipam: Record<string, unknown> = {
+    type: "hostgate-local",
+    ranges: ordered.map((subnet) => [{ subnet }]),
+  };
+  if (spec.ipamDir !== undefined && spec.ipamDir !== DEFAULT_IPAM_DIR) {
+    ipam.dataDir = spec.ipamDir;
+  }
+  return ipam;
 }

@@ -9,18 +9,20 @@ import type { Logger } from "./log.ts";
 
 /** The `createDatastore` options for this config. */
 export function datastoreOptions(
-  cfg: Pick<
-    AgentConfig,
-    | "datastore"
-    | "clusterCidrs"
-    | "nodePrefixLengthV4"
-    | "nodePrefixLengthV6"
-    | "kubeconfig"
-    | "namespace"
-    | "etcdEndpoints"
-    | "etcdPrefix"
-    | "storeDir"
-  >,
+  cfg:
+    & Pick<
+      AgentConfig,
+      | "datastore"
+      | "clusterCidrs"
+      | "nodePrefixLengthV4"
+      | "nodePrefixLengthV6"
+      | "kubeconfig"
+      | "namespace"
+      | "etcdEndpoints"
+      | "etcdPrefix"
+      | "storeDir"
+    >
+    & Partial<Pick<AgentConfig, "ipam">>,
   log: Logger,
 ): CreateDatastoreOptions {
   const common = {
@@ -46,6 +48,7 @@ export function datastoreOptions(
         kubeconfigPath: cfg.kubeconfig === "" ? undefined : cfg.kubeconfig,
         namespace: cfg.namespace,
         ...common,
+        watchAllocations: cfg.ipam === "ippool",
       };
   }
 }

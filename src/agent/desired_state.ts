@@ -6,10 +6,13 @@
  * route via the peer's VTEP on hostgate's vxlan device, plus a neighbour and
  * an FDB entry) or "skip" with a reason. The backend decides: host-gw never
  * tunnels, vxlan always does (IPv4; it has one VTEP address), auto tunnels
- * only to peers whose node IP is not on-link.
+ * only to peers whose node IP is not on-link. Addresses of a cluster-wide
+ * IPAM (IPPool) live on any node: each one held by a pod on a routed peer
+ * and outside that peer's pod subnets gets a host route (/32, /128) reached
+ * exactly like the peer's subnets.
  * @module
  */
-import type { NodeInfo, Vtep } from "../datastore/types.ts";
+import type { NodeInfo, PodAddress, Vtep } from "../datastore/types.ts";
 import type { Family } from "../system/netlink/types.ts";
 import {
   canonCidr,
@@ -39,7 +42,7 @@ export interface DesiredRoute {
   /** Peer node name (for logs and status). */
   peer: string;
   family: Family;
-  /** Peer pod subnet, canonical. */
+  /** Peer pod subnet, or a pool address's host route ("10.244.100.7/32"), canonical. */
   dst: string;
   /** Peer node IP, canonical. */
   gateway: string;
@@ -118,6 +121,8 @@ export interface DesiredInput {
   backend?: Backend;
   /** ifindex of hostgate's vxlan device; without it no peer gets "vxlan". */
   vxlanLinkIndex?: number;
+  /** Pool addresses of a cluster-wide IPAM (Datastore.podAddresses); none when absent. */
+  podAddresses?: readonly PodAddress[];
 }
 
 /** The desired state of this node. */
@@ -190,7 +195,14 @@ export function computeDesired(input: DesiredInput): DesiredState {
       if (plan) peers.push(plan);
     }
   }
-  const routes = peers.flatMap((p) => p.route ? [p.route] : []).sort((a, b) =>
+  const subnetRoutes = peers.flatMap((p) => p.route ? [p.route] : []);
+  const hostRoutes = podAddressRoutes({
+    peers,
+    podAddresses: input.podAddresses ?? [],
+    selfPodCidrs,
+    localIps,
+  });
+  const routes = [...subnetRoutes, ...hostRoutes].sort((a, b) =>
     a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0
   );
   const vxlan = peers.flatMap((p): VxlanPeer[] =>
@@ -286,4 +298,43 @@ function planVxlanPeer(
       onlink: true,
     },
   };
+}
+
+/** Inputs of `podAddressRoutes`. */
+interface PodAddressRouteArgs {
+  peers: readonly PeerPlan[];
+  podAddresses: readonly PodAddress[];
+  selfPodCidrs: readonly string[];
+  localIps: ReadonlySet<string>;
+}
+
+/**
+ * One host route per held pool address of a routed peer, through the same
+ * gateway and link as that peer's subnet route. Left out: released
+ * addresses, this node's (the bridge reaches them), addresses of a peer
+ * without a route in that family (skipped peers stay unreachable, as their
+ * subnets do), addresses any routed subnet (or this node's) already covers,
+ * and duplicates.
+ */
+function podAddressRoutes(a: PodAddressRouteArgs): DesiredRoute[] {
+  const viaPeer = new Map<string, DesiredRoute>();
+  const covered = new CidrSet();
+  for (const c of a.selfPodCidrs) covered.add(c);
+  for (const p of a.peers) {
+    if (!p.route) continue;
+    viaPeer.set(`${p.name}|${p.family}`, p.route);
+    covered.add(p.route.dst);
+  }
+  const out = new Map<string, DesiredRoute>();
+  for (const pa of a.podAddresses) {
+    if (pa.released || !isIp(pa.ip)) continue;
+    const ip = canonIp(pa.ip);
+    const family = familyOf(ip);
+    const base = viaPeer.get(`${pa.node}|${family}`);
+    if (!base || a.localIps.has(ip)) continue;
+    const dst = `${ip}/${family === 4 ? 32 : 128}`;
+    if (covered.overlaps(dst) || out.has(dst)) continue;
+    out.set(dst, { ...base, dst });
+  }
+  return [...out.values()];
 }

@@ -14,6 +14,7 @@ export {
   ConfigError,
   type DatastoreKind,
   type FirewallBackendName,
+  type IpamMode,
   OPTIONS,
   parseConfig,
   parseDuration,
@@ -77,7 +78,13 @@ export {
   NftDriver,
   NoFirewall,
 } from "./firewall_sync.ts";
-export { type ConflistSpec, DEFAULT_IPAM_DIR, renderConflist } from "./conflist.ts";
+export {
+  type ConflistIppool,
+  conflistIppool,
+  type ConflistSpec,
+  DEFAULT_IPAM_DIR,
+  renderConflist,
+} from "./conflist.ts";
 export { conflistPath, ensureConflist, installBinary, installPlugins } from "./install.ts";
 export { Reconciler, type ReconcilerDeps, type ResyncResult } from "./reconcile.ts";
 export { runAgent, type RunDeps } from "./run.ts";

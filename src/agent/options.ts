@@ -301,7 +301,22 @@ export const OPTIONS: readonly OptionSpec[] = [
     def: "",
     help:
       "write a kubeconfig for the plugin's hostgate-ippool IPAM here (service account token, mode 0600; run keeps it fresh); empty: none",
-    only: ["run", "install"],
+    only: ["run", "install", "status"],
+  },
+  {
+    key: "ipam",
+    flag: "ipam",
+    env: "HOSTGATE_IPAM",
+    def: "local",
+    help:
+      "local (hostgate-local: each node's pod subnet) | ippool (hostgate-ippool: a cluster-wide IPPool; kubernetes datastore only; routes every pod address)",
+  },
+  {
+    key: "ippoolName",
+    flag: "ippool-name",
+    env: "HOSTGATE_IPPOOL",
+    def: "default",
+    help: "IPPool the conflist names with --ipam ippool",
   },
   { key: "json", flag: "json", def: "false", help: "print JSON", boolean: true, only: ["status"] },
   {

@@ -20,7 +20,7 @@ import {
 } from "../system/netlink/types.ts";
 import { familyOf } from "../net/mod.ts";
 import type { AgentConfig } from "./config.ts";
-import { renderConflist } from "./conflist.ts";
+import { conflistIppool, renderConflist } from "./conflist.ts";
 import {
   computeDesired,
   type DesiredState,
@@ -68,6 +68,10 @@ export type ReconcileConfig = Pick<
   | "pluginSrc"
   | "extraPlugins"
   | "resyncIntervalMs"
+  | "ipam"
+  | "ippoolName"
+  | "ippoolKubeconfig"
+  | "kubeconfig"
 >;
 
 /** What the reconciler is given. */
@@ -202,6 +206,7 @@ export class Reconciler {
       bridge: cfg.bridge,
       backend: cfg.backend,
       vxlanLinkIndex: device?.link?.index,
+      podAddresses: this.#d.datastore.podAddresses?.() ?? [],
     });
     this.#reportSkipped(desired.peers);
 
@@ -296,6 +301,7 @@ export class Reconciler {
             mtu,
             podCidrs: desired.selfPodCidrs,
             ipamDir: cfg.ipamDir,
+            ippool: conflistIppool(cfg),
           }),
         })) ?? false;
       if (conflistWrote) {

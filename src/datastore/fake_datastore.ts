@@ -5,7 +5,13 @@
  * registered onChange, as a real watch would.
  * @module
  */
-import type { Datastore, DatastoreHealth, NodeInfo, SelfRegistration } from "./types.ts";
+import type {
+  Datastore,
+  DatastoreHealth,
+  NodeInfo,
+  PodAddress,
+  SelfRegistration,
+} from "./types.ts";
 
 /** Options of FakeDatastore. */
 export interface FakeDatastoreOptions {
@@ -22,6 +28,7 @@ export class FakeDatastore implements Datastore {
   readonly calls: string[] = [];
   readonly #nodes = new Map<string, NodeInfo>();
   readonly #pool: string[];
+  #podAddresses: PodAddress[] = [];
   #onChange: (() => void) | undefined;
   #connected = true;
   #lastError: string | undefined;
@@ -38,6 +45,16 @@ export class FakeDatastore implements Datastore {
   setNode(node: NodeInfo): void {
     this.#nodes.set(node.name, structuredClone(node));
     this.#changed();
+  }
+
+  /** Replaces the pool addresses (as IPAllocation events would) and notifies. */
+  setPodAddresses(list: PodAddress[]): void {
+    this.#podAddresses = structuredClone(list);
+    this.#changed();
+  }
+
+  podAddresses(): PodAddress[] {
+    return structuredClone(this.#podAddresses);
   }
 
   /** Deletes a node and notifies; returns whether it existed. */

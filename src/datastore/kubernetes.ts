@@ -11,10 +11,22 @@
  */
 
 import * as k8s from "@kubernetes/client-node";
-import type { Datastore, DatastoreHealth, NodeInfo, SelfRegistration } from "./types.ts";
+import type {
+  Datastore,
+  DatastoreHealth,
+  NodeInfo,
+  PodAddress,
+  SelfRegistration,
+} from "./types.ts";
 import { type Clock, RealClock } from "../system/clock.ts";
 import { type Backoff, SupervisedInformer } from "./kubernetes_informer.ts";
 import { assignSubnets, parseClusterCidrs } from "./subnets.ts";
+import {
+  IPALLOCATION_API_VERSION,
+  IPALLOCATION_KIND,
+  IPALLOCATIONS_PATH,
+  podAddressesOf,
+} from "./kubernetes_allocations.ts";
 import {
   formatAllocation,
   mergeNodes,
@@ -61,6 +73,13 @@ export interface KubernetesDatastoreOptions extends KubeConfigSource {
   random?: () => number;
   /** Log sink (stderr by default). */
   log?: (msg: string) => void;
+  /**
+   * Also watch IPAllocation objects (the hostgate-ippool IPAM's addresses)
+   * and expose them as `podAddresses()`, so the agent routes pool addresses
+   * of pods on other nodes. Off by default: it needs list/watch on
+   * ipallocations, which the node-local IPAM's RBAC does not grant.
+   */
+  watchAllocations?: boolean;
 }
 
 const MERGE_PATCH = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
@@ -75,6 +94,7 @@ export class KubernetesDatastore implements Datastore {
   readonly #core: k8s.CoreV1Api;
   readonly #nodes: SupervisedInformer<k8s.V1Node>;
   readonly #cm: SupervisedInformer<k8s.V1ConfigMap>;
+  readonly #allocs: SupervisedInformer<k8s.KubernetesObject> | undefined;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #log: (msg: string) => void;
@@ -122,6 +142,16 @@ export class KubernetesDatastore implements Datastore {
       onEvent: () => this.#changed(),
       onState: (ok, err) => this.#setState("configmap", ok, err),
     });
+    if (opts.watchAllocations) {
+      const objects = k8s.KubernetesObjectApi.makeApiClient(kubeConfig);
+      this.#allocs = new SupervisedInformer<k8s.KubernetesObject>({
+        ...common,
+        path: IPALLOCATIONS_PATH,
+        list: () => objects.list(IPALLOCATION_API_VERSION, IPALLOCATION_KIND),
+        onEvent: () => this.#changed(),
+        onState: (ok, err) => this.#setState("ipallocations", ok, err),
+      });
+    }
   }
 
   /** 409 Conflicts met while writing the allocation ConfigMap (for metrics and tests). */
@@ -146,7 +176,7 @@ export class KubernetesDatastore implements Datastore {
 
   async start(onChange: () => void): Promise<void> {
     this.#onChange = onChange;
-    await Promise.all([this.#nodes.start(), this.#cm.start()]);
+    await Promise.all([this.#nodes.start(), this.#cm.start(), this.#allocs?.start()]);
   }
 
   nodes(): NodeInfo[] {
@@ -154,10 +184,15 @@ export class KubernetesDatastore implements Datastore {
     return mergeNodes(this.#nodes.list(), parseAllocations(cm?.data));
   }
 
+  /** Pool addresses from IPAllocation objects; empty unless `watchAllocations`. */
+  podAddresses(): PodAddress[] {
+    return this.#allocs ? podAddressesOf(this.#allocs.list()) : [];
+  }
+
   health(): DatastoreHealth {
     const states = [...this.#state.entries()];
     const down = states.find(([, s]) => !s.connected);
-    const connected = states.length === 2 && !down;
+    const connected = states.length === (this.#allocs ? 3 : 2) && !down;
     const h: DatastoreHealth = { connected, events: this.#events };
     if (down?.[1].error) h.lastError = `${down[0]}: ${down[1].error}`;
     return h;
@@ -165,7 +200,7 @@ export class KubernetesDatastore implements Datastore {
 
   async close(): Promise<void> {
     this.#stop.abort();
-    await Promise.all([this.#nodes.close(), this.#cm.close()]);
+    await Promise.all([this.#nodes.close(), this.#cm.close(), this.#allocs?.close()]);
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
   }
 

@@ -16,7 +16,14 @@ import type { KubernetesDatastore, KubernetesDatastoreOptions } from "./kubernet
 import { parseClusterCidrs } from "./subnets.ts";
 import { loadEtcdModule } from "./etcd_load.ts";
 
-export type { Datastore, DatastoreHealth, NodeInfo, SelfRegistration, Vtep } from "./types.ts";
+export type {
+  Datastore,
+  DatastoreHealth,
+  NodeInfo,
+  PodAddress,
+  SelfRegistration,
+  Vtep,
+} from "./types.ts";
 export {
   deleteNodeEntry,
   denoWatchDir,

@@ -25,6 +25,20 @@ export interface NodeInfo {
   vtep?: Vtep;
 }
 
+/**
+ * A pod address handed out by a cluster-wide IPAM (an IPAllocation of the
+ * hostgate-ippool IPAM), in the pure form the agent routes: such an address
+ * can live on any node, so no node's pod subnet covers it.
+ */
+export interface PodAddress {
+  /** Canonical address, no prefix ("10.244.100.7"). */
+  ip: string;
+  /** Name of the node the pod runs on. */
+  node: string;
+  /** True once DEL released it (kept only for the pod's sticky IP): not routed. */
+  released: boolean;
+}
+
 /** What this node announces about itself. */
 export interface SelfRegistration {
   name: string;
@@ -59,6 +73,12 @@ export interface Datastore {
   /** The current snapshot of every node, this one included. */
   nodes(): NodeInfo[];
   health(): DatastoreHealth;
+  /**
+   * Addresses of a cluster-wide IPAM, when this datastore watches them (the
+   * Kubernetes one with `watchAllocations`); absent or empty otherwise.
+   * Changes to them trigger `onChange` like node changes.
+   */
+  podAddresses?(): PodAddress[];
   /** Stops watches and timers; does not remove this node's entry. */
   close(): Promise<void>;
 }

@@ -124,6 +124,22 @@ export function ensureGateways(
   }
 }
 
+/**
+ * Turns proxy ARP on for the bridge (idempotent: read first, write only when
+ * off). Needed with a cluster-wide pool (hostgate-ippool): its prefix (say
+ * /22) makes a pod on another node look on-link to a pod, which then ARPs for
+ * it on the bridge. With proxy_arp the kernel answers with the bridge's MAC
+ * exactly for targets it routes out of another interface (the agent's host
+ * route to that pod's node), never for a pod on this bridge (connected
+ * route), which answers for itself.
+ */
+export function ensureProxyArp(host: NetlinkHandle, bridge: Link): void {
+  const key = `net/ipv4/conf/${bridge.name}/proxy_arp`;
+  step(`enable ${key}`, () => {
+    if (host.getSysctl(key).trim() !== "1") host.setSysctl(key, "1");
+  });
+}
+
 /** What `ensureVeth` creates. */
 export interface VethRequest {
   hostName: string;

@@ -9,13 +9,15 @@
  *   stdin:  {"id":1,"op":"putNode","name":"n1","podCidr":"10.244.1.0/24","ip":"172.30.0.11"}
  *           {"id":2,"op":"deleteNode","name":"n1"}
  *           {"id":3,"op":"getNode","name":"n1"}
+ *           {"id":4,"op":"put","resource":"ippools.hostgate.io","object":{...}}
+ *           {"id":5,"op":"list","resource":"ipallocations.hostgate.io"}
  *   stdout: {"id":1,"ok":true,"result":...} or {"id":1,"ok":false,"error":"..."}
  *
  * Exits (closing the server and removing its files) when stdin ends.
  * @module
  */
 import { parseArgs } from "node:util";
-import { startApiServer } from "../helpers/apiserver.ts";
+import { type KubeObject, startApiServer } from "../helpers/apiserver.ts";
 
 const { values } = parseArgs({
   options: {
@@ -31,8 +33,10 @@ say({ ready: true, url: server.url, kubeconfig });
 
 interface Command {
   id: number;
-  op: "putNode" | "deleteNode" | "getNode";
+  op: "putNode" | "deleteNode" | "getNode" | "put" | "list";
   name: string;
+  resource?: string;
+  object?: KubeObject;
   podCidr?: string;
   ip?: string;
 }
@@ -51,6 +55,10 @@ function apply(c: Command): unknown {
       return server.remove("nodes", c.name);
     case "getNode":
       return server.get("nodes", c.name) ?? null;
+    case "put":
+      return server.put(c.resource ?? "", c.object!);
+    case "list":
+      return server.list(c.resource ?? "");
     default:
       throw new Error(`Cannot run ${JSON.stringify(c)}: unknown op`);
   }

@@ -172,6 +172,7 @@ export class Cluster {
         `--extra-plugins=${PORTMAP_BIN}`,
         "--health-addr=127.0.0.1:9099",
         `--resync-interval=${this.#opts.resyncInterval ?? "30s"}`,
+        ...(this.#opts.agentFlags ?? []),
       ],
     });
     this.agents.set(name, proc);
@@ -244,11 +245,15 @@ export class Cluster {
     return parts.join("\n");
   }
 
-  /** Creates pod `podName` on node `nodeName` through the node's conflist chain. */
+  /**
+   * Creates pod `podName` on node `nodeName` through the node's conflist
+   * chain. The runtime's pod name (K8S_POD_NAME) is "<node>-<pod>" unless
+   * `k8sName` gives one (the same name on two nodes: a rescheduled pod).
+   */
   async addPod(
     nodeName: string,
     podName: string,
-    opts: { portMappings?: PortMapping[] } = {},
+    opts: { portMappings?: PortMapping[]; k8sName?: string } = {},
   ): Promise<Pod> {
     this.#live("add a pod");
     const node = this.node(nodeName);
@@ -258,7 +263,7 @@ export class Cluster {
         node: this.#cni(nodeName),
         containerId: `${netns}-${crypto.randomUUID().slice(0, 8)}`,
         netnsPath: this.set.path(netns),
-        podName: `${nodeName}-${podName}`,
+        podName: opts.k8sName ?? `${nodeName}-${podName}`,
         portMappings: opts.portMappings,
       });
       const pod: Pod = { ...att, name: podName, label: `${nodeName}/${podName}`, node, netns };

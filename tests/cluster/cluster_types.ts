@@ -34,6 +34,8 @@ export interface ClusterOptions {
   log?: (msg: string) => void;
   /** Tear down on SIGINT/SIGTERM, also while building (default true). */
   signals?: boolean;
+  /** More `hostgate-agent run` flags for every agent (e.g. --ipam=ippool). */
+  agentFlags?: string[];
 }
 
 /** A node's own CNI directories and agent log. */

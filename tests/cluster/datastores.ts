@@ -33,6 +33,10 @@ export interface Backend {
   addNode(node: SimNode, podCidr: string): Promise<void>;
   /** Deletes a node from the store, as an admin does. */
   removeNode(name: string): Promise<void>;
+  /** Kubernetes only: creates or replaces any served object (an IPPool, ...). */
+  putObject?(resource: string, object: Record<string, unknown>): Promise<unknown>;
+  /** Kubernetes only: the objects of a served resource ("ipallocations.hostgate.io"). */
+  listObjects?(resource: string): Promise<Record<string, unknown>[]>;
   /** Processes to list in a kept cluster's state. */
   procs(): Proc[];
   /** Stops its processes. */
@@ -218,6 +222,9 @@ async function kubernetesBackend(ctx: BackendContext): Promise<Backend> {
     addNode: async (node, podCidr) => {
       await call("putNode", { name: node.name, podCidr, ip: node.ip });
     },
+    putObject: (resource, object) => call("put", { resource, object }),
+    listObjects: async (resource) =>
+      (await call("list", { resource })) as Record<string, unknown>[],
     removeNode: async (name) => {
       if ((await call("deleteNode", { name })) !== true) {
         throw new Error(`Cannot remove node ${name} from the apiserver: no such Node`);

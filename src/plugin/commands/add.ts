@@ -14,9 +14,11 @@ import {
   configurePod,
   ensureBridge,
   ensureGateways,
+  ensureProxyArp,
   ensureVeth,
   gatewaysOf,
 } from "../ensure.ts";
+import { IPPOOL_TYPE } from "../../ipam/config.ts";
 import { messageOf, step, toCniError } from "../failure.ts";
 import { firstHost } from "../ip.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
@@ -117,6 +119,8 @@ function wire({ ctx, host, pod, bridge, hostName, alloc }: WireArgs): CniResult 
   }
   const gateways = gatewaysOf(alloc.ips, conf.isGateway);
   if (conf.isGateway) ensureGateways(host, { bridge, gateways, log: ctx.log });
+  // A pool-wide prefix: pods on other nodes look on-link, the bridge must answer ARP for them.
+  if (conf.ipam.type === IPPOOL_TYPE) ensureProxyArp(host, bridge);
   const vethReq = { hostName, ifname: env.ifname, netns: env.netns } as Parameters<
     typeof ensureVeth
   >[1];
