@@ -19,6 +19,8 @@ export interface ExecOptions {
   stdin?: string;
   /** Kill the process after this many milliseconds. */
   timeoutMs?: number;
+  /** Working directory. */
+  cwd?: string;
 }
 
 /** Runs programs. */
@@ -35,6 +37,7 @@ export class RealExec implements Exec {
       args,
       env: opts.env,
       clearEnv: opts.clearEnv,
+      cwd: opts.cwd,
       stdin: opts.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",

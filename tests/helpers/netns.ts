@@ -6,43 +6,17 @@
  * @module
  */
 
-/** Output of a finished process. */
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { type ExecOptions, type ExecResult, RealExec } from "../../src/system/exec.ts";
 
-/** Options of `run`. */
-export interface RunOptions {
-  env?: Record<string, string>;
-  stdin?: string;
-  /** Clear the environment first (as a runtime does for a plugin). */
-  clearEnv?: boolean;
-  cwd?: string;
-}
+/** Output of a finished process. */
+export type RunResult = ExecResult;
+
+/** Options of `run` (the product's own process runner options). */
+export type RunOptions = ExecOptions;
 
 /** Runs an argv (never a shell string) and collects its output. */
-export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const [cmd, ...args] = argv;
-  if (!cmd) throw new Error("Cannot run: empty argv");
-  const child = new Deno.Command(cmd, {
-    args,
-    env: opts.env,
-    clearEnv: opts.clearEnv,
-    cwd: opts.cwd,
-    stdin: opts.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (opts.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return new RealExec().run(argv, opts);
 }
 
 /** Runs an argv and throws with its stderr when it fails. */
