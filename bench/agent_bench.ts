@@ -19,7 +19,8 @@
 import { parseArgs } from "node:util";
 import { deleteNodeEntry, writeNodeEntry } from "../src/datastore/file.ts";
 import { FfiNetlink } from "../src/system/netlink/mod.ts";
-import { type NetnsSet, sh, withNetns } from "../tests/helpers/netns.ts";
+import { type NetnsSet, withNetns } from "../tests/helpers/netns.ts";
+import { addSwitch, plug } from "../tests/helpers/switch.ts";
 import {
   type AgentProcess,
   cpuMsOf,
@@ -100,30 +101,12 @@ async function convergence(
   opts: AgentBenchOptions,
 ): Promise<ConvergenceResult> {
   const n = opts.nodes ?? 10;
-  const sw = await ns.add("sw");
-  await sh(["ip", "-n", sw, "link", "add", "br0", "type", "bridge"]);
-  await sh(["ip", "-n", sw, "link", "set", "br0", "up"]);
+  const sw = await addSwitch(ns);
   const nodes: string[] = [];
   for (let i = 0; i < n; i++) {
     const node = await ns.add(`n${i}`);
     nodes.push(node);
-    await sh([
-      "ip",
-      "-n",
-      sw,
-      "link",
-      "add",
-      `p${i}`,
-      "type",
-      "veth",
-      "peer",
-      "eth0",
-      "netns",
-      node,
-    ]);
-    await sh(["ip", "-n", sw, "link", "set", `p${i}`, "master", "br0", "up"]);
-    await sh(["ip", "-n", node, "addr", "add", `10.254.0.${i + 1}/24`, "dev", "eth0"]);
-    await sh(["ip", "-n", node, "link", "set", "eth0", "up"]);
+    await plug({ sw, netns: node, ifname: "eth0", port: `p${i}`, cidr: `10.254.0.${i + 1}/24` });
   }
   const store = { dir: `${tmp}/store` };
   const watches = nodes.map((node) => new RouteWatch(netlink, ns.path(node)));

@@ -7,7 +7,9 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { waitFor as pollUntil } from "./cluster/probes.ts";
 import { isRoot, type NetnsSet, run, sh, withNetns } from "./helpers/netns.ts";
+import { addSwitch, plug } from "./helpers/switch.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const AGENT = `${ROOT}dist/bundle/hostgate-agent`;
@@ -25,20 +27,9 @@ interface Agent {
   done: Promise<Deno.CommandStatus>;
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Cannot see ${what} within ${ms} ms${last ? `: ${last}` : ""}`);
+/** Polls like probes' waitFor, with this suite's 8 s default. */
+function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 8000): Promise<T> {
+  return pollUntil(what, fn, { ms });
 }
 
 Deno.test({
@@ -125,29 +116,10 @@ Deno.test({
 
     try {
       await withNetns("hgag", async (set: NetnsSet) => {
-        const sw = await set.add("sw");
-        await sh(["ip", "-n", sw, "link", "add", "br0", "type", "bridge"]);
-        await sh(["ip", "-n", sw, "link", "set", "br0", "up"]);
+        const sw = await addSwitch(set);
         for (const n of NODES) {
           await set.add(n);
-          await sh([
-            "ip",
-            "-n",
-            sw,
-            "link",
-            "add",
-            `p-${n}`,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            ns(n),
-          ]);
-          await sh(["ip", "-n", sw, "link", "set", `p-${n}`, "master", "br0", "up"]);
-          await sh(["ip", "-n", ns(n), "addr", "add", `${IP[n]}/24`, "dev", "eth0"]);
-          await sh(["ip", "-n", ns(n), "link", "set", "eth0", "up"]);
+          await plug({ sw, netns: ns(n), ifname: "eth0", port: `p-${n}`, cidr: `${IP[n]}/24` });
         }
 
         // 1. Nodes join one after another: every agent routes to every other node.

@@ -11,10 +11,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { isRoot, sh } from "./helpers/netns.ts";
+import { isRoot } from "./helpers/netns.ts";
 import { Cluster, namespacesWith, type Pod } from "./cluster/cluster.ts";
 import type { DatastoreKind } from "./cluster/datastores.ts";
 import {
+  allPing,
   askPeer,
   askPeerRetry,
   countMatches,
@@ -22,6 +23,7 @@ import {
   httpGet,
   pingOk,
   pingOnce,
+  rootLinks,
   routeLines,
   rulesIn,
   waitFor,
@@ -30,23 +32,6 @@ import {
 const PREFIX: Record<DatastoreKind, string> = { file: "hgcf", etcd: "hgce", kubernetes: "hgck" };
 const ECHO = 8080;
 const HOST_PORT = 8081;
-
-/**
- * Links of the root namespace with names this suite's topology or the plugin
- * could give (switch ports, uplinks, pod veths "hg...", bridges), read only.
- */
-async function rootLinks(): Promise<string[]> {
-  const out = await sh(["ip", "-j", "link", "show"]);
-  return (JSON.parse(out) as { ifname: string }[]).map((l) => l.ifname)
-    .filter((n) => /^(p-|hg|hostgate|br0$|eth\d)/.test(n)).sort();
-}
-
-/** Pings that must all answer, in parallel; the failing pairs in the message. */
-async function allPing(pairs: [label: string, netns: string, ip: string][]): Promise<void> {
-  const ok = await Promise.all(pairs.map(([, ns, ip]) => pingOk(ns, ip)));
-  const bad = pairs.filter((_, i) => !ok[i]).map(([l]) => l);
-  assert.deepEqual(bad, [], `no reply: ${bad.join(", ")}`);
-}
 
 /** The rule lines (-A ...) of iptables-save, sorted. */
 function ruleLines(save: string): string[] {

@@ -15,25 +15,13 @@
 import assert from "node:assert/strict";
 import { isRoot, sh } from "./helpers/netns.ts";
 import { Cluster, namespacesWith, type Pod } from "./cluster/cluster.ts";
-import { hostgateRoutes, pingOk, waitFor } from "./cluster/probes.ts";
+import { allPing, hostgateRoutes, rootLinks, waitFor } from "./cluster/probes.ts";
 import { cidrContains } from "../src/net/mod.ts";
 
 const PREFIX = "hgpr";
 const POOL = "hgpool";
 const POOL_CIDR = "10.244.100.0/22";
 const NODES = ["n1", "n2", "n3"];
-
-async function rootLinks(): Promise<string[]> {
-  const out = await sh(["ip", "-j", "link", "show"]);
-  return (JSON.parse(out) as { ifname: string }[]).map((l) => l.ifname)
-    .filter((n) => /^(p-|hg|hostgate|br0$|eth\d)/.test(n)).sort();
-}
-
-async function allPing(pairs: [label: string, netns: string, ip: string][]): Promise<void> {
-  const ok = await Promise.all(pairs.map(([, ns, ip]) => pingOk(ns, ip)));
-  const bad = pairs.filter((_, i) => !ok[i]).map(([l]) => l);
-  assert.deepEqual(bad, [], `no reply: ${bad.join(", ")}`);
-}
 
 /** hostgate routes of `netns` as "dst via gw" ("10.244.100.7 via 172.30.0.12"). */
 async function routes(netns: string): Promise<string[]> {

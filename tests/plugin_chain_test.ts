@@ -34,13 +34,7 @@ Deno.test({
         const conf = n.conf({ extra: { cniVersion: v } });
         const pod = await n.pod(`v${i}`);
         const id = `ver${i}`;
-        const r = await n.call({
-          command: "ADD",
-          containerId: id,
-          netns: pod,
-          ifname: "eth0",
-          conf,
-        });
+        const r = await n.eth0("ADD", { containerId: id, netns: pod, conf });
         assert.equal(r.code, 0, `${v}: ${r.stdout}${r.stderr}`);
         const res = r.json!;
         assert.equal(res["cniVersion"], v);
@@ -56,39 +50,22 @@ Deno.test({
         assert.equal(ifaces[2]!["sandbox"], pod);
         assert.deepEqual(res["routes"], [{ dst: "0.0.0.0/0", gw: "10.77.0.1" }]);
         assert.ok("dns" in res);
-        if (v !== "0.3.0" && v !== "0.3.1") {
-          const check = await n.call({
-            command: "CHECK",
-            containerId: id,
-            netns: pod,
-            ifname: "eth0",
-            conf: { ...conf, prevResult: res },
-          });
-          assert.equal(check.code, 0, `${v} CHECK: ${check.stdout}`);
-        } else {
-          const check = await n.call({
-            command: "CHECK",
-            containerId: id,
-            netns: pod,
-            ifname: "eth0",
-            conf: { ...conf, prevResult: res },
-          });
-          assert.equal(check.json!["code"], 1, `${v}: CHECK needs 0.4.0`);
-        }
-        const del = await n.call({
-          command: "DEL",
+        const check = await n.eth0("CHECK", {
           containerId: id,
           netns: pod,
-          ifname: "eth0",
-          conf,
+          conf: { ...conf, prevResult: res },
         });
+        if (v !== "0.3.0" && v !== "0.3.1") {
+          assert.equal(check.code, 0, `${v} CHECK: ${check.stdout}`);
+        } else {
+          assert.equal(check.json!["code"], 1, `${v}: CHECK needs 0.4.0`);
+        }
+        const del = await n.eth0("DEL", { containerId: id, netns: pod, conf });
         assert.equal(del.code, 0, `${v} DEL: ${del.stdout}`);
       }
-      const old = await n.call({
-        command: "ADD",
+      const old = await n.eth0("ADD", {
         containerId: "x",
         netns: await n.pod("x"),
-        ifname: "eth0",
         conf: n.conf({ extra: { cniVersion: "0.2.0" } }),
       });
       assert.equal(old.code, 1);
@@ -103,27 +80,23 @@ Deno.test({
     withPluginNode("hgplm", async (n) => {
       const conf = n.conf();
       const pods = await Promise.all(Array.from({ length: 20 }, (_, i) => n.pod(`p${i}`)));
-      const results = await Promise.all(pods.map((pod, i) =>
-        n.call({ command: "ADD", containerId: `par${i}`, netns: pod, ifname: "eth0", conf })
-      ));
+      const results = await Promise.all(
+        pods.map((pod, i) => n.eth0("ADD", { containerId: `par${i}`, netns: pod, conf })),
+      );
       for (const [i, r] of results.entries()) {
         assert.equal(r.code, 0, `pod ${i}: ${r.stdout}`);
       }
-      const addrs = results.map((r) =>
-        (r.json!["ips"] as { address: string }[])[0]!.address
-      );
+      const addrs = results.map((r) => (r.json!["ips"] as { address: string }[])[0]!.address);
       assert.equal(new Set(addrs).size, 20, `duplicates in ${addrs.join(" ")}`);
       // Every pod really has its address and reaches the gateway.
       const pings = await Promise.all(
         pods.map((pod) => n.ns.exec(netnsName(pod), ["ping", "-c1", "-W2", "10.77.0.1"])),
       );
       pings.forEach((p, i) => assert.equal(p.code, 0, `pod ${i}: ${p.stdout}`));
-      const dels = await Promise.all(pods.map((pod, i) =>
-        n.call({ command: "DEL", containerId: `par${i}`, netns: pod, ifname: "eth0", conf })
-      ));
-      dels.forEach((d, i) =>
-        assert.equal(d.code, 0, `DEL ${i}: ${d.stdout}`)
+      const dels = await Promise.all(
+        pods.map((pod, i) => n.eth0("DEL", { containerId: `par${i}`, netns: pod, conf })),
       );
+      dels.forEach((d, i) => assert.equal(d.code, 0, `DEL ${i}: ${d.stdout}`));
     }),
 });
 

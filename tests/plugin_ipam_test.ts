@@ -4,30 +4,26 @@
  * kernel, the IPAM files and real traffic. Run `deno task bundle` first.
  */
 import assert from "node:assert/strict";
-import { ipJson, netnsName, type PluginNode, withPluginNode } from "./helpers/cni.ts";
+import {
+  addressesOf,
+  ipFiles,
+  ipJson,
+  netnsName,
+  type PluginNode,
+  withPluginNode,
+} from "./helpers/cni.ts";
 import { isRoot } from "./helpers/netns.ts";
 
 const ignore = !isRoot();
-
-function addressesOf(res: Record<string, unknown> | undefined): string[] {
-  return ((res?.["ips"] ?? []) as { address: string }[]).map((i) => i.address);
-}
 
 async function hostVeths(n: PluginNode): Promise<string[]> {
   const all = await ipJson(n.node, ["link", "show"]) as { ifname: string }[];
   return all.map((l) => l.ifname).filter((name) => /^hg[0-9a-f]{12}$/.test(name)).sort();
 }
 
-async function reservedIps(n: PluginNode): Promise<string[]> {
-  const out: string[] = [];
-  try {
-    for await (const e of Deno.readDir(`${n.dataDir}/${n.network}`)) {
-      if (/^\d+\.\d+\.\d+\.\d+$/.test(e.name) || e.name.includes(":")) out.push(e.name);
-    }
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return out.sort();
+/** The reserved IPs; none while the network dir does not exist yet. */
+function reservedIps(n: PluginNode): Promise<string[]> {
+  return ipFiles(n, { missingIsEmpty: true });
 }
 
 Deno.test({
@@ -42,13 +38,7 @@ Deno.test({
         },
       });
       const pod = await n.pod("p1");
-      const r = await n.call({
-        command: "ADD",
-        containerId: "c1",
-        netns: pod,
-        ifname: "eth0",
-        conf,
-      });
+      const r = await n.eth0("ADD", { containerId: "c1", netns: pod, conf });
       assert.equal(r.code, 0, r.stdout + r.stderr);
       const addrs = addressesOf(r.json);
       assert.equal(addrs.length, 2);
@@ -71,13 +61,7 @@ Deno.test({
       const ping4 = await n.ns.exec(netnsName(pod), ["ping", "-c1", "-W2", "10.77.0.1"]);
       assert.equal(ping4.code, 0, ping4.stdout);
       assert.equal((await reservedIps(n)).length, 2);
-      const del = await n.call({
-        command: "DEL",
-        containerId: "c1",
-        netns: pod,
-        ifname: "eth0",
-        conf,
-      });
+      const del = await n.eth0("DEL", { containerId: "c1", netns: pod, conf });
       assert.equal(del.code, 0, del.stdout);
       assert.deepEqual(await reservedIps(n), []);
     }),
@@ -91,24 +75,12 @@ Deno.test({
       const conf = n.conf({ ipam: { rangeStart: "10.77.0.10", rangeEnd: "10.77.0.11" } });
       for (const id of ["c1", "c2"]) {
         const pod = await n.pod(id);
-        const r = await n.call({
-          command: "ADD",
-          containerId: id,
-          netns: pod,
-          ifname: "eth0",
-          conf,
-        });
+        const r = await n.eth0("ADD", { containerId: id, netns: pod, conf });
         assert.equal(r.code, 0, r.stdout);
       }
       const veths = await hostVeths(n);
       const pod3 = await n.pod("c3");
-      const full = await n.call({
-        command: "ADD",
-        containerId: "c3",
-        netns: pod3,
-        ifname: "eth0",
-        conf,
-      });
+      const full = await n.eth0("ADD", { containerId: "c3", netns: pod3, conf });
       assert.equal(full.code, 1);
       assert.equal(full.json!["code"], 100);
       assert.match(String(full.json!["msg"]), /10\.77\.0\.0\/24/);
@@ -120,16 +92,10 @@ Deno.test({
       assert.equal(status.code, 1);
       assert.equal(status.json!["code"], 50);
       // Freeing one address makes both ADD and STATUS work again.
-      const del = await n.call({ command: "DEL", containerId: "c1", ifname: "eth0", conf });
+      const del = await n.eth0("DEL", { containerId: "c1", conf });
       assert.equal(del.code, 0, del.stdout);
       assert.equal((await n.call({ command: "STATUS", conf })).code, 0);
-      const ok = await n.call({
-        command: "ADD",
-        containerId: "c3",
-        netns: pod3,
-        ifname: "eth0",
-        conf,
-      });
+      const ok = await n.eth0("ADD", { containerId: "c3", netns: pod3, conf });
       assert.equal(ok.code, 0, ok.stdout);
     }),
 });
@@ -142,54 +108,25 @@ Deno.test({
       const conf = n.conf();
       const args = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0";
       const p1 = await n.pod("p1");
-      const first = await n.call({
-        command: "ADD",
-        containerId: "c1",
-        netns: p1,
-        ifname: "eth0",
-        conf,
-        args,
-      });
+      const first = await n.eth0("ADD", { containerId: "c1", netns: p1, conf, args });
       assert.equal(first.code, 0, first.stdout);
       const ip = addressesOf(first.json)[0];
-      const del = await n.call({
-        command: "DEL",
-        containerId: "c1",
-        netns: p1,
-        ifname: "eth0",
-        conf,
-        args,
-      });
+      const del = await n.eth0("DEL", { containerId: "c1", netns: p1, conf, args });
       assert.equal(del.code, 0);
       // Another pod comes and goes meanwhile: round-robin would move on.
       const other = await n.pod("other");
-      const o = await n.call({
-        command: "ADD",
-        containerId: "o1",
-        netns: other,
-        ifname: "eth0",
-        conf,
-      });
+      const o = await n.eth0("ADD", { containerId: "o1", netns: other, conf });
       assert.equal(o.code, 0);
       assert.notEqual(addressesOf(o.json)[0], ip);
       const p2 = await n.pod("p2");
-      const back = await n.call({
-        command: "ADD",
-        containerId: "c2",
-        netns: p2,
-        ifname: "eth0",
-        conf,
-        args,
-      });
+      const back = await n.eth0("ADD", { containerId: "c2", netns: p2, conf, args });
       assert.equal(back.code, 0, back.stdout);
       assert.equal(addressesOf(back.json)[0], ip, "same pod name, same IP");
       // A different pod name gets a fresh address.
       const p3 = await n.pod("p3");
-      const fresh = await n.call({
-        command: "ADD",
+      const fresh = await n.eth0("ADD", {
         containerId: "c3",
         netns: p3,
-        ifname: "eth0",
         conf,
         args: "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-1",
       });
@@ -213,32 +150,18 @@ Deno.test({
       const got: string[] = [];
       for (const id of ["c1", "c2"]) {
         const pod = await n.pod(id);
-        const r = await n.call({
-          command: "ADD",
-          containerId: id,
-          netns: pod,
-          ifname: "eth0",
-          conf,
-        });
+        const r = await n.eth0("ADD", { containerId: id, netns: pod, conf });
         assert.equal(r.code, 0, r.stdout);
         got.push(addressesOf(r.json)[0]!);
       }
       assert.deepEqual(got.sort(), ["10.77.0.7/24", "10.77.0.9/24"]);
       const pod = await n.pod("c3");
-      const full = await n.call({
-        command: "ADD",
-        containerId: "c3",
-        netns: pod,
-        ifname: "eth0",
-        conf,
-      });
+      const full = await n.eth0("ADD", { containerId: "c3", netns: pod, conf });
       assert.equal(full.json!["code"], 100, "reserved addresses are never handed out");
       const plain = n.conf();
-      const asked = await n.call({
-        command: "ADD",
+      const asked = await n.eth0("ADD", {
         containerId: "c4",
         netns: pod,
-        ifname: "eth0",
         conf: plain,
         args: "IgnoreUnknown=1;IP=10.77.0.200",
       });
@@ -256,13 +179,7 @@ Deno.test({
       const ips: Record<string, string> = {};
       for (const id of ["c1", "c2", "c3"]) {
         const pod = await n.pod(id);
-        const r = await n.call({
-          command: "ADD",
-          containerId: id,
-          netns: pod,
-          ifname: "eth0",
-          conf,
-        });
+        const r = await n.eth0("ADD", { containerId: id, netns: pod, conf });
         assert.equal(r.code, 0, r.stdout);
         ips[id] = addressesOf(r.json)[0]!.split("/")[0]!;
       }

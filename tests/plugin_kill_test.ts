@@ -65,13 +65,7 @@ Deno.test({
       // Time one undisturbed ADD, so the kills land all over its run.
       const warm = await n.pod("warm");
       const t0 = performance.now();
-      const ok = await n.call({
-        command: "ADD",
-        containerId: "warm",
-        netns: warm,
-        ifname: "eth0",
-        conf: n.conf(),
-      });
+      const ok = await n.eth0("ADD", { containerId: "warm", netns: warm, conf: n.conf() });
       const addMs = performance.now() - t0;
       assert.equal(ok.code, 0, ok.stdout);
       const completed = ["warm"];

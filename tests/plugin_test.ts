@@ -5,7 +5,7 @@
  * Run `deno task bundle` first.
  */
 import assert from "node:assert/strict";
-import { ipJson, netnsName, type PluginNode, withPluginNode } from "./helpers/cni.ts";
+import { ipFiles, ipJson, netnsName, withPluginNode } from "./helpers/cni.ts";
 import { isRoot, run } from "./helpers/netns.ts";
 
 const ignore = !isRoot();
@@ -27,14 +27,6 @@ async function podIface(podPath: string, ifname = "eth0"): Promise<IpAddrInfo> {
 
 async function links(netns: string): Promise<IpAddrInfo[]> {
   return await ipJson(netns, ["-d", "addr", "show"]) as IpAddrInfo[];
-}
-
-async function ipFiles(n: PluginNode): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(`${n.dataDir}/${n.network}`)) {
-    if (/^\d+\.\d+\.\d+\.\d+$/.test(e.name) || e.name.includes(":")) out.push(e.name);
-  }
-  return out.sort();
 }
 
 Deno.test({
@@ -133,28 +125,16 @@ Deno.test({
       const p1 = await n.pod("p1");
       const p2 = await n.pod("p2");
       for (const [id, pod] of [["c1", p1], ["c2", p2]] as const) {
-        const r = await n.call({
-          command: "ADD",
-          containerId: id,
-          netns: pod,
-          ifname: "eth0",
-          conf,
-        });
+        const r = await n.eth0("ADD", { containerId: id, netns: pod, conf });
         assert.equal(r.code, 0, r.stderr);
       }
       const before = (await links(n.node)).filter((l) => /^hg[0-9a-f]{12}$/.test(l.ifname));
       assert.equal(before.length, 2);
-      const d1 = await n.call({ command: "DEL", containerId: "c1", ifname: "eth0", conf });
+      const d1 = await n.eth0("DEL", { containerId: "c1", conf });
       assert.equal(d1.code, 0, d1.stdout + d1.stderr);
       assert.ok(!(await links(netnsName(p1))).some((l) => l.ifname === "eth0"));
       await run(["ip", "netns", "del", netnsName(p2)]);
-      const d2 = await n.call({
-        command: "DEL",
-        containerId: "c2",
-        netns: p2,
-        ifname: "eth0",
-        conf,
-      });
+      const d2 = await n.eth0("DEL", { containerId: "c2", netns: p2, conf });
       assert.equal(d2.code, 0, d2.stdout + d2.stderr);
       const after = (await links(n.node)).filter((l) => /^hg[0-9a-f]{12}$/.test(l.ifname));
       assert.equal(after.length, 0);
@@ -172,13 +152,7 @@ Deno.test({
       const pods: string[] = [];
       for (const name of ["a", "b"]) {
         const pod = await n.pod(name);
-        const r = await n.call({
-          command: "ADD",
-          containerId: name,
-          netns: pod,
-          ifname: "eth0",
-          conf,
-        });
+        const r = await n.eth0("ADD", { containerId: name, netns: pod, conf });
         assert.equal(r.code, 0, r.stderr);
         addrs.push((r.json!["ips"] as { address: string }[])[0]!.address.split("/")[0]!);
         pods.push(netnsName(pod));

@@ -1,37 +1,15 @@
 import assert from "node:assert/strict";
-import { RealClock } from "../system/clock.ts";
 import { type CommandDeps, installCommand, statusCommand, uninstallCommand } from "./commands.ts";
-import { type AgentConfig, parseConfig } from "./config.ts";
-import { IptablesDriver } from "./firewall_sync.ts";
 import { buildStatus, renderStatus } from "./status.ts";
-import { fakeNode, peer, routesOf } from "./testing_util_test.ts";
+import { commandDeps, fakeNode, peer, routesOf } from "./testing_util_test.ts";
 
+/** commandDeps with a 1 s timeout on every subcommand that takes one. */
 function deps(
   n: ReturnType<typeof fakeNode>,
   cmd: string,
   flags: string[] = [],
 ): CommandDeps & { out: string[] } {
-  const config: AgentConfig = {
-    ...parseConfig([
-      cmd,
-      "--node-name=a",
-      ...(cmd === "uninstall" ? [] : ["--timeout=1s"]),
-      ...flags,
-    ], { env: {}, hostname: "a" }),
-    pluginSrc: "/opt/hostgate/hostgate",
-  };
-  const out: string[] = [];
-  return {
-    config,
-    netlink: n.nl,
-    fs: n.fs,
-    clock: new RealClock(),
-    log: n.log,
-    openDatastore: () => Promise.resolve(n.ds),
-    firewall: () => Promise.resolve(new IptablesDriver({ v4: n.v4, v6: n.v6 })),
-    print: (s) => out.push(s),
-    out,
-  };
+  return commandDeps(n, [cmd, ...(cmd === "uninstall" ? [] : ["--timeout=1s"]), ...flags]);
 }
 
 Deno.test("install command: binary and conflist, registering this node", async () => {

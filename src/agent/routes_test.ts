@@ -79,25 +79,16 @@ function world() {
   const eth0 = h.addBridge({ name: "eth0" });
   h.setLinkUp(eth0.index);
   h.addAddr({ linkIndex: eth0.index, cidr: "192.168.1.10/24" });
-  return { nl, h, link: eth0.index };
+  const route = (protocol: number) => (dst: string, gateway: string) =>
+    h.addRoute({ family: 4, dst, gateway, linkIndex: eth0.index, protocol });
+  /** Pre-existing routes on eth0: hostgate's (protocol 151) and a foreign one (4). */
+  return { nl, h, link: eth0.index, own: route(P), foreign: route(4) };
 }
 
 Deno.test("apply: the kernel ends up with exactly the desired routes, tagged 151", () => {
-  const { h, link } = world();
-  h.addRoute({
-    family: 4,
-    dst: "10.244.9.0/24",
-    gateway: "192.168.1.19",
-    linkIndex: link,
-    protocol: P,
-  });
-  h.addRoute({
-    family: 4,
-    dst: "10.50.0.0/16",
-    gateway: "192.168.1.1",
-    linkIndex: link,
-    protocol: 4,
-  });
+  const { h, link, own, foreign } = world();
+  own("10.244.9.0/24", "192.168.1.19");
+  foreign("10.50.0.0/16", "192.168.1.1");
   const desired = [
     { ...want("10.244.2.0/24", "192.168.1.11"), linkIndex: link },
     { ...want("10.244.3.0/24", "192.168.1.12", "c"), linkIndex: link },
@@ -119,14 +110,8 @@ Deno.test("apply: the kernel ends up with exactly the desired routes, tagged 151
 });
 
 Deno.test("apply: a foreign route on the same dst is a conflict, not overwritten", () => {
-  const { h, link } = world();
-  h.addRoute({
-    family: 4,
-    dst: "10.244.2.0/24",
-    gateway: "192.168.1.1",
-    linkIndex: link,
-    protocol: 4,
-  });
+  const { h, link, foreign } = world();
+  foreign("10.244.2.0/24", "192.168.1.1");
   const res = applyRoutePlan(
     h,
     planRoutes([{ ...want("10.244.2.0/24", "192.168.1.11"), linkIndex: link }], [], {
@@ -141,21 +126,9 @@ Deno.test("apply: a foreign route on the same dst is a conflict, not overwritten
 });
 
 Deno.test("apply: replace changes the gateway in place; removeAllRoutes clears only hostgate's", () => {
-  const { nl, h, link } = world();
-  h.addRoute({
-    family: 4,
-    dst: "10.244.2.0/24",
-    gateway: "192.168.1.99",
-    linkIndex: link,
-    protocol: P,
-  });
-  h.addRoute({
-    family: 4,
-    dst: "10.50.0.0/16",
-    gateway: "192.168.1.1",
-    linkIndex: link,
-    protocol: 4,
-  });
+  const { nl, h, link, own, foreign } = world();
+  own("10.244.2.0/24", "192.168.1.99");
+  foreign("10.50.0.0/16", "192.168.1.1");
   nl.clearCalls();
   const res = applyRoutePlan(
     h,

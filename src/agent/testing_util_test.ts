@@ -11,6 +11,7 @@ import { FakeFileSystem } from "../system/fake_fs.ts";
 import { FakeIptables } from "../system/fake_iptables.ts";
 import { FakeNetlink } from "../system/netlink/mod.ts";
 import type { NetlinkHandle } from "../system/netlink/types.ts";
+import type { CommandDeps } from "./commands.ts";
 import { type AgentConfig, parseConfig } from "./config.ts";
 import { IptablesDriver } from "./firewall_sync.ts";
 import { type Logger, memoryLogger } from "./log.ts";
@@ -132,4 +133,28 @@ export function routesOf(handle: NetlinkHandle): string[] {
     ...handle.listRoutes({ family: 6, protocol: 151 }),
   ]
     .map((r) => `${r.dst} via ${r.gateway}`).sort();
+}
+
+/**
+ * CommandDeps for the one-shot subcommands on fake node `n`: `argv` is the
+ * subcommand and its flags (`--node-name=a` is added), the plugin source is
+ * the fake's, and what the command prints is collected in `out`.
+ */
+export function commandDeps(n: FakeNode, argv: string[]): CommandDeps & { out: string[] } {
+  const [cmd = "", ...flags] = argv;
+  const out: string[] = [];
+  return {
+    config: {
+      ...parseConfig([cmd, "--node-name=a", ...flags], { env: {}, hostname: "a" }),
+      pluginSrc: "/opt/hostgate/hostgate",
+    },
+    netlink: n.nl,
+    fs: n.fs,
+    clock: new RealClock(),
+    log: n.log,
+    openDatastore: () => Promise.resolve(n.ds),
+    firewall: () => Promise.resolve(new IptablesDriver({ v4: n.v4, v6: n.v6 })),
+    print: (s) => out.push(s),
+    out,
+  };
 }

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import type { NodeInfo } from "../datastore/types.ts";
 import { RealClock } from "../system/clock.ts";
-import { type CommandDeps, installCommand, statusCommand, uninstallCommand } from "./commands.ts";
+import { installCommand, statusCommand, uninstallCommand } from "./commands.ts";
 import { parseConfig } from "./config.ts";
 import { IptablesDriver } from "./firewall_sync.ts";
 import { M } from "./metrics.ts";
 import { Reconciler } from "./reconcile.ts";
-import { fakeNode, NETLINK_WRITES, peer } from "./testing_util_test.ts";
+import { commandDeps, fakeNode, NETLINK_WRITES, peer } from "./testing_util_test.ts";
 import { vtepMac } from "./vtep.ts";
 import { readVxlanEntries } from "./vxlan.ts";
 
@@ -234,36 +234,18 @@ Deno.test("vxlan reconcile: host-gw removes a device left by an overlay run; MTU
   assert.equal(JSON.parse(n.fs.file(CONFLIST)!).plugins[0].mtu, 1450);
 });
 
-function commandDeps(n: Node, cmd: string, flags: string[]): CommandDeps & { out: string[] } {
-  const out: string[] = [];
-  return {
-    config: {
-      ...parseConfig([cmd, "--node-name=a", ...flags], { env: {}, hostname: "a" }),
-      pluginSrc: "/opt/hostgate/hostgate",
-    },
-    netlink: n.nl,
-    fs: n.fs,
-    clock: new RealClock(),
-    log: n.log,
-    openDatastore: () => Promise.resolve(n.ds),
-    firewall: () => Promise.resolve(new IptablesDriver({ v4: n.v4, v6: n.v6 })),
-    print: (s) => out.push(s),
-    out,
-  };
-}
-
 Deno.test("vxlan status and uninstall: tunnel entries checked, device removed", async () => {
   const n = fakeNode({ flags: ["--backend=auto"], peers: [vpeer("b", 2, "172.16.0.2")] });
   await n.reconciler().resync();
-  const ok = commandDeps(n, "status", ["--backend=auto", "--timeout=1s"]);
+  const ok = commandDeps(n, ["status", "--backend=auto", "--timeout=1s"]);
   assert.equal(await statusCommand(ok), 0, ok.out.join(""));
   assert.match(ok.out.join(""), /b\s+ipv4\s+172\.16\.0\.2\s+10\.244\.2\.0\/24\s+vxlan\s+present/);
   const dev = n.handle.getLink("hostgate.1")!;
   n.handle.deleteFdb({ linkIndex: dev.index, mac: vtepMac("10.244.2.0") });
-  const bad = commandDeps(n, "status", ["--backend=auto", "--timeout=1s"]);
+  const bad = commandDeps(n, ["status", "--backend=auto", "--timeout=1s"]);
   assert.equal(await statusCommand(bad), 1);
   assert.match(bad.out.join(""), /vxlan\s+wrong\s+fdb missing/);
-  const un = commandDeps(n, "uninstall", ["--backend=auto"]);
+  const un = commandDeps(n, ["uninstall", "--backend=auto"]);
   assert.equal(await uninstallCommand(un), 0);
   assert.equal(n.handle.getLink("hostgate.1"), undefined);
   assert.deepEqual(routes(n), []);
@@ -273,7 +255,7 @@ Deno.test("vxlan install: an init container keeps the VTEP and writes the overla
   const n = fakeNode({ flags: ["--backend=auto"], peers: [vpeer("b", 2, "172.16.0.2")] });
   await n.reconciler().resync();
   await n.fs.remove(CONFLIST);
-  const d = commandDeps(n, "install", ["--backend=auto", "--timeout=1s"]);
+  const d = commandDeps(n, ["install", "--backend=auto", "--timeout=1s"]);
   assert.equal(await installCommand(d), 0);
   assert.deepEqual(n.ds.nodes().find((x) => x.name === "a")!.vtep, {
     ip: "10.244.1.0",

@@ -5,7 +5,8 @@
  * with retries), never waited for with a blind sleep.
  * @module
  */
-import { run } from "../helpers/netns.ts";
+import assert from "node:assert/strict";
+import { run, sh } from "../helpers/netns.ts";
 
 /** Polls `fn` until it returns something other than undefined/false; throws after `ms`. */
 export async function waitFor<T>(
@@ -172,6 +173,24 @@ export async function ipamFilesIn(dir: string): Promise<string[]> {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   });
   return out.sort();
+}
+
+/**
+ * Links of the root namespace with names a cluster topology or the plugin
+ * could give (switch ports, uplinks, pod veths "hg...", bridges), read only:
+ * suites compare them before and after to prove the root netns untouched.
+ */
+export async function rootLinks(): Promise<string[]> {
+  const out = await sh(["ip", "-j", "link", "show"]);
+  return (JSON.parse(out) as { ifname: string }[]).map((l) => l.ifname)
+    .filter((n) => /^(p-|hg|hostgate|br0$|eth\d)/.test(n)).sort();
+}
+
+/** Pings that must all answer, in parallel; the failing pairs in the message. */
+export async function allPing(pairs: [label: string, netns: string, ip: string][]): Promise<void> {
+  const ok = await Promise.all(pairs.map(([, ns, ip]) => pingOk(ns, ip)));
+  const bad = pairs.filter((_, i) => !ok[i]).map(([l]) => l);
+  assert.deepEqual(bad, [], `no reply: ${bad.join(", ")}`);
 }
 
 /** Runs `fns` with at most `limit` in flight; results in input order. */

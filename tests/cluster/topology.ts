@@ -6,6 +6,7 @@
  * @module
  */
 import { type NetnsSet, sh } from "../helpers/netns.ts";
+import { addSwitch, plug as plugCable } from "../helpers/switch.ts";
 
 /** One simulated node. */
 export interface SimNode {
@@ -47,32 +48,10 @@ async function ipIn(ns: string, args: string[]): Promise<void> {
 /** Builds switch, router, outside and `nodes` node namespaces. */
 export async function buildTopology(set: NetnsSet, opts: TopologyOptions): Promise<Topology> {
   const seg = opts.segmentPrefix ?? "172.30.0";
-  const mtu = String(opts.mtu ?? 1500);
-  const switchNs = await set.add("sw");
-  await ipIn(switchNs, ["link", "add", "br0", "type", "bridge"]);
-  await ipIn(switchNs, ["link", "set", "br0", "up"]);
-  // The switch only switches; bridged frames must not hit its iptables.
-  await set.sh(switchNs, ["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0"]).catch(() => {});
-
-  const plug = async (ns: string, ifname: string, port: string, cidr: string) => {
-    await ipIn(ns, [
-      "link",
-      "add",
-      ifname,
-      "mtu",
-      mtu,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      port,
-      "netns",
-      switchNs,
-    ]);
-    await ipIn(switchNs, ["link", "set", port, "master", "br0", "mtu", mtu, "up"]);
-    await ipIn(ns, ["addr", "add", cidr, "dev", ifname]);
-    await ipIn(ns, ["link", "set", ifname, "up"]);
-  };
+  const mtu = opts.mtu ?? 1500;
+  const switchNs = await addSwitch(set, { isolate: true });
+  const plug = (ns: string, ifname: string, port: string, cidr: string) =>
+    plugCable({ sw: switchNs, netns: ns, ifname, port, cidr, mtu });
 
   const routerNs = await set.add("rt");
   await plug(routerNs, "eth0", "p-rt", `${seg}.1/24`);

@@ -128,6 +128,11 @@ export interface PluginNode {
   pod(name: string): Promise<string>;
   /** Runs the plugin in the node netns. */
   call(c: CniCall): Promise<CniOutcome>;
+  /**
+   * Runs `command` for attachment `c.containerId` on interface eth0, as a
+   * runtime does for an ordinary pod: the call most tests repeat.
+   */
+  eth0(command: string, c: Omit<CniCall, "command" | "ifname">): Promise<CniOutcome>;
 }
 
 /**
@@ -159,6 +164,7 @@ export async function withPluginNode(
         }),
         pod: async (name) => ns.path(await ns.add(name)),
         call: (c) => cni(node, c),
+        eth0: (command, c) => cni(node, { ...c, command, ifname: "eth0" }),
       });
     } finally {
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
@@ -178,4 +184,28 @@ export async function ipJson(netns: string | undefined, args: string[]): Promise
 /** The basename of a netns path ("/run/netns/x" -> "x"). */
 export function netnsName(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** The addresses ("10.77.0.2/24") of a CNI result's `ips`, in order. */
+export function addressesOf(res: Record<string, unknown> | undefined): string[] {
+  return ((res?.["ips"] ?? []) as { address: string }[]).map((i) => i.address);
+}
+
+/**
+ * The reserved-IP files of the node's network in its IPAM dir, sorted.
+ * A missing network dir throws unless `missingIsEmpty`.
+ */
+export async function ipFiles(
+  n: PluginNode,
+  opts: { missingIsEmpty?: boolean } = {},
+): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(`${n.dataDir}/${n.network}`)) {
+      if (/^\d+\.\d+\.\d+\.\d+$/.test(e.name) || e.name.includes(":")) out.push(e.name);
+    }
+  } catch (e) {
+    if (!(opts.missingIsEmpty && e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out.sort();
 }

@@ -9,7 +9,9 @@
  * @module
  */
 import { addPod, type NodeCni, type PodAttachment } from "../cluster/runtime.ts";
+import { waitFor as pollUntil } from "../cluster/probes.ts";
 import { type NetnsSet, run, sh } from "./netns.ts";
+import { addSwitch, plug } from "./switch.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** The bundled agent and plugin (run `deno task bundle` first). */
@@ -34,25 +36,13 @@ interface Agent {
   done: Promise<Deno.CommandStatus>;
 }
 
-/** Polls `fn` until it returns something other than undefined/false. */
-export async function waitFor<T>(
+/** Polls `fn` until it returns something other than undefined/false (probes' waitFor, 15 s). */
+export function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined | false>,
   ms = 15_000,
 ): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`Cannot see ${what} within ${ms} ms${last ? `: ${last}` : ""}`);
+  return pollUntil(what, fn, { ms, everyMs: 150 });
 }
 
 /** The lab: switches, router, nodes, agents and pods. */
@@ -75,19 +65,7 @@ export class VxlanLab {
   /** Builds both switches and the router. */
   async build(): Promise<void> {
     for (const seg of ["a", "b"] as const) {
-      const sw = await this.set.add(`sw${seg}`);
-      await sh(["ip", "-n", sw, "link", "add", "br0", "type", "bridge"]);
-      await sh(["ip", "-n", sw, "link", "set", "br0", "up"]);
-      // The switch only switches; bridged frames must not hit its iptables.
-      await run([
-        "ip",
-        "netns",
-        "exec",
-        sw,
-        "sysctl",
-        "-qw",
-        "net.bridge.bridge-nf-call-iptables=0",
-      ]);
+      const sw = await addSwitch(this.set, { name: `sw${seg}`, isolate: true });
       this.#switches[seg] = sw;
     }
     this.#routerNs = await this.set.add("rt");
@@ -97,25 +75,7 @@ export class VxlanLab {
   }
 
   async #plug(ns: string, seg: Segment, ifname: string, port: string, ip: string): Promise<void> {
-    const sw = this.#switches[seg];
-    await sh([
-      "ip",
-      "-n",
-      ns,
-      "link",
-      "add",
-      ifname,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      port,
-      "netns",
-      sw,
-    ]);
-    await sh(["ip", "-n", sw, "link", "set", port, "master", "br0", "up"]);
-    await sh(["ip", "-n", ns, "addr", "add", `${ip}/24`, "dev", ifname]);
-    await sh(["ip", "-n", ns, "link", "set", ifname, "up"]);
+    await plug({ sw: this.#switches[seg], netns: ns, ifname, port, cidr: `${ip}/24` });
   }
 
   /**
