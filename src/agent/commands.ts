@@ -8,7 +8,7 @@ import type { Clock } from "../system/clock.ts";
 import type { FileSystem } from "../system/fs.ts";
 import { HOSTGATE_ROUTE_PROTOCOL, type Netlink } from "../system/netlink/types.ts";
 import type { AgentConfig, FirewallBackendName } from "./config.ts";
-import { conflistIppool, renderConflist } from "./conflist.ts";
+import { conflistFor } from "./conflist.ts";
 import { computeDesired } from "./desired_state.ts";
 import type { FirewallDriver } from "./firewall_sync.ts";
 import {
@@ -103,13 +103,9 @@ export async function installCommand(d: CommandDeps): Promise<number> {
     if (desired.selfPodCidrs.length === 0) {
       throw new Error(`Cannot write the conflist: node ${cfg.nodeName} has no pod subnet`);
     }
-    const content = renderConflist({
-      name: cfg.networkName,
-      bridge: cfg.bridge,
-      mtu: podMtu({ mtu: cfg.mtu, backend: cfg.backend, uplinkMtu: uplink.link?.mtu }),
+    const content = conflistFor(cfg, {
       podCidrs: desired.selfPodCidrs,
-      ipamDir: cfg.ipamDir,
-      ippool: conflistIppool(cfg),
+      mtu: podMtu({ mtu: cfg.mtu, backend: cfg.backend, uplinkMtu: uplink.link?.mtu }),
     });
     const wrote = await ensureConflist(d.fs, { path: conflistPath(cfg), content });
     d.log.info(wrote ? "conflist written" : "conflist already current", {
@@ -211,13 +207,9 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
     const file = await d.fs.readText(path);
     let state: StatusReport["conflist"]["state"] = "not-yet";
     if (desired.selfPodCidrs.length > 0) {
-      const want = renderConflist({
-        name: cfg.networkName,
-        bridge: cfg.bridge,
-        mtu: podMtu({ mtu: cfg.mtu, backend: cfg.backend, uplinkMtu: uplink.link?.mtu }),
+      const want = conflistFor(cfg, {
         podCidrs: desired.selfPodCidrs,
-        ipamDir: cfg.ipamDir,
-        ippool: conflistIppool(cfg),
+        mtu: podMtu({ mtu: cfg.mtu, backend: cfg.backend, uplinkMtu: uplink.link?.mtu }),
       });
       state = file === undefined ? "missing" : file === want ? "current" : "outdated";
     }

@@ -52,6 +52,37 @@ export function conflistIppool(
   };
 }
 
+/** The config fields the conflist reads. */
+export type ConflistConfig = Pick<
+  AgentConfig,
+  | "networkName"
+  | "bridge"
+  | "ipamDir"
+  | "ipam"
+  | "ippoolName"
+  | "ippoolKubeconfig"
+  | "kubeconfig"
+  | "nodeName"
+>;
+
+/**
+ * The conflist of this agent's config for a node's pod subnets and pod MTU:
+ * install, reconcile and status all compare or write exactly this text.
+ */
+export function conflistFor(
+  cfg: ConflistConfig,
+  node: { podCidrs: string[]; mtu: number },
+): string {
+  return renderConflist({
+    name: cfg.networkName,
+    bridge: cfg.bridge,
+    mtu: node.mtu,
+    podCidrs: node.podCidrs,
+    ipamDir: cfg.ipamDir,
+    ippool: conflistIppool(cfg),
+  });
+}
+
 /** The conflist text (2-space JSON, trailing newline). */
 export function renderConflist(spec: ConflistSpec): string {
   const ipam = spec.ippool

@@ -79,6 +79,8 @@ export {
   NoFirewall,
 } from "./firewall_sync.ts";
 export {
+  type ConflistConfig,
+  conflistFor,
   type ConflistIppool,
   conflistIppool,
   type ConflistSpec,

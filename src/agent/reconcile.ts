@@ -20,7 +20,7 @@ import {
 } from "../system/netlink/types.ts";
 import { familyOf } from "../net/mod.ts";
 import type { AgentConfig } from "./config.ts";
-import { conflistIppool, renderConflist } from "./conflist.ts";
+import { conflistFor } from "./conflist.ts";
 import {
   computeDesired,
   type DesiredState,
@@ -295,14 +295,7 @@ export class Reconciler {
       conflistWrote = await step("write the conflist", () =>
         ensureConflist(this.#d.fs, {
           path: conflistPath(cfg),
-          content: renderConflist({
-            name: cfg.networkName,
-            bridge: cfg.bridge,
-            mtu,
-            podCidrs: desired.selfPodCidrs,
-            ipamDir: cfg.ipamDir,
-            ippool: conflistIppool(cfg),
-          }),
+          content: conflistFor(cfg, { podCidrs: desired.selfPodCidrs, mtu }),
         })) ?? false;
       if (conflistWrote) {
         writes++;
