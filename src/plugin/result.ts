@@ -6,6 +6,7 @@
  * covers them all and prevResult can be merged whatever version it came in.
  * @module
  */
+import { familyOf } from "../net/mod.ts";
 import { type CniError, invalidConfig } from "../errors.ts";
 import { hasIpVersionField } from "./version.ts";
 
@@ -134,11 +135,6 @@ export function decodeResult(raw: unknown): CniResult {
   return { interfaces, ips, routes, dns: decodeDns(raw["dns"]) };
 }
 
-/** IP family of an address or CIDR, by its spelling. */
-function familyOf(address: string): "4" | "6" {
-  return address.includes(":") ? "6" : "4";
-}
-
 /** 1.1.0 added these interface fields; older versions must not carry them. */
 const V11_INTERFACE_FIELDS = ["mtu", "socketPath", "pciID"];
 /** 1.1.0 added these route fields. */
@@ -157,7 +153,7 @@ export function encodeResult(result: CniResult, cniVersion: string): Record<stri
   const interfaces = result.interfaces.map((i) => pre11 ? without(i, V11_INTERFACE_FIELDS) : i);
   const ips = result.ips.map((ip) => {
     const { version: _version, ...rest } = ip;
-    return old ? { version: familyOf(ip.address), ...rest } : rest;
+    return old ? { version: String(familyOf(ip.address)), ...rest } : rest;
   });
   const routes = result.routes.map((r) => pre11 ? without(r, V11_ROUTE_FIELDS) : r);
   const out: Record<string, unknown> = { cniVersion };
