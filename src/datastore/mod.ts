@@ -10,11 +10,11 @@
  */
 
 import type { Datastore } from "./types.ts";
-import { FileDatastore, type FileDatastoreOptions } from "./file.ts";
-import type { EtcdDatastore, EtcdDatastoreOptions } from "./etcd.ts";
-import type { KubernetesDatastore, KubernetesDatastoreOptions } from "./kubernetes.ts";
+import { FileDatastore, type FileDatastoreOptions } from "./file/datastore.ts";
+import type { EtcdDatastore, EtcdDatastoreOptions } from "./etcd/datastore.ts";
+import type { KubernetesDatastore, KubernetesDatastoreOptions } from "./kubernetes/datastore.ts";
 import { parseClusterCidrs } from "./subnets.ts";
-import { loadEtcdModule } from "./etcd_load.ts";
+import { loadEtcdModule } from "./etcd/load.ts";
 
 export type {
   Datastore,
@@ -36,11 +36,11 @@ export {
   readNodeEntries,
   type WatchDir,
   writeNodeEntry,
-} from "./file.ts";
-export type { EtcdDatastore, EtcdDatastoreOptions } from "./etcd.ts";
-export type { KubernetesDatastore, KubernetesDatastoreOptions } from "./kubernetes.ts";
-export { type EtcdKeys, etcdKeys } from "./etcd_support.ts";
-export { loadEtcdModule } from "./etcd_load.ts";
+} from "./file/datastore.ts";
+export type { EtcdDatastore, EtcdDatastoreOptions } from "./etcd/datastore.ts";
+export type { KubernetesDatastore, KubernetesDatastoreOptions } from "./kubernetes/datastore.ts";
+export { type EtcdKeys, etcdKeys } from "./etcd/support.ts";
+export { loadEtcdModule } from "./etcd/load.ts";
 export {
   allocateSubnet,
   assignSubnets,
@@ -102,7 +102,7 @@ export async function createDatastore(opts: CreateDatastoreOptions): Promise<Dat
     }
     case "kubernetes": {
       const { kind: _, clusterCidr, nodePrefixLength, nodePrefixLengthV6, ...rest } = opts;
-      const { KubernetesDatastore } = await import("./kubernetes.ts");
+      const { KubernetesDatastore } = await import("./kubernetes/datastore.ts");
       return new KubernetesDatastore({
         ...rest,
         clusterCidrs: clusterCidr === undefined ? undefined : parseClusterCidrs(clusterCidr),
