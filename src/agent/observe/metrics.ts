@@ -145,4 +145,12 @@ export const M = {
   ready: "hostgate_ready",
   vxlanWrites: "hostgate_vxlan_writes_total",
   vxlanPeers: "hostgate_vxlan_peers",
+  policies: "hostgate_policies",
+  policyRules: "hostgate_policy_nft_rules",
+  policyElements: "hostgate_policy_nft_set_elements",
+  policyApplyDuration: "hostgate_policy_apply_duration_seconds",
+  policyApplies: "hostgate_policy_applies_total",
+  policyErrors: "hostgate_policy_errors_total",
+  policyRejected: "hostgate_policy_rejected",
+  policyDrops: "hostgate_policy_dropped_packets",
 } as const;

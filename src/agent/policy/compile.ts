@@ -36,9 +36,15 @@ const MAPS = {
 } as const;
 
 /** Set names of a rule. */
-export function ruleSetNames(r: ResolvedRule): { peers: Record<4 | 6, string>; ports: string; named: Record<4 | 6, string> } {
+export function ruleSetNames(
+  r: ResolvedRule,
+): { peers: Record<4 | 6, string>; ports: string; named: Record<4 | 6, string> } {
   const h = `r${hash(r.key).slice(0, 12)}`;
-  return { peers: { 4: `${h}-a4`, 6: `${h}-a6` }, ports: `${h}-pt`, named: { 4: `${h}-n4`, 6: `${h}-n6` } };
+  return {
+    peers: { 4: `${h}-a4`, 6: `${h}-a6` },
+    ports: `${h}-pt`,
+    named: { 4: `${h}-n4`, 6: `${h}-n6` },
+  };
 }
 
 /** Chain name of a set of isolating policies in one direction. */
@@ -48,7 +54,9 @@ export function groupChainName(dir: Direction, policies: string[]): string {
 
 function familiesOf(model: PolicyModel): (4 | 6)[] {
   const fams = new Set<4 | 6>();
-  for (const p of model.pods.values()) for (const ip of p.ips) fams.add(parseIp(ip).family as 4 | 6);
+  for (const p of model.pods.values()) {
+    for (const ip of p.ips) fams.add(parseIp(ip).family as 4 | 6);
+  }
   for (const pol of model.policies) {
     for (const r of [...pol.ingress, ...pol.egress]) {
       if (r.peers.v4.length) fams.add(4);
@@ -78,16 +86,27 @@ function ruleSets(r: ResolvedRule, fams: (4 | 6)[], out: NftModel): void {
   if (r.ports.length) {
     const els: string[] = [];
     for (const p of ["TCP", "UDP", "SCTP"]) {
-      const ivs = mergePortIntervals(r.ports.filter((x) => x.protocol === p).map((x) => ({ lo: x.lo, hi: x.hi })));
-      for (const iv of ivs) els.push(`${proto(p)} . ${iv.lo === iv.hi ? iv.lo : `${iv.lo}-${iv.hi}`}`);
+      const ivs = mergePortIntervals(
+        r.ports.filter((x) => x.protocol === p).map((x) => ({ lo: x.lo, hi: x.hi })),
+      );
+      for (const iv of ivs) {
+        els.push(`${proto(p)} . ${iv.lo === iv.hi ? iv.lo : `${iv.lo}-${iv.hi}`}`);
+      }
     }
-    out.sets.set(names.ports, { name: names.ports, type: ["inet_proto", "inet_service"], comment: `ports of ${what}`, elements: els });
+    out.sets.set(names.ports, {
+      name: names.ports,
+      type: ["inet_proto", "inet_service"],
+      comment: `ports of ${what}`,
+      elements: els,
+    });
   }
   if (hasNamed(r)) {
     for (const f of fams) {
       const els = new Set<string>();
       for (const n of r.namedPorts) {
-        if (n.family === f) els.add(`${bigIntToIp(f, n.address)} . ${proto(n.protocol)} . ${n.port}`);
+        if (n.family === f) {
+          els.add(`${bigIntToIp(f, n.address)} . ${proto(n.protocol)} . ${n.port}`);
+        }
       }
       out.sets.set(names.named[f], {
         name: names.named[f],
@@ -110,12 +129,20 @@ export function rulesOf(r: ResolvedRule, fams: (4 | 6)[]): NftRule[] {
   const out: NftRule[] = [];
   const peerFams: (4 | 6 | undefined)[] = r.anyPeer ? [undefined] : fams;
   for (const f of peerFams) {
-    const peer: NftCond[] = f === undefined ? [] : [{ kind: "addr", family: f, field, set: names.peers[f] }];
+    const peer: NftCond[] = f === undefined
+      ? []
+      : [{ kind: "addr", family: f, field, set: names.peers[f] }];
     if (r.anyPort) out.push({ conds: peer, verdict, comment });
-    if (r.ports.length) out.push({ conds: [...peer, { kind: "ports", set: names.ports }], verdict, comment });
+    if (r.ports.length) {
+      out.push({ conds: [...peer, { kind: "ports", set: names.ports }], verdict, comment });
+    }
     if (hasNamed(r)) {
       for (const nf of f === undefined ? fams : [f]) {
-        out.push({ conds: [...peer, { kind: "named", family: nf, set: names.named[nf] }], verdict, comment: `${comment} named` });
+        out.push({
+          conds: [...peer, { kind: "named", family: nf, set: names.named[nf] }],
+          verdict,
+          comment: `${comment} named`,
+        });
       }
     }
   }
@@ -129,7 +156,11 @@ function baseChains(fams: (4 | 6)[]): NftChain[] {
       comment: `${dir} of pods isolated for ${dir} (IPv${f})`,
     }));
   const head: NftRule[] = [
-    { conds: [{ kind: "ct", states: ["established", "related"] }], verdict: "accept", comment: "replies of allowed connections" },
+    {
+      conds: [{ kind: "ct", states: ["established", "related"] }],
+      verdict: "accept",
+      comment: "replies of allowed connections",
+    },
     { conds: [{ kind: "nd" }], verdict: "accept", comment: "IPv6 neighbour and router discovery" },
   ];
   return [
@@ -140,7 +171,11 @@ function baseChains(fams: (4 | 6)[]): NftChain[] {
       rules: [
         ...head,
         ...vm("egress", "saddr"),
-        { conds: [{ kind: "fib-local" }], verdict: "accept", comment: "from this node (kubelet probes, hostNetwork pods)" },
+        {
+          conds: [{ kind: "fib-local" }],
+          verdict: "accept",
+          comment: "from this node (kubelet probes, hostNetwork pods)",
+        },
         ...vm("ingress", "daddr"),
       ],
     },
@@ -160,12 +195,15 @@ export function compile(model: PolicyModel, opts: CompileOptions): NftModel {
   const byKey = new Map(model.policies.map((p) => [p.key, p]));
   for (const dir of ["ingress", "egress"] as const) {
     for (const f of fams) {
-      out.maps.set(MAPS[dir][f], {
-        name: MAPS[dir][f],
-        keyType: f === 4 ? "ipv4_addr" : "ipv6_addr",
-        comment: `IPv${f} address of a local pod isolated for ${dir} -> its chain`,
-        elements: new Map(),
-      } satisfies NftMap);
+      out.maps.set(
+        MAPS[dir][f],
+        {
+          name: MAPS[dir][f],
+          keyType: f === 4 ? "ipv4_addr" : "ipv6_addr",
+          comment: `IPv${f} address of a local pod isolated for ${dir} -> its chain`,
+          elements: new Map(),
+        } satisfies NftMap,
+      );
     }
   }
   const usedRules = new Set<string>();
@@ -184,8 +222,18 @@ export function compile(model: PolicyModel, opts: CompileOptions): NftModel {
             rules.push(...rulesOf(r, fams));
           }
         }
-        rules.push({ conds: [], counter: true, verdict: "drop", comment: `${dir} denied: ${pols.join(",")}` });
-        out.chains.set(name, { name, comment: `${dir} of pods selected by ${pols.join(",")}`, rules, policies: pols });
+        rules.push({
+          conds: [],
+          counter: true,
+          verdict: "drop",
+          comment: `${dir} denied: ${pols.join(",")}`,
+        });
+        out.chains.set(name, {
+          name,
+          comment: `${dir} of pods selected by ${pols.join(",")}`,
+          rules,
+          policies: pols,
+        });
       }
       for (const ip of pod.ips) {
         const f = parseIp(ip).family as 4 | 6;
@@ -196,7 +244,9 @@ export function compile(model: PolicyModel, opts: CompileOptions): NftModel {
     }
   }
   for (const pol of model.policies) {
-    for (const r of [...pol.ingress, ...pol.egress]) if (usedRules.has(r.key)) ruleSets(r, fams, out);
+    for (const r of [...pol.ingress, ...pol.egress]) {
+      if (usedRules.has(r.key)) ruleSets(r, fams, out);
+    }
   }
   for (const c of baseChains(fams)) out.chains.set(c.name, c);
   return out;

@@ -23,7 +23,8 @@ import {
 const T = `${POLICY_TABLE.family} ${POLICY_TABLE.name}`;
 
 /** The table's own declaration (idempotent `add table`). */
-export const TABLE_DECL = `add table ${T} { comment "hostgate NetworkPolicy: owned by hostgate-agent"; }`;
+export const TABLE_DECL =
+  `add table ${T} { comment "hostgate NetworkPolicy: owned by hostgate-agent"; }`;
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
@@ -79,7 +80,10 @@ export function diffTable(actual: ActualTable | undefined, desired: NftModel): s
   for (const m of desired.maps.values()) {
     const h = have.maps.get(m.name);
     if (!h) {
-      cmds.push(mapDecl(m), ...elementCmds("add", m.name, mapElements(m.elements, m.elements.keys(), true)));
+      cmds.push(
+        mapDecl(m),
+        ...elementCmds("add", m.name, mapElements(m.elements, m.elements.keys(), true)),
+      );
       continue;
     }
     const gone = [...h.elements.keys()].filter((k) => h.elements.get(k) !== m.elements.get(k));
@@ -90,11 +94,15 @@ export function diffTable(actual: ActualTable | undefined, desired: NftModel): s
   cmds.push(...late);
   // Unreferenced leftovers last: maps (base chains no longer name them), then
   // chains (no map element jumps to them any more), then sets.
-  for (const name of have.maps.keys()) if (!desired.maps.has(name)) cmds.push(`delete map ${T} ${name}`);
+  for (const name of have.maps.keys()) {
+    if (!desired.maps.has(name)) cmds.push(`delete map ${T} ${name}`);
+  }
   for (const name of have.chains.keys()) {
     if (!desired.chains.has(name)) cmds.push(`delete chain ${T} ${name}`);
   }
-  for (const name of have.sets.keys()) if (!desired.sets.has(name)) cmds.push(`delete set ${T} ${name}`);
+  for (const name of have.sets.keys()) {
+    if (!desired.sets.has(name)) cmds.push(`delete set ${T} ${name}`);
+  }
   return cmds;
 }
 

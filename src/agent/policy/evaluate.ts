@@ -50,7 +50,12 @@ export function podByIp(model: PolicyModel, ip: string): PolicyPod | undefined {
   const want = parseIp(ip);
   for (const p of model.pods.values()) {
     if (p.hostNetwork) continue;
-    if (p.ips.some((x) => { const a = parseIp(x); return a.family === want.family && a.value === want.value; })) {
+    if (
+      p.ips.some((x) => {
+        const a = parseIp(x);
+        return a.family === want.family && a.value === want.value;
+      })
+    ) {
       return p;
     }
   }
@@ -58,13 +63,21 @@ export function podByIp(model: PolicyModel, ip: string): PolicyPod | undefined {
 }
 
 /** True when `rule` matches a packet whose peer is `peer` and destination `dst`. */
-export function ruleMatches(rule: ResolvedRule, peer: { family: Family; value: bigint }, pkt: Packet, dst: { family: Family; value: bigint }): boolean {
+export function ruleMatches(
+  rule: ResolvedRule,
+  peer: { family: Family; value: bigint },
+  pkt: Packet,
+  dst: { family: Family; value: bigint },
+): boolean {
   if (!rule.anyPeer && !setHas(rule.peers, peer.family, peer.value)) return false;
   if (rule.anyPort) return true;
   if (pkt.protocol === "ICMP") return false;
-  if (rule.ports.some((r) => r.protocol === pkt.protocol && pkt.port >= r.lo && pkt.port <= r.hi)) return true;
+  if (rule.ports.some((r) => r.protocol === pkt.protocol && pkt.port >= r.lo && pkt.port <= r.hi)) {
+    return true;
+  }
   return rule.namedPorts.some((n) =>
-    n.family === dst.family && n.address === dst.value && n.protocol === pkt.protocol && n.port === pkt.port
+    n.family === dst.family && n.address === dst.value && n.protocol === pkt.protocol &&
+    n.port === pkt.port
   );
 }
 
@@ -75,7 +88,10 @@ function rulesOf(model: PolicyModel, keys: string[], dir: "ingress" | "egress"):
 
 function isNodeAddress(nodes: NodeAddresses | undefined, node: string, ip: string): boolean {
   const want = parseIp(ip);
-  return (nodes?.get(node) ?? []).some((x) => { const a = parseIp(x); return a.family === want.family && a.value === want.value; });
+  return (nodes?.get(node) ?? []).some((x) => {
+    const a = parseIp(x);
+    return a.family === want.family && a.value === want.value;
+  });
 }
 
 /** Decides a new connection `pkt`. */
@@ -92,14 +108,30 @@ export function evaluate(model: PolicyModel, pkt: Packet, nodes?: NodeAddresses)
       return { ...base, isolatedBy: [], allowed: true, reason: `no policy isolates it for ${dir}` };
     }
     if (dir === "ingress" && isNodeAddress(nodes, pod.nodeName, pkt.src)) {
-      return { ...base, isolatedBy: iso, allowed: true, reason: "from its own node (always allowed)" };
+      return {
+        ...base,
+        isolatedBy: iso,
+        allowed: true,
+        reason: "from its own node (always allowed)",
+      };
     }
     const peer = dir === "ingress" ? src : dst;
     const rule = rulesOf(model, iso, dir).find((r) => ruleMatches(r, peer, pkt, dst));
     if (rule) {
-      return { ...base, isolatedBy: iso, allowed: true, rule, reason: `allowed by ${rule.policy} ${dir} rule ${rule.index}: ${rule.text}` };
+      return {
+        ...base,
+        isolatedBy: iso,
+        allowed: true,
+        rule,
+        reason: `allowed by ${rule.policy} ${dir} rule ${rule.index}: ${rule.text}`,
+      };
     }
-    return { ...base, isolatedBy: iso, allowed: false, reason: `denied: no ${dir} rule of ${iso.join(", ")} matches` };
+    return {
+      ...base,
+      isolatedBy: iso,
+      allowed: false,
+      reason: `denied: no ${dir} rule of ${iso.join(", ")} matches`,
+    };
   };
   const egress = side(srcPod, "egress");
   const ingress = side(dstPod, "ingress");

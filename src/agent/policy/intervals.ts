@@ -41,7 +41,10 @@ export function mergePortIntervals(list: Interval<number>[]): Interval<number>[]
 }
 
 /** `a` minus `b` (both merged). */
-export function subtractIntervals(a: Interval<bigint>[], b: Interval<bigint>[]): Interval<bigint>[] {
+export function subtractIntervals(
+  a: Interval<bigint>[],
+  b: Interval<bigint>[],
+): Interval<bigint>[] {
   let cur = a.map((i) => ({ ...i }));
   for (const x of b) {
     const next: Interval<bigint>[] = [];

@@ -143,12 +143,16 @@ const T = `${POLICY_TABLE.family} ${POLICY_TABLE.name}`;
 
 /** `add set`/`add map` command of a set or map (no elements). */
 export function setDecl(s: NftSet): string {
-  return `add set ${T} ${s.name} { type ${s.type.join(" . ")}; flags interval; comment "${commentText(s.comment)}"; }`;
+  return `add set ${T} ${s.name} { type ${s.type.join(" . ")}; flags interval; comment "${
+    commentText(s.comment)
+  }"; }`;
 }
 
 /** `add map` command of a verdict map (no elements). */
 export function mapDecl(m: NftMap): string {
-  return `add map ${T} ${m.name} { type ${m.keyType} : verdict; comment "${commentText(m.comment)}"; }`;
+  return `add map ${T} ${m.name} { type ${m.keyType} : verdict; comment "${
+    commentText(m.comment)
+  }"; }`;
 }
 
 /** `add chain` command. */
@@ -165,7 +169,12 @@ export function ruleCmd(chain: string, r: NftRule): string {
 }
 
 /** Element commands, batched (`verb` add or delete), at most `per` elements each. */
-export function elementCmds(verb: "add" | "delete", set: string, els: string[], per = 2000): string[] {
+export function elementCmds(
+  verb: "add" | "delete",
+  set: string,
+  els: string[],
+  per = 2000,
+): string[] {
   const out: string[] = [];
   for (let i = 0; i < els.length; i += per) {
     out.push(`${verb} element ${T} ${set} { ${els.slice(i, i + per).join(", ")} }`);
@@ -174,12 +183,18 @@ export function elementCmds(verb: "add" | "delete", set: string, els: string[], 
 }
 
 /** Map element texts ("10.244.1.5 : jump in-abc"); keys only for deletes. */
-export function mapElements(m: Map<string, string>, keys: Iterable<string>, withVerdict: boolean): string[] {
+export function mapElements(
+  m: Map<string, string>,
+  keys: Iterable<string>,
+  withVerdict: boolean,
+): string[] {
   return [...keys].map((k) => (withVerdict ? `${k} : jump ${m.get(k)}` : k));
 }
 
 /** Counts for metrics: rules and set elements. */
-export function modelSize(m: NftModel): { rules: number; elements: number; sets: number; chains: number } {
+export function modelSize(
+  m: NftModel,
+): { rules: number; elements: number; sets: number; chains: number } {
   let rules = 0;
   let elements = 0;
   for (const c of m.chains.values()) rules += c.rules.length;

@@ -55,7 +55,9 @@ export function parseSelector(v: unknown, where: string): LabelSelector {
     sel.matchLabels = labelsOf(v.matchLabels);
   }
   if (v.matchExpressions !== undefined) {
-    if (!Array.isArray(v.matchExpressions)) throw new Error(`${where}.matchExpressions is not a list`);
+    if (!Array.isArray(v.matchExpressions)) {
+      throw new Error(`${where}.matchExpressions is not a list`);
+    }
     sel.matchExpressions = v.matchExpressions.map((e, i): SelectorRequirement => {
       if (!isObj(e) || typeof e.key !== "string" || !OPERATORS.has(String(e.operator))) {
         throw new Error(`${where}.matchExpressions[${i}] needs a key and an operator`);
@@ -73,7 +75,9 @@ export function parseSelector(v: unknown, where: string): LabelSelector {
 
 function parseProtocol(v: unknown, where: string): Protocol {
   const p = v === undefined ? "TCP" : String(v).toUpperCase();
-  if (p !== "TCP" && p !== "UDP" && p !== "SCTP") throw new Error(`${where}: unknown protocol ${String(v)}`);
+  if (p !== "TCP" && p !== "UDP" && p !== "SCTP") {
+    throw new Error(`${where}: unknown protocol ${String(v)}`);
+  }
   return p;
 }
 
@@ -116,7 +120,9 @@ function parsePeer(v: unknown, where: string): PolicyPeer {
       throw new Error(`${where}.ipBlock.cidr is not a CIDR`);
     }
     const except = arr(b.except).map((e, i) => {
-      if (typeof e !== "string" || !isCidr(e)) throw new Error(`${where}.ipBlock.except[${i}] is not a CIDR`);
+      if (typeof e !== "string" || !isCidr(e)) {
+        throw new Error(`${where}.ipBlock.except[${i}] is not a CIDR`);
+      }
       return normalizeCidr(e);
     });
     return { ipBlock: { cidr: normalizeCidr(b.cidr), except } };
@@ -125,7 +131,9 @@ function parsePeer(v: unknown, where: string): PolicyPeer {
     throw new Error(`${where} names no podSelector, namespaceSelector or ipBlock`);
   }
   const peer: PolicyPeer = {};
-  if (v.podSelector !== undefined) peer.podSelector = parseSelector(v.podSelector, `${where}.podSelector`);
+  if (v.podSelector !== undefined) {
+    peer.podSelector = parseSelector(v.podSelector, `${where}.podSelector`);
+  }
   if (v.namespaceSelector !== undefined) {
     peer.namespaceSelector = parseSelector(v.namespaceSelector, `${where}.namespaceSelector`);
   }
@@ -180,7 +188,10 @@ export function projectPolicy(o: unknown): Projected<NetworkPolicy> {
 export function projectNamespace(o: unknown): Projected<PolicyNamespace> {
   const m = meta(o);
   if (!m.name) return { errors: ["Namespace needs metadata.name"] };
-  return { value: { name: m.name, labels: { ...m.labels, "kubernetes.io/metadata.name": m.name } }, errors: [] };
+  return {
+    value: { name: m.name, labels: { ...m.labels, "kubernetes.io/metadata.name": m.name } },
+    errors: [],
+  };
 }
 
 /** Projects a Pod: IPs only while it runs (a finished pod's address may be reused). */
@@ -193,13 +204,19 @@ export function projectPod(o: unknown): Projected<PolicyPod> {
   const done = phase === "Succeeded" || phase === "Failed";
   const raw = arr(status.podIPs).map((x) => (isObj(x) ? str(x.ip) : undefined));
   if (raw.length === 0 && typeof status.podIP === "string") raw.push(status.podIP);
-  const ips = done ? [] : [...new Set(raw.filter((x): x is string => !!x && isIp(x)).map(normalizeIp))];
+  const ips = done
+    ? []
+    : [...new Set(raw.filter((x): x is string => !!x && isIp(x)).map(normalizeIp))];
   const ports: NamedPort[] = [];
   for (const c of [...arr(spec.initContainers), ...arr(spec.containers)]) {
     for (const p of isObj(c) ? arr(c.ports) : []) {
       if (!isObj(p) || typeof p.name !== "string" || !validPort(p.containerPort)) continue;
       try {
-        ports.push({ name: p.name, port: p.containerPort, protocol: parseProtocol(p.protocol, "port") });
+        ports.push({
+          name: p.name,
+          port: p.containerPort,
+          protocol: parseProtocol(p.protocol, "port"),
+        });
       } catch { /* an unknown protocol names no port policy can use */ }
     }
   }

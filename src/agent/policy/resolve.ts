@@ -14,11 +14,11 @@ import {
   subtractIntervals,
   unionInto,
 } from "./intervals.ts";
-import { selects, selectorText } from "./selector.ts";
+import { selectorText, selects } from "./selector.ts";
 import type {
   AddressPort,
-  Interval,
   Direction,
+  Interval,
   NetworkPolicy,
   PolicyInput,
   PolicyModel,
@@ -180,7 +180,9 @@ export function resolvePolicies(input: PolicyInput): PolicyModel {
   for (const p of input.pods) pods.set(keyOf(p), p);
   const isolation: PolicyModel["isolation"] = new Map();
   const policies: ResolvedPolicy[] = [];
-  const sorted = [...input.policies].sort((a, b) => keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0);
+  const sorted = [...input.policies].sort((a, b) =>
+    keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0
+  );
   for (const pol of sorted) {
     const key = keyOf(pol);
     const selectedPods = (ix.byNamespace.get(pol.namespace) ?? []).filter((p) =>
