@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { PolicySource } from "../agent/policy/source.ts";
+
 /** VXLAN tunnel endpoint a node publishes for the overlay. */
 export interface Vtep {
   /** MAC of the node's vxlan device. */
@@ -79,6 +81,12 @@ export interface Datastore {
    * Changes to them trigger `onChange` like node changes.
    */
   podAddresses?(): PodAddress[];
+  /**
+   * NetworkPolicy inputs (policies, pods, namespaces), when this datastore was
+   * asked to watch them (`watchPolicy`); the agent starts and reads it.
+   * Closed by `close()`.
+   */
+  readonly policy?: PolicySource;
   /** Stops watches and timers; does not remove this node's entry. */
   close(): Promise<void>;
 }

@@ -60,6 +60,8 @@ export interface AgentConfig {
   vxlanDevice: string;
   manageBridge: boolean;
   masquerade: boolean;
+  /** Enforce NetworkPolicy (needs a datastore that offers policy inputs). */
+  networkPolicy: boolean;
   firewallBackend: FirewallBackendName;
   /** host:port, or "" to serve nothing. */
   healthAddr: string;
@@ -214,6 +216,7 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     vxlanDevice: get("vxlanDevice"),
     manageBridge: parseBool(get("manageBridge"), "--manage-bridge"),
     masquerade: parseBool(get("masquerade"), "--masquerade"),
+    networkPolicy: parseBool(get("networkPolicy"), "--network-policy"),
     firewallBackend: oneOf(
       get("firewallBackend"),
       ["auto", "iptables-legacy", "iptables-nft", "nftables", "none"] as const,

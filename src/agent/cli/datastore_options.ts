@@ -22,7 +22,7 @@ export function datastoreOptions(
       | "etcdPrefix"
       | "storeDir"
     >
-    & Partial<Pick<AgentConfig, "ipam">>,
+    & Partial<Pick<AgentConfig, "ipam" | "networkPolicy">>,
   log: Logger,
 ): CreateDatastoreOptions {
   const common = {
@@ -33,7 +33,13 @@ export function datastoreOptions(
   const sink = (msg: string) => log.info(msg, { datastore: cfg.datastore });
   switch (cfg.datastore) {
     case "file":
-      return { kind: "file", dir: cfg.storeDir, ...common, log: sink };
+      return {
+        kind: "file",
+        dir: cfg.storeDir,
+        ...common,
+        log: sink,
+        watchPolicy: cfg.networkPolicy ?? false,
+      };
     case "etcd":
       return {
         kind: "etcd",
@@ -49,6 +55,7 @@ export function datastoreOptions(
         namespace: cfg.namespace,
         ...common,
         watchAllocations: cfg.ipam === "ippool",
+        watchPolicy: cfg.networkPolicy ?? false,
       };
   }
 }

@@ -7,6 +7,7 @@
  */
 import { RealClock } from "../../system/clock.ts";
 import { RealExec } from "../../system/exec.ts";
+import { ExecNftJson } from "../../system/nft_json.ts";
 import { RealFileSystem } from "../../system/fs.ts";
 import { FfiNetlink } from "../../system/netlink/mod.ts";
 import { createDatastore } from "../../datastore/mod.ts";
@@ -16,6 +17,7 @@ import { createFirewallDriver } from "../firewall/firewall_sync.ts";
 import { createLogger } from "../observe/log.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { runAgent } from "./run.ts";
+import { parsePolicyArgs, POLICY_USAGE, policyExplain } from "./policy_command.ts";
 import { type CommandDeps, installCommand, statusCommand, uninstallCommand } from "./commands.ts";
 
 const enc = new TextEncoder();
@@ -36,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
     (first === undefined ? err : out)(commandHelp() + "\n");
     return first === undefined ? 2 : 0;
   }
+  if (first === "policy") return await policyMain(argv.slice(1));
   let cfg: AgentConfig;
   try {
     cfg = parseConfig(argv, { env: Deno.env.toObject(), hostname: Deno.hostname() });
@@ -59,7 +62,10 @@ async function main(argv: string[]): Promise<number> {
   const fs = new RealFileSystem();
   const clock = new RealClock();
   const netlink = new FfiNetlink();
-  const openDatastore = () => createDatastore(datastoreOptions(cfg, log));
+  const openDatastore = () =>
+    createDatastore(
+      datastoreOptions({ ...cfg, networkPolicy: cfg.command === "run" && cfg.networkPolicy }, log),
+    );
 
   if (cfg.command === "run") {
     const ac = new AbortController();
@@ -80,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
       metrics: new Metrics(),
       signal: ac.signal,
       exec,
+      nft: new ExecNftJson({ exec }),
     });
     return 0;
   }
@@ -101,6 +108,24 @@ async function main(argv: string[]): Promise<number> {
     case "status":
       return await statusCommand(deps);
   }
+}
+
+async function policyMain(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    out(POLICY_USAGE + "\n");
+    return 0;
+  }
+  let parsed: ReturnType<typeof parsePolicyArgs>;
+  try {
+    parsed = parsePolicyArgs(argv, { env: Deno.env.toObject(), hostname: Deno.hostname() });
+  } catch (e) {
+    err(`${(e as Error).message}\n\n${POLICY_USAGE}\n`);
+    return 2;
+  }
+  const cfg = parsed.config;
+  const log = createLogger({ level: "warn", format: cfg.logFormat });
+  const ds = await createDatastore(datastoreOptions({ ...cfg, networkPolicy: true }, log));
+  return await policyExplain(ds, parsed.query, out);
 }
 
 if (import.meta.main) {

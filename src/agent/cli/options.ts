@@ -186,6 +186,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     boolean: true,
   },
   {
+    key: "networkPolicy",
+    flag: "network-policy",
+    env: "HOSTGATE_NETWORK_POLICY",
+    def: "true",
+    help:
+      "enforce NetworkPolicy in nftables table inet hostgate-policy (kubernetes and file datastores)",
+    boolean: true,
+    only: ["run", "install", "status"],
+  },
+  {
     key: "firewallBackend",
     flag: "firewall-backend",
     env: "FIREWALL_BACKEND",
@@ -346,6 +356,9 @@ export function commandHelp(): string {
     "",
     "Commands:",
     ...Object.entries(DESCRIPTIONS).map(([c, d]) => `  ${c.padEnd(10)} ${d}`),
+    `  ${
+      "policy".padEnd(10)
+    } explain --from NS/POD --to NS/POD --port N/PROTO: which NetworkPolicy rule allows or denies`,
     "",
     "Run 'hostgate-agent <command> --help' for its flags.",
   ].join("\n");

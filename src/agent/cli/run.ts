@@ -17,6 +17,8 @@ import { installPlugins, keepPluginKubeconfig } from "../install/install.ts";
 import type { Logger } from "../observe/log.ts";
 import { backoffMs, runLoop, Waker } from "../reconcile/loop.ts";
 import { M, type Metrics } from "../observe/metrics.ts";
+import type { NftJson } from "../../system/nft_json.ts";
+import { runPolicyEnforcer } from "../policy/enforcer.ts";
 import { Reconciler } from "../reconcile/reconciler.ts";
 
 /** Everything `runAgent` needs; main.ts passes the real ones, tests the fakes. */
@@ -36,6 +38,8 @@ export interface RunDeps {
   onHealthListening?: (addr: string) => void;
   /** Called after each pass (tests wait on it). */
   onPass?: (r: Reconciler) => void;
+  /** nft for the NetworkPolicy table; policy is not enforced without it. */
+  nft?: NftJson;
 }
 
 /** Runs the daemon until `signal` aborts. */
@@ -97,6 +101,26 @@ export async function runAgent(d: RunDeps): Promise<void> {
       fire: () => waker.fire(),
       echo: (ev) => reconciler.isEcho(ev),
     }));
+    const policy = d.datastore.policy;
+    if (cfg.networkPolicy && policy && d.nft) {
+      tasks.push(runPolicyEnforcer({
+        source: policy,
+        nft: d.nft,
+        nodeName: cfg.nodeName,
+        clock: d.clock,
+        log,
+        metrics,
+        signal: inner.signal,
+        debounceMs: Math.min(cfg.debounceMs, 10),
+        resyncIntervalMs: cfg.resyncIntervalMs,
+        retryMinMs: cfg.retryMinMs,
+        retryMaxMs: cfg.retryMaxMs,
+      }));
+    } else if (cfg.networkPolicy && !policy) {
+      log.warn("NetworkPolicy is not enforced: the datastore offers no policy inputs", {
+        datastore: d.datastore.kind,
+      });
+    }
     if (cfg.ippoolKubeconfig && cfg.kubernetesApi) {
       tasks.push(keepPluginKubeconfig({
         path: cfg.ippoolKubeconfig,

@@ -10,6 +10,7 @@
 
 import type { Datastore, DatastoreHealth, NodeInfo, SelfRegistration } from "../types.ts";
 import { type FileSystem, RealFileSystem } from "../../system/fs.ts";
+import { FilePolicySource } from "./policy.ts";
 import {
   encodeNodeEntry,
   freezeNode,
@@ -53,6 +54,8 @@ export interface FileDatastoreOptions extends NodeEntryOptions {
   rescanIntervalMs?: number;
   /** Log sink (stderr by default). */
   log?: (msg: string) => void;
+  /** Also read NetworkPolicy, Pod and Namespace objects from `<dir>/policy/`. */
+  watchPolicy?: boolean;
 }
 
 /**
@@ -165,12 +168,23 @@ export class FileDatastore implements Datastore {
   /** Entry files named by watch events, to re-read one by one. */
   #pending = new Set<string>();
   #reportedBad = new Set<string>();
+  /** NetworkPolicy inputs from `<dir>/policy/`, with `watchPolicy`. */
+  readonly policy: FilePolicySource | undefined;
 
   constructor(opts: FileDatastoreOptions) {
     this.#opts = opts;
     this.#fs = opts.fs ?? new RealFileSystem();
     this.#clusterCidrs = parseClusterCidrs(opts.clusterCidr);
     this.#log = opts.log ?? ((msg) => console.error(msg));
+    this.policy = opts.watchPolicy
+      ? new FilePolicySource({
+        dir: opts.dir,
+        fs: this.#fs,
+        watchDir: opts.watchDir,
+        rescanIntervalMs: opts.rescanIntervalMs,
+        log: this.#log,
+      })
+      : undefined;
   }
 
   /** Writes (or refreshes) this node's entry, keeping or allocating its subnets under the lock. */
@@ -241,6 +255,7 @@ export class FileDatastore implements Datastore {
 
   async close(): Promise<void> {
     this.#closed = true;
+    await this.policy?.close();
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#closeWatch();

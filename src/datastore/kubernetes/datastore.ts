@@ -20,6 +20,7 @@ import type {
 } from "../types.ts";
 import { type Clock, RealClock } from "../../system/clock.ts";
 import { type Backoff, SupervisedInformer } from "./informer.ts";
+import { KubernetesPolicySource } from "./policy.ts";
 import { assignSubnets, parseClusterCidrs } from "../subnets.ts";
 import {
   IPALLOCATION_API_VERSION,
@@ -75,6 +76,11 @@ export interface KubernetesDatastoreOptions extends KubeConfigSource {
    * ipallocations, which the node-local IPAM's RBAC does not grant.
    */
   watchAllocations?: boolean;
+  /**
+   * Also watch NetworkPolicies, Pods and Namespaces for the agent's policy
+   * enforcement (`policy`). Needs list/watch on those three.
+   */
+  watchPolicy?: boolean;
 }
 
 const MERGE_PATCH = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
@@ -90,6 +96,8 @@ export class KubernetesDatastore implements Datastore {
   readonly #nodes: SupervisedInformer<k8s.V1Node>;
   readonly #cm: SupervisedInformer<k8s.V1ConfigMap>;
   readonly #allocs: SupervisedInformer<k8s.KubernetesObject> | undefined;
+  /** NetworkPolicy inputs, with `watchPolicy`. */
+  readonly policy: KubernetesPolicySource | undefined;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #log: (msg: string) => void;
@@ -137,6 +145,15 @@ export class KubernetesDatastore implements Datastore {
       onEvent: () => this.#changed(),
       onState: (ok, err) => this.#setState("configmap", ok, err),
     });
+    this.policy = opts.watchPolicy
+      ? new KubernetesPolicySource({
+        kubeConfig,
+        clock: common.clock,
+        random: common.random,
+        backoff: common.backoff,
+        log: common.log,
+      })
+      : undefined;
     if (opts.watchAllocations) {
       const objects = k8s.KubernetesObjectApi.makeApiClient(kubeConfig);
       this.#allocs = new SupervisedInformer<k8s.KubernetesObject>({
@@ -195,7 +212,12 @@ export class KubernetesDatastore implements Datastore {
 
   async close(): Promise<void> {
     this.#stop.abort();
-    await Promise.all([this.#nodes.close(), this.#cm.close(), this.#allocs?.close()]);
+    await Promise.all([
+      this.#nodes.close(),
+      this.#cm.close(),
+      this.#allocs?.close(),
+      this.policy?.close(),
+    ]);
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
   }
 

@@ -37,6 +37,11 @@ export interface SupervisedInformerOptions<T extends KubernetesObject> {
   clock: Clock;
   /** Jitter source in [0, 1). */
   random: () => number;
+  /**
+   * Projects each object at ingest (list items and watch events alike), so
+   * the cache holds only what the agent reads, not whole Pods.
+   */
+  transform?: (obj: T) => T;
   /** Called for every add, update and delete of an object. */
   onEvent: (type: "add" | "update" | "delete", obj: T) => void;
   /** Called when the connection state changes (connected, or failed with an error text). */
@@ -50,10 +55,12 @@ class TrackedWatch extends Watch {
   #pending = new Set<Promise<unknown>>();
   #closed = false;
   readonly #onOpen: () => void;
+  readonly #transform: ((o: unknown) => unknown) | undefined;
 
-  constructor(kc: KubeConfig, onOpen: () => void) {
+  constructor(kc: KubeConfig, onOpen: () => void, transform?: (o: unknown) => unknown) {
     super(kc);
     this.#onOpen = onOpen;
+    this.#transform = transform;
   }
 
   override async watch(
@@ -70,7 +77,12 @@ class TrackedWatch extends Watch {
     }
     let failed = false;
     let ctl: AbortController | undefined;
-    const p = super.watch(path, query, callback, (err) => {
+    const t = this.#transform;
+    const cb = t
+      ? (phase: string, apiObj: unknown, watchObj?: unknown) =>
+        callback(phase, phase === "ERROR" || phase === "BOOKMARK" ? apiObj : t(apiObj), watchObj)
+      : callback;
+    const p = super.watch(path, query, cb, (err) => {
       if (err) failed = true;
       if (ctl) this.#controllers.delete(ctl);
       done(err);
@@ -123,12 +135,18 @@ export class SupervisedInformer<T extends KubernetesObject> {
   constructor(opts: SupervisedInformerOptions<T>) {
     this.#opts = opts;
     this.#firstOutcome = new Promise((resolve) => this.#settleFirst = resolve);
-    this.#watch = new TrackedWatch(opts.kubeConfig, () => {
-      this.#ok();
-      this.#settleFirst();
-    });
+    const transform = opts.transform;
+    this.#watch = new TrackedWatch(
+      opts.kubeConfig,
+      () => {
+        this.#ok();
+        this.#settleFirst();
+      },
+      transform as ((o: unknown) => unknown) | undefined,
+    );
     const list = () => {
       const p = opts.list().then((l) => {
+        if (transform) l = { ...l, items: l.items.map(transform) };
         if (!this.#closed) {
           this.#synced = true;
           this.#ok();
