@@ -183,7 +183,7 @@ export class PolicyWorld {
 
   /** Probes the step's matrix; a disagreeing probe is retried once with a longer timeout (slowness, not policy). */
   async probe(step: CaseStep, opts: { timeoutMs?: number } = {}): Promise<StepOutcome> {
-    const pods = [...this.pods.keys()];
+    const pods = [...this.pods.keys()].sort();
     const sources = [...pods, ...(step.nodeSources ? this.nodes : [])];
     const nodeOf = (k: string) => this.pods.get(k)!.node;
     const key = (f: string, t: string, p: Probe) => `${f}|${t}|${p.port}/${p.protocol}`;

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { nftPasses } from "../testing/nft_interpreter.ts";
 import { compile } from "./compile.ts";
+import { fullPayload } from "./diff.ts";
 import { evaluate, type Packet } from "./evaluate.ts";
 import { projectNamespace, projectPod, projectPolicy } from "./project.ts";
 import { resolvePolicies } from "./resolve.ts";
@@ -163,6 +164,11 @@ Deno.test("evaluator and compiled nft agree on 300 random clusters", () => {
     const { input, policies } = randomCase(r);
     const model = resolvePolicies(input);
     const models = new Map(NODES.map((n) => [n, compile(model, { node: n })]));
+    for (const n of NODES) {
+      // A node resolves only the policies of its own pods: same table.
+      const scoped = compile(resolvePolicies(input, { node: n }), { node: n });
+      assert.equal(fullPayload(scoped), fullPayload(models.get(n)!));
+    }
     const srcs = [
       ...new Set([...input.pods.flatMap((p) => p.ips), ...NODES.map(NODE_IP), "192.0.2.7"]),
     ];

@@ -190,6 +190,11 @@ function baseChains(fams: (4 | 6)[]): NftChain[] {
 
 /** Compiles the model for `opts.node`. Pure. */
 export function compile(model: PolicyModel, opts: CompileOptions): NftModel {
+  if (model.scope !== undefined && model.scope !== opts.node) {
+    throw new Error(
+      `Cannot compile for ${opts.node}: the model holds node ${model.scope}'s policies`,
+    );
+  }
   const fams = opts.families ?? familiesOf(model);
   const out = emptyModel();
   const byKey = new Map(model.policies.map((p) => [p.key, p]));

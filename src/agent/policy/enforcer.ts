@@ -43,7 +43,7 @@ export async function enforceOnce(
 ): Promise<PolicySyncResult | undefined> {
   const input = d.source.input();
   if (!input) return undefined;
-  const model = resolvePolicies(input);
+  const model = resolvePolicies(input, { node: d.nodeName });
   d.metrics.set(M.policies, "NetworkPolicies known", input.policies.length);
   d.metrics.set(M.policyRejected, "Objects or rules refused at ingest", d.source.rejected().size);
   return await sync.sync(compile(model, { node: d.nodeName }), opts);

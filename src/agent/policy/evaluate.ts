@@ -96,6 +96,9 @@ function isNodeAddress(nodes: NodeAddresses | undefined, node: string, ip: strin
 
 /** Decides a new connection `pkt`. */
 export function evaluate(model: PolicyModel, pkt: Packet, nodes?: NodeAddresses): Verdict {
+  if (model.scope !== undefined) {
+    throw new Error(`Cannot evaluate: the model holds only node ${model.scope}'s policies`);
+  }
   const src = parseIp(pkt.src);
   const dst = parseIp(pkt.dst);
   const srcPod = podByIp(model, pkt.src);

@@ -17,6 +17,7 @@ import {
 import { selectorText, selects } from "./selector.ts";
 import type {
   AddressPort,
+  AddressSet,
   Direction,
   Interval,
   NetworkPolicy,
@@ -60,6 +61,12 @@ interface Index {
   byNamespace: Map<string, PolicyPod[]>;
   nsLabels: Map<string, Record<string, string>>;
   all: PolicyPod[];
+  /** Parsed addresses per pod, per pass. */
+  ivs: Map<PolicyPod, { family: Family; iv: Interval<bigint> }[]>;
+  /** Resolved selector peers by "<policy ns>|<peer JSON>": many rules share a peer. */
+  peers: Map<string, { pods: PolicyPod[]; set: AddressSet }>;
+  /** Namespaces by namespace selector JSON. */
+  nsSel: Map<string, string[]>;
 }
 
 function buildIndex(input: PolicyInput): Index {
@@ -71,7 +78,14 @@ function buildIndex(input: PolicyInput): Index {
   }
   const nsLabels = new Map<string, Record<string, string>>();
   for (const n of input.namespaces) nsLabels.set(n.name, n.labels);
-  return { byNamespace, nsLabels, all: [...input.pods] };
+  return {
+    byNamespace,
+    nsLabels,
+    all: [...input.pods],
+    ivs: new Map(),
+    peers: new Map(),
+    nsSel: new Map(),
+  };
 }
 
 /** Pods a peer (selectors only) stands for; hostNetwork pods are the node, never a peer. */
@@ -79,9 +93,15 @@ function peerPods(ix: Index, policyNs: string, p: PolicyPeer): PolicyPod[] {
   let namespaces: string[];
   if (p.namespaceSelector) {
     const sel = p.namespaceSelector;
-    namespaces = [...ix.byNamespace.keys()].filter((n) =>
-      selects(sel, ix.nsLabels.get(n) ?? { "kubernetes.io/metadata.name": n })
-    );
+    const k = JSON.stringify(sel);
+    let hit = ix.nsSel.get(k);
+    if (!hit) {
+      hit = [...ix.byNamespace.keys()].filter((n) =>
+        selects(sel, ix.nsLabels.get(n) ?? { "kubernetes.io/metadata.name": n })
+      );
+      ix.nsSel.set(k, hit);
+    }
+    namespaces = hit;
   } else namespaces = [policyNs];
   const out: PolicyPod[] = [];
   for (const n of namespaces) {
@@ -92,17 +112,41 @@ function peerPods(ix: Index, policyNs: string, p: PolicyPeer): PolicyPod[] {
   return out;
 }
 
-function addPodIps(set: ReturnType<typeof emptyAddressSet>, pods: PolicyPod[]): void {
+function podIvs(ix: Index, pod: PolicyPod): { family: Family; iv: Interval<bigint> }[] {
+  let l = ix.ivs.get(pod);
+  if (!l) {
+    l = pod.ips.map(addressInterval);
+    ix.ivs.set(pod, l);
+  }
+  return l;
+}
+
+function addPodIps(ix: Index, set: AddressSet, pods: PolicyPod[]): void {
   const v4: Interval<bigint>[] = [];
   const v6: Interval<bigint>[] = [];
   for (const pod of pods) {
-    for (const ip of pod.ips) {
-      const { family, iv } = addressInterval(ip);
-      (family === 4 ? v4 : v6).push(iv);
-    }
+    for (const { family, iv } of podIvs(ix, pod)) (family === 4 ? v4 : v6).push(iv);
   }
   unionInto(set, 4, v4);
   unionInto(set, 6, v6);
+}
+
+/** A selector peer resolved once per pass. */
+function selectorPeer(
+  ix: Index,
+  policyNs: string,
+  p: PolicyPeer,
+): { pods: PolicyPod[]; set: AddressSet } {
+  const k = `${p.namespaceSelector ? "*" : policyNs}|${JSON.stringify(p)}`;
+  let hit = ix.peers.get(k);
+  if (!hit) {
+    const pods = peerPods(ix, policyNs, p);
+    const set = emptyAddressSet();
+    addPodIps(ix, set, pods);
+    hit = { pods, set };
+    ix.peers.set(k, hit);
+  }
+  return hit;
 }
 
 /** Named port triples: `name` resolved on each of `pods`. */
@@ -137,9 +181,10 @@ function resolveRule(
       );
       unionInto(peers, family, subtractIntervals([iv], ex));
     } else {
-      const pods = peerPods(ix, pol.namespace, p);
-      podsOfPeers.push(...pods);
-      addPodIps(peers, pods);
+      const hit = selectorPeer(ix, pol.namespace, p);
+      if (r.ports.some((x) => typeof x.port === "string")) podsOfPeers.push(...hit.pods);
+      unionInto(peers, 4, hit.set.v4);
+      unionInto(peers, 6, hit.set.v6);
     }
   }
   const anyPeer = r.peers.length === 0;
@@ -173,39 +218,53 @@ function resolveRule(
   };
 }
 
-/** Resolves every policy against the pods and namespaces. */
-export function resolvePolicies(input: PolicyInput): PolicyModel {
+/** Options of `resolvePolicies`. */
+export interface ResolveOptions {
+  /**
+   * Resolve only the rules of policies that select a pod on this node (what
+   * the node's compiler needs); the others keep their selection but no rules.
+   * The model is then for that node's enforcement only, not for explain.
+   */
+  node?: string;
+}
+
+/** Resolves the policies against the pods and namespaces. */
+export function resolvePolicies(input: PolicyInput, opts: ResolveOptions = {}): PolicyModel {
   const ix = buildIndex(input);
   const pods = new Map<string, PolicyPod>();
-  for (const p of input.pods) pods.set(keyOf(p), p);
+  const podKey = new Map<PolicyPod, string>();
+  for (const p of input.pods) {
+    const k = keyOf(p);
+    pods.set(k, p);
+    podKey.set(p, k);
+  }
   const isolation: PolicyModel["isolation"] = new Map();
   const policies: ResolvedPolicy[] = [];
-  const sorted = [...input.policies].sort((a, b) =>
-    keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0
-  );
-  for (const pol of sorted) {
-    const key = keyOf(pol);
+  const keyed = input.policies.map((p) => ({ key: keyOf(p), pol: p }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const { key, pol } of keyed) {
     const selectedPods = (ix.byNamespace.get(pol.namespace) ?? []).filter((p) =>
       !p.hostNetwork && selects(pol.podSelector, p.labels)
     );
-    const selected = selectedPods.map(keyOf);
+    const selected = selectedPods.map((p) => podKey.get(p)!);
     for (const k of selected) {
       let iso = isolation.get(k);
       if (!iso) isolation.set(k, iso = { ingress: [], egress: [] });
       if (pol.ingressIsolation) iso.ingress.push(key);
       if (pol.egressIsolation) iso.egress.push(key);
     }
+    const wanted = opts.node === undefined || selectedPods.some((p) => p.nodeName === opts.node);
     policies.push({
       key,
       policy: pol,
       selected,
-      ingress: pol.ingressIsolation
+      ingress: pol.ingressIsolation && wanted
         ? pol.ingress.map((r, i) => resolveRule(ix, pol, selectedPods, "ingress", i, r))
         : [],
-      egress: pol.egressIsolation
+      egress: pol.egressIsolation && wanted
         ? pol.egress.map((r, i) => resolveRule(ix, pol, selectedPods, "egress", i, r))
         : [],
     });
   }
-  return { policies, pods, isolation };
+  return { policies, pods, isolation, ...(opts.node !== undefined ? { scope: opts.node } : {}) };
 }

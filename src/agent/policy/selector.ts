@@ -7,10 +7,13 @@ import type { LabelSelector } from "./types.ts";
 
 /** True when `labels` satisfy `sel`. */
 export function selects(sel: LabelSelector, labels: Record<string, string>): boolean {
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) {
-    if (labels[k] !== v) return false;
+  const ml = sel.matchLabels;
+  if (ml) {
+    for (const k in ml) if (labels[k] !== ml[k]) return false;
   }
-  for (const r of sel.matchExpressions ?? []) {
+  const me = sel.matchExpressions;
+  if (!me) return true;
+  for (const r of me) {
     const has = Object.hasOwn(labels, r.key);
     const values = r.values ?? [];
     switch (r.operator) {

@@ -171,4 +171,6 @@ export interface PolicyModel {
   pods: Map<string, PolicyPod>;
   /** Per pod key and direction: the policies isolating it (sorted keys). */
   isolation: Map<string, { ingress: string[]; egress: string[] }>;
+  /** Set when only one node's policies were resolved (not usable for explain). */
+  scope?: string;
 }
