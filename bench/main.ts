@@ -10,6 +10,7 @@ import { ippoolBench } from "./ippool_bench.ts";
 import { dataplaneBench } from "./dataplane_bench.ts";
 import { vxlanBench } from "./vxlan_bench.ts";
 import { agentBench } from "./agent_bench.ts";
+import { policyBench } from "./policy_bench.ts";
 
 const suites: Record<string, () => Promise<string>> = {
   plugin: () => pluginBench(),
@@ -17,6 +18,7 @@ const suites: Record<string, () => Promise<string>> = {
   dataplane: () => dataplaneBench(),
   vxlan: () => vxlanBench(),
   agent: () => agentBench(),
+  policy: () => policyBench(),
 };
 
 const { values } = parseArgs({ options: { only: { type: "string" } } });

@@ -5,8 +5,6 @@
  * the diff reads the kernel's JSON exactly as it writes payloads.
  */
 import assert from "node:assert/strict";
-import type { Exec, ExecOptions, ExecResult } from "../src/system/exec.ts";
-import { RealExec } from "../src/system/exec.ts";
 import { RealClock } from "../src/system/clock.ts";
 import { ExecNftJson } from "../src/system/nft_json.ts";
 import { compile } from "../src/agent/policy/compile.ts";
@@ -22,14 +20,7 @@ import {
   xyzPod,
 } from "../src/agent/testing/policy_cases.ts";
 import { isRoot, withNetns } from "./helpers/netns.ts";
-
-/** Runs every program inside one namespace. */
-class NetnsExec implements Exec {
-  constructor(readonly netns: string, readonly inner: Exec = new RealExec()) {}
-  run(argv: string[], opts?: ExecOptions): Promise<ExecResult> {
-    return this.inner.run(["ip", "netns", "exec", this.netns, ...argv], opts);
-  }
-}
+import { NetnsExec } from "./helpers/netns_exec.ts";
 
 const NODES = ["n1", "n2", "n3"];
 
