@@ -3,7 +3,8 @@
  * the file datastore, built in network namespaces (nothing changes in the
  * machine's own network namespace). Prints the connectivity matrix (every
  * pod and node pinging every other, and the outside host behind the router)
- * and each node's hostgate routes, then removes everything. Exits 1 when any
+ * and each node's hostgate routes, then a NetworkPolicy matrix (measured
+ * beside what `policy explain` predicts, demo_policy.ts), then removes everything. Exits 1 when any
  * cell fails. `--keep` leaves the cluster running for exploring,
  * `--clean` (`deno task demo:clean`) removes a kept one. Ctrl-C safe.
  * @module
@@ -13,6 +14,7 @@ import { isRoot } from "../helpers/netns.ts";
 import { Cluster, type Pod } from "./cluster.ts";
 import { cleanKept, loadState, saveState, STATE_FILE } from "./demo_state.ts";
 import { pingOk, pool, routeText } from "./probes.ts";
+import { showPolicy } from "./demo_policy.ts";
 
 /** Namespace prefix of the demo (the e2e test of the demo passes its own). */
 const PREFIX = "hgdemo";
@@ -120,7 +122,7 @@ async function show(c: Cluster, pods: Pod[]): Promise<number> {
     for (const line of (await routeText(n.netns)).split("\n")) out(`    ${line.trimEnd()}`);
   }
   out(`\n${m.total - m.failed}/${m.total} reachable${m.failed ? `, ${m.failed} FAILED` : ""}`);
-  return m.failed;
+  return m.failed + await showPolicy(c, pods, out);
 }
 
 async function main(): Promise<number> {

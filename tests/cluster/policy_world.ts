@@ -49,6 +49,97 @@ export interface StepOutcome {
   matrices: string[];
 }
 
+/**
+ * Waits until every node's policy table holds exactly what the compiler
+ * makes of these objects (read back with `nft -j list table`).
+ */
+export async function waitEnforced(
+  cluster: Cluster,
+  o: { namespaces: unknown[]; pods: unknown[]; policies: unknown[] },
+  what: string,
+): Promise<void> {
+  const store = new ProjectedStore();
+  store.replace([
+    ...o.namespaces.map((obj) => ({ kind: "Namespace" as const, obj })),
+    ...o.pods.map((obj) => ({ kind: "Pod" as const, obj })),
+    ...o.policies.map((obj) => ({ kind: "NetworkPolicy" as const, obj })),
+  ]);
+  const model = resolvePolicies(store.input());
+  await Promise.all(
+    cluster.topo.nodes.map(({ name: node, netns }) =>
+      waitFor(`node ${node} enforcing "${what}"`, async () => {
+        const r = await run([
+          "ip",
+          "netns",
+          "exec",
+          netns,
+          "nft",
+          "-j",
+          "list",
+          "table",
+          POLICY_TABLE.family,
+          POLICY_TABLE.name,
+        ]);
+        if (r.code !== 0) return false;
+        const actual = parseActual((JSON.parse(r.stdout) as { nftables: unknown[] }).nftables);
+        return diffTable(actual, compile(model, { node })).length === 0;
+      }, { ms: 15_000, everyMs: 50 })
+    ),
+  );
+}
+
+/** Runs `policy_pod.ts probe` from `netns`; results by target key. */
+export async function probeFrom(
+  netns: string,
+  targets: ProbeTarget[],
+  timeoutMs: number,
+): Promise<Map<string, boolean>> {
+  const out = new Map<string, boolean>();
+  if (targets.length === 0) return out;
+  const r = await run([
+    "ip",
+    "netns",
+    "exec",
+    netns,
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    "--quiet",
+    POLICY_POD,
+    "probe",
+    `--targets=${JSON.stringify(targets)}`,
+    `--timeout-ms=${timeoutMs}`,
+  ]);
+  if (r.code !== 0) throw new Error(`Cannot probe from ${netns}: ${r.stderr.trim()}`);
+  for (const [k, v] of Object.entries(JSON.parse(r.stdout) as Record<string, boolean>)) {
+    out.set(k, v);
+  }
+  return out;
+}
+
+/** Starts the policy pod servers in `netns` and waits until they listen. */
+export async function startPolicyServers(
+  cluster: Cluster,
+  netns: string,
+  args: string[] = [],
+): Promise<void> {
+  const name = `srv-${netns}`;
+  cluster.startServer(netns, name, [
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    "--quiet",
+    POLICY_POD,
+    "serve",
+    ...args,
+  ]);
+  await waitFor(
+    `servers in ${netns}`,
+    async () => (await tail(`${cluster.dir}/${name}.log`)).includes("listening"),
+    { ms: 20_000 },
+  );
+}
+
 /** See the module doc. */
 export class PolicyWorld {
   readonly cluster: Cluster;
@@ -78,20 +169,7 @@ export class PolicyWorld {
     if (have) return have;
     const node = xyzNodeOf(key, this.nodes);
     const pod = await this.cluster.addPod(node, key.replace("/", "-"));
-    const name = `srv-${pod.netns}`;
-    this.cluster.startServer(pod.netns, name, [
-      Deno.execPath(),
-      "run",
-      "--allow-net",
-      "--quiet",
-      POLICY_POD,
-      "serve",
-    ]);
-    await waitFor(
-      `servers in ${pod.netns}`,
-      async () => (await tail(`${this.cluster.dir}/${name}.log`)).includes("listening"),
-      { ms: 20_000 },
-    );
+    await startPolicyServers(this.cluster, pod.netns);
     const wp = { key, node, netns: pod.netns, ip: pod.ip };
     this.pods.set(key, wp);
     return wp;
@@ -117,35 +195,7 @@ export class PolicyWorld {
       await Deno.writeTextFile(tmp, stringify({ apiVersion: "v1", kind: "List", items: list }));
       await Deno.rename(tmp, `${this.policyDir}/${file}.yaml`);
     }
-    const store = new ProjectedStore();
-    store.replace([
-      ...o.namespaces.map((obj) => ({ kind: "Namespace" as const, obj })),
-      ...o.pods.map((obj) => ({ kind: "Pod" as const, obj })),
-      ...o.policies.map((obj) => ({ kind: "NetworkPolicy" as const, obj })),
-    ]);
-    const model = resolvePolicies(store.input());
-    await Promise.all(
-      this.nodes.map((node) =>
-        waitFor(`node ${node} enforcing "${step.what}"`, async () => {
-          const netns = this.cluster.node(node).netns;
-          const r = await run([
-            "ip",
-            "netns",
-            "exec",
-            netns,
-            "nft",
-            "-j",
-            "list",
-            "table",
-            POLICY_TABLE.family,
-            POLICY_TABLE.name,
-          ]);
-          if (r.code !== 0) return false;
-          const actual = parseActual((JSON.parse(r.stdout) as { nftables: unknown[] }).nftables);
-          return diffTable(actual, compile(model, { node })).length === 0;
-        }, { ms: 15_000, everyMs: 50 })
-      ),
-    );
+    await waitEnforced(this.cluster, o, step.what);
   }
 
   /** Runs one probe process per source, all at once; results by "from|to|port/proto". */
@@ -157,26 +207,7 @@ export class PolicyWorld {
     const out = new Map<string, boolean>();
     await Promise.all(sources.map(async (from) => {
       const netns = this.pods.get(from)?.netns ?? this.cluster.node(from).netns;
-      const list = targets(from);
-      if (list.length === 0) return;
-      const r = await run([
-        "ip",
-        "netns",
-        "exec",
-        netns,
-        Deno.execPath(),
-        "run",
-        "--allow-net",
-        "--quiet",
-        POLICY_POD,
-        "probe",
-        `--targets=${JSON.stringify(list)}`,
-        `--timeout-ms=${timeoutMs}`,
-      ]);
-      if (r.code !== 0) throw new Error(`Cannot probe from ${from}: ${r.stderr.trim()}`);
-      for (const [k, v] of Object.entries(JSON.parse(r.stdout) as Record<string, boolean>)) {
-        out.set(k, v);
-      }
+      for (const [k, v] of await probeFrom(netns, targets(from), timeoutMs)) out.set(k, v);
     }));
     return out;
   }

@@ -19,6 +19,8 @@ import {
   removeConflist,
 } from "../install/install.ts";
 import { detectUplink, readLocalAddrs } from "../reconcile/local.ts";
+import type { NftJson } from "../../system/nft_json.ts";
+import { removePolicyTable } from "../policy/sync.ts";
 import type { Logger } from "../observe/log.ts";
 import { ownRoutes, removeAllRoutes } from "../routes/routes.ts";
 import { buildStatus, countIpsInUse, renderStatus, type StatusReport } from "../observe/status.ts";
@@ -38,6 +40,8 @@ export interface CommandDeps {
   firewall: (backend: FirewallBackendName) => Promise<FirewallDriver>;
   /** Command output (stdout). */
   print: (text: string) => void;
+  /** nft for the NetworkPolicy table (uninstall removes it). */
+  nft?: NftJson;
 }
 
 async function retrying<T>(
@@ -154,6 +158,16 @@ export async function uninstallCommand(d: CommandDeps): Promise<number> {
     } catch (e) {
       if (cfg.firewallBackend !== "auto") failed = true;
       d.log.warn("Cannot remove rules", { backend: b, error: (e as Error).message });
+    }
+  }
+  if (d.nft) {
+    try {
+      if (await removePolicyTable(d.nft)) {
+        d.log.info("policy table removed", { table: "inet hostgate-policy" });
+      }
+    } catch (e) {
+      failed = true;
+      d.log.error("Cannot remove the policy table", { error: (e as Error).message });
     }
   }
   if (await removeConflist(d.fs, conflistPath(cfg))) {

@@ -99,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
     openDatastore,
     firewall: (b) => createFirewallDriver(b, exec),
     print: out,
+    nft: new ExecNftJson({ exec }),
   };
   switch (cfg.command) {
     case "install":

@@ -135,3 +135,11 @@ export class PolicySync {
     }
   }
 }
+
+/** Removes the policy table (uninstall); false when there was none. */
+export async function removePolicyTable(nft: NftJson): Promise<boolean> {
+  const items = await nft.listTable(POLICY_TABLE.family, POLICY_TABLE.name);
+  if (!items) return false;
+  await nft.apply(`delete table ${POLICY_TABLE.family} ${POLICY_TABLE.name}\n`);
+  return true;
+}

@@ -12,7 +12,7 @@ import {
 import { compile, groupChainName } from "./compile.ts";
 import { projectNamespace, projectPod, projectPolicy } from "./project.ts";
 import { resolvePolicies } from "./resolve.ts";
-import { PolicySync } from "./sync.ts";
+import { PolicySync, removePolicyTable } from "./sync.ts";
 import type { PolicyInput } from "./types.ts";
 
 const NODES = ["n1", "n2", "n3"];
@@ -141,4 +141,12 @@ Deno.test("policy sync: drop counters become per-policy metrics", async () => {
   nft.bumpCounters(groupChainName("ingress", ["x/deny-ingress"]), 7);
   await sync.sync(want, { verify: true });
   assert.equal(metrics.value(M.policyDrops, { policy: "x/deny-ingress" }), 7);
+});
+
+Deno.test("removePolicyTable: deletes the table once, then finds nothing", async () => {
+  const nft = new FakeNftJson();
+  await new PolicySync({ nft, clock: new RealClock() }).sync(model([]));
+  assert.equal(await removePolicyTable(nft), true);
+  assert.equal(nft.exists, false);
+  assert.equal(await removePolicyTable(nft), false);
 });
