@@ -45,6 +45,8 @@ export class ObjectStore {
   #compactedRv = 0;
   #uid = 0;
   #listeners = new Set<(ev: StoreEvent) => void>();
+  /** JSON text of stored objects (never mutated once stored), so big LISTs serialize once. */
+  #json = new WeakMap<KubeObject, string>();
   readonly #window: number;
 
   constructor(opts: StoreOptions) {
@@ -131,14 +133,14 @@ export class ObjectStore {
   /**
    * One page of a LIST as the objects were at `rv` (a consistent snapshot,
    * rebuilt by undoing the retained history; default now), after the object
-   * key `after`, at most `limit` (0: all). Undefined when `rv` is older than
-   * the retained history (the apiserver answers 410 Expired).
+   * key `after`, at most `limit` (0: all), as JSON texts. Undefined when `rv`
+   * is older than the retained history (the apiserver answers 410 Expired).
    */
   listPage(
     def: ResourceDef,
     filter: (o: KubeObject) => boolean,
     page: { rv?: number; after?: string; limit: number },
-  ): { items: KubeObject[]; rv: number; last?: string; more: boolean } | undefined {
+  ): { items: string[]; rv: number; last?: string; more: boolean } | undefined {
     const rv = page.rv ?? this.#rv;
     const since = this.eventsSince(rv);
     if (!since) return undefined;
@@ -160,11 +162,23 @@ export class ObjectStore {
     const rest = from < 0 ? [] : keyed.slice(from);
     const taken = page.limit > 0 ? rest.slice(0, page.limit) : rest;
     return {
-      items: taken.map(([, o]) => structuredClone(o)),
+      items: taken.map(([, o]) => this.jsonOf(o)),
       rv,
       last: taken.at(-1)?.[0],
       more: taken.length < rest.length,
     };
+  }
+
+  /** The JSON text of a stored object (cached: stored objects are never changed in place). */
+  jsonOf(obj: KubeObject): string {
+    let text = this.#json.get(obj);
+    if (text === undefined) this.#json.set(obj, text = JSON.stringify(obj));
+    return text;
+  }
+
+  /** The stored objects of one resource that pass the filter (not copies: do not change them). */
+  *scan(def: ResourceDef, filter: (o: KubeObject) => boolean = () => true): Generator<KubeObject> {
+    for (const e of this.#objects.values()) if (e.def === def && filter(e.obj)) yield e.obj;
   }
 
   /** Creates; 409 AlreadyExists when the name is taken. */
@@ -197,7 +211,7 @@ export class ObjectStore {
     meta.generation = 1;
     meta.resourceVersion = String(++this.#rv);
     this.#objects.set(key, { def, obj });
-    this.#commit(def, "ADDED", structuredClone(obj));
+    this.#commit(def, "ADDED", obj);
     return structuredClone(obj);
   }
 
@@ -262,7 +276,7 @@ export class ObjectStore {
     next.kind = def.kind;
     next.metadata.resourceVersion = String(++this.#rv);
     this.#objects.set(key, { def, obj: next });
-    this.#commit(def, "MODIFIED", structuredClone(next), structuredClone(prev));
+    this.#commit(def, "MODIFIED", next, prev);
     return structuredClone(next);
   }
 
@@ -328,7 +342,7 @@ export class ObjectStore {
     this.#objects.delete(key);
     const gone = structuredClone(cur.obj);
     gone.metadata.resourceVersion = String(++this.#rv);
-    this.#commit(def, "DELETED", structuredClone(gone), structuredClone(cur.obj));
+    this.#commit(def, "DELETED", gone, cur.obj);
     return gone;
   }
 }

@@ -33,6 +33,7 @@ import {
   type Allocations,
   formatAllocation,
   mergeProjections,
+  NODE_SELECTOR,
   type NodeProjection,
   nodeToInfo,
   parseAllocations,
@@ -152,6 +153,7 @@ export class KubernetesDatastore implements Datastore {
     this.#nodes = new ProjectedListWatch<NodeProjection>({
       ...common,
       path: "/api/v1/nodes",
+      select: NODE_SELECTOR,
       project: projectNode,
       same: sameNodeProjection,
       onChanges: (changes) => this.#nodeChanges(changes),
@@ -161,6 +163,7 @@ export class KubernetesDatastore implements Datastore {
       ...common,
       path: `/api/v1/namespaces/${this.namespace}/configmaps`,
       fieldSelector: `metadata.name=${this.configMapName}`,
+      select: { data: true },
       project: (o) => ({ allocations: parseAllocations(o.data as Record<string, string>) }),
       same: (a, b) => sameAllocations(a.allocations, b.allocations),
       onChanges: (changes) => this.#changed(changes.length),
