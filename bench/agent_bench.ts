@@ -52,6 +52,10 @@ export interface AgentBenchOptions {
   soakSeconds?: number;
   /** Which suites (default both). */
   suites?: readonly ("convergence" | "scale")[];
+  /** Heap snapshot breakdown after the scale suite (default true). */
+  breakdown?: boolean;
+  /** Agent V8 flags instead of the bundle's (experiments). */
+  v8Flags?: string[];
 }
 
 const PREFIX = "hgab";
@@ -76,8 +80,12 @@ export async function agentBench(opts: AgentBenchOptions = {}): Promise<string> 
     if (suites.includes("scale")) {
       const cases = opts.scaleCases
         ? opts.scaleCases.split(",").map((c) => {
-          const [shape, nodes] = c.split(":");
-          return { shape: shape as NodeShape, nodes: Number(nodes) };
+          const [shape, nodes, list] = c.split(":");
+          return {
+            shape: shape as NodeShape,
+            nodes: Number(nodes),
+            list: list as "paged" | "watch-list" | undefined,
+          };
         })
         : DEFAULT_CASES;
       out.push(
@@ -88,6 +96,8 @@ export async function agentBench(opts: AgentBenchOptions = {}): Promise<string> 
               cases,
               runs: opts.coldRuns,
               soakSeconds: opts.soakSeconds,
+              breakdown: opts.breakdown,
+              v8Flags: opts.v8Flags,
             }),
         ),
       );
@@ -234,6 +244,8 @@ if (import.meta.main) {
       "cold-runs": { type: "string" },
       scale: { type: "string" },
       "soak-seconds": { type: "string" },
+      breakdown: { type: "string" },
+      "v8-flags": { type: "string" },
     },
   });
   const num = (x: string | undefined) => x === undefined ? undefined : Number(x);
@@ -244,6 +256,8 @@ if (import.meta.main) {
       coldRuns: num(v["cold-runs"]),
       scaleCases: v.scale,
       soakSeconds: num(v["soak-seconds"]),
+      breakdown: v.breakdown !== "false",
+      v8Flags: v["v8-flags"] === undefined ? undefined : v["v8-flags"].split(",").filter((f) => f),
     }),
   );
 }

@@ -45,6 +45,8 @@ const HEALTH = "127.0.0.1:9099";
 export interface ScaleCase {
   shape: NodeShape;
   nodes: number;
+  /** The agent's --kube-list (default paged). */
+  list?: "paged" | "watch-list";
 }
 
 /** What one cold start measured. */
@@ -143,7 +145,17 @@ export interface BenchNode {
 
 /** Makes node netns `name` on the server's segment and starts an agent in it. */
 export async function startBenchNode(
-  a: { ns: NetnsSet; netlink: FfiNetlink; tmp: string; server: BenchServer; name: string },
+  a: {
+    ns: NetnsSet;
+    netlink: FfiNetlink;
+    tmp: string;
+    server: BenchServer;
+    name: string;
+    inspect?: string;
+    list?: "paged" | "watch-list";
+    /** V8 flags instead of the bundle's (runs the bundle through deno, for experiments). */
+    v8Flags?: string[];
+  },
 ): Promise<BenchNode> {
   const node = await a.ns.add(a.name);
   const peer = `v${a.name}`.slice(0, 15);
@@ -167,16 +179,22 @@ export async function startBenchNode(
   await sh(["ip", "-n", node, "link", "set", "lo", "up"]);
   const watch = new RouteWatch(a.netlink, a.ns.path(node));
   const t0 = performance.now();
-  const agent = await startAgent(node, [
-    "--datastore=kubernetes",
-    `--kubeconfig=${a.server.kubeconfig}`,
-    "--node-name=node-0",
-    "--iface=up0",
-    "--cluster-cidr=10.0.0.0/8",
-    `--health-addr=${HEALTH}`,
-    ...dirsOf(a.tmp, a.name),
-    ...COLD_FLAGS,
-  ], `${a.tmp}/${a.name}.log`);
+  const agent = await startAgent(
+    node,
+    [
+      "--datastore=kubernetes",
+      `--kubeconfig=${a.server.kubeconfig}`,
+      "--node-name=node-0",
+      "--iface=up0",
+      "--cluster-cidr=10.0.0.0/8",
+      `--health-addr=${HEALTH}`,
+      `--kube-list=${a.list ?? "paged"}`,
+      ...dirsOf(a.tmp, a.name),
+      ...COLD_FLAGS,
+    ],
+    `${a.tmp}/${a.name}.log`,
+    { inspect: a.inspect },
+  );
   return {
     netns: node,
     agent,
@@ -231,11 +249,18 @@ export async function routesIn(
 
 /** One cold start plus the status-update measurement, in a fresh node netns. */
 export async function coldRun(
-  a: { ns: NetnsSet; netlink: FfiNetlink; tmp: string; server: BenchServer; name: string },
+  a: {
+    ns: NetnsSet;
+    netlink: FfiNetlink;
+    tmp: string;
+    server: BenchServer;
+    name: string;
+    v8Flags?: string[];
+  },
   c: ScaleCase,
   updates = 1000,
 ): Promise<ColdRun> {
-  const n = await startBenchNode(a);
+  const n = await startBenchNode({ ...a, list: c.list });
   try {
     const r = await routesIn(n, { ...a, want: c.nodes - 1, timeoutMs: 120_000 });
     await sleep(2000);

@@ -20,6 +20,7 @@ import {
 } from "./agent_cold.ts";
 import { dirsOf, memoryOf, sleep, startAgent, until } from "./agent_bench_util.ts";
 import { fmt, table } from "./table.ts";
+import { memoryBreakdown } from "./agent_memory.ts";
 
 /** Options of the scale suite. */
 export interface ScaleOptions {
@@ -29,6 +30,10 @@ export interface ScaleOptions {
   runs?: number;
   /** Soak duration in seconds (default 30; the issue's figure is 600); 0 skips it. */
   soakSeconds?: number;
+  /** Also print where the memory goes (heap snapshots; default true). */
+  breakdown?: boolean;
+  /** V8 flags for the agent instead of the bundle's (experiments). */
+  v8Flags?: string[];
 }
 
 /** Targets of issue 14 by Node count (kubelet-shaped). */
@@ -69,12 +74,28 @@ export async function scaleBench(
 ): Promise<string> {
   const cases = opts.cases ?? DEFAULT_CASES;
   const results: { c: ScaleCase; runs: ColdRun[] }[] = [];
+  // A first agent run after `deno task bundle` compiles the chunks and writes V8's code
+  // cache (tens of MiB more, once): warm it so every measured run is a restart.
+  const warm = await startBenchServer(ns, { nodes: 10, shape: "kubelet" }, "apiwarm");
+  try {
+    for (const list of ["paged", "watch-list"] as const) {
+      await coldRun({ ns, netlink, tmp, server: warm, name: `warm-${list}` }, {
+        shape: "kubelet",
+        nodes: 10,
+        list,
+      }, 10);
+    }
+  } finally {
+    await warm.close();
+  }
   for (const [k, c] of cases.entries()) {
     const server = await startBenchServer(ns, { nodes: c.nodes, shape: c.shape }, `api${k}`);
     try {
       const runs: ColdRun[] = [];
       for (let r = 0; r < (opts.runs ?? 1); r++) {
-        runs.push(await coldRun({ ns, netlink, tmp, server, name: `s${k}r${r}` }, c));
+        runs.push(
+          await coldRun({ ns, netlink, tmp, server, name: `s${k}r${r}`, v8Flags: opts.v8Flags }, c),
+        );
       }
       results.push({ c, runs });
     } finally {
@@ -84,7 +105,9 @@ export async function scaleBench(
   const idle = await idleFile(ns, tmp);
   const soakSeconds = opts.soakSeconds ?? 30;
   const soak = soakSeconds > 0 ? await soakRun(ns, netlink, tmp, soakSeconds) : undefined;
-  return render(results, idle, soak);
+  const tables = render(results, idle, soak);
+  if (opts.breakdown === false) return tables;
+  return `${tables}\n\n${await memoryBreakdown(ns, netlink, tmp)}`;
 }
 
 /** RSS of an idle agent on the file datastore, alone in a netns (one node, itself). */
@@ -184,6 +207,8 @@ function render(
     return [
       `${c.nodes}`,
       c.shape,
+      c.list ?? "paged",
+      runs.map((r) => fmt(r.firstRouteMs, 0)).join(" / "),
       runs.map((r) => fmt(r.convergedMs, 0)).join(" / "),
       t ? `${t.coldMs}` : "",
       runs.map((r) => fmt(mib(r.hwmKiB))).join(" / "),
@@ -203,6 +228,8 @@ function render(
       [
         "nodes",
         "shape",
+        "list",
+        "first route ms",
         "cold start ms",
         "target",
         "peak MiB",

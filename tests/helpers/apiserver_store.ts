@@ -45,6 +45,8 @@ export class ObjectStore {
   #compactedRv = 0;
   #uid = 0;
   #listeners = new Set<(ev: StoreEvent) => void>();
+  /** The last sorted listing (valid while nothing changed). */
+  #sorted: { def: ResourceDef; rv: number; keyed: [string, KubeObject][] } | undefined;
   /** JSON text of stored objects (never mutated once stored), so big LISTs serialize once. */
   #json = new WeakMap<KubeObject, string>();
   readonly #window: number;
@@ -142,6 +144,35 @@ export class ObjectStore {
     page: { rv?: number; after?: string; limit: number },
   ): { items: string[]; rv: number; last?: string; more: boolean } | undefined {
     const rv = page.rv ?? this.#rv;
+    const keyed = this.#sortedAt(def, rv);
+    if (!keyed) return undefined;
+    const matching = keyed.filter(([, o]) => filter(o));
+    let from = 0;
+    if (page.after !== undefined) {
+      // First key after `after` (binary search: pages of a 20,000-object LIST stay cheap).
+      let lo = 0;
+      let hi = matching.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (matching[mid]![0] <= page.after) lo = mid + 1;
+        else hi = mid;
+      }
+      from = lo;
+    }
+    const rest = matching.length - from;
+    const taken = matching.slice(from, page.limit > 0 ? from + page.limit : undefined);
+    return {
+      items: taken.map(([, o]) => this.jsonOf(o)),
+      rv,
+      last: taken.at(-1)?.[0],
+      more: taken.length < rest,
+    };
+  }
+
+  /** The objects of `def` at `rv`, sorted by namespace/name; the current ones are cached. */
+  #sortedAt(def: ResourceDef, rv: number): [string, KubeObject][] | undefined {
+    const cached = this.#sorted;
+    if (cached && cached.def === def && cached.rv === rv && rv === this.#rv) return cached.keyed;
     const since = this.eventsSince(rv);
     if (!since) return undefined;
     const state = new Map<string, KubeObject>();
@@ -155,18 +186,10 @@ export class ObjectStore {
       else state.set(k, ev.prev!);
     }
     const sortKey = (o: KubeObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
-    const keyed: [string, KubeObject][] = [];
-    for (const o of state.values()) if (filter(o)) keyed.push([sortKey(o), o]);
+    const keyed: [string, KubeObject][] = [...state.values()].map((o) => [sortKey(o), o]);
     keyed.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-    const from = page.after === undefined ? 0 : keyed.findIndex(([k]) => k > page.after!);
-    const rest = from < 0 ? [] : keyed.slice(from);
-    const taken = page.limit > 0 ? rest.slice(0, page.limit) : rest;
-    return {
-      items: taken.map(([, o]) => this.jsonOf(o)),
-      rv,
-      last: taken.at(-1)?.[0],
-      more: taken.length < rest.length,
-    };
+    if (rv === this.#rv) this.#sorted = { def, rv, keyed };
+    return keyed;
   }
 
   /** The JSON text of a stored object (cached: stored objects are never changed in place). */

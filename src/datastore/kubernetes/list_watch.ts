@@ -417,7 +417,7 @@ export class ProjectedListWatch<P> {
     let initial: Map<string, P> | undefined = list ? new Map() : undefined;
     try {
       if (!list) this.#ok();
-      for await (const line of byteLines(res.body!)) {
+      for await (const line of byteLines(res.body!, ctl.signal)) {
         const ev = decodePruned(line, this.#eventSelector) as WatchEvent;
         const obj = ev.object ?? {};
         if (ev.type === "ERROR") {

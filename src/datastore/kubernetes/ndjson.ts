@@ -25,11 +25,35 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
  * skipped), so the caller decodes only what it keeps (see prune.ts). A
  * trailing line without a newline is yielded at the end of the stream.
  */
-export async function* byteLines(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* byteLines(
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): AsyncGenerator<Uint8Array> {
   let pending: Uint8Array[] = [];
   let pendingLength = 0;
   const blank = (line: Uint8Array) => line.every((c) => c <= 0x20);
-  for await (const chunk of body) {
+  const reader = body.getReader();
+  // An abort cancels the read in progress (a fetch abort alone can leave it waiting on
+  // data already queued), so a closed watch always ends.
+  const stop = () => reader.cancel().catch(() => {});
+  signal?.addEventListener("abort", stop, { once: true });
+  try {
+    for (;;) {
+      if (signal?.aborted) return;
+      const { value: chunk, done } = await reader.read();
+      if (done) break;
+      yield* splitChunk(chunk);
+    }
+  } finally {
+    signal?.removeEventListener("abort", stop);
+    reader.releaseLock();
+  }
+  if (pendingLength > 0) {
+    const line = concat(pending, pendingLength);
+    if (!blank(line)) yield line;
+  }
+
+  function* splitChunk(chunk: Uint8Array): Generator<Uint8Array> {
     let start = 0;
     for (let nl = chunk.indexOf(NEWLINE); nl >= 0; nl = chunk.indexOf(NEWLINE, start)) {
       const piece = chunk.subarray(start, nl);
@@ -47,10 +71,6 @@ export async function* byteLines(body: ReadableStream<Uint8Array>): AsyncGenerat
       pending.push(rest);
       pendingLength += rest.length;
     }
-  }
-  if (pendingLength > 0) {
-    const line = concat(pending, pendingLength);
-    if (!blank(line)) yield line;
   }
 }
 
