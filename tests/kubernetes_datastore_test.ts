@@ -13,6 +13,7 @@ import {
   type KubernetesDatastoreOptions,
   loadKubeConfig,
 } from "../src/datastore/kubernetes/datastore.ts";
+import { until } from "./helpers/until.ts";
 
 const FAST = { backoff: { initialMs: 30, maxMs: 200 }, log: () => {} };
 
@@ -28,15 +29,6 @@ function node(name: string, o: { cidrs?: string[]; ips?: string[] } = {}): KubeO
       ],
     },
   };
-}
-
-/** Polls until `cond` holds; fails with `what` after `ms`. */
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`Cannot observe: ${what} within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function datastore(s: ApiServer, extra: Partial<KubernetesDatastoreOptions> = {}) {

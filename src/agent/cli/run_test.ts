@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
-import { RealClock } from "../../system/clock.ts";
+import { until } from "../../system/fake_clock.ts";
 import { IptablesDriver } from "../firewall/firewall_sync.ts";
 import type { Reconciler } from "../reconcile/reconciler.ts";
 import { runAgent } from "./run.ts";
 import { fakeNode, peer, routesOf } from "../testing/fake_node.ts";
-
-async function until(what: string, fn: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`Cannot see ${what} within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 Deno.test("run: converges, follows datastore events, repairs a deleted route, stops cleanly", async () => {
   const n = fakeNode({
@@ -26,18 +18,19 @@ Deno.test("run: converges, follows datastore events, repairs a deleted route, st
     datastore: n.ds,
     firewall: new IptablesDriver({ v4: n.v4, v6: n.v6 }),
     fs: n.fs,
-    clock: new RealClock(),
+    clock: n.clock,
     log: n.log,
     metrics: n.metrics,
     signal: ac.signal,
     onPass: (r) => last = r,
   });
   try {
-    await until("ready", () => last?.last?.ready === true);
+    const clock = { clock: n.clock, stepMs: 1 };
+    await until("ready", () => last?.last?.ready === true, clock);
     assert.deepEqual(routesOf(n.handle), ["10.244.2.0/24 via 192.168.1.12"]);
     // A datastore event (no timer: the resync interval is an hour).
     n.ds.setNode(peer("c", 3));
-    await until("c's route", () => routesOf(n.handle).length === 2);
+    await until("c's route", () => routesOf(n.handle).length === 2, clock);
     // A route deleted behind the agent's back: the monitor sees it and a pass repairs it.
     n.handle.deleteRoute({
       family: 4,
@@ -45,7 +38,11 @@ Deno.test("run: converges, follows datastore events, repairs a deleted route, st
       gateway: "192.168.1.13",
       protocol: 151,
     });
-    await until("repair", () => routesOf(n.handle).includes("10.244.3.0/24 via 192.168.1.13"));
+    await until(
+      "repair",
+      () => routesOf(n.handle).includes("10.244.3.0/24 via 192.168.1.13"),
+      clock,
+    );
     assert.ok(n.metrics.value("hostgate_route_monitor_events_total", { kind: "delete" }) >= 1);
   } finally {
     ac.abort();

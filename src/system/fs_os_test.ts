@@ -5,23 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { type FileSystem, RealFileSystem, SyncFileSystem } from "./fs.ts";
+import { TEMP_DIR, withTempDir as withDir } from "./os_testing.ts";
 
 const IMPLS: [string, () => FileSystem][] = [
   ["RealFileSystem", () => new RealFileSystem()],
   ["SyncFileSystem", () => new SyncFileSystem()],
 ];
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hgfs-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withTempDir = (fn: (dir: string) => Promise<void>) => withDir("hgfs-", fn);
 
 for (const [name, make] of IMPLS) {
-  Deno.test(`${name}: read, exclusive create, atomic write, remove, list`, async () => {
+  Deno.test(`${name}: read, exclusive create, atomic write, remove, list`, TEMP_DIR, async () => {
     await withTempDir(async (dir) => {
       const fs = make();
       const a = `${dir}/sub/a`;
@@ -53,7 +47,7 @@ for (const [name, make] of IMPLS) {
   });
 }
 
-Deno.test("SyncFileSystem and RealFileSystem locks exclude each other", async () => {
+Deno.test("SyncFileSystem and RealFileSystem locks exclude each other", TEMP_DIR, async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/lock`;
     const unlock = await new SyncFileSystem().lock(path);
