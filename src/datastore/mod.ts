@@ -44,7 +44,7 @@ export { loadEtcdModule } from "./etcd/load.ts";
 export {
   allocateSubnet,
   assignSubnets,
-  cidrContains,
+  cidrCovers,
   cidrFamily,
   cidrsOverlap,
   DEFAULT_PREFIX_LENGTH,

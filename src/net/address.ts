@@ -19,9 +19,13 @@
  * @module
  */
 import IPCIDR from "ip-cidr";
-import type { Family } from "../system/netlink/types.ts";
 
-export type { Family };
+/**
+ * An address family by its IP version. The project's one spelling of it:
+ * netlink, iptables, IPAM and the agent all import it from here (src/net is
+ * the bottom layer, so nothing below it has to know the OS types).
+ */
+export type Family = 4 | 6;
 
 /** An address or prefix text that is not a valid IPv4/IPv6 value. */
 export class AddressError extends Error {

@@ -30,11 +30,6 @@ export function canonIp(ip: string): string {
   return p.text;
 }
 
-/** The network of a CIDR in standard form: "10.244.1.7/24" gives "10.244.1.0/24". */
-export function canonCidr(cidr: string): string {
-  return mustCidr(cidr).text;
-}
-
 /** Prefix length of a CIDR; throws on invalid text. */
 export function prefixLength(cidr: string): number {
   return mustCidr(cidr).prefix;

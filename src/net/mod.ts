@@ -27,7 +27,7 @@ export {
 } from "./address.ts";
 export {
   type Cidr,
-  cidrContains,
+  cidrContainsIp,
   cidrCovers,
   cidrsOverlap,
   isCidr,
@@ -47,4 +47,4 @@ export {
   rangeSize,
   rangesOverlap,
 } from "./range.ts";
-export { canonCidr, canonIp, CidrSet, gatewayCidr, prefixLength } from "./canon.ts";
+export { canonIp, CidrSet, gatewayCidr, prefixLength } from "./canon.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { canonCidr, familyOf, isCidr, isIp } from "../../net/mod.ts";
+import { familyOf, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
 import { kubernetesServiceUrl } from "../../ipam/ippool/kubeconfig.ts";
 import { OPTIONS, type OptionSpec } from "./options.ts";
 
@@ -146,7 +146,7 @@ function clusterCidrs(s: string): string[] {
       throw new ConfigError(`Cannot parse flags: --cluster-cidr has two IPv${familyOf(c)} CIDRs`);
     }
     seen.add(familyOf(c));
-    return canonCidr(c);
+    return normalizeCidr(c);
   });
 }
 

@@ -7,7 +7,7 @@
 import { ExistsError, LinkExistsError } from "../../system/netlink/errors.ts";
 import type { NetlinkHandle } from "../../system/netlink/types.ts";
 import { randomMac } from "../../plugin/names.ts";
-import { canonCidr, canonIp, familyOf } from "../../net/mod.ts";
+import { canonIp, familyOf, normalizeCidr } from "../../net/mod.ts";
 import type { SysctlAccess } from "../reconcile/sysctl.ts";
 
 /** Ensures the bridge exists, is up and holds `gateways`; returns the number of writes. */
@@ -65,5 +65,5 @@ export async function ensureBridge(
 
 /** Network part of a gateway address, for logs. */
 export function gatewaySubnet(gw: string): string {
-  return canonCidr(gw);
+  return normalizeCidr(gw);
 }
