@@ -12,7 +12,7 @@ import {
   KubernetesDatastore,
   type KubernetesDatastoreOptions,
   loadKubeConfig,
-} from "../src/datastore/kubernetes/datastore.ts";
+} from "../src/datastore/kubernetes/mod.ts";
 
 const FAST = { backoff: { initialMs: 30, maxMs: 200 }, log: () => {} };
 

@@ -12,7 +12,7 @@
  * exactly like the peer's subnets.
  * @module
  */
-import type { NodeInfo, PodAddress, Vtep } from "../../datastore/types.ts";
+import type { NodeInfo, PodAddress, Vtep } from "../../datastore/mod.ts";
 import {
   canonIp,
   cidrContainsIp,
@@ -26,8 +26,8 @@ import {
   normalizeCidr,
   prefixLength,
 } from "../../net/mod.ts";
-import type { Backend } from "../cli/config.ts";
-import { usableVtep, vtepFor } from "../vxlan/vtep.ts";
+import type { Backend } from "../cli/mod.ts";
+import { usableVtep, vtepFor } from "../vxlan/mod.ts";
 
 /** An address of this node with the link it sits on. */
 export interface LocalAddress {

@@ -8,7 +8,7 @@
  */
 import { HOSTGATE_ROUTE_PROTOCOL, type RouteEvent } from "../../system/netlink/types.ts";
 import { canonIp, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
-import type { DesiredRoute } from "../reconcile/desired_state.ts";
+import type { DesiredRoute } from "../reconcile/mod.ts";
 
 /** The routes the last pass asked for, keyed by destination. */
 export class RouteExpectation {

@@ -15,8 +15,8 @@ import {
   type Route,
 } from "../../system/netlink/types.ts";
 import { canonIp, normalizeCidr } from "../../net/mod.ts";
-import type { DesiredRoute } from "../reconcile/desired_state.ts";
-import type { Fields, Logger } from "../observe/log.ts";
+import type { DesiredRoute } from "../reconcile/mod.ts";
+import type { Fields, Logger } from "../observe/mod.ts";
 
 const MAIN_TABLE = 254;
 

@@ -7,9 +7,9 @@
  * already have in their FDB and neighbour tables.
  * @module
  */
-import type { Vtep } from "../../datastore/types.ts";
+import type { Vtep } from "../../datastore/mod.ts";
 import { canonIp, cidrContainsIp, familyOf, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
-import type { Backend } from "../cli/config.ts";
+import type { Backend } from "../cli/mod.ts";
 
 /** Bytes VXLAN adds over IPv4: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
 export const VXLAN_OVERHEAD = 50;
