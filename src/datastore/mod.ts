@@ -27,19 +27,7 @@ export type {
   SelfRegistration,
   Vtep,
 } from "./types.ts";
-export {
-  deleteNodeEntry,
-  denoWatchDir,
-  type DirWatch,
-  FileDatastore,
-  type FileDatastoreOptions,
-  type NodeEntryOptions,
-  nodeEntryPath,
-  nodesDir,
-  readNodeEntries,
-  type WatchDir,
-  writeNodeEntry,
-} from "./file/mod.ts";
+export * from "./file/mod.ts";
 export type { KubernetesDatastore, KubernetesDatastoreOptions } from "./kubernetes/mod.ts";
 export {
   type EtcdDatastore,

@@ -1,7 +1,7 @@
 /**
- * The Kubernetes API as a datastore: Node objects through a supervised
- * informer (pod subnets from spec.podCIDRs, addresses from InternalIP, the
- * VTEP from annotations the agent writes), a subnet ConfigMap where the
+ * The Kubernetes API as a datastore: Node objects (pod subnets from spec.podCIDRs, addresses from InternalIP, the
+ * VTEP from annotations the agent writes), its own paged list/watch that
+ * projects each object at ingest, a subnet ConfigMap where the
  * controller-manager allocates none, and IPAllocation objects for pods of an
  * IPPool.
  *
@@ -14,7 +14,13 @@
  * import the other datastores.
  * @module
  */
-export { type Backoff, KubernetesDatastore, type KubernetesDatastoreOptions } from "./datastore.ts";
+export {
+  type Backoff,
+  type Change,
+  KubernetesDatastore,
+  type KubernetesDatastoreOptions,
+  type ListWatchStats,
+} from "./datastore.ts";
 export {
   describe,
   httpStatus,
@@ -27,10 +33,14 @@ export {
   type Allocations,
   formatAllocation,
   mergeNodes,
+  mergeProjections,
   NODE_IPS_ANNOTATION,
   type NodeLike,
+  type NodeProjection,
   nodeToInfo,
   parseAllocations,
+  projectionToInfo,
+  projectNode,
   registrationPatch,
   specPodCidrs,
   VTEP_IP_ANNOTATION,
