@@ -4,7 +4,7 @@
  * IPAM plugin executed from CNI_PATH, and the cluster-wide `hostgate-ippool`.
  * @module
  */
-import type { Family } from "../system/netlink/types.ts";
+import type { Family } from "../net/mod.ts";
 
 /** Who an allocation belongs to. */
 export interface IpamOwner {

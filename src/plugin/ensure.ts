@@ -8,7 +8,8 @@
 import { CniCode, CniError } from "../errors.ts";
 import type { IpamAddress, IpamRoute } from "../ipam/types.ts";
 import { ExistsError, LinkExistsError } from "../system/netlink/errors.ts";
-import type { Family, Link, NetlinkHandle, Route } from "../system/netlink/types.ts";
+import type { Family } from "../net/mod.ts";
+import type { Link, NetlinkHandle, Route } from "../system/netlink/types.ts";
 import { messageOf, step, toCniError } from "./failure.ts";
 import type { Logger } from "./log.ts";
 import { canonicalCidr, canonicalIp, familyOf, firstHost, splitCidr } from "./ip.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../../system/fake_clock.ts";
 import { REREGISTER_BACKOFF_MS } from "./registration.ts";
-import { fakeNode, peer } from "../testing/fake_node.ts";
+import { fakeNode, peer } from "../testing/mod.ts";
 
 /** The fake hands out a fresh subnet per registration of an unknown node. */
 const POOL = ["10.244.1.0/24", "10.244.5.0/24", "10.244.6.0/24"];
