@@ -51,3 +51,105 @@ Deno.test("run: converges, follows datastore events, repairs a deleted route, st
   assert.equal(n.ds.closed, true);
   assert.deepEqual(routesOf(n.handle).length, 2, "routes stay after a stop");
 });
+
+/** Starts the agent on fake node `n` with `config`; returns the stop function. */
+function start(n: ReturnType<typeof fakeNode>, config = n.config) {
+  const ac = new AbortController();
+  const passes: boolean[] = [];
+  const done = runAgent({
+    config,
+    netlink: n.nl,
+    datastore: n.ds,
+    firewall: new IptablesDriver({ v4: n.v4, v6: n.v6 }),
+    fs: n.fs,
+    clock: n.clock,
+    log: n.log,
+    metrics: n.metrics,
+    signal: ac.signal,
+    onPass: (r) => passes.push(r.last?.errors.length === 0),
+  });
+  return {
+    passes,
+    stop: async () => {
+      ac.abort();
+      await done;
+    },
+  };
+}
+
+Deno.test("run: a failed pass is retried after retry-min; a failed monitor is restarted", async () => {
+  const n = fakeNode({
+    peers: [peer("b", 2)],
+    flags: [
+      "--health-addr=",
+      "--resync-interval=1h",
+      "--debounce=0s",
+      "--retry-min=2s",
+      "--retry-max=8s",
+    ],
+  });
+  n.v4.failNextSave();
+  n.nl.failNext("monitorRoutes", new Error("Cannot open the route monitor: injected"));
+  const a = start(n);
+  try {
+    const step = { clock: n.clock, stepMs: 100 };
+    await until("the first pass", () => a.passes.length === 1, step);
+    assert.deepEqual(a.passes, [false], "the injected iptables-save failure");
+    assert.ok(n.log.lines.some((l) => l.includes("resync incomplete; retrying")));
+    assert.ok(n.log.lines.some((l) => l.includes("route monitor failed; restarting")));
+    // The monitor's failure asked for a pass too, but the retry waits out its backoff.
+    await n.clock.advance(1_500);
+    assert.equal(a.passes.length, 1, "no retry before retry-min");
+    await until("the retry", () => a.passes.length === 2, step);
+    assert.deepEqual(a.passes, [false, true]);
+    assert.deepEqual(routesOf(n.handle), ["10.244.2.0/24 via 192.168.1.12"]);
+    // The restarted monitor still sees a route deleted behind the agent's back.
+    assert.equal(n.nl.callsOf("monitorRoutes").length, 2);
+    n.handle.deleteRoute({
+      family: 4,
+      dst: "10.244.2.0/24",
+      gateway: "192.168.1.12",
+      protocol: 151,
+    });
+    await until("repair", () => routesOf(n.handle).length === 1, step);
+  } finally {
+    await a.stop();
+  }
+});
+
+Deno.test("run: a plugin that cannot be installed is logged; the agent still routes", async () => {
+  const n = fakeNode({ peers: [peer("b", 2)], flags: ["--health-addr=", "--debounce=0s"] });
+  const a = start(n, { ...n.config, pluginSrc: "/nowhere/hostgate" });
+  try {
+    await until("the first pass", () => a.passes.length >= 1, { clock: n.clock });
+    assert.ok(
+      n.log.lines.some((l) => l.includes("Cannot install the plugin")),
+      n.log.lines.join("\n"),
+    );
+    assert.deepEqual(routesOf(n.handle), ["10.244.2.0/24 via 192.168.1.12"]);
+  } finally {
+    await a.stop();
+  }
+});
+
+Deno.test("run: with --ippool-kubeconfig the plugin's kubeconfig follows the token", async () => {
+  const n = fakeNode({ flags: ["--health-addr=", "--debounce=0s", "--resync-interval=10s"] });
+  const sa = "/var/run/secrets/kubernetes.io/serviceaccount";
+  n.fs.setFile(`${sa}/token`, "first");
+  n.fs.setFile(`${sa}/ca.crt`, "CA");
+  const path = "/etc/cni/net.d/hostgate-kubeconfig";
+  const a = start(n, {
+    ...n.config,
+    ippoolKubeconfig: path,
+    kubernetesApi: "https://10.96.0.1:443",
+  });
+  try {
+    const step = { clock: n.clock, stepMs: 1_000 };
+    await until("the kubeconfig", () => n.fs.file(path)?.includes("first") === true, step);
+    n.fs.setFile(`${sa}/token`, "rotated");
+    await until("the rotated token", () => n.fs.file(path)?.includes("rotated") === true, step);
+    assert.equal(n.fs.modeOf(path), 0o600);
+  } finally {
+    await a.stop();
+  }
+});
