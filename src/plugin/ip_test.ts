@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { canonicalCidr, canonicalIp, familyOf, firstHost, isIpAddress, splitCidr } from "./ip.ts";
+import { canonicalCidr, canonicalIp, familyOf, firstHost, splitCidr } from "./ip.ts";
 
 Deno.test("ip: canonical forms, with and without the fast v4 path", () => {
   assert.equal(canonicalIp("10.22.0.5"), "10.22.0.5");
@@ -11,11 +11,7 @@ Deno.test("ip: canonical forms, with and without the fast v4 path", () => {
   assert.notEqual(canonicalCidr("10.22.0.5/24"), canonicalCidr("10.22.0.5/25"));
 });
 
-Deno.test("ip: validation, family, split, first host", () => {
-  assert.equal(isIpAddress("10.0.0.1"), true);
-  assert.equal(isIpAddress("10.0.0.1/24"), false);
-  assert.equal(isIpAddress("10.0.0.256"), false);
-  assert.equal(isIpAddress("fd00::1"), true);
+Deno.test("ip: family, split, first host", () => {
   assert.equal(familyOf("fd00::/64"), 6);
   assert.equal(familyOf("10.0.0.0/8"), 4);
   assert.deepEqual(splitCidr("10.0.0.5/24"), ["10.0.0.5", 24]);

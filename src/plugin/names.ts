@@ -3,8 +3,8 @@
  * GC find what ADD made without keeping any state of their own.
  * @module
  */
+import type { CniEnv } from "../cni/mod.ts";
 import type { IpamOwner } from "../ipam/types.ts";
-import type { CniEnv } from "./env.ts";
 import { sha256 } from "./sha256.ts";
 
 /** Prefix of every host-side veth hostgate creates. */

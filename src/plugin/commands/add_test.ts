@@ -9,7 +9,7 @@ Deno.test("ADD: bridge, gateway, veth, pod addresses and default route; result 1
   const h = harness();
   const r = await invoke(h, "ADD");
   assert.equal(r.exitCode, 0, r.stdout);
-  const hostName = await hostVethName("ctr1", "eth0");
+  const hostName = hostVethName("ctr1", "eth0");
   const node = h.netlink.snapshot("");
   const br = node.links.find((l) => l.name === "hg-br0")!;
   assert.equal(br.kind, "bridge");
@@ -181,7 +181,7 @@ for (
 
 Deno.test("ADD: a stale host veth of the same attachment is replaced", async () => {
   const h = harness({ pods: [POD, "/run/netns/old"] });
-  const name = await hostVethName("ctr1", "eth0");
+  const name = hostVethName("ctr1", "eth0");
   const host = h.netlink.open();
   host.addVeth({ name, peerName: "eth0", peerNetns: "/run/netns/old" });
   host.close();

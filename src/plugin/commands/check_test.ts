@@ -57,9 +57,9 @@ Deno.test("CHECK: a changed MAC, a lost address, a lost route, a down link are e
       pod.setLinkDown(pod.getLink("eth0")!.index);
       pod.close();
     }],
-    ["host veth", async (h) => {
+    ["host veth", (h) => {
       const host = h.netlink.open();
-      const name = await hostVethName("ctr1", "eth0");
+      const name = hostVethName("ctr1", "eth0");
       host.setLinkDown(host.getLink(name)!.index);
       host.close();
     }],

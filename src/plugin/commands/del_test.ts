@@ -59,7 +59,7 @@ Deno.test("DEL: keeps going past a kernel error, releases IPAM, then fails", asy
   const r = await invoke(h, "DEL");
   assert.equal(r.exitCode, 1);
   assert.equal(r.json!["code"], CniCode.NetlinkFailure);
-  assert.match(String(r.json!["msg"]), new RegExp(await hostVethName("ctr1", "eth0")));
+  assert.match(String(r.json!["msg"]), new RegExp(hostVethName("ctr1", "eth0")));
   assert.equal(h.ipam.held.size, 0, "IPAM released despite the kernel error");
 });
 

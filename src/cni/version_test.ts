@@ -1,22 +1,14 @@
 import assert from "node:assert/strict";
-import { CniError } from "../errors.ts";
 import {
   compareVersions,
   hasIpVersionField,
   parseVersion,
   requireVersion,
   SUPPORTED_VERSIONS,
+  versionAtLeast,
   versionInfo,
 } from "./version.ts";
-
-function codeOf(fn: () => unknown): number | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof CniError ? e.code : -1;
-  }
-  return undefined;
-}
+import { codeOf } from "./testing.ts";
 
 Deno.test("version: the supported list is exactly the five spec versions", () => {
   assert.deepEqual([...SUPPORTED_VERSIONS], ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]);
@@ -47,4 +39,15 @@ Deno.test("version: unknown and too-old versions are error 1", () => {
   assert.equal(codeOf(() => requireVersion("1.0.0", "STATUS")), 1);
   assert.equal(codeOf(() => requireVersion("1.1.0", "GC")), undefined);
   assert.equal(codeOf(() => requireVersion("0.3.0", "ADD")), undefined);
+});
+
+Deno.test("version: versionAtLeast orders numerically and refuses what is not x.y.z", () => {
+  assert.ok(versionAtLeast("1.1.0", "1.1.0"));
+  assert.ok(versionAtLeast("1.0.0", "0.4.0"));
+  assert.ok(versionAtLeast("0.4.0", "0.3.1"));
+  assert.ok(versionAtLeast("0.10.0", "0.9.0"));
+  assert.ok(!versionAtLeast("0.3.1", "0.4.0"));
+  assert.ok(!versionAtLeast("1.0.0", "1.1.0"));
+  assert.ok(!versionAtLeast("banana", "0.1.0"));
+  assert.ok(!versionAtLeast("", "0.1.0"));
 });
