@@ -60,20 +60,10 @@ Deno.test("netconf: every bad value is error 7 naming its key", () => {
     [{ mtu: 1500.5 }, "mtu"],
     [{ mtu: "1500" }, "mtu"],
     [{ mtu: 70000 }, "mtu"],
-    [{ ipam: undefined }, "ipam"],
-    [{ ipam: "host-local" }, "ipam"],
-    [{ ipam: {} }, "ipam.type"],
-    [{ ipam: { type: "../evil" } }, "ipam.type"],
-    [{ name: undefined }, "name"],
-    [{ name: "bad name" }, "name"],
-    [{ runtimeConfig: [] }, "runtimeConfig"],
-    [{ runtimeConfig: { ips: ["nope"] } }, "runtimeConfig.ips"],
-    [{ args: { cni: { ips: "10.0.0.1" } } }, "args.cni.ips"],
     [{ logLevel: "loud" }, "logLevel"],
     [{ logFile: "relative.log" }, "logFile"],
-    [{ prevResult: [] }, "prevResult"],
-    [{ prevResult: { ips: [{ address: 5 }] } }, "prevResult.ips[0].address"],
-    [{ dns: { nameservers: "8.8.8.8" } }, "dns.nameservers"],
+    // The spec's keys are src/cni's (tested there); one shows they are checked here too.
+    [{ runtimeConfig: { ips: ["nope"] } }, "runtimeConfig.ips[0]"],
   ];
   for (const [patch, key] of cases) {
     const r = codeAndMsg(() => parseNetConf({ ...BASE, ...patch }, "ADD"));

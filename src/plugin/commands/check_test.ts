@@ -66,7 +66,7 @@ Deno.test("CHECK: a changed MAC, a lost address, a lost route, a down link are e
   ];
   for (const [what, mutate] of mutations) {
     const { h, conf } = await added({ v6: true });
-    await mutate(h);
+    mutate(h);
     const r = await invoke(h, "CHECK", { conf });
     assert.equal(r.exitCode, 1, what);
     assert.equal(r.json!["code"], 103, `${what}: ${r.stdout}`);
