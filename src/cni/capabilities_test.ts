@@ -52,28 +52,20 @@ Deno.test("portMappings: containerd's keys and podman's decode to the same value
 Deno.test("portMappings: wrong values are code 7 naming the field as spelled", () => {
   const pm = (m: unknown) => ({ portMappings: [{ hostPort: 80, containerPort: 80 }, m] });
   rejects({ portMappings: {} }, "runtimeConfig.portMappings");
-  rejects(pm("80:80"), "runtimeConfig.portMappings[1]");
-  rejects(pm({ containerPort: 80 }), "runtimeConfig.portMappings[1].hostPort");
-  rejects(pm({ HostPort: "80", ContainerPort: 80 }), "runtimeConfig.portMappings[1].HostPort");
-  rejects(pm({ hostPort: 80, containerPort: 0 }), "runtimeConfig.portMappings[1].containerPort");
-  rejects(pm({ hostPort: 65536, containerPort: 1 }), "runtimeConfig.portMappings[1].hostPort");
-  rejects(pm({ hostPort: 80.5, containerPort: 1 }), "runtimeConfig.portMappings[1].hostPort");
-  rejects(
-    pm({ HostPort: 80, ContainerPort: 1, Protocol: "icmp" }),
-    "runtimeConfig.portMappings[1].Protocol",
-  );
-  rejects(
-    pm({ hostPort: 80, containerPort: 1, protocol: 6 }),
-    "runtimeConfig.portMappings[1].protocol",
-  );
-  rejects(
-    pm({ hostPort: 80, containerPort: 1, hostIP: "nope" }),
-    "runtimeConfig.portMappings[1].hostIP",
-  );
-  rejects(
-    pm({ HostPort: 80, ContainerPort: 1, HostIP: 7 }),
-    "runtimeConfig.portMappings[1].HostIP",
-  );
+  const at = "runtimeConfig.portMappings[1]";
+  const cases: [unknown, string][] = [
+    ["80:80", ""],
+    [{ containerPort: 80 }, ".hostPort"],
+    [{ HostPort: "80", ContainerPort: 80 }, ".HostPort"],
+    [{ hostPort: 80, containerPort: 0 }, ".containerPort"],
+    [{ hostPort: 65536, containerPort: 1 }, ".hostPort"],
+    [{ hostPort: 80.5, containerPort: 1 }, ".hostPort"],
+    [{ HostPort: 80, ContainerPort: 1, Protocol: "icmp" }, ".Protocol"],
+    [{ hostPort: 80, containerPort: 1, protocol: 6 }, ".protocol"],
+    [{ hostPort: 80, containerPort: 1, hostIP: "nope" }, ".hostIP"],
+    [{ HostPort: 80, ContainerPort: 1, HostIP: 7 }, ".HostIP"],
+  ];
+  for (const [mapping, field] of cases) rejects(pm(mapping), `${at}${field}`);
 });
 
 Deno.test("bandwidth: typed rates and bursts in either key case", () => {
@@ -107,31 +99,21 @@ Deno.test("bandwidth: typed rates and bursts in either key case", () => {
 });
 
 Deno.test("bandwidth: wrong JSON types and half-set buckets are code 7 naming the field", () => {
-  rejects({ bandwidth: [] }, "runtimeConfig.bandwidth");
-  rejects({ bandwidth: 100 }, "runtimeConfig.bandwidth");
-  rejects(
-    { bandwidth: { ingressRate: "1000", ingressBurst: 10 } },
-    "runtimeConfig.bandwidth.ingressRate",
-  );
-  rejects(
-    { bandwidth: { IngressRate: 1000, IngressBurst: true } },
-    "runtimeConfig.bandwidth.IngressBurst",
-  );
-  rejects({ bandwidth: { egressRate: -1, egressBurst: 10 } }, "runtimeConfig.bandwidth.egressRate");
-  rejects(
-    { bandwidth: { egressRate: 1.5, egressBurst: 10 } },
-    "runtimeConfig.bandwidth.egressRate",
-  );
-  rejects(
-    { bandwidth: { egressRate: 2 ** 60, egressBurst: 10 } },
-    "runtimeConfig.bandwidth.egressRate",
-  );
-  rejects({ bandwidth: { ingressRate: 1000 } }, "runtimeConfig.bandwidth.ingressBurst");
-  rejects({ bandwidth: { egressBurst: 1000 } }, "runtimeConfig.bandwidth.egressRate");
-  rejects(
-    { bandwidth: { ingressRate: 1, ingressBurst: MAX_BURST_BITS + 1 } },
-    "runtimeConfig.bandwidth.ingressBurst",
-  );
+  const cases: [unknown, string][] = [
+    [[], ""],
+    [100, ""],
+    [{ ingressRate: "1000", ingressBurst: 10 }, ".ingressRate"],
+    [{ IngressRate: 1000, IngressBurst: true }, ".IngressBurst"],
+    [{ egressRate: -1, egressBurst: 10 }, ".egressRate"],
+    [{ egressRate: 1.5, egressBurst: 10 }, ".egressRate"],
+    [{ egressRate: 2 ** 60, egressBurst: 10 }, ".egressRate"],
+    [{ ingressRate: 1000 }, ".ingressBurst"],
+    [{ egressBurst: 1000 }, ".egressRate"],
+    [{ ingressRate: 1, ingressBurst: MAX_BURST_BITS + 1 }, ".ingressBurst"],
+  ];
+  for (const [bandwidth, field] of cases) {
+    rejects({ bandwidth }, `runtimeConfig.bandwidth${field}`);
+  }
   assert.deepEqual(
     parseRuntimeConfig({ bandwidth: { ingressRate: 1, ingressBurst: MAX_BURST_BITS } }).bandwidth,
     { ingress: { rate: 1, burst: MAX_BURST_BITS } },
