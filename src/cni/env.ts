@@ -72,6 +72,30 @@ export function cniPathDirs(path: string | readonly string[] | undefined): strin
   return dirs.filter((d) => d !== "");
 }
 
+/** What `encodeEnv` writes: one call to another plugin (a delegated IPAM plugin). */
+export interface EnvCall {
+  command: CniCommand;
+  containerId?: string;
+  netns?: string;
+  ifname?: string;
+  /** Raw CNI_ARGS, passed on unchanged. */
+  args?: string;
+  /** CNI_PATH as text or directories. */
+  path?: string | readonly string[];
+}
+
+/** The CNI_* variables of `call`, every one present ("" when unset), as libcni sets them. */
+export function encodeEnv(call: EnvCall): Record<string, string> {
+  return {
+    CNI_COMMAND: call.command,
+    CNI_CONTAINERID: call.containerId ?? "",
+    CNI_NETNS: call.netns ?? "",
+    CNI_IFNAME: call.ifname ?? "",
+    CNI_ARGS: call.args ?? "",
+    CNI_PATH: cniPathDirs(call.path).join(":"),
+  };
+}
+
 /**
  * Reads the CNI_* variables from `env` (a plain record so tests need no real
  * environment) and validates them for the command given in CNI_COMMAND.

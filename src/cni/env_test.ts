@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { interfaceNameProblem, parseEnv } from "./env.ts";
+import { encodeEnv, interfaceNameProblem, parseEnv } from "./env.ts";
 import { codeOf } from "./testing.ts";
 
 const BASE = {
@@ -50,4 +50,31 @@ Deno.test("env: container id, ifname and netns are validated", () => {
   assert.equal(codeOf(() => parseEnv({ ...BASE, CNI_IFNAME: "x".repeat(15) })), undefined);
   assert.equal(codeOf(() => parseEnv({ ...BASE, CNI_NETNS: "relative/path" })), 4);
   assert.equal(interfaceNameProblem("eth0"), undefined);
+});
+
+Deno.test("env: encodeEnv writes every variable and parseEnv reads it back", () => {
+  const vars = encodeEnv({
+    command: "DEL",
+    containerId: "c1",
+    ifname: "eth0",
+    args: "K8S_POD_NAME=web;IP=10.0.0.9",
+    path: ["/opt/cni/bin", "", "/usr/lib/cni"],
+  });
+  assert.deepEqual(vars, {
+    CNI_COMMAND: "DEL",
+    CNI_CONTAINERID: "c1",
+    CNI_NETNS: "",
+    CNI_IFNAME: "eth0",
+    CNI_ARGS: "K8S_POD_NAME=web;IP=10.0.0.9",
+    CNI_PATH: "/opt/cni/bin:/usr/lib/cni",
+  });
+  const back = parseEnv(vars);
+  assert.deepEqual([back.command, back.containerId, back.netns, back.ifname], [
+    "DEL",
+    "c1",
+    "",
+    "eth0",
+  ]);
+  assert.deepEqual(back.args.ips, ["10.0.0.9"]);
+  assert.deepEqual(back.path, ["/opt/cni/bin", "/usr/lib/cni"]);
 });

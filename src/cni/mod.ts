@@ -55,6 +55,8 @@ export { decodeDns, type DecodeDnsOptions, type Dns, hasDns } from "./dns.ts";
 export {
   type CniEnv,
   cniPathDirs,
+  encodeEnv,
+  type EnvCall,
   interfaceNameProblem,
   MAX_IFNAME_BYTES,
   NAME_PATTERN,

@@ -8,10 +8,12 @@
  * @module
  */
 import {
+  type CniCommand,
   cniPathDirs,
   type CniResult,
   decodeError,
   decodeResult,
+  encodeEnv,
   type Fail,
   hasDns,
   versionAtLeast,
@@ -81,20 +83,20 @@ export class DelegatedIpam implements Ipam {
   }
 
   async #run(
-    command: string,
+    command: CniCommand,
     owner: Partial<IpamOwner>,
     config: Record<string, unknown>,
   ): Promise<ExecResult> {
     const bin = await this.locate();
     const env = this.#o.env;
-    const vars: Record<string, string> = {
-      CNI_COMMAND: command,
-      CNI_CONTAINERID: owner.containerId ?? env.containerId ?? "",
-      CNI_NETNS: env.netns ?? "",
-      CNI_IFNAME: owner.ifname ?? env.ifname ?? "",
-      CNI_ARGS: env.args ?? "",
-      CNI_PATH: cniPathDirs(env.path).join(":"),
-    };
+    const vars = encodeEnv({
+      command,
+      containerId: owner.containerId ?? env.containerId,
+      netns: env.netns,
+      ifname: owner.ifname ?? env.ifname,
+      args: env.args,
+      path: env.path,
+    });
     const stdin = JSON.stringify({ ...config, cniVersion: this.#o.cniVersion });
     let r: ExecResult;
     try {
