@@ -14,6 +14,7 @@ import {
   decodeError,
   decodeResult,
   encodeEnv,
+  type EnvCall,
   type Fail,
   hasDns,
   versionAtLeast,
@@ -35,16 +36,8 @@ const CHECK_SINCE = "0.4.0";
 /** Oldest version with GC and STATUS. */
 const GC_STATUS_SINCE = "1.1.0";
 
-/** The parts of the plugin's CNI environment a delegate inherits. */
-export interface CniEnvLike {
-  containerId?: string;
-  netns?: string;
-  ifname?: string;
-  /** Raw CNI_ARGS ("K=V;K2=V2"), passed through unchanged. */
-  args?: string;
-  /** CNI_PATH: the colon-separated text or its directories. */
-  path?: string | readonly string[];
-}
+/** The parts of the plugin's CNI environment a delegate inherits (CNI_ARGS raw, unchanged). */
+export type CniEnvLike = Omit<EnvCall, "command">;
 
 /** Options of a DelegatedIpam. */
 export interface DelegatedIpamOptions {
