@@ -5,7 +5,7 @@
  * @module
  */
 import type { Attachment, Dns } from "../cni/mod.ts";
-import type { Family } from "../system/netlink/types.ts";
+import type { Family } from "../net/mod.ts";
 
 export type { Attachment };
 
