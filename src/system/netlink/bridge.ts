@@ -58,14 +58,20 @@ export interface EnsuredBridge {
   writes: number;
 }
 
+/** Bytes of a MAC address. */
+const MAC_BYTES = 6;
+/** First-octet bits: locally administered (set) and multicast (cleared). */
+const MAC_LOCAL = 0x02;
+const MAC_MULTICAST = 0x01;
+
 /**
  * A random locally administered unicast MAC. A new bridge gets a fixed one:
  * otherwise it takes its lowest port's MAC and changes it when that pod goes,
  * leaving the other pods' ARP entries for the gateway stale.
  */
 export function randomMac(): string {
-  const b = crypto.getRandomValues(new Uint8Array(6));
-  b[0] = (b[0]! & 0xfc) | 0x02;
+  const b = crypto.getRandomValues(new Uint8Array(MAC_BYTES));
+  b[0] = (b[0]! & ~(MAC_LOCAL | MAC_MULTICAST)) | MAC_LOCAL;
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
