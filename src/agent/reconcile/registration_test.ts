@@ -28,7 +28,8 @@ Deno.test("registration: own entry deleted while running is registered again, wi
   assert.ok(back, "entry is back in the datastore");
   assert.deepEqual(back.addresses, ["192.168.1.10"]);
   assert.deepEqual(back.podCidrs, ["10.244.5.0/24"]);
-  assert.ok(n.log.lines.some((l) => l.includes("registering again")), n.log.lines.join("\n"));
+  const text = n.log.lines.map((l) => l.text);
+  assert.ok(text.some((l) => l.includes("registering again")), text.join("\n"));
 
   // Deleted again at once: the next retry waits the (doubled) backoff.
   n.ds.deleteNode("a");

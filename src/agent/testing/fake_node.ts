@@ -12,7 +12,7 @@ import { FakeNetlink } from "../../system/netlink/mod.ts";
 import type { NetlinkHandle } from "../../system/netlink/types.ts";
 import { type AgentConfig, type CommandDeps, parseConfig } from "../cli/mod.ts";
 import { IptablesDriver } from "../firewall/mod.ts";
-import { type Logger, memoryLogger, Metrics } from "../observe/mod.ts";
+import { memoryLogger, Metrics } from "../observe/mod.ts";
 import { Reconciler } from "../reconcile/mod.ts";
 
 /** Netlink operations that change the kernel. */
@@ -48,7 +48,7 @@ export interface FakeNode {
   ds: FakeDatastore;
   config: AgentConfig;
   metrics: Metrics;
-  log: Logger & { lines: string[] };
+  log: ReturnType<typeof memoryLogger>;
   /** The node's time: moves only when the test advances it. */
   clock: FakeClock;
   reconciler: () => Reconciler;

@@ -9,6 +9,9 @@
 import type { IOptions } from "etcd3";
 import { type Clock, RealClock } from "../../system/clock.ts";
 
+/** Each backoff delay is spread by up to this fraction either way, so agents do not retry in step. */
+const JITTER = 0.2;
+
 /** Key layout under a prefix (default "/hostgate/"). */
 export interface EtcdKeys {
   prefix: string;
@@ -64,7 +67,7 @@ class TrackedBackoff {
   }
   get duration(): number {
     const base = Math.min(this.#initialMs * 2 ** Math.max(0, this.#attempt - 1), this.#maxMs);
-    const ms = Math.round(base * (0.8 + Math.random() * 0.4));
+    const ms = Math.round(base * (1 - JITTER + Math.random() * 2 * JITTER));
     this.#tracker.until = Math.max(this.#tracker.until, this.#clock.now() + ms);
     return ms;
   }
