@@ -95,8 +95,10 @@ Deno.test("run: a failed pass is retried after retry-min; a failed monitor is re
     const step = { clock: n.clock, stepMs: 100 };
     await until("the first pass", () => a.passes.length === 1, step);
     assert.deepEqual(a.passes, [false], "the injected iptables-save failure");
-    assert.ok(n.log.lines.some((l) => l.includes("resync incomplete; retrying")));
-    assert.ok(n.log.lines.some((l) => l.includes("route monitor failed; restarting")));
+    assert.ok(
+      n.log.lines.some((l) => l.level === "warn" && l.msg === "resync incomplete; retrying"),
+    );
+    assert.ok(n.log.lines.some((l) => l.msg === "route monitor failed; restarting"));
     // The monitor's failure asked for a pass too, but the retry waits out its backoff.
     await n.clock.advance(1_500);
     assert.equal(a.passes.length, 1, "no retry before retry-min");
@@ -123,8 +125,8 @@ Deno.test("run: a plugin that cannot be installed is logged; the agent still rou
   try {
     await until("the first pass", () => a.passes.length >= 1, { clock: n.clock });
     assert.ok(
-      n.log.lines.some((l) => l.includes("Cannot install the plugin")),
-      n.log.lines.join("\n"),
+      n.log.lines.some((l) => l.level === "error" && l.msg === "Cannot install the plugin"),
+      n.log.lines.map((l) => l.text).join("\n"),
     );
     assert.deepEqual(routesOf(n.handle), ["10.244.2.0/24 via 192.168.1.12"]);
   } finally {
