@@ -9,7 +9,7 @@ import type { Datastore } from "../../datastore/mod.ts";
 import type { Clock } from "../../system/clock.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import { type Netlink, type RouteEvent, RT_TABLE_MAIN } from "../../system/netlink/types.ts";
-import type { AgentConfig } from "./config.ts";
+import type { AgentConfig } from "./agent_config.ts";
 import type { FirewallDriver } from "../firewall/mod.ts";
 import { type HealthServer, type Logger, M, type Metrics, serveHealth } from "../observe/mod.ts";
 import { installPlugins, keepPluginKubeconfig } from "../install/mod.ts";
