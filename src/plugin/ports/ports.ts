@@ -9,7 +9,7 @@ import { CniCode, CniError } from "../../errors.ts";
 import type { Conntrack, FlowFilter } from "../../system/conntrack.ts";
 import type { NftObject, NftSets } from "../../system/nft.ts";
 import { familyOf } from "../../net/mod.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../system/log.ts";
 import {
   parseElementComment,
   type PodPorts,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { CniCode, CniError } from "../../errors.ts";
 import { FakeConntrack } from "../../system/conntrack.ts";
 import { FakeNftSets } from "../../system/fake_nft.ts";
-import { memoryLogger } from "../log.ts";
+import { memoryLogger } from "../../system/log.ts";
 import { checkPorts, ensurePorts, gcPorts, removePorts, udpFlows } from "./ports.ts";
 import type { PodPorts } from "./render.ts";
 

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+// The golden files live with the agent's payload goldens (the one testdata dir unit tests may read).
+import { assertGolden as golden } from "../../agent/testing/golden.ts";
 import {
   elementComment,
   parseElementComment,
@@ -8,13 +10,6 @@ import {
   renderPortsAdd,
   renderPortsRemove,
 } from "./render.ts";
-
-/** Compares with testdata/<name>; UPDATE_GOLDEN=1 rewrites it (review the diff). */
-async function golden(name: string, actual: string): Promise<void> {
-  const url = new URL(`./testdata/${name}`, import.meta.url);
-  if (Deno.env.get("UPDATE_GOLDEN") === "1") await Deno.writeTextFile(url, actual);
-  assert.equal(actual, await Deno.readTextFile(url), `golden file testdata/${name} differs`);
-}
 
 const DUAL: PodPorts = {
   network: "hgnet",
@@ -29,11 +24,11 @@ const DUAL: PodPorts = {
 };
 
 Deno.test("ports render: ADD payload, dual stack, any and specific host addresses (golden)", async () => {
-  await golden("add_dual.nft", renderPortsAdd(portElements(DUAL)));
+  await golden("ports_add_dual.nft", renderPortsAdd(portElements(DUAL)));
 });
 
 Deno.test("ports render: removal adds then deletes each element (golden)", async () => {
-  await golden("remove_dual.nft", renderPortsRemove(portElements(DUAL)));
+  await golden("ports_remove_dual.nft", renderPortsRemove(portElements(DUAL)));
 });
 
 Deno.test("ports render: elements per family; loopback masquerade only for IPv4 any or 127/8", () => {
