@@ -19,11 +19,15 @@ import { loadEtcdModule } from "./etcd/load.ts";
 export type {
   Datastore,
   DatastoreHealth,
+  EntryReject,
   NodeInfo,
+  Ownership,
+  OwnershipSource,
   PodAddress,
   SelfRegistration,
   Vtep,
 } from "./types.ts";
+export { MAX_ENTRY_BYTES } from "./types.ts";
 export {
   deleteNodeEntry,
   denoWatchDir,

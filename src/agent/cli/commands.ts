@@ -10,6 +10,7 @@ import { HOSTGATE_ROUTE_PROTOCOL, type Netlink } from "../../system/netlink/type
 import type { AgentConfig, FirewallBackendName } from "./config.ts";
 import { conflistFor } from "../install/conflist.ts";
 import { computeDesired } from "../reconcile/desired_state.ts";
+import { desiredStep, type Observed, trustStep } from "../reconcile/steps.ts";
 import type { FirewallDriver } from "../firewall/firewall_sync.ts";
 import {
   conflistPath,
@@ -189,14 +190,18 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
     });
     const vxlan = handle.getLink(cfg.vxlanDevice);
     const vxlanIndex = usesVxlan(cfg.backend) && vxlan?.kind === "vxlan" ? vxlan.index : undefined;
-    const desired = computeDesired({
-      selfName: cfg.nodeName,
+    const observed: Observed = {
+      uplink,
+      nodeIps: uplink.nodeIps,
+      health,
       nodes: ds.nodes(),
       localAddrs: readLocalAddrs(handle),
-      bridge: cfg.bridge,
-      backend: cfg.backend,
-      vxlanLinkIndex: vxlanIndex,
-    });
+      podAddresses: ds.podAddresses?.() ?? [],
+      entryRejects: ds.entryRejects?.() ?? [],
+    };
+    // The same gate as the agent's pass: status shows what the agent routes and what it refused.
+    const trusted = trustStep(cfg, observed);
+    const desired = desiredStep(cfg, { observed, trusted, vxlanLinkIndex: vxlanIndex });
     const routes = ownRoutes([
       ...handle.listRoutes({ family: 4, protocol: HOSTGATE_ROUTE_PROTOCOL }),
       ...handle.listRoutes({ family: 6, protocol: HOSTGATE_ROUTE_PROTOCOL }),
@@ -224,6 +229,7 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
       rules: { backend: fw.name, inPlace: await fw.inSync(spec) },
       conflist: { path, state },
       ipam: { dir: ipamDir, inUse: await countIpsInUse(d.fs, ipamDir) },
+      rejects: trusted.rejects,
     });
   } finally {
     await ds.close().catch(() => {});

@@ -33,6 +33,8 @@ export interface AgentConfig {
   datastore: DatastoreKind;
   /** One CIDR per family, canonical. */
   clusterCidrs: string[];
+  /** Service ranges, canonical: the trust gate keeps peer routes and gateways out of them. */
+  serviceCidrs: string[];
   nodePrefixLengthV4: number;
   nodePrefixLengthV6: number;
   /** This node's IPs; empty means detect from the default route's link. */
@@ -150,6 +152,13 @@ function clusterCidrs(s: string): string[] {
   });
 }
 
+function serviceCidrs(s: string): string[] {
+  return list(s).map((c) => {
+    if (!isCidr(c)) throw new ConfigError(`Cannot parse flags: --service-cidr is not a CIDR: ${c}`);
+    return canonCidr(c);
+  });
+}
+
 /** Inputs of `parseConfig` besides argv, so the function stays pure. */
 export interface ParseInputs {
   env: Record<string, string | undefined>;
@@ -195,6 +204,7 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     nodeName: get("nodeName") || inputs.hostname,
     datastore: oneOf(get("datastore"), ["kubernetes", "etcd", "file"] as const, "--datastore"),
     clusterCidrs: clusterCidrs(get("clusterCidrs")),
+    serviceCidrs: serviceCidrs(get("serviceCidrs")),
     nodePrefixLengthV4: parseInt10(get("nodePrefixLengthV4"), "--node-cidr-mask-size-ipv4", 1, 30),
     nodePrefixLengthV6: parseInt10(get("nodePrefixLengthV6"), "--node-cidr-mask-size-ipv6", 1, 126),
     nodeIps,

@@ -71,7 +71,7 @@ export async function runAgent(d: RunDeps): Promise<void> {
     try {
       const n = await installPlugins(d.fs, cfg);
       if (n > 0) log.info("plugin installed", { dir: cfg.cniBinDir, files: n });
-      metrics.inc(M.pluginInstalls, "Plugin binaries written", {}, n);
+      metrics.inc(M.pluginInstalls, {}, n);
     } catch (e) {
       log.error("Cannot install the plugin", { error: (e as Error).message });
     }
@@ -82,11 +82,7 @@ export async function runAgent(d: RunDeps): Promise<void> {
         signal: inner.signal,
         source: {
           live: () => d.clock.monotonic() - lastProgress < staleAfter,
-          ready: () => {
-            const last = reconciler.last;
-            if (!last) return { ready: false, reasons: ["no reconcile pass yet"] };
-            return { ready: last.ready, reasons: last.notReady };
-          },
+          ready: () => reconciler.readiness(),
           metrics: () => metrics.render(),
         },
       });
@@ -156,7 +152,7 @@ async function monitor(
         signal,
         onEvent: (ev) => {
           if ((ev.route.table ?? 254) !== 254) return;
-          d.metrics.inc(M.routeEvents, "Route changes seen by the monitor", { kind: ev.kind });
+          d.metrics.inc(M.routeEvents, { kind: ev.kind });
           if (!o.echo(ev)) fire();
         },
         onOverflow: fire,

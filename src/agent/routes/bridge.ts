@@ -1,7 +1,9 @@
 /**
  * The pod bridge with its gateway addresses, created by the agent before the
  * first pod so node-to-pod traffic and the conflist's gateway exist from the
- * start. Add-only: an address of an old subnet is left for the pods using it.
+ * start. With `removeOthers` (the pass trusts its node list) the bridge holds
+ * exactly one gateway per family: an address of an old subnet of this node is
+ * removed, so a reassignment can never leave two gateways side by side.
  * @module
  */
 import { ExistsError, LinkExistsError } from "../../system/netlink/errors.ts";
@@ -9,12 +11,20 @@ import type { NetlinkHandle } from "../../system/netlink/types.ts";
 import { randomMac } from "../../plugin/names.ts";
 import { canonCidr, canonIp, familyOf } from "../../net/mod.ts";
 import type { SysctlAccess } from "../reconcile/sysctl.ts";
+import type { Logger } from "../observe/log.ts";
 
 /** Ensures the bridge exists, is up and holds `gateways`; returns the number of writes. */
 export async function ensureBridge(
   handle: NetlinkHandle,
   sysctl: SysctlAccess,
-  opts: { name: string; mtu?: number; gateways: readonly string[] },
+  opts: {
+    name: string;
+    mtu?: number;
+    gateways: readonly string[];
+    /** Remove addresses of a family that has a gateway here but not this one. */
+    removeOthers?: boolean;
+    log?: Logger;
+  },
 ): Promise<number> {
   let writes = 0;
   let link = handle.getLink(opts.name);
@@ -38,13 +48,24 @@ export async function ensureBridge(
     handle.setLinkUp(link.index);
     writes++;
   }
-  const have = new Set(
-    handle.listAddrs({ linkIndex: link.index }).map((a) =>
-      `${canonIp(a.cidr)}/${a.cidr.split("/")[1]}`
-    ),
-  );
+  const addrs = handle.listAddrs({ linkIndex: link.index });
+  const text = (cidr: string) => `${canonIp(cidr)}/${cidr.split("/")[1]}`;
+  const have = new Set(addrs.map((a) => text(a.cidr)));
+  const wanted = new Set(opts.gateways.map(text));
+  if (opts.removeOthers) {
+    const families = new Set(opts.gateways.map(familyOf));
+    for (const a of addrs) {
+      const t = text(a.cidr);
+      const ip = canonIp(a.cidr);
+      if (wanted.has(t) || !families.has(familyOf(ip))) continue;
+      if (familyOf(ip) === 6 && ip.startsWith("fe80:")) continue;
+      handle.deleteAddr({ linkIndex: link.index, cidr: t });
+      opts.log?.info("old bridge gateway removed", { bridge: opts.name, address: t });
+      writes++;
+    }
+  }
   for (const gw of opts.gateways) {
-    const want = `${canonIp(gw)}/${gw.split("/")[1]}`;
+    const want = text(gw);
     if (have.has(want)) continue;
     if (familyOf(gw) === 6) {
       try {
@@ -55,6 +76,7 @@ export async function ensureBridge(
     }
     try {
       handle.addAddr({ linkIndex: link.index, cidr: want });
+      opts.log?.info("bridge gateway added", { bridge: opts.name, address: want });
       writes++;
     } catch (e) {
       if (!(e instanceof ExistsError)) throw e;

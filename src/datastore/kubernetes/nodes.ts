@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { NodeInfo, SelfRegistration } from "../types.ts";
+import { MAX_ENTRY_BYTES, type NodeInfo, type SelfRegistration } from "../types.ts";
 
 /** Node annotation holding the VTEP MAC (written by register()). */
 export const VTEP_MAC_ANNOTATION = "hostgate.io/vtep-mac";
@@ -37,19 +37,30 @@ export function specPodCidrs(node: NodeLike): string[] {
   return node.spec?.podCIDR ? [node.spec.podCIDR] : [];
 }
 
-/** Maps a Node to what the agent needs; `allocated` is used only when the spec has no podCIDR. */
+/**
+ * Maps a Node to what the agent needs; `allocated` is used only when the spec
+ * has no podCIDR. The ownership record is the spec (set by the
+ * controller-manager) or else the allocation ConfigMap: the trust gate
+ * settles a conflict between the two in favour of the spec. Annotation
+ * values over the size cap are ignored unread.
+ */
 export function nodeToInfo(node: NodeLike, allocated?: string[]): NodeInfo {
-  const ann = node.metadata?.annotations ?? {};
+  const ann: { [key: string]: string } = {};
+  for (const [k, v] of Object.entries(node.metadata?.annotations ?? {})) {
+    if (typeof v === "string" && v.length <= MAX_ENTRY_BYTES) ann[k] = v;
+  }
   const internal = (node.status?.addresses ?? [])
     .filter((a) => a.type === "InternalIP" && a.address)
     .map((a) => a.address);
   const announced = (ann[NODE_IPS_ANNOTATION] ?? "").split(",").map((s) => s.trim())
     .filter((s) => s !== "");
   const spec = specPodCidrs(node);
+  const podCidrs = spec.length > 0 ? spec : [...(allocated ?? [])];
   const info: NodeInfo = {
     name: node.metadata?.name ?? "",
-    podCidrs: spec.length > 0 ? spec : [...(allocated ?? [])],
+    podCidrs,
     addresses: internal.length > 0 ? internal : announced,
+    ownership: { source: spec.length > 0 ? "node-spec" : "allocation", subnets: [...podCidrs] },
   };
   const mac = ann[VTEP_MAC_ANNOTATION];
   const ip = ann[VTEP_IP_ANNOTATION];
