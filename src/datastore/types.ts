@@ -24,6 +24,14 @@ export interface NodeInfo {
   /** Present when the node runs a vxlan device. */
   vtep?: Vtep;
   /**
+   * Where `podCidrs` came from, when the datastore can tell (for the trust
+   * gate): "spec" = Node.spec.podCIDRs, set by the controller-manager;
+   * "allocation" = the datastore's own allocation (the Kubernetes
+   * datastore's hostgate-subnets ConfigMap). Absent without subnets or when
+   * the datastore does not know.
+   */
+  subnetSource?: "spec" | "allocation";
+  /**
    * What the datastore's ownership record says this node holds, apart from
    * what its entry claims: the agent's trust gate routes only subnets found
    * here. Absent means no record (nothing is routed for this node).
