@@ -309,7 +309,10 @@ export class EtcdDatastore implements Datastore {
     for (const name of this.#cache.keys()) if (!next.has(name)) changes.push([name, undefined]);
     const claimsChanged = [...claims].sort().join(";") !== [...this.#claimCache].sort().join(";");
     this.#claimCache = claims;
-    this.#apply(changes, claimsChanged || !this.#health.connected);
+    const was = this.#health.connected;
+    this.#setConnected(false);
+    // One change for the list and the recovery together.
+    this.#apply(changes, claimsChanged || !was);
     if (this.#closed) return;
     const from = (BigInt(res.header.revision) + 1n).toString();
     const watcher = this.#client.watch().prefix(this.#keys.prefix).startRevision(from).watcher();
@@ -350,8 +353,9 @@ export class EtcdDatastore implements Datastore {
         changes.push([name, ev.type === "Put" ? this.#decode(ev.kv) : undefined]);
       }
     }
-    this.#setConnected();
-    this.#apply(changes, claimsChanged);
+    const was = this.#health.connected;
+    this.#setConnected(false);
+    this.#apply(changes, claimsChanged || !was);
   }
 
   #claimCidr(key: string): string | undefined {
@@ -473,7 +477,7 @@ export class EtcdDatastore implements Datastore {
     this.#tasks.add(task);
   }
 
-  #setConnected(): void {
+  #setConnected(notify = true): void {
     this.#lastContact = this.#clock.monotonic();
     if (this.#health.connected && this.#health.lastError === undefined) return;
     const was = this.#health.connected;
@@ -483,10 +487,10 @@ export class EtcdDatastore implements Datastore {
       authoritative: true,
       lastContactMs: this.#lastContact,
     };
-    if (!was) {
+    if (!was && this.#logged.size > 0) {
       this.#logLimited("connected", "hostgate datastore etcd: connected again");
-      this.#notify();
     }
+    if (!was && notify) this.#notify();
   }
 
   #setDisconnected(msg: string): void {
