@@ -16,6 +16,7 @@ import { createFirewallDriver } from "../firewall/firewall_sync.ts";
 import { createLogger } from "../observe/log.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { runAgent } from "./run.ts";
+import { denoWatch } from "../reconcile/triggers.ts";
 import { type CommandDeps, installCommand, statusCommand, uninstallCommand } from "./commands.ts";
 
 const enc = new TextEncoder();
@@ -80,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
       metrics: new Metrics(),
       signal: ac.signal,
       exec,
+      openWatch: denoWatch,
     });
     return 0;
   }

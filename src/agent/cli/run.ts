@@ -9,7 +9,7 @@ import type { Datastore } from "../../datastore/types.ts";
 import type { Clock } from "../../system/clock.ts";
 import type { Exec } from "../../system/exec.ts";
 import type { FileSystem } from "../../system/fs.ts";
-import type { Netlink, RouteEvent } from "../../system/netlink/types.ts";
+import type { LinkEvent, Netlink, RouteEvent } from "../../system/netlink/types.ts";
 import type { AgentConfig } from "./config.ts";
 import type { FirewallDriver } from "../firewall/firewall_sync.ts";
 import { type HealthServer, serveHealth } from "../observe/health.ts";
@@ -18,6 +18,8 @@ import type { Logger } from "../observe/log.ts";
 import { backoffMs, runLoop, Waker } from "../reconcile/loop.ts";
 import { M, type Metrics } from "../observe/metrics.ts";
 import { Reconciler } from "../reconcile/reconciler.ts";
+import { conflistPath } from "../install/install.ts";
+import { linkEventWantsPass, type OpenWatch, watchOwnedFiles } from "../reconcile/triggers.ts";
 
 /** Everything `runAgent` needs; main.ts passes the real ones, tests the fakes. */
 export interface RunDeps {
@@ -36,7 +38,12 @@ export interface RunDeps {
   onHealthListening?: (addr: string) => void;
   /** Called after each pass (tests wait on it). */
   onPass?: (r: Reconciler) => void;
+  /** Directory watches for the conflist and plugin; none when absent (unit tests). */
+  openWatch?: OpenWatch;
 }
+
+/** Wait between attempts to open the health listener when its port is taken. */
+export const HEALTH_RETRY_MS = 5_000;
 
 /** Runs the daemon until `signal` aborts. */
 export async function runAgent(d: RunDeps): Promise<void> {
@@ -77,21 +84,59 @@ export async function runAgent(d: RunDeps): Promise<void> {
     }
     if (cfg.healthAddr !== "") {
       const staleAfter = Math.max(3 * cfg.resyncIntervalMs, 3 * cfg.retryMaxMs, 60_000);
-      health = await serveHealth({
-        addr: cfg.healthAddr,
-        signal: inner.signal,
-        source: {
-          live: () => d.clock.monotonic() - lastProgress < staleAfter,
-          ready: () => reconciler.readiness(),
-          metrics: () => metrics.render(),
-        },
-      });
-      log.info("health server listening", { addr: health.addr });
-      d.onHealthListening?.(health.addr);
+      const source = {
+        live: () => d.clock.monotonic() - lastProgress < staleAfter,
+        ready: () => reconciler.readiness(),
+        metrics: () => metrics.render(),
+      };
+      // A taken port is an error in the log, never a reason to stop routing: retried.
+      tasks.push((async () => {
+        let logged = false;
+        while (!inner.signal.aborted) {
+          try {
+            health = await serveHealth({ addr: cfg.healthAddr, signal: inner.signal, source });
+            log.info("health server listening", { addr: health.addr });
+            d.onHealthListening?.(health.addr);
+            return;
+          } catch (e) {
+            metrics.inc(M.healthListenErrors);
+            if (!logged) {
+              log.error("Cannot open the health listener; routing goes on, retrying", {
+                addr: cfg.healthAddr,
+                error: (e as Error).message,
+                everyMs: HEALTH_RETRY_MS,
+              });
+              logged = true;
+            }
+            await d.clock.sleep(HEALTH_RETRY_MS, inner.signal);
+          }
+        }
+      })());
+    }
+    if (d.openWatch) {
+      const fire = () => waker.fire();
+      const conf = conflistPath(cfg);
+      for (
+        const [dir, names] of [
+          [conf.slice(0, conf.lastIndexOf("/")), [conf.slice(conf.lastIndexOf("/") + 1)]],
+          [cfg.cniBinDir.replace(/\/+$/, ""), ["hostgate"]],
+        ] as const
+      ) {
+        tasks.push(watchOwnedFiles({
+          open: d.openWatch,
+          dir,
+          names,
+          fire,
+          signal: inner.signal,
+          clock: d.clock,
+          log,
+        }));
+      }
     }
     tasks.push(monitor(d, inner.signal, {
       fire: () => waker.fire(),
       echo: (ev) => reconciler.isEcho(ev),
+      wants: (ev) => linkEventWantsPass(ev, reconciler.vxlanIndex),
     }));
     if (cfg.ippoolKubeconfig && cfg.kubernetesApi) {
       tasks.push(keepPluginKubeconfig({
@@ -142,7 +187,7 @@ export async function runAgent(d: RunDeps): Promise<void> {
 async function monitor(
   d: RunDeps,
   signal: AbortSignal,
-  o: { fire: () => void; echo: (ev: RouteEvent) => boolean },
+  o: { fire: () => void; echo: (ev: RouteEvent) => boolean; wants: (ev: LinkEvent) => boolean },
 ): Promise<void> {
   const fire = o.fire;
   let failures = 0;
@@ -156,6 +201,9 @@ async function monitor(
           if (!o.echo(ev)) fire();
         },
         onOverflow: fire,
+        onLinkEvent: (ev) => {
+          if (o.wants(ev)) fire();
+        },
       });
       failures = 0;
     } catch (e) {

@@ -99,6 +99,7 @@ export class Reconciler {
   readonly #expected = new RouteExpectation();
   /** When the rules were last found (or made) right; undefined until then. */
   #rulesOkAt: number | undefined;
+  #vxlanIndex: number | undefined;
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -119,6 +120,11 @@ export class Reconciler {
    */
   isEcho(ev: RouteEvent): boolean {
     return this.#expected.isEcho(ev);
+  }
+
+  /** ifindex of hostgate's vxlan device at the last pass (its neighbour events matter). */
+  get vxlanIndex(): number | undefined {
+    return this.#vxlanIndex;
   }
 
   /** The result of the last pass, for status. */
@@ -163,6 +169,7 @@ export class Reconciler {
       uplink: observed.uplink,
       selfPodCidrs: [...(selfOf(trusted)?.podCidrs ?? [])],
     });
+    this.#vxlanIndex = device?.link?.index;
     if (device?.vtep && !sameVtep(device.vtep, this.#self.vtep)) {
       await pass.step(
         "register with the datastore",
