@@ -115,3 +115,15 @@ Deno.test("pass: a failed route write keeps the counts of what applied", async (
   assert.equal(added, routesOf(n.handle).length);
   assert.ok(r.writes >= added);
 });
+
+Deno.test("pass: the bridge keeps one node-subnet gateway per family; other addresses stay", async () => {
+  const n = fakeNode({ peers: [peer("b", 2)] });
+  const rec = n.reconciler();
+  await rec.resync();
+  const br = n.handle.getLink("hostgate0")!;
+  n.handle.addAddr({ linkIndex: br.index, cidr: "10.244.9.1/24" }); // an old subnet's gateway
+  n.handle.addAddr({ linkIndex: br.index, cidr: "10.244.100.1/22" }); // an IPPool gateway
+  await rec.resync();
+  const addrs = n.handle.listAddrs({ linkIndex: br.index }).map((a) => a.cidr).sort();
+  assert.deepEqual(addrs, ["10.244.1.1/24", "10.244.100.1/22"]);
+});

@@ -2,8 +2,9 @@
  * The pod bridge with its gateway addresses, created by the agent before the
  * first pod so node-to-pod traffic and the conflist's gateway exist from the
  * start. With `removeOthers` (the pass trusts its node list) the bridge holds
- * exactly one gateway per family: an address of an old subnet of this node is
- * removed, so a reassignment can never leave two gateways side by side.
+ * exactly one node-subnet gateway per family: the gateway of an older subnet
+ * of this node (same size) is removed, so a reassignment can never leave two
+ * side by side. Other addresses (an IPPool's gateway) are left alone.
  * @module
  */
 import { ExistsError, LinkExistsError } from "../../system/netlink/errors.ts";
@@ -53,11 +54,13 @@ export async function ensureBridge(
   const have = new Set(addrs.map((a) => text(a.cidr)));
   const wanted = new Set(opts.gateways.map(text));
   if (opts.removeOthers) {
-    const families = new Set(opts.gateways.map(familyOf));
+    // Only gateways of an older node subnet (same family and size) go; others on the
+    // bridge (an IPPool's gateway, link-local) are not this step's business.
+    const sizes = new Set(opts.gateways.map((g) => `${familyOf(g)}/${g.split("/")[1]}`));
     for (const a of addrs) {
       const t = text(a.cidr);
       const ip = canonIp(a.cidr);
-      if (wanted.has(t) || !families.has(familyOf(ip))) continue;
+      if (wanted.has(t) || !sizes.has(`${familyOf(ip)}/${a.cidr.split("/")[1]}`)) continue;
       if (familyOf(ip) === 6 && ip.startsWith("fe80:")) continue;
       handle.deleteAddr({ linkIndex: link.index, cidr: t });
       opts.log?.info("old bridge gateway removed", { bridge: opts.name, address: t });
