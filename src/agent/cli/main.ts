@@ -12,11 +12,10 @@ import { FfiNetlink } from "../../system/netlink/mod.ts";
 import { createDatastore } from "../../datastore/mod.ts";
 import { type AgentConfig, commandHelp, ConfigError, parseConfig, usage } from "./config.ts";
 import { datastoreOptions } from "./datastore_options.ts";
-import { createFirewallDriver } from "../firewall/firewall_sync.ts";
-import { createLogger } from "../observe/log.ts";
-import { Metrics } from "../observe/metrics.ts";
+import { createFirewallDriver } from "../firewall/mod.ts";
+import { createLogger, Metrics } from "../observe/mod.ts";
 import { runAgent } from "./run.ts";
-import { denoWatch } from "../reconcile/triggers.ts";
+import { denoWatch } from "../reconcile/mod.ts";
 import { type CommandDeps, installCommand, statusCommand, uninstallCommand } from "./commands.ts";
 
 const enc = new TextEncoder();
@@ -80,7 +79,6 @@ async function main(argv: string[]): Promise<number> {
       log,
       metrics: new Metrics(),
       signal: ac.signal,
-      exec,
       openWatch: denoWatch,
     });
     return 0;

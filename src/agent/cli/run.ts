@@ -5,21 +5,31 @@
  * routes and rules in place so a restart (or a crash) never cuts traffic.
  * @module
  */
-import type { Datastore } from "../../datastore/types.ts";
+import type { Datastore } from "../../datastore/mod.ts";
 import type { Clock } from "../../system/clock.ts";
-import type { Exec } from "../../system/exec.ts";
 import type { FileSystem } from "../../system/fs.ts";
-import type { LinkEvent, Netlink, RouteEvent } from "../../system/netlink/types.ts";
+import {
+  type LinkEvent,
+  type Netlink,
+  type RouteEvent,
+  RT_TABLE_MAIN,
+} from "../../system/netlink/types.ts";
 import type { AgentConfig } from "./config.ts";
-import type { FirewallDriver } from "../firewall/firewall_sync.ts";
-import { type HealthServer, serveHealth } from "../observe/health.ts";
-import { installPlugins, keepPluginKubeconfig } from "../install/install.ts";
-import type { Logger } from "../observe/log.ts";
-import { backoffMs, runLoop, Waker } from "../reconcile/loop.ts";
-import { M, type Metrics } from "../observe/metrics.ts";
-import { Reconciler } from "../reconcile/reconciler.ts";
-import { conflistPath } from "../install/install.ts";
+import type { FirewallDriver } from "../firewall/mod.ts";
+import { type HealthServer, type Logger, M, type Metrics, serveHealth } from "../observe/mod.ts";
+import { conflistPath, installPlugins, keepPluginKubeconfig } from "../install/mod.ts";
+import { backoffMs, Reconciler, runLoop, Waker } from "../reconcile/mod.ts";
 import { linkEventWantsPass, type OpenWatch, watchOwnedFiles } from "../reconcile/triggers.ts";
+
+/**
+ * The loop counts as stalled (liveness fails) after this many resync
+ * intervals or longest retry delays without a pass, whichever is longer...
+ */
+const STALL_FACTOR = 3;
+/** ...and never sooner than this. */
+const MIN_STALL_MS = 60_000;
+/** The plugin's kubeconfig (its service account token) is refreshed at least this often. */
+const MAX_KUBECONFIG_REFRESH_MS = 30_000;
 
 /** Everything `runAgent` needs; main.ts passes the real ones, tests the fakes. */
 export interface RunDeps {
@@ -32,8 +42,6 @@ export interface RunDeps {
   log: Logger;
   metrics: Metrics;
   signal: AbortSignal;
-  /** Runs `sysctl` when Deno refuses /proc/sys. */
-  exec?: Exec;
   /** Called once the health server listens (tests learn the port). */
   onHealthListening?: (addr: string) => void;
   /** Called after each pass (tests wait on it). */
@@ -63,7 +71,6 @@ export async function runAgent(d: RunDeps): Promise<void> {
     log,
     clock: d.clock,
     onDatastoreChange: () => waker.fire(),
-    exec: d.exec,
   });
   let lastProgress = d.clock.monotonic();
   let health: HealthServer | undefined;
@@ -83,7 +90,11 @@ export async function runAgent(d: RunDeps): Promise<void> {
       log.error("Cannot install the plugin", { error: (e as Error).message });
     }
     if (cfg.healthAddr !== "") {
-      const staleAfter = Math.max(3 * cfg.resyncIntervalMs, 3 * cfg.retryMaxMs, 60_000);
+      const staleAfter = Math.max(
+        STALL_FACTOR * cfg.resyncIntervalMs,
+        STALL_FACTOR * cfg.retryMaxMs,
+        MIN_STALL_MS,
+      );
       const source = {
         live: () => d.clock.monotonic() - lastProgress < staleAfter,
         ready: () => reconciler.readiness(),
@@ -145,7 +156,7 @@ export async function runAgent(d: RunDeps): Promise<void> {
         fs: d.fs,
         clock: d.clock,
         log,
-        intervalMs: Math.min(cfg.resyncIntervalMs, 30_000),
+        intervalMs: Math.min(cfg.resyncIntervalMs, MAX_KUBECONFIG_REFRESH_MS),
         signal: inner.signal,
       }));
     }
@@ -196,7 +207,7 @@ async function monitor(
       await d.netlink.monitorRoutes({
         signal,
         onEvent: (ev) => {
-          if ((ev.route.table ?? 254) !== 254) return;
+          if ((ev.route.table ?? RT_TABLE_MAIN) !== RT_TABLE_MAIN) return;
           d.metrics.inc(M.routeEvents, { kind: ev.kind });
           if (!o.echo(ev)) fire();
         },

@@ -6,7 +6,7 @@
  * repair for known nodes.
  * @module
  */
-import type { Logger } from "../observe/log.ts";
+import type { Logger } from "../observe/mod.ts";
 
 /** The tally of one pass. */
 export class PassTally {

@@ -9,7 +9,7 @@
  * device and the tunnelled peers' neighbour and FDB entries in line.
  * @module
  */
-import type { Datastore } from "../../datastore/types.ts";
+import type { Datastore } from "../../datastore/mod.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import type { Clock } from "../../system/clock.ts";
 import type { NetlinkHandle, RouteEvent } from "../../system/netlink/types.ts";
@@ -19,15 +19,11 @@ import {
   SKIP_REASONS,
   type SkipReason,
 } from "./desired_state.ts";
-import type { FirewallDriver } from "../firewall/firewall_sync.ts";
-import type { Logger } from "../observe/log.ts";
-import { M, type Metrics } from "../observe/metrics.ts";
-import type { RouteApplyResult } from "../routes/routes.ts";
-import { RouteExpectation } from "../routes/route_echo.ts";
+import type { FirewallDriver } from "../firewall/mod.ts";
+import { type Logger, M, type Metrics } from "../observe/mod.ts";
+import { type RouteApplyResult, RouteExpectation } from "../routes/mod.ts";
 import { passCache } from "./pass_cache.ts";
-import type { Exec } from "../../system/exec.ts";
-import { type SysctlAccess, sysctlAccess } from "./sysctl.ts";
-import { sameVtep } from "../vxlan/vtep.ts";
+import { sameVtep } from "../vxlan/mod.ts";
 import { SelfRegistration } from "./registration.ts";
 import { PassTally } from "./pass.ts";
 import { RejectReporter } from "./trust_report.ts";
@@ -64,8 +60,6 @@ export interface ReconcilerDeps {
   clock: Clock;
   /** Called on every datastore change; the run loop passes its trigger. */
   onDatastoreChange: () => void;
-  /** Runs `sysctl` when Deno refuses /proc/sys (see sysctl.ts). */
-  exec?: Exec;
 }
 
 /** Outcome of one pass. */
@@ -95,7 +89,6 @@ export class Reconciler {
   readonly #rejects: RejectReporter;
   #skippedKey = "";
   #last: ResyncResult | undefined;
-  readonly #sysctl: SysctlAccess;
   readonly #expected = new RouteExpectation();
   /** When the rules were last found (or made) right; undefined until then. */
   #rulesOkAt: number | undefined;
@@ -103,7 +96,6 @@ export class Reconciler {
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
-    this.#sysctl = sysctlAccess(deps.handle);
     this.#self = new SelfRegistration({
       nodeName: deps.config.nodeName,
       datastore: deps.datastore,
@@ -152,7 +144,6 @@ export class Reconciler {
     const d: StepDeps = {
       ...this.#d,
       handle: passCache(this.#d.handle),
-      sysctl: this.#sysctl,
       self: this.#self,
       expected: this.#expected,
     };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { FILTER_CHAIN, NAT_CHAIN } from "../firewall/firewall.ts";
-import { M } from "../observe/metrics.ts";
-import { fakeNode, NETLINK_WRITES, peer, routesOf } from "../testing/fake_node.ts";
+import { FILTER_CHAIN, NAT_CHAIN } from "../firewall/mod.ts";
+import { M } from "../observe/mod.ts";
+import { fakeNode, NETLINK_WRITES, peer, routesOf } from "../testing/mod.ts";
 
 const CONFLIST = "/etc/cni/net.d/10-hostgate.conflist";
 
@@ -125,7 +125,8 @@ Deno.test("reconcile: an off-link peer is skipped with a log line and a metric",
   await rec.resync();
   assert.deepEqual(routesOf(n.handle), ["10.244.2.0/24 via 192.168.1.12"]);
   assert.equal(n.metrics.value(M.peersSkipped, { reason: "not-on-link" }), 1);
-  const lines = n.log.lines.filter((l) => l.includes("peer skipped") && l.includes("peer=far"));
+  const lines = n.log.lines.map((l) => l.text)
+    .filter((l) => l.includes("peer skipped") && l.includes("peer=far"));
   assert.equal(lines.length, 1, "logged once, not on every pass");
   assert.match(lines[0]!, /reason=not-on-link/);
 });

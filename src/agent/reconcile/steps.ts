@@ -16,28 +16,37 @@ import type {
 import type { FileSystem } from "../../system/fs.ts";
 import type { Clock } from "../../system/clock.ts";
 import { HOSTGATE_ROUTE_PROTOCOL, type NetlinkHandle } from "../../system/netlink/types.ts";
+import { ensureBridge } from "../../system/netlink/bridge.ts";
 import { familyOf } from "../../net/mod.ts";
-import type { AgentConfig } from "../cli/config.ts";
-import { conflistFor } from "../install/conflist.ts";
+import type { AgentConfig } from "../cli/mod.ts";
+import {
+  conflistFor,
+  conflistPath,
+  ensureConflist,
+  installPlugins,
+  pluginPresent,
+} from "../install/mod.ts";
 import { computeDesired, type DesiredState, type LocalAddress } from "./desired_state.ts";
-import type { FirewallDriver } from "../firewall/firewall_sync.ts";
-import { conflistPath, ensureConflist, installPlugins, pluginPresent } from "../install/install.ts";
+import type { FirewallDriver } from "../firewall/mod.ts";
 import { detectUplink, readLocalAddrs, type Uplink } from "./local.ts";
-import type { Logger } from "../observe/log.ts";
-import { M, type Metrics } from "../observe/metrics.ts";
-import { ownRoutes, type RouteApplyResult, syncRoutes } from "../routes/routes.ts";
-import type { RouteExpectation } from "../routes/route_echo.ts";
-import { ensureBridge } from "../routes/bridge.ts";
-import type { SysctlAccess } from "./sysctl.ts";
-import { podMtu, usesVxlan } from "../vxlan/vtep.ts";
-import { vtepOfDevice } from "../vxlan/vxlan.ts";
-import type { SelfRegistration } from "./registration.ts";
+import { type Logger, M, type Metrics } from "../observe/mod.ts";
+import {
+  ownRoutes,
+  removeOldGateways,
+  type RouteApplyResult,
+  type RouteExpectation,
+  syncRoutes,
+} from "../routes/mod.ts";
 import {
   planVxlanEntries,
+  podMtu,
   syncVxlanDevice,
+  usesVxlan,
+  vtepOfDevice,
   type VxlanDeviceStep,
   type VxlanEntriesStep,
-} from "../vxlan/vxlan_sync.ts";
+} from "../vxlan/mod.ts";
+import type { SelfRegistration } from "./registration.ts";
 import { type PassTally, throwFirst } from "./pass.ts";
 import { endpointIps, type Trusted, trustNodes } from "./trust.ts";
 
@@ -93,7 +102,6 @@ export interface StepDeps {
   metrics: Metrics;
   log: Logger;
   clock: Clock;
-  sysctl: SysctlAccess;
   self: SelfRegistration;
   expected: RouteExpectation;
 }
@@ -182,15 +190,15 @@ export function mayDelete(o: Observed, desired: DesiredState): boolean {
 
 /** Apply: IP forwarding for each cluster family. */
 export async function applyForwarding(d: StepDeps, pass: PassTally): Promise<void> {
-  const n = await pass.step("enable forwarding", async () => {
+  const n = await pass.step("enable forwarding", () => {
     const keys: string[] = [];
     const families = new Set(d.config.clusterCidrs.map(familyOf));
     if (families.has(4)) keys.push("net/ipv4/ip_forward");
     if (families.has(6)) keys.push("net/ipv6/conf/all/forwarding");
     let n = 0;
     for (const k of keys) {
-      if ((await d.sysctl.get(k)) === "1") continue;
-      await d.sysctl.set(k, "1");
+      if (d.handle.getSysctl(k).trim() === "1") continue;
+      d.handle.setSysctl(k, "1");
       d.log.info("forwarding enabled", { sysctl: k });
       n++;
     }
@@ -270,14 +278,14 @@ export async function applyBridge(
   o: { desired: DesiredState; mtu: number; allowDelete: boolean },
 ): Promise<void> {
   if (!d.config.manageBridge || o.desired.bridgeGateways.length === 0) return;
-  const n = await pass.step("ensure the bridge", () =>
-    ensureBridge(d.handle, d.sysctl, {
-      name: d.config.bridge,
-      mtu: o.mtu,
-      gateways: o.desired.bridgeGateways,
-      removeOthers: o.allowDelete,
-      log: d.log,
-    }));
+  const n = await pass.step("ensure the bridge", () => {
+    const gateways = o.desired.bridgeGateways;
+    const { writes } = ensureBridge(d.handle, { name: d.config.bridge, mtu: o.mtu, gateways });
+    const removed = o.allowDelete
+      ? removeOldGateways(d.handle, { bridge: d.config.bridge, gateways, log: d.log })
+      : 0;
+    return writes + removed;
+  });
   if (n) d.metrics.inc(M.bridgeWrites, {}, n);
   pass.wrote(n);
 }

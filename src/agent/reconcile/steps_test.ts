@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { M } from "../observe/metrics.ts";
+import { M, memoryLogger } from "../observe/mod.ts";
 import { fakeNode, peer, routesOf } from "../testing/fake_node.ts";
-import { memoryLogger } from "../observe/log.ts";
 import { PassTally } from "./pass.ts";
 import { desiredStep, mayDelete, type Observed, trustStep } from "./steps.ts";
 
@@ -31,17 +30,18 @@ Deno.test("pass: hostile entries are rejected, counted and logged once; valid ro
   assert.equal(by("outside-cluster-cidr"), 4);
   assert.equal(by("bad-gateway"), 1);
   assert.equal(r.rejects.length, 7);
-  const warns = n.log.lines.filter((l) => l.includes("datastore value rejected"));
+  const warns = n.log.lines.filter((l) => l.msg === "datastore value rejected");
   assert.equal(warns.length, 7);
+  assert.ok(warns.every((l) => l.level === "warn"));
   assert.ok(
-    warns.some((l) => /node=x field=addresses value=192.168.1.255 reason=bad-gateway/.test(l)),
+    warns.some((l) => /node=x field=addresses value=192.168.1.255 reason=bad-gateway/.test(l.text)),
   );
   // Second pass: nothing new counted or logged, nothing written.
   n.log.lines.length = 0;
   const r2 = await rec.resync();
   assert.equal(r2.writes, 0);
   assert.equal(by("outside-cluster-cidr"), 4);
-  assert.deepEqual(n.log.lines.filter((l) => / (INFO|WARN) /.test(l)), []);
+  assert.deepEqual(n.log.lines.filter((l) => l.level === "info" || l.level === "warn"), []);
   assert.equal(n.metrics.value(M.peersRejectedNow, { reason: "outside-cluster-cidr" }), 4);
 });
 

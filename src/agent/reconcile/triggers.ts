@@ -7,7 +7,7 @@
  */
 import type { LinkEvent } from "../../system/netlink/types.ts";
 import type { Clock } from "../../system/clock.ts";
-import type { Logger } from "../observe/log.ts";
+import type { Logger } from "../observe/mod.ts";
 
 /** A running directory watch (Deno.watchFs in production, a fake in tests). */
 export interface FileWatch extends AsyncIterable<{ paths: string[] }> {

@@ -19,7 +19,7 @@
  */
 import type { EntryReject, NodeInfo, OwnershipSource } from "../../datastore/types.ts";
 import {
-  cidrContains,
+  cidrContainsIp,
   cidrsOverlap,
   type Family,
   familyOf,
@@ -151,13 +151,13 @@ export function badGatewayWhy(ip: string, p: TrustPolicy): string | undefined {
   const a = tryParseIp(ip);
   if (!a) return "not an address";
   for (const [range, why] of a.family === 4 ? V4_SPECIAL : V6_SPECIAL) {
-    if (cidrContains(range, ip)) return why;
+    if (cidrContainsIp(range, ip)) return why;
   }
-  for (const c of p.clusterCidrs) if (cidrContains(c, ip)) return `inside the pod range ${c}`;
-  for (const c of p.serviceCidrs) if (cidrContains(c, ip)) return `inside the service range ${c}`;
+  for (const c of p.clusterCidrs) if (cidrContainsIp(c, ip)) return `inside the pod range ${c}`;
+  for (const c of p.serviceCidrs) if (cidrContainsIp(c, ip)) return `inside the service range ${c}`;
   for (const s of segments(p)) {
     const host = s.family === 4 ? 32 - s.prefix : 128 - s.prefix;
-    if (host < 2 || !cidrContains(s, ip)) continue;
+    if (host < 2 || !cidrContainsIp(s, ip)) continue;
     if (s.family === 4 && ip === s.last) return `the broadcast address of ${s.text}`;
     if (ip === s.network) return `the network address of ${s.text}`;
   }
@@ -188,7 +188,7 @@ function subnetWhy(
     if (a.linkName === p.bridge) continue;
     const own = tryParseCidr(a.cidr);
     if (!own) continue;
-    if (cidrContains(c, own.address)) {
+    if (cidrContainsIp(c, own.address)) {
       return { reason: "covers-protected", detail: `covers this node's address ${own.address}` };
     }
     if (a.linkName !== "lo" && cidrsOverlap(own, c)) {
@@ -196,7 +196,7 @@ function subnetWhy(
     }
   }
   for (const ip of p.protectedIps) {
-    if (cidrContains(c, ip)) return { reason: "covers-protected", detail: `covers ${ip}` };
+    if (cidrContainsIp(c, ip)) return { reason: "covers-protected", detail: `covers ${ip}` };
   }
   return undefined;
 }
@@ -299,7 +299,7 @@ function vtepWhy(vtep: { ip: string; mac: string }, podCidrs: string[], p: Trust
   if (!mac) return "MAC is not a MAC address";
   if ((parseInt(mac[1]!, 16) & 1) === 1) return "MAC is multicast";
   if (/^(00:){5}00$/i.test(vtep.mac)) return "MAC is zero";
-  if (!podCidrs.some((c) => familyOf(c) === 4 && cidrContains(c, vtep.ip))) {
+  if (!podCidrs.some((c) => familyOf(c) === 4 && cidrContainsIp(c, vtep.ip))) {
     return "address is not inside the node's trusted IPv4 pod subnet";
   }
   const why = badGatewayWhy(vtep.ip, { ...p, clusterCidrs: [] });

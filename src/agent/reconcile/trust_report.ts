@@ -7,8 +7,7 @@
  * @module
  */
 import type { Clock } from "../../system/clock.ts";
-import type { Logger } from "../observe/log.ts";
-import { M, type Metrics } from "../observe/metrics.ts";
+import { type Logger, M, type Metrics } from "../observe/mod.ts";
 import { type Reject, REJECT_REASONS } from "./trust.ts";
 
 /** WARN lines per window before the rest are summarised. */

@@ -26,10 +26,10 @@ import {
   encodeNodeEntry,
   freezeNode,
   parseNodeEntry,
-  sameNode,
-  sortNodes,
+  storedNode,
   validateNodeName,
 } from "../node_entry.ts";
+import { NodeCache, notifyListener } from "../node_cache.ts";
 import { DEFAULT_PREFIX_LENGTH, normalizeCidr, parseClusterCidrs } from "../subnets.ts";
 import { SubnetClaims } from "./claims.ts";
 import {
@@ -39,14 +39,6 @@ import {
   type EtcdKeys,
   etcdKeys,
 } from "./support.ts";
-
-/** At most one log line per this many ms for each kind of error. */
-export const LOG_EVERY_MS = 10_000;
-
-/** How often the store is probed while the watch says nothing. */
-export const PROBE_EVERY_MS = 500;
-/** A probe unanswered this long marks the store not connected (the /readyz budget is 2 s). */
-export const PROBE_TIMEOUT_MS = 1000;
 
 /** Options of `EtcdDatastore`. */
 export interface EtcdDatastoreOptions {
@@ -72,6 +64,30 @@ export interface EtcdDatastoreOptions {
   log?: (msg: string) => void;
 }
 
+/** Lease of a node entry: it disappears this long after its agent stops renewing. */
+const DEFAULT_LEASE_TTL_SECONDS = 15;
+/**
+ * Reconnect and retry backoff of the client, capped low: after an outage the
+ * store is back in use within about a second (the recovery budget).
+ */
+const DEFAULT_BACKOFF = { initialMs: 200, maxMs: 1000 } as const;
+/** At most one log line per this many ms for each kind of error. */
+export const LOG_EVERY_MS = 10_000;
+/** How often the store is probed while the watch says nothing. */
+export const PROBE_EVERY_MS = 500;
+/** A probe unanswered this long marks the store not connected (the /readyz budget is 2 s). */
+export const PROBE_TIMEOUT_MS = 1000;
+/** Longest claim value (an owner's node name). */
+const MAX_CLAIM_VALUE_BYTES = 253;
+/** Deadline of each unary call. */
+const DEFAULT_CALL_TIMEOUT_MS = 5000;
+/** etcd3 retries a failed keepalive after 100 ms; close() waits this long after a failure. */
+const KEEPALIVE_RETRY_WAIT_MS = 150;
+/** Added to a wait for someone else's timer, so it has surely fired. */
+const TIMER_SLACK_MS = 20;
+/** How long close() waits for a watch cancel the server may never answer. */
+const WATCH_CANCEL_WAIT_MS = 1000;
+
 /** The etcd datastore; see the module doc. */
 export class EtcdDatastore implements Datastore {
   readonly kind = "etcd";
@@ -85,12 +101,15 @@ export class EtcdDatastore implements Datastore {
   readonly #abort = new AbortController();
   readonly #tracker: BackoffTracker = { until: 0 };
   readonly #tasks = new Set<Promise<void>>();
-  #cache = new Map<string, NodeInfo>();
+  readonly #cache = new NodeCache();
   /** The ownership record: subnet -> owner, from the claim keys. */
   #claimCache = new Map<string, string>();
+  /** nodes() with ownership attached; rebuilt after a change. */
+  #owned: NodeInfo[] | undefined;
   /** Refused values by key. */
-  #bad = new Map<string, EntryReject>();
-  #snapshot: NodeInfo[] | undefined;
+  readonly #bad = new Map<string, EntryReject>();
+  #lastContact = 0;
+  readonly #logged = new Map<string, { at: number; suppressed: number }>();
   #health: DatastoreHealth = { connected: false, events: 0 };
   #onChange: (() => void) | undefined;
   #watcher: Watcher | undefined;
@@ -99,8 +118,6 @@ export class EtcdDatastore implements Datastore {
   #self: SelfRegistration | undefined;
   #registering: Promise<unknown> = Promise.resolve();
   #closed = false;
-  #lastContact = 0;
-  readonly #logged = new Map<string, { at: number; suppressed: number }>();
 
   constructor(opts: EtcdDatastoreOptions) {
     const endpoints = typeof opts.endpoints === "string"
@@ -109,19 +126,19 @@ export class EtcdDatastore implements Datastore {
     if (endpoints.length === 0) throw new Error("Cannot create etcd datastore: no endpoints");
     this.#keys = etcdKeys(opts.prefix);
     const clusterCidrs = parseClusterCidrs(opts.clusterCidr);
-    this.#ttl = opts.leaseTtlSeconds ?? 15;
+    this.#ttl = opts.leaseTtlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
     if (!Number.isInteger(this.#ttl) || this.#ttl < 1) {
       throw new Error(`Cannot create etcd datastore: lease TTL ${this.#ttl} is not a whole second`);
     }
     this.#backoff = {
-      initialMs: opts.backoff?.initialMs ?? 200,
-      maxMs: opts.backoff?.maxMs ?? 1000,
+      initialMs: opts.backoff?.initialMs ?? DEFAULT_BACKOFF.initialMs,
+      maxMs: opts.backoff?.maxMs ?? DEFAULT_BACKOFF.maxMs,
     };
     this.#clock = opts.clock ?? new RealClock();
     this.#log = opts.log ?? ((msg) => console.error(msg));
     this.#client = new Etcd3(clientOptions({
       endpoints,
-      callTimeoutMs: opts.callTimeoutMs ?? 5000,
+      callTimeoutMs: opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
       backoff: this.#backoff,
       tracker: this.#tracker,
       auth: opts.auth,
@@ -151,16 +168,16 @@ export class EtcdDatastore implements Datastore {
     validateNodeName(self.name);
     const draft: NodeInfo = { name: self.name, podCidrs: [], addresses: [...self.addresses] };
     if (self.vtep) draft.vtep = { ...self.vtep };
-    parseNodeEntry(encodeNodeEntry(draft)); // validate before any write
+    storedNode(draft); // validate before any write
     const podCidrs = await this.#claims.claim(self.name);
-    const node = parseNodeEntry(encodeNodeEntry({ ...draft, podCidrs }));
+    const node = storedNode({ ...draft, podCidrs });
     const lease = await this.#ensureLease();
     await lease.put(this.#keys.node(self.name)).value(encodeNodeEntry(node));
     this.#self = self;
     // Our own claims, known before the watch echoes them.
     for (const c of podCidrs) this.#claimCache.set(c, self.name);
-    this.#snapshot = undefined;
-    this.#apply([[self.name, node]]);
+    this.#owned = undefined;
+    this.#notifyIf(this.#cache.apply([[self.name, node]]));
     return freezeNode(node);
   }
 
@@ -212,16 +229,16 @@ export class EtcdDatastore implements Datastore {
 
   /** Every node, each with the subnets its claim keys give it. */
   nodes(): NodeInfo[] {
-    this.#snapshot ??= sortNodes(this.#cache.values()).map((n) =>
-      freezeNode({
-        ...n,
-        ownership: {
-          source: "claim",
-          subnets: [...this.#claimCache].filter(([, o]) => o === n.name).map(([c]) => c),
-        },
-      })
-    );
-    return [...this.#snapshot];
+    if (!this.#owned) {
+      const byOwner = new Map<string, string[]>();
+      for (const [cidr, owner] of this.#claimCache) {
+        byOwner.set(owner, [...(byOwner.get(owner) ?? []), cidr]);
+      }
+      this.#owned = this.#cache.list().map((n) =>
+        freezeNode({ ...n, ownership: { source: "claim", subnets: byOwner.get(n.name) ?? [] } })
+      );
+    }
+    return [...this.#owned];
   }
 
   entryRejects(): EntryReject[] {
@@ -240,7 +257,7 @@ export class EtcdDatastore implements Datastore {
     validateNodeName(name);
     const res = await this.#client.delete().key(this.#keys.node(name)).exec();
     await this.#claims.releaseAll(name);
-    this.#apply([[name, undefined]]);
+    this.#notifyIf(this.#cache.apply([[name, undefined]]));
     return Number(res.deleted) > 0;
   }
 
@@ -255,13 +272,13 @@ export class EtcdDatastore implements Datastore {
     await Promise.allSettled([...this.#tasks, this.#registering]);
     this.#client.close();
     // The client's own timers cannot be cancelled; wait until they fired harmlessly:
-    // the watch reconnect timer (tracked) and the keepalive retry timer (100 ms).
+    // the watch reconnect timer (tracked) and the keepalive retry timer.
     const waitMs = Math.max(
       this.#tracker.until - Date.now(),
-      this.#leaseFailedAt + 150 - Date.now(),
+      this.#leaseFailedAt + KEEPALIVE_RETRY_WAIT_MS - Date.now(),
       0,
     );
-    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs + 20));
+    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs + TIMER_SLACK_MS));
   }
 
   // ---- lease -------------------------------------------------------------
@@ -292,7 +309,7 @@ export class EtcdDatastore implements Datastore {
     await this.#stopWatcher();
     // Entries and claims in one read (one revision): ownership is never judged on a mix.
     const res = await this.#client.getAll().prefix(this.#keys.prefix).exec();
-    const next = new Map<string, NodeInfo>();
+    const nodes: NodeInfo[] = [];
     const claims = new Map<string, string>();
     this.#bad.clear();
     for (const kv of res.kvs) {
@@ -302,17 +319,15 @@ export class EtcdDatastore implements Datastore {
         if (c) claims.set(c[0], c[1]);
       } else if (key.startsWith(this.#keys.nodes)) {
         const node = this.#decode(kv);
-        if (node) next.set(node.name, node);
+        if (node) nodes.push(node);
       }
     }
-    const changes: [string, NodeInfo | undefined][] = [...next].map(([n, v]) => [n, v]);
-    for (const name of this.#cache.keys()) if (!next.has(name)) changes.push([name, undefined]);
     const claimsChanged = [...claims].sort().join(";") !== [...this.#claimCache].sort().join(";");
     this.#claimCache = claims;
     const was = this.#health.connected;
     this.#setConnected(false);
     // One change for the list and the recovery together.
-    this.#apply(changes, claimsChanged || !was);
+    this.#notifyIf(this.#cache.replace(nodes) || claimsChanged || !was);
     if (this.#closed) return;
     const from = (BigInt(res.header.revision) + 1n).toString();
     const watcher = this.#client.watch().prefix(this.#keys.prefix).startRevision(from).watcher();
@@ -355,7 +370,7 @@ export class EtcdDatastore implements Datastore {
     }
     const was = this.#health.connected;
     this.#setConnected(false);
-    this.#apply(changes, claimsChanged || !was);
+    this.#notifyIf(this.#cache.apply(changes) || claimsChanged || !was);
   }
 
   #claimCidr(key: string): string | undefined {
@@ -368,7 +383,7 @@ export class EtcdDatastore implements Datastore {
 
   #decodeClaim(kv: IKeyValue): [string, string] | undefined {
     const cidr = this.#claimCidr(kv.key.toString());
-    if (cidr === undefined || kv.value.length > 253) return undefined;
+    if (cidr === undefined || kv.value.length > MAX_CLAIM_VALUE_BYTES) return undefined;
     const owner = kv.value.toString();
     try {
       validateNodeName(owner);
@@ -415,25 +430,13 @@ export class EtcdDatastore implements Datastore {
     this.#bad.set(key, r);
   }
 
-  /** Applies changes to the cache; one onChange call when anything differs. */
-  #apply(changes: [string, NodeInfo | undefined][], force = false): void {
-    let changed = force;
-    for (const [name, node] of changes) {
-      const old = this.#cache.get(name);
-      if (sameNode(old, node)) continue;
-      changed = true;
-      if (node) this.#cache.set(name, freezeNode(node));
-      else this.#cache.delete(name);
-    }
+  /** One onChange call when a change to the cache differed. */
+  #notifyIf(changed: boolean): void {
     if (!changed) return;
-    this.#snapshot = undefined;
+    this.#owned = undefined;
     if (!this.#onChange || this.#closed) return;
     this.#health.events++;
-    try {
-      this.#onChange();
-    } catch (e) {
-      this.#log(`hostgate datastore etcd: onChange threw: ${errorText(e)}`);
-    }
+    notifyListener(this.#onChange, this.#log, "etcd");
   }
 
   async #stopWatcher(): Promise<void> {
@@ -447,7 +450,7 @@ export class EtcdDatastore implements Datastore {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       w.cancel().catch(() => {}),
-      new Promise((r) => (timer = setTimeout(r, 1000))),
+      new Promise((r) => (timer = setTimeout(r, WATCH_CANCEL_WAIT_MS))),
     ]);
     clearTimeout(timer);
   }
@@ -524,10 +527,6 @@ export class EtcdDatastore implements Datastore {
   #notify(): void {
     if (!this.#onChange || this.#closed) return;
     this.#health.events++;
-    try {
-      this.#onChange();
-    } catch (e) {
-      this.#log(`hostgate datastore etcd: onChange threw: ${errorText(e)}`);
-    }
+    notifyListener(this.#onChange, this.#log, "etcd");
   }
 }

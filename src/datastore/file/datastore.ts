@@ -26,9 +26,14 @@ import {
   parseNodeEntry,
   sameNode,
   sortNodes,
+  storedNode,
   validateNodeName,
 } from "../node_entry.ts";
+import { notifyListener } from "../node_cache.ts";
 import { assignSubnets, type Family, parseClusterCidrs } from "../subnets.ts";
+
+/** How often the directory is read in full besides its change notifications. */
+const DEFAULT_RESCAN_INTERVAL_MS = 5000;
 import {
   type Claims,
   ownedBy,
@@ -191,7 +196,7 @@ export async function readNodeEntries(opts: NodeEntryOptions): Promise<NodeInfo[
  * another node appearing or changing its IP, and for admins.
  */
 export async function writeNodeEntry(node: NodeInfo, opts: NodeEntryOptions): Promise<void> {
-  const stored = parseNodeEntry(encodeNodeEntry(node));
+  const stored = storedNode(node);
   const text = encodeNodeEntry(stored);
   await withLock(opts, async (fs) => {
     const claims = await readClaims(fs, opts.dir, { required: false });
@@ -278,7 +283,7 @@ export class FileDatastore implements Datastore {
       });
       const next: NodeInfo = { name: self.name, podCidrs, addresses: [...self.addresses] };
       if (self.vtep) next.vtep = { ...self.vtep };
-      const stored = parseNodeEntry(encodeNodeEntry(next)); // validates addresses and vtep
+      const stored = storedNode(next); // validates addresses and vtep
       for (const c of podCidrs) if (!mine.includes(c)) await writeClaim(fs, dir, c, self.name);
       for (const c of mine) if (!podCidrs.includes(c)) await removeClaim(fs, dir, c);
       if (!sameNode(current, stored)) {
@@ -299,7 +304,7 @@ export class FileDatastore implements Datastore {
     await this.#fs.mkdirp(nodesDir(this.#opts.dir));
     await this.#rescan();
     this.#openWatch();
-    const every = this.#opts.rescanIntervalMs ?? 5000;
+    const every = this.#opts.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS;
     if (every > 0) {
       this.#timer = setInterval(() => {
         if (!this.#watch) this.#openWatch();
@@ -493,11 +498,7 @@ export class FileDatastore implements Datastore {
   #notify(): void {
     if (!this.#onChange || this.#closed) return;
     this.#health.events++;
-    try {
-      this.#onChange();
-    } catch (e) {
-      this.#log(`hostgate datastore file: onChange threw: ${(e as Error).message}`);
-    }
+    notifyListener(this.#onChange, this.#log, "file");
   }
 
   /** A fault: keep the last snapshot, say so, poll until the folder reads again. */
