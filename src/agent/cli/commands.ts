@@ -7,8 +7,8 @@ import type { Datastore } from "../../datastore/mod.ts";
 import type { Clock } from "../../system/clock.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import { HOSTGATE_ROUTE_PROTOCOL, type Netlink } from "../../system/netlink/types.ts";
-import type { AgentConfig, FirewallBackendName } from "./config.ts";
-import { desiredStep, type Observed, trustStep } from "../reconcile/steps.ts";
+import type { AgentConfig, FirewallBackendName } from "./agent_config.ts";
+import { desiredStep, type Observed, trustStep } from "../reconcile/mod.ts";
 import {
   conflistFor,
   conflistPath,

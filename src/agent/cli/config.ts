@@ -12,16 +12,6 @@ import { OPTIONS, type OptionSpec } from "./options.ts";
 import { parseHostPort } from "../observe/mod.ts";
 import type { AgentConfig } from "./agent_config.ts";
 
-export type {
-  AgentConfig,
-  Backend,
-  Command,
-  DatastoreKind,
-  FirewallBackendName,
-  IpamMode,
-} from "./agent_config.ts";
-export { commandHelp, OPTIONS, type OptionSpec, usage } from "./options.ts";
-
 /** The shortest resync interval accepted: a faster safety resync would only burn CPU. */
 const MIN_RESYNC_INTERVAL_MS = 100;
 /** Longest node subnet prefix per family: a node subnet needs a gateway and some pods. */

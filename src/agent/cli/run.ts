@@ -14,7 +14,7 @@ import {
   type RouteEvent,
   RT_TABLE_MAIN,
 } from "../../system/netlink/types.ts";
-import type { AgentConfig } from "./config.ts";
+import type { AgentConfig } from "./agent_config.ts";
 import type { FirewallDriver } from "../firewall/mod.ts";
 import { type HealthServer, type Logger, M, type Metrics, serveHealth } from "../observe/mod.ts";
 import { conflistPath, installPlugins, keepPluginKubeconfig } from "../install/mod.ts";
