@@ -15,7 +15,8 @@ import {
   KubernetesDatastore,
   type KubernetesDatastoreOptions,
   loadKubeConfig,
-} from "../src/datastore/kubernetes/datastore.ts";
+} from "../src/datastore/kubernetes/mod.ts";
+import { until } from "./helpers/until.ts";
 
 const FAST = { backoff: { initialMs: 30, maxMs: 200 }, log: () => {}, pageSize: 2 };
 
@@ -26,15 +27,6 @@ function spec(name: string, o: { cidrs?: string[]; ips?: string[] } = {}): Kubel
 /** A kubelet-shaped Node (~10 KB: managedFields, images, conditions). */
 function node(name: string, o: { cidrs?: string[]; ips?: string[] } = {}, tick = 0): KubeObject {
   return kubeletNode(spec(name, o), tick);
-}
-
-/** Polls until `cond` holds; fails with `what` after `ms`. */
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`Cannot observe: ${what} within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function datastore(s: ApiServer, extra: Partial<KubernetesDatastoreOptions> = {}) {
@@ -65,6 +57,9 @@ const allocations = (s: ApiServer) =>
 
 const names = (ds: KubernetesDatastore) => ds.nodes().map((n) => n.name).join(",");
 
+/** The ownership record a Node's spec gives it. */
+const specOwned = (...subnets: string[]) => ({ source: "node-spec", subnets });
+
 Deno.test("kubernetes: nodes with podCIDRs and InternalIP v4/v6", async () => {
   await withCluster(async (s, make) => {
     s.put("nodes", node("b", { cidrs: ["10.244.2.0/24"], ips: ["192.0.2.2"] }));
@@ -89,12 +84,27 @@ Deno.test("kubernetes: nodes with podCIDRs and InternalIP v4/v6", async () => {
         podCidrs: ["10.244.1.0/24", "fd00:10:244:1::/64"],
         addresses: ["192.0.2.1", "2001:db8::1"],
         subnetSource: "spec",
+        ownership: specOwned("10.244.1.0/24", "fd00:10:244:1::/64"),
       },
-      { name: "b", podCidrs: ["10.244.2.0/24"], addresses: ["192.0.2.2"], subnetSource: "spec" },
-      { name: "c", podCidrs: ["10.244.3.0/24"], addresses: ["192.0.2.3"], subnetSource: "spec" },
+      {
+        name: "b",
+        podCidrs: ["10.244.2.0/24"],
+        addresses: ["192.0.2.2"],
+        subnetSource: "spec",
+        ownership: specOwned("10.244.2.0/24"),
+      },
+      {
+        name: "c",
+        podCidrs: ["10.244.3.0/24"],
+        addresses: ["192.0.2.3"],
+        subnetSource: "spec",
+        ownership: specOwned("10.244.3.0/24"),
+      },
     ]);
     ok(s.listPages >= 2, "the LIST was paged");
-    deepEqual(ds.health(), { connected: true, events: 3 });
+    const h = ds.health();
+    deepEqual([h.connected, h.events, h.authoritative], [true, 3, true]);
+    ok(h.lastContactMs !== undefined);
     equal(ds.namespace, "kube-system", "namespace from the kubeconfig context");
     ok(s.count({ verb: "watch", resource: "nodes" }) >= 1);
     ok(s.count({ verb: "watch", resource: "configmaps" }) >= 1);
@@ -134,6 +144,7 @@ Deno.test("kubernetes: register writes the VTEP and node IPs as annotations", as
       addresses: ["192.0.2.1"],
       vtep,
       subnetSource: "spec",
+      ownership: specOwned("10.244.1.0/24"),
     });
     const ann = s.get("nodes", "a")?.metadata.annotations ?? {};
     deepEqual(

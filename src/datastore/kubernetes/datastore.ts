@@ -225,7 +225,12 @@ export class KubernetesDatastore implements Datastore {
     const states = [...this.#state.entries()];
     const down = states.find(([, s]) => !s.connected);
     const connected = states.length === (this.#allocs ? 3 : 2) && !down;
-    const h: DatastoreHealth = { connected, events: this.#events };
+    // The state is a complete snapshot once every list/watch has listed; a fault after
+    // that keeps the last good state (it never drops entries), so it stays authoritative.
+    const authoritative = this.#nodes.synced && this.#cm.synced && (this.#allocs?.synced ?? true);
+    const h: DatastoreHealth = { connected, events: this.#events, authoritative };
+    const contact = this.#nodes.lastContactMs;
+    if (contact !== undefined) h.lastContactMs = contact;
     if (down?.[1].error) h.lastError = `${down[0]}: ${down[1].error}`;
     return h;
   }

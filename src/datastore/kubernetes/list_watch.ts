@@ -145,6 +145,7 @@ export class ProjectedListWatch<P> {
   #closed = false;
   #failures = 0;
   #noWatchList = false;
+  #lastContact: number | undefined;
   /** The page buffer of a relist in progress. */
   #scratch: ArrayBuffer | undefined;
   #running: Promise<void> | undefined;
@@ -174,6 +175,11 @@ export class ProjectedListWatch<P> {
   /** The resourceVersion the state is at (undefined before the first list). */
   get resourceVersion(): string | undefined {
     return this.#rv;
+  }
+
+  /** Monotonic ms of the last data from the server (a page, an event, a bookmark). */
+  get lastContactMs(): number | undefined {
+    return this.#lastContact;
   }
 
   /** Number of objects held. */
@@ -293,6 +299,7 @@ export class ProjectedListWatch<P> {
         throw e;
       }
       this.stats.pages++;
+      this.#lastContact = this.#o.clock.monotonic();
       for (const obj of page.items ?? []) items.set(keyOf(obj), this.#o.project(obj));
       cont = page.metadata?.continue || undefined;
       if (!cont) return { items, rv: page.metadata?.resourceVersion ?? "" };
@@ -419,6 +426,7 @@ export class ProjectedListWatch<P> {
       if (!list) this.#ok();
       for await (const line of byteLines(res.body!, ctl.signal)) {
         const ev = decodePruned(line, this.#eventSelector) as WatchEvent;
+        this.#lastContact = this.#o.clock.monotonic();
         const obj = ev.object ?? {};
         if (ev.type === "ERROR") {
           throw new ApiError(obj.code ?? 500, obj.reason ?? "", `${obj.message ?? "watch error"}`);
