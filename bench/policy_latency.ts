@@ -13,8 +13,9 @@ import { RealClock } from "../src/system/clock.ts";
 import { ExecNftJson } from "../src/system/nft_json.ts";
 import { KubernetesPolicySource } from "../src/datastore/kubernetes/policy.ts";
 import { loadKubeConfig } from "../src/datastore/kubernetes/config.ts";
+import { fetchTransport } from "../src/datastore/kubernetes/transport.ts";
 import { runPolicyEnforcer } from "../src/agent/policy/enforcer.ts";
-import { memoryLogger } from "../src/agent/observe/log.ts";
+import { memoryLogger } from "../src/system/log.ts";
 import { Metrics } from "../src/agent/observe/metrics.ts";
 import { startApiServer } from "../tests/helpers/apiserver.ts";
 import { run, withNetns } from "../tests/helpers/netns.ts";
@@ -38,11 +39,12 @@ export async function policyLatency(
   const c = synthCluster(shape);
   const server = await startApiServer({ extraResources: [NP] });
   const { kubeConfig } = loadKubeConfig({ kubeconfigPath: server.kubeconfigPath });
+  const transport = fetchTransport(kubeConfig);
   for (const o of c.namespaces) server.put("namespaces", o as never);
   for (const o of c.pods) server.put("pods", o as never);
   for (const o of c.policies) server.put("networkpolicies", o as never);
   const source = new KubernetesPolicySource({
-    kubeConfig,
+    transport,
     clock: new RealClock(),
     random: Math.random,
     backoff: { initialMs: 100, maxMs: 1000 },
@@ -171,6 +173,7 @@ export async function policyLatency(
     });
   } finally {
     await source.close();
+    transport.close();
     await server.close();
   }
 }

@@ -14,7 +14,8 @@ import { accessKey, grantedAccesses, type PolicyRule, scanApiCalls } from "../de
 import { containerEnv, hostPathOf, loadDeployment, parseDocs } from "../deploy/inspect.ts";
 import { manifestImage } from "../deploy/kind/pure.ts";
 import { ENTRY_POINTS } from "../src/build/targets.ts";
-import { OPTIONS, parseConfig, parseHostPort } from "../src/agent/cli/config.ts";
+import { OPTIONS, parseConfig } from "../src/agent/cli/mod.ts";
+import { parseHostPort } from "../src/agent/observe/mod.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 // deno-lint-ignore no-explicit-any
@@ -219,7 +220,7 @@ Deno.test("deploy manifests", async (t) => {
     }
   });
 
-  await t.step("every env name is one the agent reads (src/agent/config.ts)", () => {
+  await t.step("every env name is one the agent reads (src/agent/cli/options.ts)", () => {
     const known = new Set(OPTIONS.map((o) => o.env).filter((e) => e));
     for (const e of agent.env) {
       assert.ok(known.has(e.name), `the agent reads no ${e.name}`);

@@ -1,7 +1,7 @@
 /**
  * Root-only end to end: a simulated three-node cluster (tests/cluster/) with
  * `hostgate-agent run` in every node namespace and pods made through the
- * node's conflist (hostgate + the reference portmap), checked against each
+ * node's conflist (hostgate alone: hostPorts built in), checked against each
  * datastore: file, etcd (a real etcd-server in the router namespace) and
  * kubernetes (the test list/watch apiserver in the router namespace, Nodes
  * with spec.podCIDR and an InternalIP). Every check is a step with real
@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { isRoot } from "./helpers/netns.ts";
 import { Cluster, namespacesWith, type Pod } from "./cluster/cluster.ts";
 import type { DatastoreKind } from "./cluster/datastores.ts";
+import { until } from "./helpers/until.ts";
 import {
   allPing,
   askPeer,
@@ -26,7 +27,6 @@ import {
   rootLinks,
   routeLines,
   rulesIn,
-  waitFor,
 } from "./cluster/probes.ts";
 
 const PREFIX: Record<DatastoreKind, string> = { file: "hgcf", etcd: "hgce", kubernetes: "hgck" };
@@ -67,7 +67,7 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
     if (!up) throw new Error("Cannot run the checks: the cluster did not converge");
 
     await step(
-      "pods get an address of their node's subnet (hostgate + portmap chain)",
+      "pods get an address of their node's subnet (hostgate alone in the conflist)",
       async () => {
         const made = await Promise.all([
           c.addPod("n1", "a"),
@@ -136,10 +136,13 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
       assert.equal(tcp, undefined, "the outside reached a pod's server");
     });
 
-    await step("hostPort via portmap: node n2 reaches the server in n1/b at n1's IP", async () => {
-      const seen = await askPeerRetry(ns("n2"), { ip: c.node("n1").ip, port: HOST_PORT });
-      assert.equal(seen, c.node("n2").ip, "the pod's server saw node n2");
-    });
+    await step(
+      "hostPort (built into hostgate): node n2 reaches the server in n1/b at n1's IP",
+      async () => {
+        const seen = await askPeerRetry(ns("n2"), { ip: c.node("n1").ip, port: HOST_PORT });
+        assert.equal(seen, c.node("n2").ip, "the pod's server saw node n2");
+      },
+    );
 
     await step("pod DEL frees its IP (IPAM file, veth, hostPort gone)", async () => {
       const linksWith = await c.links(ns("n1"));
@@ -164,7 +167,7 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
         await c.stopAgent("n1", "SIGKILL");
         await allPing([["n1/a -> n2/a (agent dead)", a1.netns, a2.ip]]);
         await c.startAgent("n1");
-        await waitFor(
+        await until(
           "n1 ready after restart",
           async () => (await httpGet(ns("n1"), "http://127.0.0.1:9099/readyz"))?.startsWith("ok"),
           { ms: 15_000 },
@@ -185,7 +188,7 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
       await c.stopAgent("n3");
       await c.backend.removeNode("n3");
       for (const n of ["n1", "n2"]) {
-        await waitFor(`${n} dropping n3's route`, async () => {
+        await until(`${n} dropping n3's route`, async () => {
           const routes = await hostgateRoutes(ns(n));
           return !routes.some((r) => r.dst === sub3) && routes.length === 1;
         });

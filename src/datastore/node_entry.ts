@@ -12,9 +12,12 @@ import { normalizeCidr, parseAddress } from "./subnets.ts";
 const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
+/** Longest Kubernetes object name (a DNS-1123 subdomain). */
+const MAX_NODE_NAME_LENGTH = 253;
+
 /** Throws unless `name` is a valid node name (DNS-1123 subdomain, <= 253 chars). */
 export function validateNodeName(name: string): void {
-  if (typeof name !== "string" || name.length > 253 || !NODE_NAME.test(name)) {
+  if (typeof name !== "string" || name.length > MAX_NODE_NAME_LENGTH || !NODE_NAME.test(name)) {
     throw new Error(`Cannot use node name: ${JSON.stringify(name)} is not a DNS-1123 subdomain`);
   }
 }
@@ -87,6 +90,15 @@ export function encodeNodeEntry(node: NodeInfo): string {
   return JSON.stringify(out);
 }
 
+/**
+ * The entry as it reads back after a write: encoding and parsing it again
+ * validates names, addresses and the VTEP before anything is written, and
+ * gives the canonical spelling the other agents will see.
+ */
+export function storedNode(node: NodeInfo): NodeInfo {
+  return parseNodeEntry(encodeNodeEntry(node));
+}
+
 /** True when two nodes would be stored identically. */
 export function sameNode(a: NodeInfo | undefined, b: NodeInfo | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
@@ -101,6 +113,12 @@ export function freezeNode(node: NodeInfo): NodeInfo {
     addresses: Object.freeze([...node.addresses]) as string[],
   };
   if (node.vtep) copy.vtep = Object.freeze({ mac: node.vtep.mac, ip: node.vtep.ip });
+  if (node.ownership) {
+    copy.ownership = Object.freeze({
+      source: node.ownership.source,
+      subnets: Object.freeze([...node.ownership.subnets]),
+    });
+  }
   return Object.freeze(copy);
 }
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import {
   allocateSubnet,
   assignSubnets,
-  cidrContains,
+  cidrCovers,
   cidrFamily,
   cidrsOverlap,
   normalizeCidr,
@@ -29,8 +29,8 @@ Deno.test("cidr relations", () => {
   assert.ok(cidrsOverlap("10.244.0.0/16", "10.244.3.0/24"));
   assert.ok(!cidrsOverlap("10.244.0.0/24", "10.244.1.0/24"));
   assert.ok(!cidrsOverlap("10.0.0.0/8", "fd00::/8"));
-  assert.ok(cidrContains("10.244.0.0/16", "10.244.255.0/24"));
-  assert.ok(!cidrContains("10.244.0.0/24", "10.244.0.0/16"));
+  assert.ok(cidrCovers("10.244.0.0/16", "10.244.255.0/24"));
+  assert.ok(!cidrCovers("10.244.0.0/24", "10.244.0.0/16"));
 });
 
 Deno.test("parseClusterCidrs splits by family, v4 first", () => {
@@ -87,12 +87,11 @@ Deno.test("allocateSubnet returns undefined when full and rejects bad sizes", ()
   assert.throws(() => allocateSubnet({ clusterCidr: "10.1.0.0/22", prefixLength: 33, taken }));
 });
 
-Deno.test("allocateSubnet is fast on a big space with many taken subnets", () => {
+// Its speed is a benchmark's business (no timed assertions in tests).
+Deno.test("allocateSubnet on a big space with many taken subnets finds the first free one", () => {
   const taken: string[] = [];
   for (let i = 0; i < 5000; i++) taken.push(`10.${(i >> 8) & 255}.${i & 255}.0/24`);
-  const t0 = performance.now();
   assert.equal(allocateSubnet({ clusterCidr: "10.0.0.0/8", taken }), "10.19.136.0/24");
-  assert.ok(performance.now() - t0 < 100);
 });
 
 Deno.test("allocateSubnet in IPv6", () => {

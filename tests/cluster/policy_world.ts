@@ -27,7 +27,7 @@ import {
   xyzPod,
 } from "../../src/agent/testing/policy_cases.ts";
 import type { Cluster } from "./cluster.ts";
-import { waitFor } from "./probes.ts";
+import { until as waitFor } from "../helpers/until.ts";
 import { tail } from "./procs.ts";
 import type { ProbeTarget } from "./policy_pod.ts";
 

@@ -10,6 +10,7 @@ import {
   ApiStatusError,
   apiVersionOf,
   compileFilter,
+  type KubeObject,
   type ObjectFilter,
   type ResourceDef,
 } from "./apiserver_semantics.ts";
@@ -105,6 +106,8 @@ export interface WatchRequest {
   track: { add(w: WatchHandle): void; delete(w: WatchHandle): void };
   /** Called when the watch is refused with 410 Gone. */
   onExpired: () => void;
+  /** Serve sendInitialEvents (else 422, as a server without the WatchList feature). */
+  watchList: boolean;
 }
 
 /** Starts a watch stream response. */
@@ -113,6 +116,24 @@ export function openWatch(r: WatchRequest): Response {
   const matches = compileFilter(r.filter);
   const rvParam = r.query.get("resourceVersion") ?? "";
   const bookmarks = r.query.get("allowWatchBookmarks") === "true";
+  const initialEvents = r.query.get("sendInitialEvents") === "true";
+  if (initialEvents) {
+    if (!r.watchList) {
+      throw new ApiStatusError(
+        422,
+        "Invalid",
+        "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the " +
+          "WatchList feature gate is enabled",
+      );
+    }
+    if (r.query.get("resourceVersionMatch") !== "NotOlderThan" || !bookmarks) {
+      throw new ApiStatusError(
+        422,
+        "Invalid",
+        "sendInitialEvents requires resourceVersionMatch=NotOlderThan and allowWatchBookmarks=true",
+      );
+    }
+  }
   const asked = Number(r.query.get("timeoutSeconds") ?? r.maxWatchSeconds) || r.maxWatchSeconds;
   const timeout = Math.min(asked, r.maxWatchSeconds);
   let handle: WatchHandle | undefined;
@@ -122,6 +143,12 @@ export function openWatch(r: WatchRequest): Response {
       let lastRv = store.resourceVersion;
       const send = (type: string, object: unknown) => {
         if (!closed) controller.enqueue(enc.encode(JSON.stringify({ type, object }) + "\n"));
+      };
+      /** An event of a stored object, its JSON text cached by the store. */
+      const sendStored = (type: string, object: KubeObject) => {
+        if (!closed) {
+          controller.enqueue(enc.encode(`{"type":"${type}","object":${store.jsonOf(object)}}\n`));
+        }
       };
       const bookmark = () =>
         send("BOOKMARK", {
@@ -135,10 +162,10 @@ export function openWatch(r: WatchRequest): Response {
         const now = matches(ev.object);
         const before = ev.type === "MODIFIED" && ev.prev !== undefined && matches(ev.prev);
         if (ev.type !== "MODIFIED") {
-          if (now) send(ev.type, ev.object);
-        } else if (now && before) send("MODIFIED", ev.object);
-        else if (now) send("ADDED", ev.object);
-        else if (before) send("DELETED", ev.object);
+          if (now) sendStored(ev.type, ev.object);
+        } else if (now && before) sendStored("MODIFIED", ev.object);
+        else if (now) sendStored("ADDED", ev.object);
+        else if (before) sendStored("DELETED", ev.object);
       };
       let unsubscribe = () => {};
       const timers: ReturnType<typeof setTimeout>[] = [];
@@ -155,8 +182,19 @@ export function openWatch(r: WatchRequest): Response {
       const w: WatchHandle = { close };
       handle = w;
       r.track.add(w);
-      if (rvParam === "" || rvParam === "0") {
-        for (const o of store.list(def, matches)) send("ADDED", o);
+      if (initialEvents) {
+        // Watch-list: the state as ADDED events, then the bookmark that ends them.
+        for (const o of store.scan(def, matches)) sendStored("ADDED", o);
+        send("BOOKMARK", {
+          kind: def.kind,
+          apiVersion: apiVersionOf(def),
+          metadata: {
+            resourceVersion: String(store.resourceVersion),
+            annotations: { "k8s.io/initial-events-end": "true" },
+          },
+        });
+      } else if (rvParam === "" || rvParam === "0") {
+        for (const o of store.scan(def, matches)) sendStored("ADDED", o);
       } else {
         const rv = Number(rvParam);
         const events = Number.isFinite(rv) ? store.eventsSince(rv) : undefined;

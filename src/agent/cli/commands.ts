@@ -3,29 +3,39 @@
  * Each takes its dependencies as an object, so tests run them against fakes.
  * @module
  */
-import type { Datastore } from "../../datastore/types.ts";
+import type { Datastore } from "../../datastore/mod.ts";
 import type { Clock } from "../../system/clock.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import { HOSTGATE_ROUTE_PROTOCOL, type Netlink } from "../../system/netlink/types.ts";
-import type { AgentConfig, FirewallBackendName } from "./config.ts";
-import { conflistFor } from "../install/conflist.ts";
-import { computeDesired } from "../reconcile/desired_state.ts";
-import type { FirewallDriver } from "../firewall/firewall_sync.ts";
+import type { AgentConfig, FirewallBackendName } from "./agent_config.ts";
+import { desiredStep, type Observed, trustStep } from "../reconcile/mod.ts";
 import {
+  conflistFor,
   conflistPath,
   ensureConflist,
   ensurePluginKubeconfig,
   installPlugins,
   removeConflist,
-} from "../install/install.ts";
-import { detectUplink, readLocalAddrs } from "../reconcile/local.ts";
+} from "../install/mod.ts";
+import { computeDesired, detectUplink, readLocalAddrs } from "../reconcile/mod.ts";
+import type { FirewallDriver } from "../firewall/mod.ts";
+import {
+  buildStatus,
+  countIpsInUse,
+  type Logger,
+  renderStatus,
+  type StatusReport,
+} from "../observe/mod.ts";
+import { ownRoutes, removeAllRoutes } from "../routes/mod.ts";
 import type { NftJson } from "../../system/nft_json.ts";
 import { removePolicyTable } from "../policy/sync.ts";
-import type { Logger } from "../observe/log.ts";
-import { ownRoutes, removeAllRoutes } from "../routes/routes.ts";
-import { buildStatus, countIpsInUse, renderStatus, type StatusReport } from "../observe/status.ts";
-import { podMtu, usesVxlan } from "../vxlan/vtep.ts";
-import { readVxlanEntries, removeVxlanDevices, vtepOfDevice } from "../vxlan/vxlan.ts";
+import {
+  podMtu,
+  readVxlanEntries,
+  removeVxlanDevices,
+  usesVxlan,
+  vtepOfDevice,
+} from "../vxlan/mod.ts";
 
 /** What the one-shot commands need. */
 export interface CommandDeps {
@@ -44,13 +54,19 @@ export interface CommandDeps {
   nft?: NftJson;
 }
 
+/** First delay of a one-shot command retrying the datastore; it doubles up to the max. */
+const RETRY_FIRST_MS = 200;
+const RETRY_MAX_MS = 5_000;
+/** How often `status` looks whether the datastore has connected. */
+const CONNECT_POLL_MS = 100;
+
 async function retrying<T>(
   d: CommandDeps,
   what: string,
   fn: () => Promise<T>,
 ): Promise<T> {
   const deadline = d.clock.monotonic() + d.config.timeoutMs;
-  let delay = 200;
+  let delay = RETRY_FIRST_MS;
   for (;;) {
     try {
       return await fn();
@@ -60,7 +76,7 @@ async function retrying<T>(
       }
       d.log.warn(`Cannot ${what}; retrying`, { error: (e as Error).message, inMs: delay });
       await d.clock.sleep(delay);
-      delay = Math.min(delay * 2, 5_000);
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
     }
   }
 }
@@ -194,7 +210,9 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
   try {
     await retrying(d, "watch the datastore", () => ds.start(() => {}));
     const deadline = d.clock.monotonic() + d.config.timeoutMs;
-    while (!ds.health().connected && d.clock.monotonic() < deadline) await d.clock.sleep(100);
+    while (!ds.health().connected && d.clock.monotonic() < deadline) {
+      await d.clock.sleep(CONNECT_POLL_MS);
+    }
     const health = ds.health();
     const uplink = detectUplink(handle, {
       iface: cfg.iface,
@@ -203,14 +221,18 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
     });
     const vxlan = handle.getLink(cfg.vxlanDevice);
     const vxlanIndex = usesVxlan(cfg.backend) && vxlan?.kind === "vxlan" ? vxlan.index : undefined;
-    const desired = computeDesired({
-      selfName: cfg.nodeName,
+    const observed: Observed = {
+      uplink,
+      nodeIps: uplink.nodeIps,
+      health,
       nodes: ds.nodes(),
       localAddrs: readLocalAddrs(handle),
-      bridge: cfg.bridge,
-      backend: cfg.backend,
-      vxlanLinkIndex: vxlanIndex,
-    });
+      podAddresses: ds.podAddresses?.() ?? [],
+      entryRejects: ds.entryRejects?.() ?? [],
+    };
+    // The same gate as the agent's pass: status shows what the agent routes and what it refused.
+    const trusted = trustStep(cfg, observed);
+    const desired = desiredStep(cfg, { observed, trusted, vxlanLinkIndex: vxlanIndex });
     const routes = ownRoutes([
       ...handle.listRoutes({ family: 4, protocol: HOSTGATE_ROUTE_PROTOCOL }),
       ...handle.listRoutes({ family: 6, protocol: HOSTGATE_ROUTE_PROTOCOL }),
@@ -238,6 +260,7 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
       rules: { backend: fw.name, inPlace: await fw.inSync(spec) },
       conflist: { path, state },
       ipam: { dir: ipamDir, inUse: await countIpsInUse(d.fs, ipamDir) },
+      rejects: trusted.rejects,
     });
   } finally {
     await ds.close().catch(() => {});

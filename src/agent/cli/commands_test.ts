@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type CommandDeps, installCommand, statusCommand, uninstallCommand } from "./commands.ts";
-import { buildStatus, renderStatus } from "../observe/status.ts";
-import { commandDeps, fakeNode, peer, routesOf } from "../testing/fake_node.ts";
+import { buildStatus, renderStatus } from "../observe/mod.ts";
+import { commandDeps, fakeNode, peer, routesOf } from "../testing/mod.ts";
 
 /** commandDeps with a 1 s timeout on every subcommand that takes one. */
 function deps(
@@ -123,4 +123,14 @@ Deno.test("status report: a wrong gateway and a stale route are shown", () => {
   const text = renderStatus(r);
   assert.match(text, /NOT connected \(refused\)/);
   assert.match(text, /stale route: 10\.244\.5\.0\/24 via 192\.168\.1\.15/);
+});
+
+Deno.test("status: values the trust gate refused are listed, never routed", async () => {
+  const n = fakeNode({ peers: [peer("b", 2), peer("w", 0, { podCidrs: ["128.0.0.0/1"] })] });
+  await n.reconciler().resync();
+  const d = commandDeps(n, ["status"]);
+  await statusCommand(d);
+  const text = d.out.join("");
+  assert.match(text, /rejected: node w podCidrs 128\.0\.0\.0\/1: outside-cluster-cidr/);
+  assert.doesNotMatch(text, /128\.0\.0\.0\/1 +host-gw/);
 });

@@ -6,92 +6,24 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { canonCidr, familyOf, isCidr, isIp } from "../../net/mod.ts";
+import { familyOf, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
 import { kubernetesServiceUrl } from "../../ipam/ippool/kubeconfig.ts";
 import { OPTIONS, type OptionSpec } from "./options.ts";
+import { parseHostPort } from "../observe/mod.ts";
+import type { AgentConfig } from "./agent_config.ts";
 
-export { commandHelp, OPTIONS, type OptionSpec, usage } from "./options.ts";
-
-/** The subcommands. */
-export type Command = "run" | "install" | "uninstall" | "status";
-/** Where node information comes from. */
-export type DatastoreKind = "kubernetes" | "etcd" | "file";
-/**
- * How peers are reached: direct routes (one L2 segment), VXLAN for every
- * peer, or direct where the peer is on-link and VXLAN elsewhere.
- */
-export type Backend = "host-gw" | "vxlan" | "auto";
-/** Which IPAM the conflist names: node-local subnets, or a cluster-wide IPPool. */
-export type IpamMode = "local" | "ippool";
-/** How rules are written: iptables flavours, native nftables, or not at all. */
-export type FirewallBackendName = "auto" | "iptables-legacy" | "iptables-nft" | "nftables" | "none";
-
-/** Everything the agent is told. Durations are milliseconds. */
-export interface AgentConfig {
-  command: Command;
-  nodeName: string;
-  datastore: DatastoreKind;
-  /** One CIDR per family, canonical. */
-  clusterCidrs: string[];
-  nodePrefixLengthV4: number;
-  nodePrefixLengthV6: number;
-  /** This node's IPs; empty means detect from the default route's link. */
-  nodeIps: string[];
-  /** Uplink name; empty means detect. */
-  iface: string;
-  cniBinDir: string;
-  cniConfDir: string;
-  conflistName: string;
-  networkName: string;
-  /** The plugin binary to install; empty means "hostgate" beside the agent. */
-  pluginSrc: string;
-  /** More plugin binaries to copy into cniBinDir (e.g. /usr/lib/cni/portmap). */
-  extraPlugins: string[];
-  ipamDir: string;
-  bridge: string;
-  /** Conflist MTU; 0 means the uplink's MTU (minus the VXLAN overhead when it can be used). */
-  mtu: number;
-  backend: Backend;
-  /** VXLAN network identifier. */
-  vxlanVni: number;
-  /** VXLAN UDP port. */
-  vxlanPort: number;
-  /** VXLAN device name ("hostgate.<vni>" unless named). */
-  vxlanDevice: string;
-  manageBridge: boolean;
-  masquerade: boolean;
-  /** Enforce NetworkPolicy (needs a datastore that offers policy inputs). */
-  networkPolicy: boolean;
-  firewallBackend: FirewallBackendName;
-  /** host:port, or "" to serve nothing. */
-  healthAddr: string;
-  resyncIntervalMs: number;
-  debounceMs: number;
-  retryMinMs: number;
-  retryMaxMs: number;
-  /** How long install/status wait for the datastore. */
-  timeoutMs: number;
-  logLevel: "debug" | "info" | "warn" | "error";
-  logFormat: "text" | "json";
-  kubeconfig: string;
-  namespace: string;
-  etcdEndpoints: string[];
-  etcdPrefix: string;
-  storeDir: string;
-  /** status: print JSON instead of a table. */
-  json: boolean;
-  /** install: only copy binaries, do not contact the datastore. */
-  binaryOnly: boolean;
-  /** IPAM of the conflist: hostgate-local (default) or hostgate-ippool. */
-  ipam: IpamMode;
-  /** IPPool named in the conflist when `ipam` is "ippool". */
-  ippoolName: string;
-  /** run/install: where to write the plugin's kubeconfig for hostgate-ippool; "" or absent: none. */
-  ippoolKubeconfig?: string;
-  /** The in-cluster API URL (KUBERNETES_SERVICE_HOST/PORT) written into that kubeconfig. */
-  kubernetesApi?: string;
-  help: boolean;
-}
+/** The shortest resync interval accepted: a faster safety resync would only burn CPU. */
+const MIN_RESYNC_INTERVAL_MS = 100;
+/** Longest node subnet prefix per family: a node subnet needs a gateway and some pods. */
+const MAX_NODE_PREFIX = { 4: 30, 6: 126 } as const;
+/** Largest MTU of a link (16-bit field). */
+const MAX_MTU = 65535;
+/** Largest VXLAN network identifier (24 bits). */
+const MAX_VNI = 2 ** 24 - 1;
+/** Largest UDP port. */
+const MAX_PORT = 65535;
+/** A Linux interface name: 1 to 15 (IFNAMSIZ - 1) safe characters. */
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 /** Raised for a bad flag or environment value. */
 export class ConfigError extends Error {
@@ -148,7 +80,14 @@ function clusterCidrs(s: string): string[] {
       throw new ConfigError(`Cannot parse flags: --cluster-cidr has two IPv${familyOf(c)} CIDRs`);
     }
     seen.add(familyOf(c));
-    return canonCidr(c);
+    return normalizeCidr(c);
+  });
+}
+
+function serviceCidrs(s: string): string[] {
+  return list(s).map((c) => {
+    if (!isCidr(c)) throw new ConfigError(`Cannot parse flags: --service-cidr is not a CIDR: ${c}`);
+    return normalizeCidr(c);
   });
 }
 
@@ -197,8 +136,19 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     nodeName: get("nodeName") || inputs.hostname,
     datastore: oneOf(get("datastore"), ["kubernetes", "etcd", "file"] as const, "--datastore"),
     clusterCidrs: clusterCidrs(get("clusterCidrs")),
-    nodePrefixLengthV4: parseInt10(get("nodePrefixLengthV4"), "--node-cidr-mask-size-ipv4", 1, 30),
-    nodePrefixLengthV6: parseInt10(get("nodePrefixLengthV6"), "--node-cidr-mask-size-ipv6", 1, 126),
+    serviceCidrs: serviceCidrs(get("serviceCidrs")),
+    nodePrefixLengthV4: parseInt10(
+      get("nodePrefixLengthV4"),
+      "--node-cidr-mask-size-ipv4",
+      1,
+      MAX_NODE_PREFIX[4],
+    ),
+    nodePrefixLengthV6: parseInt10(
+      get("nodePrefixLengthV6"),
+      "--node-cidr-mask-size-ipv6",
+      1,
+      MAX_NODE_PREFIX[6],
+    ),
     nodeIps,
     iface: get("iface"),
     cniBinDir: get("cniBinDir"),
@@ -209,10 +159,10 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     extraPlugins: list(get("extraPlugins")),
     ipamDir: get("ipamDir"),
     bridge: get("bridge"),
-    mtu: parseInt10(get("mtu"), "--mtu", 0, 65535),
+    mtu: parseInt10(get("mtu"), "--mtu", 0, MAX_MTU),
     backend: oneOf(get("backend"), ["host-gw", "vxlan", "auto"] as const, "--backend"),
-    vxlanVni: parseInt10(get("vxlanVni"), "--vxlan-vni", 0, 16_777_215),
-    vxlanPort: parseInt10(get("vxlanPort"), "--vxlan-port", 1, 65535),
+    vxlanVni: parseInt10(get("vxlanVni"), "--vxlan-vni", 0, MAX_VNI),
+    vxlanPort: parseInt10(get("vxlanPort"), "--vxlan-port", 1, MAX_PORT),
     vxlanDevice: get("vxlanDevice"),
     manageBridge: parseBool(get("manageBridge"), "--manage-bridge"),
     masquerade: parseBool(get("masquerade"), "--masquerade"),
@@ -231,6 +181,7 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     logLevel: oneOf(get("logLevel"), ["debug", "info", "warn", "error"] as const, "--log-level"),
     logFormat: oneOf(get("logFormat"), ["text", "json"] as const, "--log-format"),
     kubeconfig: get("kubeconfig"),
+    kubeList: oneOf(get("kubeList"), ["paged", "watch-list"] as const, "--kube-list"),
     namespace: get("namespace"),
     etcdEndpoints: list(get("etcdEndpoints")),
     etcdPrefix: get("etcdPrefix"),
@@ -257,7 +208,13 @@ function validate(cfg: AgentConfig): void {
   if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(cfg.nodeName)) {
     throw new ConfigError(`Cannot parse flags: --node-name is not a DNS name: ${cfg.nodeName}`);
   }
-  if (cfg.healthAddr !== "") parseHostPort(cfg.healthAddr);
+  if (cfg.healthAddr !== "") {
+    try {
+      parseHostPort(cfg.healthAddr);
+    } catch (e) {
+      throw new ConfigError(`Cannot parse flags: --health-addr ${(e as Error).message}`);
+    }
+  }
   if (cfg.ippoolKubeconfig !== undefined) {
     if (!cfg.ippoolKubeconfig.startsWith("/")) {
       throw new ConfigError("Cannot parse flags: --ippool-kubeconfig must be an absolute path");
@@ -269,16 +226,18 @@ function validate(cfg: AgentConfig): void {
     }
   }
   if (cfg.ipam === "ippool") validateIppool(cfg);
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(cfg.bridge)) {
+  if (!IFNAME.test(cfg.bridge)) {
     throw new ConfigError(`Cannot parse flags: --bridge is not an interface name: ${cfg.bridge}`);
   }
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(cfg.vxlanDevice) || cfg.vxlanDevice === cfg.bridge) {
+  if (!IFNAME.test(cfg.vxlanDevice) || cfg.vxlanDevice === cfg.bridge) {
     throw new ConfigError(
       `Cannot parse flags: --vxlan-device is not a free interface name: ${cfg.vxlanDevice}`,
     );
   }
-  if (cfg.resyncIntervalMs < 100) {
-    throw new ConfigError("Cannot parse flags: --resync-interval must be at least 100ms");
+  if (cfg.resyncIntervalMs < MIN_RESYNC_INTERVAL_MS) {
+    throw new ConfigError(
+      `Cannot parse flags: --resync-interval must be at least ${MIN_RESYNC_INTERVAL_MS}ms`,
+    );
   }
   if (cfg.retryMaxMs < cfg.retryMinMs || cfg.retryMinMs < 1) {
     throw new ConfigError("Cannot parse flags: --retry-min must be >= 1ms and <= --retry-max");
@@ -316,15 +275,4 @@ function validateIppool(cfg: AgentConfig): void {
       "Cannot parse flags: --ipam ippool needs --ippool-kubeconfig (in a pod) or --kubeconfig (a JSON kubeconfig the plugin can read too)",
     );
   }
-}
-
-/** Splits "127.0.0.1:9099" or "[::1]:9099" into hostname and port. */
-export function parseHostPort(addr: string): { hostname: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
-  if (!m) throw new ConfigError(`Cannot parse flags: --health-addr is not host:port: ${addr}`);
-  const port = Number(m[3]);
-  if (port > 65535) {
-    throw new ConfigError(`Cannot parse flags: --health-addr port too large: ${addr}`);
-  }
-  return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
 }

@@ -4,8 +4,8 @@
  * @module
  */
 import type { CreateDatastoreOptions } from "../../datastore/mod.ts";
-import type { AgentConfig } from "./config.ts";
-import type { Logger } from "../observe/log.ts";
+import type { AgentConfig } from "./agent_config.ts";
+import type { Logger } from "../observe/mod.ts";
 
 /** The `createDatastore` options for this config. */
 export function datastoreOptions(
@@ -22,7 +22,7 @@ export function datastoreOptions(
       | "etcdPrefix"
       | "storeDir"
     >
-    & Partial<Pick<AgentConfig, "ipam" | "networkPolicy">>,
+    & Partial<Pick<AgentConfig, "ipam" | "kubeList" | "networkPolicy">>,
   log: Logger,
 ): CreateDatastoreOptions {
   const common = {
@@ -56,6 +56,7 @@ export function datastoreOptions(
         ...common,
         watchAllocations: cfg.ipam === "ippool",
         watchPolicy: cfg.networkPolicy ?? false,
+        watchList: cfg.kubeList === "watch-list",
       };
   }
 }

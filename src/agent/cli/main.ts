@@ -11,13 +11,15 @@ import { ExecNftJson } from "../../system/nft_json.ts";
 import { RealFileSystem } from "../../system/fs.ts";
 import { FfiNetlink } from "../../system/netlink/mod.ts";
 import { createDatastore } from "../../datastore/mod.ts";
-import { type AgentConfig, commandHelp, ConfigError, parseConfig, usage } from "./config.ts";
+import type { AgentConfig } from "./agent_config.ts";
+import { ConfigError, parseConfig } from "./config.ts";
+import { commandHelp, usage } from "./options.ts";
 import { datastoreOptions } from "./datastore_options.ts";
-import { createFirewallDriver } from "../firewall/firewall_sync.ts";
-import { createLogger } from "../observe/log.ts";
-import { Metrics } from "../observe/metrics.ts";
+import { createFirewallDriver } from "../firewall/mod.ts";
+import { createLogger, Metrics } from "../observe/mod.ts";
 import { runAgent } from "./run.ts";
 import { parsePolicyArgs, POLICY_USAGE, policyExplain } from "./policy_command.ts";
+import { denoWatch } from "../reconcile/mod.ts";
 import { type CommandDeps, installCommand, statusCommand, uninstallCommand } from "./commands.ts";
 
 const enc = new TextEncoder();
@@ -85,8 +87,8 @@ async function main(argv: string[]): Promise<number> {
       log,
       metrics: new Metrics(),
       signal: ac.signal,
-      exec,
       nft: new ExecNftJson({ exec }),
+      openWatch: denoWatch,
     });
     return 0;
   }

@@ -4,7 +4,7 @@
  * table for parsing and help, so they cannot disagree.
  * @module
  */
-import type { AgentConfig, Command } from "./config.ts";
+import type { AgentConfig, Command } from "./agent_config.ts";
 
 /** One option: flag name, env fallback, default, help, and the subcommands taking it. */
 export interface OptionSpec {
@@ -43,6 +43,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: "CLUSTER_CIDR",
     def: "10.244.0.0/16",
     help: "pod network, one CIDR per family, comma separated",
+  },
+  {
+    key: "serviceCidrs",
+    flag: "service-cidr",
+    env: "SERVICE_CIDR",
+    def: "10.96.0.0/12",
+    help: "service ranges, comma separated: never a peer route or gateway (empty: none)",
   },
   {
     key: "nodePrefixLengthV4",
@@ -270,6 +277,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: "KUBECONFIG",
     def: "",
     help: "kubeconfig path (default: in-cluster)",
+    only: ALL_DS,
+  },
+  {
+    key: "kubeList",
+    flag: "kube-list",
+    env: "KUBE_LIST",
+    def: "paged",
+    help: "how the kubernetes datastore lists: paged (LIST with limit/continue) | watch-list " +
+      "(streaming sendInitialEvents; paged where the API server refuses it)",
     only: ALL_DS,
   },
   {

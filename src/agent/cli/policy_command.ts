@@ -10,7 +10,8 @@ import { parseArgs } from "node:util";
 import type { Datastore } from "../../datastore/types.ts";
 import { explain } from "../policy/explain.ts";
 import { resolvePolicies } from "../policy/resolve.ts";
-import { type AgentConfig, ConfigError, parseConfig } from "./config.ts";
+import type { AgentConfig } from "./agent_config.ts";
+import { ConfigError, parseConfig } from "./config.ts";
 
 /** Help of `policy explain`. */
 export const POLICY_USAGE =

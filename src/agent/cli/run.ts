@@ -5,21 +5,33 @@
  * routes and rules in place so a restart (or a crash) never cuts traffic.
  * @module
  */
-import type { Datastore } from "../../datastore/types.ts";
+import type { Datastore } from "../../datastore/mod.ts";
 import type { Clock } from "../../system/clock.ts";
-import type { Exec } from "../../system/exec.ts";
 import type { FileSystem } from "../../system/fs.ts";
-import type { Netlink, RouteEvent } from "../../system/netlink/types.ts";
-import type { AgentConfig } from "./config.ts";
-import type { FirewallDriver } from "../firewall/firewall_sync.ts";
-import { type HealthServer, serveHealth } from "../observe/health.ts";
-import { installPlugins, keepPluginKubeconfig } from "../install/install.ts";
-import type { Logger } from "../observe/log.ts";
-import { backoffMs, runLoop, Waker } from "../reconcile/loop.ts";
-import { M, type Metrics } from "../observe/metrics.ts";
+import {
+  type LinkEvent,
+  type Netlink,
+  type RouteEvent,
+  RT_TABLE_MAIN,
+} from "../../system/netlink/types.ts";
+import type { AgentConfig } from "./agent_config.ts";
+import type { FirewallDriver } from "../firewall/mod.ts";
+import { type HealthServer, type Logger, M, type Metrics, serveHealth } from "../observe/mod.ts";
+import { conflistPath, installPlugins, keepPluginKubeconfig } from "../install/mod.ts";
+import { backoffMs, Reconciler, runLoop, Waker } from "../reconcile/mod.ts";
 import type { NftJson } from "../../system/nft_json.ts";
 import { runPolicyEnforcer } from "../policy/enforcer.ts";
-import { Reconciler } from "../reconcile/reconciler.ts";
+import { linkEventWantsPass, type OpenWatch, watchOwnedFiles } from "../reconcile/triggers.ts";
+
+/**
+ * The loop counts as stalled (liveness fails) after this many resync
+ * intervals or longest retry delays without a pass, whichever is longer...
+ */
+const STALL_FACTOR = 3;
+/** ...and never sooner than this. */
+const MIN_STALL_MS = 60_000;
+/** The plugin's kubeconfig (its service account token) is refreshed at least this often. */
+const MAX_KUBECONFIG_REFRESH_MS = 30_000;
 
 /** Everything `runAgent` needs; main.ts passes the real ones, tests the fakes. */
 export interface RunDeps {
@@ -32,15 +44,18 @@ export interface RunDeps {
   log: Logger;
   metrics: Metrics;
   signal: AbortSignal;
-  /** Runs `sysctl` when Deno refuses /proc/sys. */
-  exec?: Exec;
   /** Called once the health server listens (tests learn the port). */
   onHealthListening?: (addr: string) => void;
   /** Called after each pass (tests wait on it). */
   onPass?: (r: Reconciler) => void;
   /** nft for the NetworkPolicy table; policy is not enforced without it. */
   nft?: NftJson;
+  /** Directory watches for the conflist and plugin; none when absent (unit tests). */
+  openWatch?: OpenWatch;
 }
+
+/** Wait between attempts to open the health listener when its port is taken. */
+export const HEALTH_RETRY_MS = 5_000;
 
 /** Runs the daemon until `signal` aborts. */
 export async function runAgent(d: RunDeps): Promise<void> {
@@ -60,7 +75,6 @@ export async function runAgent(d: RunDeps): Promise<void> {
     log,
     clock: d.clock,
     onDatastoreChange: () => waker.fire(),
-    exec: d.exec,
   });
   let lastProgress = d.clock.monotonic();
   let health: HealthServer | undefined;
@@ -75,31 +89,69 @@ export async function runAgent(d: RunDeps): Promise<void> {
     try {
       const n = await installPlugins(d.fs, cfg);
       if (n > 0) log.info("plugin installed", { dir: cfg.cniBinDir, files: n });
-      metrics.inc(M.pluginInstalls, "Plugin binaries written", {}, n);
+      metrics.inc(M.pluginInstalls, {}, n);
     } catch (e) {
       log.error("Cannot install the plugin", { error: (e as Error).message });
     }
     if (cfg.healthAddr !== "") {
-      const staleAfter = Math.max(3 * cfg.resyncIntervalMs, 3 * cfg.retryMaxMs, 60_000);
-      health = await serveHealth({
-        addr: cfg.healthAddr,
-        signal: inner.signal,
-        source: {
-          live: () => d.clock.monotonic() - lastProgress < staleAfter,
-          ready: () => {
-            const last = reconciler.last;
-            if (!last) return { ready: false, reasons: ["no reconcile pass yet"] };
-            return { ready: last.ready, reasons: last.notReady };
-          },
-          metrics: () => metrics.render(),
-        },
-      });
-      log.info("health server listening", { addr: health.addr });
-      d.onHealthListening?.(health.addr);
+      const staleAfter = Math.max(
+        STALL_FACTOR * cfg.resyncIntervalMs,
+        STALL_FACTOR * cfg.retryMaxMs,
+        MIN_STALL_MS,
+      );
+      const source = {
+        live: () => d.clock.monotonic() - lastProgress < staleAfter,
+        ready: () => reconciler.readiness(),
+        metrics: () => metrics.render(),
+      };
+      // A taken port is an error in the log, never a reason to stop routing: retried.
+      tasks.push((async () => {
+        let logged = false;
+        while (!inner.signal.aborted) {
+          try {
+            health = await serveHealth({ addr: cfg.healthAddr, signal: inner.signal, source });
+            log.info("health server listening", { addr: health.addr });
+            d.onHealthListening?.(health.addr);
+            return;
+          } catch (e) {
+            metrics.inc(M.healthListenErrors);
+            if (!logged) {
+              log.error("Cannot open the health listener; routing goes on, retrying", {
+                addr: cfg.healthAddr,
+                error: (e as Error).message,
+                everyMs: HEALTH_RETRY_MS,
+              });
+              logged = true;
+            }
+            await d.clock.sleep(HEALTH_RETRY_MS, inner.signal);
+          }
+        }
+      })());
+    }
+    if (d.openWatch) {
+      const fire = () => waker.fire();
+      const conf = conflistPath(cfg);
+      for (
+        const [dir, names] of [
+          [conf.slice(0, conf.lastIndexOf("/")), [conf.slice(conf.lastIndexOf("/") + 1)]],
+          [cfg.cniBinDir.replace(/\/+$/, ""), ["hostgate"]],
+        ] as const
+      ) {
+        tasks.push(watchOwnedFiles({
+          open: d.openWatch,
+          dir,
+          names,
+          fire,
+          signal: inner.signal,
+          clock: d.clock,
+          log,
+        }));
+      }
     }
     tasks.push(monitor(d, inner.signal, {
       fire: () => waker.fire(),
       echo: (ev) => reconciler.isEcho(ev),
+      wants: (ev) => linkEventWantsPass(ev, reconciler.vxlanIndex),
     }));
     const policy = d.datastore.policy;
     if (cfg.networkPolicy && policy && d.nft) {
@@ -128,7 +180,7 @@ export async function runAgent(d: RunDeps): Promise<void> {
         fs: d.fs,
         clock: d.clock,
         log,
-        intervalMs: Math.min(cfg.resyncIntervalMs, 30_000),
+        intervalMs: Math.min(cfg.resyncIntervalMs, MAX_KUBECONFIG_REFRESH_MS),
         signal: inner.signal,
       }));
     }
@@ -170,7 +222,7 @@ export async function runAgent(d: RunDeps): Promise<void> {
 async function monitor(
   d: RunDeps,
   signal: AbortSignal,
-  o: { fire: () => void; echo: (ev: RouteEvent) => boolean },
+  o: { fire: () => void; echo: (ev: RouteEvent) => boolean; wants: (ev: LinkEvent) => boolean },
 ): Promise<void> {
   const fire = o.fire;
   let failures = 0;
@@ -179,11 +231,14 @@ async function monitor(
       await d.netlink.monitorRoutes({
         signal,
         onEvent: (ev) => {
-          if ((ev.route.table ?? 254) !== 254) return;
-          d.metrics.inc(M.routeEvents, "Route changes seen by the monitor", { kind: ev.kind });
+          if ((ev.route.table ?? RT_TABLE_MAIN) !== RT_TABLE_MAIN) return;
+          d.metrics.inc(M.routeEvents, { kind: ev.kind });
           if (!o.echo(ev)) fire();
         },
         onOverflow: fire,
+        onLinkEvent: (ev) => {
+          if (o.wants(ev)) fire();
+        },
       });
       failures = 0;
     } catch (e) {

@@ -13,12 +13,13 @@ import {
   type IptablesMode,
 } from "../../system/iptables.ts";
 import { ExecNft, type Nft } from "../../system/nft.ts";
-import type { FirewallBackendName } from "../cli/config.ts";
+import type { FirewallBackendName } from "../cli/mod.ts";
 import {
   cidrOf,
   type FirewallSpec,
   inspectIptables,
   NFT_TABLE,
+  nftHasAgentChains,
   nftInSync,
   renderIptablesRemoval,
   renderIptablesRestore,
@@ -108,7 +109,9 @@ export class NftDriver implements FirewallDriver {
   }
 
   async remove(): Promise<boolean> {
-    if (await this.#nft.listTable(NFT_TABLE.family, NFT_TABLE.name) === undefined) return false;
+    if (!nftHasAgentChains(await this.#nft.listTable(NFT_TABLE.family, NFT_TABLE.name))) {
+      return false;
+    }
     await this.#nft.apply(renderNftRemoval());
     return true;
   }

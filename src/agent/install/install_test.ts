@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { FakeFileSystem } from "../../system/fake_fs.ts";
 import { parseKubeconfig } from "../../ipam/ippool/kubeconfig.ts";
-import { RealClock } from "../../system/clock.ts";
-import { installCommand } from "../cli/commands.ts";
-import { parseConfig } from "../cli/config.ts";
+import { FakeClock, until } from "../../system/fake_clock.ts";
+import { installCommand, parseConfig } from "../cli/mod.ts";
 import {
   ensureConflist,
   ensurePluginKubeconfig,
@@ -11,9 +10,8 @@ import {
   installPlugins,
   keepPluginKubeconfig,
 } from "./install.ts";
-import { memoryLogger } from "../observe/log.ts";
-import { fakeNode } from "../testing/fake_node.ts";
-import { countIpsInUse } from "../observe/status.ts";
+import { countIpsInUse, memoryLogger } from "../observe/mod.ts";
+import { fakeNode } from "../testing/mod.ts";
 
 Deno.test("install: the binary is written once with mode 0755, then only when its bytes change", async () => {
   const fs = new FakeFileSystem({ files: { "/src/hostgate": "v1", "/usr/lib/cni/portmap": "pm" } });
@@ -114,29 +112,30 @@ Deno.test("plugin kubeconfig: token and CA of the service account, mode 0600, re
 Deno.test("plugin kubeconfig: run refreshes it when kubelet rotates the token", async () => {
   const fs = new FakeFileSystem({ files: { "/sa/token": "old" } });
   const ac = new AbortController();
+  const clock = new FakeClock();
   const loop = keepPluginKubeconfig({
     path: "/k/config",
     server: "https://api:443",
     serviceAccountDir: "/sa",
     fs,
-    clock: new RealClock(),
+    clock,
     log: memoryLogger(),
-    intervalMs: 5,
+    intervalMs: 5_000,
     signal: ac.signal,
   });
-  const until = async (token: string) => {
-    for (let i = 0; i < 200; i++) {
-      const text = fs.file("/k/config");
-      if (text && parseKubeconfig(text).token === token) return;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    throw new Error(`the kubeconfig never got token ${token}`);
+  const token = () => {
+    const text = fs.file("/k/config");
+    return text === undefined ? undefined : parseKubeconfig(text).token;
   };
-  await until("old");
+  await until("the first kubeconfig", () => token() === "old");
   fs.setFile("/sa/token", "new");
-  await until("new");
+  await clock.advance(4_999);
+  assert.equal(token(), "old", "the token file is read again only after intervalMs");
+  await clock.advance(1);
+  assert.equal(token(), "new");
   ac.abort();
   await loop;
+  assert.equal(clock.pending, 0, "a stopped refresh leaves no timer");
 });
 
 Deno.test("--ippool-kubeconfig: off by default, needs an absolute path and the service env", () => {
@@ -164,7 +163,7 @@ Deno.test("install --ippool-kubeconfig writes the plugin kubeconfig (also with -
     config,
     netlink: n.nl,
     fs: n.fs,
-    clock: new RealClock(),
+    clock: new FakeClock({ autoAdvance: true }),
     log: n.log,
     openDatastore: () => Promise.reject(new Error("not used")),
     firewall: () => Promise.reject(new Error("not used")),

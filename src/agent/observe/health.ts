@@ -5,7 +5,6 @@
  * Prometheus text of the registry.
  * @module
  */
-import { parseHostPort } from "../cli/config.ts";
 
 /** What the server reports. */
 export interface HealthSource {
@@ -25,23 +24,32 @@ export interface HealthServer {
   finished: Promise<void>;
 }
 
+/** The HTTP statuses the health server answers with. */
+const STATUS = { ok: 200, notFound: 404, methodNotAllowed: 405, unavailable: 503 } as const;
+
 /** Handles one request; exported for tests without a socket. */
 export function handleHealth(req: Request, src: HealthSource): Response {
   const path = new URL(req.url).pathname;
   const text = (status: number, body: string, type = "text/plain; charset=utf-8") =>
     new Response(body, { status, headers: { "content-type": type } });
-  if (req.method !== "GET" && req.method !== "HEAD") return text(405, "method not allowed\n");
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    return text(STATUS.methodNotAllowed, "method not allowed\n");
+  }
   switch (path) {
     case "/healthz":
-      return src.live() ? text(200, "ok\n") : text(503, "reconcile loop stalled\n");
+      return src.live()
+        ? text(STATUS.ok, "ok\n")
+        : text(STATUS.unavailable, "reconcile loop stalled\n");
     case "/readyz": {
       const r = src.ready();
-      return r.ready ? text(200, "ok\n") : text(503, r.reasons.map((x) => `${x}\n`).join(""));
+      return r.ready
+        ? text(STATUS.ok, "ok\n")
+        : text(STATUS.unavailable, r.reasons.map((x) => `${x}\n`).join(""));
     }
     case "/metrics":
-      return text(200, src.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+      return text(STATUS.ok, src.metrics(), "text/plain; version=0.0.4; charset=utf-8");
     default:
-      return text(404, "not found\n");
+      return text(STATUS.notFound, "not found\n");
   }
 }
 
@@ -63,3 +71,20 @@ export function serveHealth(
     return Promise.reject(e);
   }
 }
+
+/**
+ * Splits "127.0.0.1:9099" or "[::1]:9099" into hostname and port (an empty
+ * host means every address); throws when `addr` is not host:port.
+ */
+export function parseHostPort(addr: string): { hostname: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
+  if (!m) throw new Error(`is not host:port: ${addr}`);
+  const port = Number(m[3]);
+  if (port > MAX_PORT) throw new Error(`port too large: ${addr}`);
+  return { hostname: m[1] ?? (m[2] || ANY_ADDRESS), port };
+}
+
+/** The largest TCP port. */
+const MAX_PORT = 65535;
+/** The listen address of a health address with an empty host. */
+const ANY_ADDRESS = "0.0.0.0";

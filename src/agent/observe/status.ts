@@ -7,10 +7,11 @@
  */
 import type { FileSystem } from "../../system/fs.ts";
 import type { Route } from "../../system/netlink/types.ts";
-import { canonCidr, canonIp } from "../../net/mod.ts";
-import type { DesiredState } from "../reconcile/desired_state.ts";
-import { routeMatches } from "../routes/routes.ts";
-import type { VxlanEntries } from "../vxlan/vxlan.ts";
+import { canonIp, normalizeCidr } from "../../net/mod.ts";
+import type { DesiredState } from "../reconcile/mod.ts";
+import { routeMatches } from "../routes/mod.ts";
+import type { VxlanEntries } from "../vxlan/mod.ts";
+import type { Reject } from "../reconcile/trust.ts";
 
 /** One peer and family in the report. */
 export interface PeerStatus {
@@ -36,6 +37,8 @@ export interface StatusReport {
   rules: { backend: string; inPlace: boolean };
   conflist: { path: string; state: "current" | "outdated" | "missing" | "not-yet" };
   ipam: { dir: string; inUse: number };
+  /** Datastore values the trust gate refused (never routed). */
+  rejected: Reject[];
 }
 
 /** Inputs of `buildStatus`. */
@@ -50,6 +53,7 @@ export interface StatusInput {
   rules: StatusReport["rules"];
   conflist: StatusReport["conflist"];
   ipam: StatusReport["ipam"];
+  rejects?: readonly Reject[];
 }
 
 /** Builds the report: each peer route present, missing or wrong. */
@@ -64,7 +68,7 @@ export function buildStatus(i: StatusInput): StatusReport {
     };
     if (!p.route) return { ...base, route: "skipped", detail: p.reason ?? "" };
     const want = p.route;
-    const have = i.ownRoutes.filter((r) => canonCidr(r.dst) === want.dst);
+    const have = i.ownRoutes.filter((r) => normalizeCidr(r.dst) === want.dst);
     if (have.some((r) => routeMatches(want, r))) {
       const missing = p.vtep ? missingTunnelEntries(p.vtep, p.nodeIp ?? "", i.vxlanEntries) : "";
       return missing
@@ -83,12 +87,13 @@ export function buildStatus(i: StatusInput): StatusReport {
     subnets: i.desired.selfPodCidrs,
     nodeIps: i.nodeIps,
     peers,
-    staleRoutes: i.ownRoutes.filter((r) => !wanted.has(canonCidr(r.dst))).map((r) =>
+    staleRoutes: i.ownRoutes.filter((r) => !wanted.has(normalizeCidr(r.dst))).map((r) =>
       `${r.dst} via ${r.gateway ?? "?"}`
     ),
     rules: i.rules,
     conflist: i.conflist,
     ipam: i.ipam,
+    rejected: [...(i.rejects ?? [])],
   };
 }
 
@@ -146,6 +151,9 @@ export function renderStatus(r: StatusReport): string {
     );
   }
   for (const s of r.staleRoutes) out.push(`stale route: ${s}`);
+  for (const x of r.rejected) {
+    out.push(`rejected: node ${x.node} ${x.field} ${x.value}: ${x.reason} (${x.detail})`);
+  }
   return out.join("\n") + "\n";
 }
 

@@ -9,7 +9,7 @@
  */
 import type { Clock } from "../../system/clock.ts";
 import type { NftJson } from "../../system/nft_json.ts";
-import type { Logger } from "../observe/log.ts";
+import type { Logger } from "../../system/log.ts";
 import { M, type Metrics } from "../observe/metrics.ts";
 import { runLoop, Waker } from "../reconcile/loop.ts";
 import { compile } from "./compile.ts";
@@ -44,8 +44,8 @@ export async function enforceOnce(
   const input = d.source.input();
   if (!input) return undefined;
   const model = resolvePolicies(input, { node: d.nodeName });
-  d.metrics.set(M.policies, "NetworkPolicies known", input.policies.length);
-  d.metrics.set(M.policyRejected, "Objects or rules refused at ingest", d.source.rejected().size);
+  d.metrics.set(M.policies, input.policies.length);
+  d.metrics.set(M.policyRejected, d.source.rejected().size);
   return await sync.sync(compile(model, { node: d.nodeName }), opts);
 }
 
@@ -92,7 +92,7 @@ export async function runPolicyEnforcer(d: EnforcerDeps): Promise<void> {
         d.onPass?.(r);
         return true;
       } catch (e) {
-        d.metrics.inc(M.policyErrors, "NetworkPolicy table writes that failed");
+        d.metrics.inc(M.policyErrors);
         d.log.warn("Cannot enforce NetworkPolicy", { error: (e as Error).message });
         return false;
       }

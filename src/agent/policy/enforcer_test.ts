@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { RealClock } from "../../system/clock.ts";
 import { FakeNftJson } from "../../system/fake_nft_json.ts";
-import { memoryLogger } from "../observe/log.ts";
+import { memoryLogger } from "../../system/log.ts";
 import { M, Metrics } from "../observe/metrics.ts";
 import { runPolicyEnforcer } from "./enforcer.ts";
 import { type PolicySource, ProjectedStore } from "./source.ts";
@@ -77,7 +77,7 @@ Deno.test("enforcer: nothing written until the source has read everything; then 
     await until("the table", () => nft.elements("ingress4").includes("10.244.1.5"));
     assert.equal(metrics.value(M.policies), 1);
     assert.equal(metrics.value(M.policyRejected), 1);
-    assert.match(log.lines.join("\n"), /NetworkPolicy input refused/);
+    assert.match(log.lines.map((l) => l.text).join("\n"), /NetworkPolicy input refused/);
     src.store.apply("NetworkPolicy", "delete", { metadata: { namespace: "x", name: "deny" } });
     src.fire();
     await until("the element gone", () => nft.elements("ingress4").length === 0);

@@ -81,35 +81,3 @@ export class ProjectedStore {
     return kind === "NetworkPolicy" ? this.policies : kind === "Pod" ? this.pods : this.namespaces;
   }
 }
-
-/** The few fields of a Pod that policy reads: what the informer cache keeps. */
-export function slimPod<T>(o: T): T {
-  const p = o as {
-    metadata?: Record<string, unknown>;
-    spec?: Record<string, unknown>;
-    status?: Record<string, unknown>;
-  };
-  const m = p.metadata ?? {};
-  const s = p.spec ?? {};
-  const st = p.status ?? {};
-  const ports = (cs: unknown) =>
-    Array.isArray(cs)
-      ? cs.map((c) => ({ name: c?.name, ports: Array.isArray(c?.ports) ? c.ports : undefined }))
-      : undefined;
-  return {
-    metadata: {
-      name: m.name,
-      namespace: m.namespace,
-      labels: m.labels,
-      resourceVersion: m.resourceVersion,
-      uid: m.uid,
-    },
-    spec: {
-      nodeName: s.nodeName,
-      hostNetwork: s.hostNetwork,
-      containers: ports(s.containers),
-      initContainers: ports(s.initContainers),
-    },
-    status: { phase: st.phase, podIP: st.podIP, podIPs: st.podIPs },
-  } as T;
-}

@@ -10,7 +10,7 @@
  */
 import type { Clock } from "../../system/clock.ts";
 import type { NftJson } from "../../system/nft_json.ts";
-import type { Logger } from "../observe/log.ts";
+import type { Logger } from "../../system/log.ts";
 import { M, type Metrics } from "../observe/metrics.ts";
 import { type ActualTable, parseActual } from "./actual.ts";
 import { diffTable, replacePayload } from "./diff.ts";
@@ -81,7 +81,7 @@ export class PolicySync {
         applied = cmds.length;
       } catch (e) {
         this.#last = undefined;
-        this.#o.metrics?.inc(M.policyErrors, "NetworkPolicy table writes that failed");
+        this.#o.metrics?.inc(M.policyErrors);
         this.#o.log?.warn("Cannot apply the policy delta; retrying against a fresh read", {
           error: (e as Error).message,
         });
@@ -104,11 +104,11 @@ export class PolicySync {
     const m = this.#o.metrics;
     if (m) {
       const size = modelSize(desired);
-      m.set(M.policyRules, "nft rules in the policy table", size.rules);
-      m.set(M.policyElements, "Set and map elements in the policy table", size.elements);
+      m.set(M.policyRules, size.rules);
+      m.set(M.policyElements, size.elements);
       if (applied > 0) {
-        m.inc(M.policyApplies, "Policy table transactions applied");
-        m.observe(M.policyApplyDuration, "Time to diff and apply the policy table", ms / 1000);
+        m.inc(M.policyApplies);
+        m.observe(M.policyApplyDuration, ms / 1000);
       }
     }
     return { commands: applied, rewrote, ms };
@@ -124,15 +124,8 @@ export class PolicySync {
         per.set(p, (per.get(p) ?? 0) + (actual.chains.get(c.name)?.packets ?? 0));
       }
     }
-    m.resetGauge(M.policyDrops);
-    for (const [policy, n] of per) {
-      m.set(
-        M.policyDrops,
-        "Packets dropped by the deny rule of pods a policy isolates (nft counters)",
-        n,
-        { policy },
-      );
-    }
+    m.clear(M.policyDrops);
+    for (const [policy, n] of per) m.set(M.policyDrops, n, { policy });
   }
 }
 

@@ -3,8 +3,8 @@
  * their links, the node IPs to announce, and the uplink MTU. Reads only.
  * @module
  */
-import type { Family, Link, NetlinkHandle } from "../../system/netlink/types.ts";
-import { canonIp, cidrContains, familyOf } from "../../net/mod.ts";
+import { type Link, type NetlinkHandle, RT_TABLE_MAIN } from "../../system/netlink/types.ts";
+import { canonIp, cidrContainsIp, type Family, familyOf } from "../../net/mod.ts";
 import type { LocalAddress } from "./desired_state.ts";
 
 /** Every address of the node with its link name. */
@@ -19,7 +19,7 @@ export function readLocalAddrs(handle: NetlinkHandle): LocalAddress[] {
 
 function usable(cidr: string): boolean {
   const ip = canonIp(cidr);
-  return !(familyOf(ip) === 6 && cidrContains("fe80::/10", ip)) && ip !== "127.0.0.1" &&
+  return !(familyOf(ip) === 6 && cidrContainsIp("fe80::/10", ip)) && ip !== "127.0.0.1" &&
     ip !== "::1";
 }
 
@@ -41,7 +41,7 @@ export interface Uplink {
 
 function linkOfDefaultRoute(handle: NetlinkHandle, family: Family): number | undefined {
   const dst = family === 4 ? "0.0.0.0/0" : "::/0";
-  return handle.listRoutes({ family, table: 254 }).find((r) => r.dst === dst)?.linkIndex;
+  return handle.listRoutes({ family, table: RT_TABLE_MAIN }).find((r) => r.dst === dst)?.linkIndex;
 }
 
 /**

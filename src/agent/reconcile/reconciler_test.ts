@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { FILTER_CHAIN, NAT_CHAIN } from "../firewall/firewall.ts";
-import { M } from "../observe/metrics.ts";
-import { fakeNode, NETLINK_WRITES, peer, routesOf } from "../testing/fake_node.ts";
+import { FILTER_CHAIN, NAT_CHAIN } from "../firewall/mod.ts";
+import { M } from "../observe/mod.ts";
+import { fakeNode, NETLINK_WRITES, peer, routesOf } from "../testing/mod.ts";
 
 const CONFLIST = "/etc/cni/net.d/10-hostgate.conflist";
 
@@ -15,7 +15,7 @@ Deno.test("reconcile: first pass installs routes, rules, bridge, forwarding, plu
     "10.244.3.0/24 via 192.168.1.13",
   ]);
   assert.equal(n.handle.listRoutes({ family: 4, protocol: 151 })[0]!.linkIndex, n.uplink);
-  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 2);
+  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 4);
   assert.equal(n.v4.rules("nat", NAT_CHAIN)!.length, 1);
   assert.equal(n.handle.getSysctl("net/ipv4/ip_forward"), "1");
   const br = n.handle.getLink("hostgate0")!;
@@ -104,7 +104,7 @@ Deno.test("reconcile: a fresh start with the store down keeps routes of the prev
   assert.ok(r.errors.some((e) => /register/.test(e.message) || /Cannot register/.test(e.message)));
   assert.deepEqual(routesOf(n.handle), ["10.244.2.0/24 via 192.168.1.12"]);
   assert.equal(r.ready, false);
-  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 2, "rules still ensured");
+  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 4, "rules still ensured");
 });
 
 Deno.test("reconcile: no conflist before the node's subnet is known", async () => {
@@ -125,7 +125,8 @@ Deno.test("reconcile: an off-link peer is skipped with a log line and a metric",
   await rec.resync();
   assert.deepEqual(routesOf(n.handle), ["10.244.2.0/24 via 192.168.1.12"]);
   assert.equal(n.metrics.value(M.peersSkipped, { reason: "not-on-link" }), 1);
-  const lines = n.log.lines.filter((l) => l.includes("peer skipped") && l.includes("peer=far"));
+  const lines = n.log.lines.map((l) => l.text)
+    .filter((l) => l.includes("peer skipped") && l.includes("peer=far"));
   assert.equal(lines.length, 1, "logged once, not on every pass");
   assert.match(lines[0]!, /reason=not-on-link/);
 });
@@ -179,7 +180,7 @@ Deno.test("reconcile: dual-stack cluster gets v6 routes, v6 rules and v6 forward
     "fd00:10:244:2::/64 via fd00:1::12",
   ]);
   assert.equal(n.handle.getSysctl("net/ipv6/conf/all/forwarding"), "1");
-  assert.equal(n.v6.rules("filter", FILTER_CHAIN)!.length, 2);
+  assert.equal(n.v6.rules("filter", FILTER_CHAIN)!.length, 4);
 });
 
 Deno.test("reconcile: this node's IP changes: it registers again with the new address", async () => {

@@ -6,9 +6,13 @@
  * node at every datastore change.
  * @module
  */
-import { HOSTGATE_ROUTE_PROTOCOL, type RouteEvent } from "../../system/netlink/types.ts";
-import { canonCidr, canonIp, isCidr, isIp } from "../../net/mod.ts";
-import type { DesiredRoute } from "../reconcile/desired_state.ts";
+import {
+  HOSTGATE_ROUTE_PROTOCOL,
+  type RouteEvent,
+  RT_TABLE_MAIN,
+} from "../../system/netlink/types.ts";
+import { canonIp, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
+import type { DesiredRoute } from "../reconcile/mod.ts";
 
 /** The routes the last pass asked for, keyed by destination. */
 export class RouteExpectation {
@@ -27,9 +31,11 @@ export class RouteExpectation {
    */
   isEcho(ev: RouteEvent): boolean {
     const r = ev.route;
-    if (r.protocol !== HOSTGATE_ROUTE_PROTOCOL || (r.table ?? 254) !== 254) return false;
+    if (r.protocol !== HOSTGATE_ROUTE_PROTOCOL || (r.table ?? RT_TABLE_MAIN) !== RT_TABLE_MAIN) {
+      return false;
+    }
     if (!isCidr(r.dst)) return false;
-    const want = this.#want.get(canonCidr(r.dst));
+    const want = this.#want.get(normalizeCidr(r.dst));
     if (ev.kind === "delete") return want === undefined;
     return want !== undefined && r.gateway !== undefined && isIp(r.gateway) &&
       canonIp(r.gateway) === want.gateway &&

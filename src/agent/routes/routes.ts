@@ -14,9 +14,9 @@ import {
   type NetlinkHandle,
   type Route,
 } from "../../system/netlink/types.ts";
-import { canonCidr, canonIp } from "../../net/mod.ts";
-import type { DesiredRoute } from "../reconcile/desired_state.ts";
-import type { Fields, Logger } from "../observe/log.ts";
+import { canonIp, normalizeCidr } from "../../net/mod.ts";
+import type { DesiredRoute } from "../reconcile/mod.ts";
+import type { Fields, Logger } from "../observe/mod.ts";
 
 const MAIN_TABLE = 254;
 
@@ -49,7 +49,7 @@ export function ownRoutes(routes: readonly Route[]): Route[] {
 
 /** True when the kernel route is exactly the desired one. */
 export function routeMatches(want: DesiredRoute, have: Route): boolean {
-  return canonCidr(have.dst) === want.dst &&
+  return normalizeCidr(have.dst) === want.dst &&
     have.gateway !== undefined && canonIp(have.gateway) === want.gateway &&
     (have.linkIndex === undefined || have.linkIndex === want.linkIndex) &&
     (have.onlink === true) === (want.onlink === true);
@@ -67,7 +67,7 @@ export function planRoutes(
 ): RoutePlan {
   const byDst = new Map<string, Route[]>();
   for (const r of actual) {
-    const k = canonCidr(r.dst);
+    const k = normalizeCidr(r.dst);
     byDst.set(k, [...(byDst.get(k) ?? []), r]);
   }
   const plan: RoutePlan = { add: [], replace: [], remove: [], unchanged: [] };
@@ -109,10 +109,16 @@ export function planIsEmpty(plan: RoutePlan): boolean {
  * its metric. IPv6 keeps the kernel's default (its table has no such chain).
  */
 export function spreadMetric(gateway: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < gateway.length; i++) h = Math.imul(h ^ gateway.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % 256;
+  let h = FNV1A_OFFSET_BASIS;
+  for (let i = 0; i < gateway.length; i++) h = Math.imul(h ^ gateway.charCodeAt(i), FNV1A_PRIME);
+  return (h >>> 0) % METRIC_SPREAD;
 }
+
+/** 32-bit FNV-1a: a cheap, well-spread hash of the gateway text. */
+const FNV1A_OFFSET_BASIS = 0x811c9dc5;
+const FNV1A_PRIME = 0x01000193;
+/** How many metrics the IPv4 routes spread over (one hash chain each in the kernel). */
+const METRIC_SPREAD = 256;
 
 /** The kernel route for a desired one, stamped with hostgate's protocol. */
 export function toKernelRoute(d: DesiredRoute): Route {
@@ -137,7 +143,7 @@ function foreignDsts(handle: NetlinkHandle, adds: readonly DesiredRoute[]): Set<
   const out = new Set<string>();
   for (const family of new Set(adds.map((a) => a.family))) {
     for (const r of handle.listRoutes({ family })) {
-      if (r.protocol !== HOSTGATE_ROUTE_PROTOCOL) out.add(canonCidr(r.dst));
+      if (r.protocol !== HOSTGATE_ROUTE_PROTOCOL) out.add(normalizeCidr(r.dst));
     }
   }
   return out;

@@ -4,19 +4,16 @@
  * from real flags. Shared by reconcile_test, run_test and commands_test.
  * @module
  */
-import { FakeDatastore } from "../../datastore/fake_datastore.ts";
-import type { NodeInfo } from "../../datastore/types.ts";
-import { type Clock, RealClock } from "../../system/clock.ts";
+import { FakeDatastore, type NodeInfo } from "../../datastore/mod.ts";
+import { FakeClock } from "../../system/fake_clock.ts";
 import { FakeFileSystem } from "../../system/fake_fs.ts";
 import { FakeIptables } from "../../system/fake_iptables.ts";
 import { FakeNetlink } from "../../system/netlink/mod.ts";
 import type { NetlinkHandle } from "../../system/netlink/types.ts";
-import type { CommandDeps } from "../cli/commands.ts";
-import { type AgentConfig, parseConfig } from "../cli/config.ts";
-import { IptablesDriver } from "../firewall/firewall_sync.ts";
-import { type Logger, memoryLogger } from "../observe/log.ts";
-import { Metrics } from "../observe/metrics.ts";
-import { Reconciler } from "../reconcile/reconciler.ts";
+import { type AgentConfig, type CommandDeps, parseConfig } from "../cli/mod.ts";
+import { IptablesDriver } from "../firewall/mod.ts";
+import { memoryLogger, Metrics } from "../observe/mod.ts";
+import { Reconciler } from "../reconcile/mod.ts";
 
 /** Netlink operations that change the kernel. */
 export const NETLINK_WRITES = [
@@ -51,7 +48,9 @@ export interface FakeNode {
   ds: FakeDatastore;
   config: AgentConfig;
   metrics: Metrics;
-  log: Logger & { lines: string[] };
+  log: ReturnType<typeof memoryLogger>;
+  /** The node's time: moves only when the test advances it. */
+  clock: FakeClock;
   reconciler: () => Reconciler;
   /** Number of kernel, rule and file writes so far. */
   writes: () => number;
@@ -64,7 +63,7 @@ export function peer(name: string, n: number, extra: Partial<NodeInfo> = {}): No
 
 /** Builds a fake node; `flags` are extra `run` flags. */
 export function fakeNode(
-  opts: { peers?: NodeInfo[]; flags?: string[]; pool?: string[]; clock?: Clock } = {},
+  opts: { peers?: NodeInfo[]; flags?: string[]; pool?: string[]; clock?: FakeClock } = {},
 ): FakeNode {
   const nl = new FakeNetlink();
   nl.addNetns("/run/netns/switch");
@@ -92,6 +91,7 @@ export function fakeNode(
   ], { env: {}, hostname: "a" });
   const metrics = new Metrics();
   const log = memoryLogger();
+  const clock = opts.clock ?? new FakeClock();
   const firewall = new IptablesDriver({ v4, v6 });
   const reconciler = () =>
     new Reconciler({
@@ -102,7 +102,7 @@ export function fakeNode(
       fs,
       metrics,
       log,
-      clock: opts.clock ?? new RealClock(),
+      clock,
       onDatastoreChange: () => {},
     });
   const writes = () =>
@@ -121,6 +121,7 @@ export function fakeNode(
     config,
     metrics,
     log,
+    clock,
     reconciler,
     writes,
   };
@@ -150,7 +151,8 @@ export function commandDeps(n: FakeNode, argv: string[]): CommandDeps & { out: s
     },
     netlink: n.nl,
     fs: n.fs,
-    clock: new RealClock(),
+    // Retries and polls run through their sleeps at once, seeing the time pass.
+    clock: new FakeClock({ autoAdvance: true }),
     log: n.log,
     openDatastore: () => Promise.resolve(n.ds),
     firewall: () => Promise.resolve(new IptablesDriver({ v4: n.v4, v6: n.v6 })),

@@ -7,12 +7,18 @@
  * already have in their FDB and neighbour tables.
  * @module
  */
-import type { Vtep } from "../../datastore/types.ts";
-import { canonCidr, canonIp, cidrContains, familyOf, isCidr, isIp } from "../../net/mod.ts";
-import type { Backend } from "../cli/config.ts";
+import type { Vtep } from "../../datastore/mod.ts";
+import { canonIp, cidrContainsIp, familyOf, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
+import type { Backend } from "../cli/mod.ts";
 
 /** Bytes VXLAN adds over IPv4: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
 export const VXLAN_OVERHEAD = 50;
+
+/** The MTU assumed for an uplink whose MTU is unknown: plain Ethernet. */
+export const DEFAULT_UPLINK_MTU = 1500;
+
+/** First two bytes of every VTEP MAC: locally administered (0x02 bit), unicast. */
+const VTEP_MAC_PREFIX = ["0e", "68"] as const;
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
@@ -33,14 +39,14 @@ export function canonMac(mac: string): string | undefined {
  */
 export function vtepMac(ip: string): string {
   const bytes = canonIp(ip).split(".").map((b) => Number(b).toString(16).padStart(2, "0"));
-  return ["0e", "68", ...bytes].join(":");
+  return [...VTEP_MAC_PREFIX, ...bytes].join(":");
 }
 
 /** This node's VTEP from its pod subnets: the IPv4 subnet's network address and its MAC. */
 export function vtepFor(podCidrs: readonly string[]): Vtep | undefined {
   const v4 = podCidrs.find((c) => familyOf(c) === 4 && isCidr(c));
   if (v4 === undefined) return undefined;
-  const ip = canonCidr(v4).split("/")[0]!;
+  const ip = normalizeCidr(v4).split("/")[0]!;
   return { ip, mac: vtepMac(ip) };
 }
 
@@ -51,7 +57,7 @@ export function vtepFor(podCidrs: readonly string[]): Vtep | undefined {
 export function usableVtep(vtep: Vtep | undefined, podCidr: string): Vtep | undefined {
   if (!vtep || !isIp(vtep.ip) || familyOf(vtep.ip) !== 4) return undefined;
   const mac = canonMac(vtep.mac);
-  if (mac === undefined || !cidrContains(podCidr, vtep.ip)) return undefined;
+  if (mac === undefined || !cidrContainsIp(podCidr, vtep.ip)) return undefined;
   return { ip: canonIp(vtep.ip), mac };
 }
 
@@ -68,6 +74,6 @@ export function sameVtep(a: Vtep | undefined, b: Vtep | undefined): boolean {
  */
 export function podMtu(o: { mtu: number; backend: Backend; uplinkMtu?: number }): number {
   if (o.mtu > 0) return o.mtu;
-  const uplink = o.uplinkMtu || 1500;
+  const uplink = o.uplinkMtu || DEFAULT_UPLINK_MTU;
   return usesVxlan(o.backend) ? uplink - VXLAN_OVERHEAD : uplink;
 }

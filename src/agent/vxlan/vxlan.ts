@@ -1,18 +1,21 @@
 /**
- * hostgate's VXLAN device and the tunnel entries on it. The bvcni seed failed
- * here: its FDB, ARP and routes were written by event handlers that missed
- * the first run. Here they are level-triggered like the routes: the device
- * is checked and fixed on every pass, the neighbour and FDB entries are a
- * pure diff of the desired peers against what the kernel lists on that one
- * device (entries elsewhere are never looked at), and the apply is split so
- * entries exist before a route points at them and go only after it is gone.
+ * hostgate's VXLAN device and the tunnel entries on it, level-triggered like
+ * the routes: the device is checked and fixed on every pass (not only when
+ * an event arrives, so nothing depends on having seen the first one); the
+ * neighbour and FDB entries are a pure diff of the desired peers against what
+ * the kernel lists on that one device (entries elsewhere are never looked
+ * at); and the apply is split so entries exist before a route points at them
+ * and go only after it is gone.
  * @module
  */
-import type { Vtep } from "../../datastore/types.ts";
+import type { Vtep } from "../../datastore/mod.ts";
 import { ExistsError, NotFoundError } from "../../system/netlink/errors.ts";
 import type { FdbEntry, Link, Neighbor, NetlinkHandle } from "../../system/netlink/types.ts";
 import { canonIp, familyOf } from "../../net/mod.ts";
-import type { VxlanPeer } from "../reconcile/desired_state.ts";
+import type { VxlanPeer } from "../reconcile/mod.ts";
+
+/** The VTEP address sits on the device alone, as an IPv4 host address. */
+const VTEP_PREFIX = 32;
 
 /** What hostgate's vxlan device should look like. */
 export interface VxlanDeviceSpec {
@@ -95,7 +98,7 @@ export function ensureVxlanDevice(handle: NetlinkHandle, spec: VxlanDeviceSpec):
     handle.setMtu(link.index, spec.mtu);
     writes++;
   }
-  const want = `${canonIp(spec.vtep.ip)}/32`;
+  const want = `${canonIp(spec.vtep.ip)}/${VTEP_PREFIX}`;
   const v4 = handle.listAddrs({ linkIndex: link.index, family: 4 });
   for (const a of v4) {
     if (`${canonIp(a.cidr)}/${a.cidr.split("/")[1]}` === want) continue;
@@ -126,7 +129,7 @@ export function vtepOfDevice(handle: NetlinkHandle, name: string): Vtep | undefi
   const link = handle.getLink(name);
   if (!link || link.kind !== "vxlan") return undefined;
   const a = handle.listAddrs({ linkIndex: link.index, family: 4 })
-    .find((x) => x.cidr.endsWith("/32"));
+    .find((x) => x.cidr.endsWith(`/${VTEP_PREFIX}`));
   return a ? { ip: canonIp(a.cidr), mac: link.mac } : undefined;
 }
 

@@ -5,15 +5,13 @@
  * Kept apart from reconcile.ts so the pass reads as a list of steps.
  * @module
  */
-import type { Vtep } from "../../datastore/types.ts";
+import type { Vtep } from "../../datastore/mod.ts";
 import type { Link, NetlinkHandle } from "../../system/netlink/types.ts";
 import { familyOf } from "../../net/mod.ts";
-import type { AgentConfig } from "../cli/config.ts";
-import type { DesiredState } from "../reconcile/desired_state.ts";
-import type { Uplink } from "../reconcile/local.ts";
-import type { Logger } from "../observe/log.ts";
-import { M, type Metrics } from "../observe/metrics.ts";
-import { usesVxlan, vtepFor, VXLAN_OVERHEAD } from "./vtep.ts";
+import type { AgentConfig } from "../cli/mod.ts";
+import type { DesiredState, Uplink } from "../reconcile/mod.ts";
+import { type Logger, M, type Metrics } from "../observe/mod.ts";
+import { DEFAULT_UPLINK_MTU, usesVxlan, vtepFor, VXLAN_OVERHEAD } from "./vtep.ts";
 import {
   applyVxlanRemovals,
   applyVxlanSets,
@@ -72,16 +70,11 @@ export function syncVxlanDevice(
     port: cfg.vxlanPort,
     local,
     underlay: o.uplink?.link?.index,
-    mtu: (o.uplink?.link?.mtu || 1500) - VXLAN_OVERHEAD,
+    mtu: (o.uplink?.link?.mtu || DEFAULT_UPLINK_MTU) - VXLAN_OVERHEAD,
     vtep,
   });
   if (res.writes > 0) {
-    metrics.inc(
-      M.vxlanWrites,
-      "VXLAN device, neighbour and FDB writes",
-      { kind: "device", op: "set" },
-      res.writes,
-    );
+    metrics.inc(M.vxlanWrites, { kind: "device", op: "set" }, res.writes);
     log.info(res.recreated ? "vxlan device recreated" : "vxlan device set up", {
       device: cfg.vxlanDevice,
       vni: cfg.vxlanVni,
@@ -112,11 +105,10 @@ export function planVxlanEntries(
     linkIndex: o.link.index,
     allowDelete: o.allowDelete,
   });
-  d.metrics.set(M.vxlanPeers, "Peers reached through VXLAN", o.desired.vxlan.length);
+  d.metrics.set(M.vxlanPeers, o.desired.vxlan.length);
   const count = (op: string, r: VxlanApplyResult) => {
-    const help = "VXLAN device, neighbour and FDB writes";
-    d.metrics.inc(M.vxlanWrites, help, { kind: "neigh", op }, r.neighbors);
-    d.metrics.inc(M.vxlanWrites, help, { kind: "fdb", op }, r.fdb);
+    d.metrics.inc(M.vxlanWrites, { kind: "neigh", op }, r.neighbors);
+    d.metrics.inc(M.vxlanWrites, { kind: "fdb", op }, r.fdb);
   };
   return {
     plan,

@@ -13,17 +13,24 @@
  */
 
 import { Etcd3, type IKeyValue, type IWatchResponse, type Lease, type Watcher } from "etcd3";
-import type { Datastore, DatastoreHealth, NodeInfo, SelfRegistration } from "../types.ts";
+import {
+  type Datastore,
+  type DatastoreHealth,
+  type EntryReject,
+  MAX_ENTRY_BYTES,
+  type NodeInfo,
+  type SelfRegistration,
+} from "../types.ts";
 import { type Clock, RealClock } from "../../system/clock.ts";
 import {
   encodeNodeEntry,
   freezeNode,
   parseNodeEntry,
-  sameNode,
-  sortNodes,
+  storedNode,
   validateNodeName,
 } from "../node_entry.ts";
-import { DEFAULT_PREFIX_LENGTH, parseClusterCidrs } from "../subnets.ts";
+import { NodeCache, notifyListener } from "../node_cache.ts";
+import { DEFAULT_PREFIX_LENGTH, normalizeCidr, parseClusterCidrs } from "../subnets.ts";
 import { SubnetClaims } from "./claims.ts";
 import {
   type BackoffTracker,
@@ -49,13 +56,37 @@ export interface EtcdDatastoreOptions {
   leaseTtlSeconds?: number;
   /** Deadline of each unary call; default 5000 ms. */
   callTimeoutMs?: number;
-  /** Reconnect and retry backoff; default 200 ms doubling up to 5000 ms. */
+  /** Reconnect and retry backoff; default 200 ms doubling up to 1000 ms, with jitter. */
   backoff?: { initialMs?: number; maxMs?: number };
   auth?: { username: string; password: string };
   clock?: Clock;
   /** Log sink (stderr by default). */
   log?: (msg: string) => void;
 }
+
+/** Lease of a node entry: it disappears this long after its agent stops renewing. */
+const DEFAULT_LEASE_TTL_SECONDS = 15;
+/**
+ * Reconnect and retry backoff of the client, capped low: after an outage the
+ * store is back in use within about a second (the recovery budget).
+ */
+const DEFAULT_BACKOFF = { initialMs: 200, maxMs: 1000 } as const;
+/** At most one log line per this many ms for each kind of error. */
+export const LOG_EVERY_MS = 10_000;
+/** How often the store is probed while the watch says nothing. */
+export const PROBE_EVERY_MS = 500;
+/** A probe unanswered this long marks the store not connected (the /readyz budget is 2 s). */
+export const PROBE_TIMEOUT_MS = 1000;
+/** Longest claim value (an owner's node name). */
+const MAX_CLAIM_VALUE_BYTES = 253;
+/** Deadline of each unary call. */
+const DEFAULT_CALL_TIMEOUT_MS = 5000;
+/** etcd3 retries a failed keepalive after 100 ms; close() waits this long after a failure. */
+const KEEPALIVE_RETRY_WAIT_MS = 150;
+/** Added to a wait for someone else's timer, so it has surely fired. */
+const TIMER_SLACK_MS = 20;
+/** How long close() waits for a watch cancel the server may never answer. */
+const WATCH_CANCEL_WAIT_MS = 1000;
 
 /** The etcd datastore; see the module doc. */
 export class EtcdDatastore implements Datastore {
@@ -70,8 +101,15 @@ export class EtcdDatastore implements Datastore {
   readonly #abort = new AbortController();
   readonly #tracker: BackoffTracker = { until: 0 };
   readonly #tasks = new Set<Promise<void>>();
-  #cache = new Map<string, NodeInfo>();
-  #snapshot: NodeInfo[] | undefined;
+  readonly #cache = new NodeCache();
+  /** The ownership record: subnet -> owner, from the claim keys. */
+  #claimCache = new Map<string, string>();
+  /** nodes() with ownership attached; rebuilt after a change. */
+  #owned: NodeInfo[] | undefined;
+  /** Refused values by key. */
+  readonly #bad = new Map<string, EntryReject>();
+  #lastContact = 0;
+  readonly #logged = new Map<string, { at: number; suppressed: number }>();
   #health: DatastoreHealth = { connected: false, events: 0 };
   #onChange: (() => void) | undefined;
   #watcher: Watcher | undefined;
@@ -88,19 +126,19 @@ export class EtcdDatastore implements Datastore {
     if (endpoints.length === 0) throw new Error("Cannot create etcd datastore: no endpoints");
     this.#keys = etcdKeys(opts.prefix);
     const clusterCidrs = parseClusterCidrs(opts.clusterCidr);
-    this.#ttl = opts.leaseTtlSeconds ?? 15;
+    this.#ttl = opts.leaseTtlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
     if (!Number.isInteger(this.#ttl) || this.#ttl < 1) {
       throw new Error(`Cannot create etcd datastore: lease TTL ${this.#ttl} is not a whole second`);
     }
     this.#backoff = {
-      initialMs: opts.backoff?.initialMs ?? 200,
-      maxMs: opts.backoff?.maxMs ?? 5000,
+      initialMs: opts.backoff?.initialMs ?? DEFAULT_BACKOFF.initialMs,
+      maxMs: opts.backoff?.maxMs ?? DEFAULT_BACKOFF.maxMs,
     };
     this.#clock = opts.clock ?? new RealClock();
     this.#log = opts.log ?? ((msg) => console.error(msg));
     this.#client = new Etcd3(clientOptions({
       endpoints,
-      callTimeoutMs: opts.callTimeoutMs ?? 5000,
+      callTimeoutMs: opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
       backoff: this.#backoff,
       tracker: this.#tracker,
       auth: opts.auth,
@@ -130,13 +168,16 @@ export class EtcdDatastore implements Datastore {
     validateNodeName(self.name);
     const draft: NodeInfo = { name: self.name, podCidrs: [], addresses: [...self.addresses] };
     if (self.vtep) draft.vtep = { ...self.vtep };
-    parseNodeEntry(encodeNodeEntry(draft)); // validate before any write
+    storedNode(draft); // validate before any write
     const podCidrs = await this.#claims.claim(self.name);
-    const node = parseNodeEntry(encodeNodeEntry({ ...draft, podCidrs }));
+    const node = storedNode({ ...draft, podCidrs });
     const lease = await this.#ensureLease();
     await lease.put(this.#keys.node(self.name)).value(encodeNodeEntry(node));
     this.#self = self;
-    this.#apply([[self.name, node]]);
+    // Our own claims, known before the watch echoes them.
+    for (const c of podCidrs) this.#claimCache.set(c, self.name);
+    this.#owned = undefined;
+    this.#notifyIf(this.#cache.apply([[self.name, node]]));
     return freezeNode(node);
   }
 
@@ -145,6 +186,7 @@ export class EtcdDatastore implements Datastore {
     if (this.#onChange) throw new Error("Cannot start etcd datastore: already started");
     if (this.#closed) throw new Error("Cannot start etcd datastore: it is closed");
     this.#onChange = onChange;
+    this.#spawn(this.#probeLoop());
     try {
       await this.#sync();
     } catch (e) {
@@ -153,9 +195,54 @@ export class EtcdDatastore implements Datastore {
     }
   }
 
+  /**
+   * A watch stream stays open while etcd is frozen (SIGSTOP) or a link
+   * silently drops: every `PROBE_EVERY_MS` one cheap read on the same client
+   * (never more than one in flight) must answer within `PROBE_TIMEOUT_MS`,
+   * or the store is marked not connected until one does.
+   */
+  async #probeLoop(): Promise<void> {
+    while (!this.#closed) {
+      await this.#clock.sleep(PROBE_EVERY_MS, this.#abort.signal);
+      if (this.#closed) return;
+      if (!this.#watcher) continue; // listing again: #retry reports the state
+      let answered = false;
+      const call = this.#client.get(this.#keys.prefix).exec().then(
+        () => {
+          answered = true;
+          if (this.#watcher) this.#setConnected();
+        },
+        (e) => {
+          answered = true;
+          this.#setDisconnected(`Cannot reach etcd: ${errorText(e)}`);
+        },
+      );
+      const stop = new AbortController();
+      await Promise.race([call, this.#clock.sleep(PROBE_TIMEOUT_MS, stop.signal)]);
+      stop.abort();
+      if (!answered) {
+        this.#setDisconnected(`Cannot reach etcd: no answer within ${PROBE_TIMEOUT_MS} ms`);
+        await call;
+      }
+    }
+  }
+
+  /** Every node, each with the subnets its claim keys give it. */
   nodes(): NodeInfo[] {
-    this.#snapshot ??= sortNodes(this.#cache.values());
-    return [...this.#snapshot];
+    if (!this.#owned) {
+      const byOwner = new Map<string, string[]>();
+      for (const [cidr, owner] of this.#claimCache) {
+        byOwner.set(owner, [...(byOwner.get(owner) ?? []), cidr]);
+      }
+      this.#owned = this.#cache.list().map((n) =>
+        freezeNode({ ...n, ownership: { source: "claim", subnets: byOwner.get(n.name) ?? [] } })
+      );
+    }
+    return [...this.#owned];
+  }
+
+  entryRejects(): EntryReject[] {
+    return [...this.#bad.values()].map((b) => ({ ...b }));
   }
 
   health(): DatastoreHealth {
@@ -170,7 +257,7 @@ export class EtcdDatastore implements Datastore {
     validateNodeName(name);
     const res = await this.#client.delete().key(this.#keys.node(name)).exec();
     await this.#claims.releaseAll(name);
-    this.#apply([[name, undefined]]);
+    this.#notifyIf(this.#cache.apply([[name, undefined]]));
     return Number(res.deleted) > 0;
   }
 
@@ -185,13 +272,13 @@ export class EtcdDatastore implements Datastore {
     await Promise.allSettled([...this.#tasks, this.#registering]);
     this.#client.close();
     // The client's own timers cannot be cancelled; wait until they fired harmlessly:
-    // the watch reconnect timer (tracked) and the keepalive retry timer (100 ms).
+    // the watch reconnect timer (tracked) and the keepalive retry timer.
     const waitMs = Math.max(
       this.#tracker.until - Date.now(),
-      this.#leaseFailedAt + 150 - Date.now(),
+      this.#leaseFailedAt + KEEPALIVE_RETRY_WAIT_MS - Date.now(),
       0,
     );
-    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs + 20));
+    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs + TIMER_SLACK_MS));
   }
 
   // ---- lease -------------------------------------------------------------
@@ -220,18 +307,30 @@ export class EtcdDatastore implements Datastore {
 
   async #sync(): Promise<void> {
     await this.#stopWatcher();
-    const res = await this.#client.getAll().prefix(this.#keys.nodes).exec();
-    const next = new Map<string, NodeInfo>();
+    // Entries and claims in one read (one revision): ownership is never judged on a mix.
+    const res = await this.#client.getAll().prefix(this.#keys.prefix).exec();
+    const nodes: NodeInfo[] = [];
+    const claims = new Map<string, string>();
+    this.#bad.clear();
     for (const kv of res.kvs) {
-      const node = this.#decode(kv);
-      if (node) next.set(node.name, node);
+      const key = kv.key.toString();
+      if (key.startsWith(this.#keys.subnets)) {
+        const c = this.#decodeClaim(kv);
+        if (c) claims.set(c[0], c[1]);
+      } else if (key.startsWith(this.#keys.nodes)) {
+        const node = this.#decode(kv);
+        if (node) nodes.push(node);
+      }
     }
-    const changes: [string, NodeInfo | undefined][] = [...next].map(([n, v]) => [n, v]);
-    for (const name of this.#cache.keys()) if (!next.has(name)) changes.push([name, undefined]);
-    this.#apply(changes);
+    const claimsChanged = [...claims].sort().join(";") !== [...this.#claimCache].sort().join(";");
+    this.#claimCache = claims;
+    const was = this.#health.connected;
+    this.#setConnected(false);
+    // One change for the list and the recovery together.
+    this.#notifyIf(this.#cache.replace(nodes) || claimsChanged || !was);
     if (this.#closed) return;
     const from = (BigInt(res.header.revision) + 1n).toString();
-    const watcher = this.#client.watch().prefix(this.#keys.nodes).startRevision(from).watcher();
+    const watcher = this.#client.watch().prefix(this.#keys.prefix).startRevision(from).watcher();
     this.#watcher = watcher;
     watcher.on("connected", () => this.#setConnected());
     watcher.on("disconnected", (e) => this.#setDisconnected(`Cannot watch etcd: ${errorText(e)}`));
@@ -253,43 +352,91 @@ export class EtcdDatastore implements Datastore {
 
   #onWatch(res: IWatchResponse): void {
     const changes: [string, NodeInfo | undefined][] = [];
+    let claimsChanged = false;
     for (const ev of res.events) {
-      const name = ev.kv.key.toString().slice(this.#keys.nodes.length);
-      changes.push([name, ev.type === "Put" ? this.#decode(ev.kv) : undefined]);
+      const key = ev.kv.key.toString();
+      if (key.startsWith(this.#keys.subnets)) {
+        const c = ev.type === "Put" ? this.#decodeClaim(ev.kv) : undefined;
+        const cidr = c?.[0] ?? this.#claimCidr(key);
+        if (cidr === undefined) continue;
+        if (c) this.#claimCache.set(c[0], c[1]);
+        else this.#claimCache.delete(cidr);
+        claimsChanged = true;
+      } else if (key.startsWith(this.#keys.nodes)) {
+        const name = key.slice(this.#keys.nodes.length);
+        this.#bad.delete(key);
+        changes.push([name, ev.type === "Put" ? this.#decode(ev.kv) : undefined]);
+      }
     }
-    this.#setConnected();
-    this.#apply(changes);
+    const was = this.#health.connected;
+    this.#setConnected(false);
+    this.#notifyIf(this.#cache.apply(changes) || claimsChanged || !was);
   }
 
-  #decode(kv: IKeyValue): NodeInfo | undefined {
-    const key = kv.key.toString();
+  #claimCidr(key: string): string | undefined {
     try {
-      return parseNodeEntry(kv.value.toString(), key.slice(this.#keys.nodes.length));
-    } catch (e) {
-      this.#log(`hostgate datastore etcd: skipping ${key}: ${errorText(e)}`);
+      return normalizeCidr(key.slice(this.#keys.subnets.length));
+    } catch {
       return undefined;
     }
   }
 
-  /** Applies changes to the cache; one onChange call when anything differs. */
-  #apply(changes: [string, NodeInfo | undefined][]): void {
-    let changed = false;
-    for (const [name, node] of changes) {
-      const old = this.#cache.get(name);
-      if (sameNode(old, node)) continue;
-      changed = true;
-      if (node) this.#cache.set(name, freezeNode(node));
-      else this.#cache.delete(name);
+  #decodeClaim(kv: IKeyValue): [string, string] | undefined {
+    const cidr = this.#claimCidr(kv.key.toString());
+    if (cidr === undefined || kv.value.length > MAX_CLAIM_VALUE_BYTES) return undefined;
+    const owner = kv.value.toString();
+    try {
+      validateNodeName(owner);
+    } catch {
+      return undefined;
     }
+    return [cidr, owner];
+  }
+
+  #decode(kv: IKeyValue): NodeInfo | undefined {
+    const key = kv.key.toString();
+    const name = key.slice(this.#keys.nodes.length);
+    // Size-capped before any decoding: a huge value is never turned into a string.
+    if (kv.value.length > MAX_ENTRY_BYTES) {
+      this.#reject(key, {
+        node: name,
+        field: "entry",
+        value: `${kv.value.length} bytes`,
+        reason: "oversize",
+        detail: `larger than ${MAX_ENTRY_BYTES} bytes; not parsed`,
+      });
+      return undefined;
+    }
+    const text = kv.value.toString();
+    try {
+      return parseNodeEntry(text, name);
+    } catch (e) {
+      this.#reject(key, {
+        node: name,
+        field: "entry",
+        value: text.slice(0, 64),
+        reason: "garbage",
+        detail: errorText(e),
+      });
+      return undefined;
+    }
+  }
+
+  #reject(key: string, r: EntryReject): void {
+    const old = this.#bad.get(key);
+    if (!old || old.detail !== r.detail) {
+      this.#log(`hostgate datastore etcd: skipping ${key}: ${r.reason}: ${r.detail}`);
+    }
+    this.#bad.set(key, r);
+  }
+
+  /** One onChange call when a change to the cache differed. */
+  #notifyIf(changed: boolean): void {
     if (!changed) return;
-    this.#snapshot = undefined;
+    this.#owned = undefined;
     if (!this.#onChange || this.#closed) return;
     this.#health.events++;
-    try {
-      this.#onChange();
-    } catch (e) {
-      this.#log(`hostgate datastore etcd: onChange threw: ${errorText(e)}`);
-    }
+    notifyListener(this.#onChange, this.#log, "etcd");
   }
 
   async #stopWatcher(): Promise<void> {
@@ -303,7 +450,7 @@ export class EtcdDatastore implements Datastore {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       w.cancel().catch(() => {}),
-      new Promise((r) => (timer = setTimeout(r, 1000))),
+      new Promise((r) => (timer = setTimeout(r, WATCH_CANCEL_WAIT_MS))),
     ]);
     clearTimeout(timer);
   }
@@ -320,7 +467,8 @@ export class EtcdDatastore implements Datastore {
       } catch (e) {
         if (this.#closed) return;
         this.#setDisconnected(`Cannot ${what} in etcd: ${errorText(e)}`);
-        await this.#clock.sleep(delay, this.#abort.signal);
+        // Jitter (0.5x-1x) so the agents of a cluster do not reconnect in step.
+        await this.#clock.sleep(Math.round(delay * (0.5 + Math.random() / 2)), this.#abort.signal);
         delay = Math.min(delay * 2, this.#backoff.maxMs);
       }
     }
@@ -332,16 +480,53 @@ export class EtcdDatastore implements Datastore {
     this.#tasks.add(task);
   }
 
-  #setConnected(): void {
+  #setConnected(notify = true): void {
+    this.#lastContact = this.#clock.monotonic();
     if (this.#health.connected && this.#health.lastError === undefined) return;
-    this.#health = { connected: true, events: this.#health.events };
+    const was = this.#health.connected;
+    this.#health = {
+      connected: true,
+      events: this.#health.events,
+      authoritative: true,
+      lastContactMs: this.#lastContact,
+    };
+    if (!was && this.#logged.size > 0) {
+      this.#logLimited("connected", "hostgate datastore etcd: connected again");
+    }
+    if (!was && notify) this.#notify();
   }
 
   #setDisconnected(msg: string): void {
     if (this.#closed) return;
-    if (this.#health.connected || this.#health.lastError !== msg) {
-      this.#log(`hostgate datastore etcd: ${msg}`);
+    const was = this.#health.connected;
+    this.#logLimited(msg.replace(/:.*$/, ""), `hostgate datastore etcd: ${msg}`);
+    this.#health = {
+      connected: false,
+      lastError: msg,
+      events: this.#health.events,
+      authoritative: false,
+      lastContactMs: this.#lastContact,
+    };
+    // The agent re-reads readiness at once; its routes stay (a fault is not "empty").
+    if (was) this.#notify();
+  }
+
+  /** At most one line per `LOG_EVERY_MS` per kind of message; the rest are counted. */
+  #logLimited(kind: string, line: string): void {
+    const now = this.#clock.monotonic();
+    const seen = this.#logged.get(kind);
+    if (seen && now - seen.at < LOG_EVERY_MS) {
+      seen.suppressed++;
+      return;
     }
-    this.#health = { connected: false, lastError: msg, events: this.#health.events };
+    const more = seen && seen.suppressed > 0 ? ` (${seen.suppressed} more like it)` : "";
+    this.#logged.set(kind, { at: now, suppressed: 0 });
+    this.#log(line + more);
+  }
+
+  #notify(): void {
+    if (!this.#onChange || this.#closed) return;
+    this.#health.events++;
+    notifyListener(this.#onChange, this.#log, "etcd");
   }
 }

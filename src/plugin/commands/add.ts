@@ -4,6 +4,7 @@
  * (veth removed, address released), so a failed ADD leaves nothing behind.
  * @module
  */
+import { type CniResult, hasDns, requestedIps, type ResultInterface } from "../../cni/mod.ts";
 import { CniCode, CniError } from "../../errors.ts";
 import type { IpamResult } from "../../ipam/types.ts";
 import { NoSuchNetnsError, NotFoundError } from "../../system/netlink/errors.ts";
@@ -22,7 +23,7 @@ import { IPPOOL_TYPE } from "../../ipam/config.ts";
 import { messageOf, step, toCniError } from "../failure.ts";
 import { firstHost } from "../ip.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
-import type { CniResult, ResultDns, ResultInterface } from "../result.ts";
+import { wantsRecord } from "../pod_record.ts";
 
 /** Opens the pod's netns; a missing one is error 4 naming CNI_NETNS. */
 export function openPodNetns(ctx: CommandContext): NetlinkHandle {
@@ -47,10 +48,6 @@ function iface(link: Link, sandbox?: string): ResultInterface {
   return out;
 }
 
-function hasDns(d: ResultDns | undefined): d is ResultDns {
-  return Boolean(d && (d.nameservers?.length || d.domain || d.search?.length || d.options?.length));
-}
-
 /** Runs ADD and returns hostgate's own part of the result (dispatch merges prevResult). */
 export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
   const { env, conf, deps, log } = ctx;
@@ -69,13 +66,26 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
     const bridge = ensureBridge(host, conf);
     const owner = ipamOwner(env);
     const hostName = hostVethName(env.containerId, env.ifname);
-    const requestedIps = [...env.args.ips, ...conf.requestedIps];
+    const wanted = requestedIps({ cniArgs: env.args, args: conf.args, runtime: conf.runtime });
     const alloc: IpamResult = await ctx.ipam.add(
       owner,
-      requestedIps.length > 0 ? { requestedIps } : undefined,
+      wanted.length > 0 ? { requestedIps: wanted } : undefined,
     );
     try {
-      return wire({ ctx, host, pod, bridge, hostName, alloc });
+      const result = wire({ ctx, host, pod, bridge, hostName, alloc });
+      // hostPorts and bandwidth (capabilities): their code loads only when asked for.
+      if (wantsRecord(conf.runtime)) {
+        const { addFeatures } = await import("../features.ts");
+        await addFeatures(ctx, {
+          containerId: env.containerId,
+          ifname: env.ifname,
+          hostVeth: hostName,
+          podIps: alloc.ips.map((ip) => ip.address),
+          hostLinks: [conf.bridge, hostName],
+          ...(conf.mtu === undefined ? {} : { mtu: conf.mtu }),
+        });
+      }
+      return result;
     } catch (e) {
       log.warn("ADD failed, rolling back", { error: messageOf(e) });
       rollbackVeth(ctx, { host, hostName });

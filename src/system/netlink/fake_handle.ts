@@ -10,10 +10,10 @@ import { needLink } from "./fake_routes.ts";
 import type { FakeLink, FakeNs, FakeWorld } from "./fake_world.ts";
 import { formatIp, formatMac, parseIp, parseMac } from "./ip.ts";
 import { fakeGetSysctl, fakeSetSysctl } from "./fake_sysctl.ts";
+import type { Family } from "../../net/mod.ts";
 import type {
   AddAddrOptions,
   Address,
-  Family,
   FdbEntry,
   Link,
   Neighbor,
@@ -149,6 +149,11 @@ export class FakeHandle implements NetlinkHandle {
     peer.peer = { netns: this.netns, index: host.index };
     peer.peerIndex = host.index;
     return copyLink(host);
+  }
+
+  addIfb(opts: { name: string; mtu?: number }): Link {
+    const ns = this.#op("addIfb", opts);
+    return copyLink(this.#create(ns, { ...opts, kind: "ifb" }, `add ifb ${opts.name}`));
   }
 
   addVxlan(spec: VxlanSpec): Link {
