@@ -15,6 +15,7 @@ import { resolvePolicies } from "../../src/agent/policy/resolve.ts";
 import type { Cluster, Pod } from "./cluster.ts";
 import { AGENT_BIN } from "./cluster_types.ts";
 import { probeFrom, startPolicyServers, waitEnforced } from "./policy_world.ts";
+import { stopProc } from "./procs.ts";
 
 const PORT = 8080;
 
@@ -73,7 +74,24 @@ export async function showPolicy(
     [...o.namespaces, ...o.pods, ...o.policies].map((x) => stringify(x)).join("---\n"),
   );
   await Deno.rename(`${dir}/.demo.yaml.tmp`, `${dir}/demo.yaml`);
-  await Promise.all(pods.map((p) => startPolicyServers(c, p.netns, [`--tcp=${PORT}`, "--udp="])));
+  // Stopped again at the end: a kept cluster (--keep) holds only its agents.
+  const servers = await Promise.all(
+    pods.map((p) => startPolicyServers(c, p.netns, [`--tcp=${PORT}`, "--udp="])),
+  );
+  try {
+    return await section(c, pods, o, out);
+  } finally {
+    await Promise.all(servers.map((p) => stopProc(p)));
+  }
+}
+
+async function section(
+  c: Cluster,
+  pods: Pod[],
+  o: ReturnType<typeof objects>,
+  out: (l?: string) => void,
+): Promise<number> {
+  const dir = `${c.dir}/store/policy`;
   await waitEnforced(c, o, "the demo policy");
 
   const key = (f: Pod, t: Pod) => `${f.label}>${t.label}`;
@@ -96,20 +114,24 @@ export async function showPolicy(
   const model = resolvePolicies(store.input());
   const nodes = new Map(c.topo.nodes.map((n) => [n.name, [n.ip]]));
   let differ = 0;
-  const left = matrix(pods, (f, t) => f === t ? "·" : measured.get(key(f, t)) ? "✓" : "✗");
+  // "." allowed, "X" denied (not the ping matrix's marks: those count reachability).
+  const left = matrix(pods, (f, t) => f === t ? "·" : measured.get(key(f, t)) ? "." : "X");
   const right = matrix(pods, (f, t) => {
     if (f === t) return "·";
     const want =
       evaluate(model, { src: f.ip, dst: t.ip, protocol: "TCP", port: PORT }, nodes).allowed;
     if (want !== measured.get(key(f, t))) differ++;
-    return want ? "✓" : "✗";
+    return want ? "." : "X";
   });
   out(
     `\nNetworkPolicy demo/web-from-client: pods a (app=web) admit only pods b (app=client) on port http (${PORT}/TCP)`,
   );
   out(`(objects in ${dir}/demo.yaml; every node enforces them in nft table inet hostgate-policy)`);
   const w = left[0]!.length + 4;
-  out("measured (TCP connect, row to column)".padEnd(w) + "policy explain predicts");
+  out(
+    "measured (TCP connect, row to column; . allowed, X denied)".padEnd(w) +
+      "policy explain predicts",
+  );
   left.forEach((l, i) => out(l.padEnd(w) + right[i]));
   const from = pods.find((p) => p.name === "b")!;
   const to = pods.find((p) => p.name === "a" && p.node !== from.node) ??

@@ -28,7 +28,7 @@ import {
 } from "../../src/agent/testing/policy_cases.ts";
 import type { Cluster } from "./cluster.ts";
 import { until as waitFor } from "../helpers/until.ts";
-import { tail } from "./procs.ts";
+import { type Proc, tail } from "./procs.ts";
 import type { ProbeTarget } from "./policy_pod.ts";
 
 const POLICY_POD = new URL("./policy_pod.ts", import.meta.url).pathname;
@@ -122,9 +122,9 @@ export async function startPolicyServers(
   cluster: Cluster,
   netns: string,
   args: string[] = [],
-): Promise<void> {
+): Promise<Proc> {
   const name = `srv-${netns}`;
-  cluster.startServer(netns, name, [
+  const proc = cluster.startServer(netns, name, [
     Deno.execPath(),
     "run",
     "--allow-net",
@@ -138,6 +138,7 @@ export async function startPolicyServers(
     async () => (await tail(`${cluster.dir}/${name}.log`)).includes("listening"),
     { ms: 20_000 },
   );
+  return proc;
 }
 
 /** See the module doc. */
