@@ -54,7 +54,17 @@ function randomCase(r: () => number) {
           }],
         }],
       },
-      status: { phase: "Running", podIP: ip },
+      status: {
+        phase: "Running",
+        podIP: ip,
+        // Some pods are dual-stack (hostNetwork ones take the node's single address).
+        podIPs: [
+          { ip },
+          ...(!host && r() < 0.4
+            ? [{ ip: `fd00:10:244:${NODES.indexOf(node) + 1}::${10 + i}` }]
+            : []),
+        ],
+      },
     });
   }
   const selector = () => {
@@ -84,7 +94,15 @@ function randomCase(r: () => number) {
         ipBlock: {
           cidr: base,
           except: r() < 0.5
-            ? [pick(["10.244.1.16/28", "10.244.2.12/30", "10.244.3.0/26", "172.30.0.12/32"])]
+            ? [
+              pick([
+                "10.244.1.16/28",
+                "10.244.2.12/30",
+                "10.244.3.0/26",
+                "172.30.0.12/32",
+                "fd00:10:244:2::10/126",
+              ]),
+            ]
               .filter((e) => e !== base)
             : [],
         },
@@ -180,7 +198,7 @@ Deno.test("evaluator and compiled nft agree on 300 random clusters", () => {
     ];
     for (const src of srcs) {
       for (const dst of dsts) {
-        if (src === dst) continue;
+        if (src === dst || src.includes(":") !== dst.includes(":")) continue;
         for (
           const [protocol, port] of [["TCP", 80], ["UDP", 81], ["SCTP", 8080], ["ICMP", 0], [
             "TCP",
