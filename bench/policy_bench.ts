@@ -29,7 +29,7 @@ export async function policyBench(opts: PolicyBenchOptions = {}): Promise<string
   const out: string[] = [];
   if (suites.includes("latency")) {
     out.push(
-      "API event to enforcement (pod relabel -> verdict-map element in the kernel, nft monitor):",
+      "API event to enforcement (pod relabel -> nft transaction committed, element read back):",
       table(
         ["cluster", "changes", "p50 ms", "p99 ms", "max ms", "target"],
         await policyLatencyRows(opts.changes ?? 120),
