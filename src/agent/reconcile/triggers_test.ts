@@ -1,42 +1,8 @@
 import assert from "node:assert/strict";
 import { FakeClock, settle, until } from "../../system/fake_clock.ts";
 import { memoryLogger } from "../observe/mod.ts";
-import { type FileWatch, linkEventWantsPass, WATCH_RETRY_MS, watchOwnedFiles } from "./triggers.ts";
-
-/** A directory watch driven by the test: push events, end it, or refuse to open. */
-class FakeWatches {
-  missing = false;
-  opened = 0;
-  #push: ((ev: { paths: string[] } | undefined) => void) | undefined;
-  open = (_dir: string): FileWatch => {
-    if (this.missing) throw new Error("Cannot watch: no such directory");
-    this.opened++;
-    const queue: ({ paths: string[] } | undefined)[] = [];
-    let wake: (() => void) | undefined;
-    this.#push = (ev) => {
-      queue.push(ev);
-      wake?.();
-    };
-    const closed = () => this.#push?.(undefined);
-    return {
-      close: closed,
-      async *[Symbol.asyncIterator]() {
-        for (;;) {
-          if (queue.length === 0) await new Promise<void>((r) => (wake = r));
-          const ev = queue.shift();
-          if (ev === undefined) return;
-          yield ev;
-        }
-      },
-    };
-  };
-  event(...paths: string[]): void {
-    this.#push?.({ paths });
-  }
-  end(): void {
-    this.#push?.(undefined);
-  }
-}
+import { FakeWatches } from "../testing/mod.ts";
+import { linkEventWantsPass, WATCH_RETRY_MS, watchOwnedFiles } from "./triggers.ts";
 
 function start(w: FakeWatches) {
   const clock = new FakeClock();
@@ -58,13 +24,13 @@ Deno.test("watchOwnedFiles: only our files and the directory itself ask for a pa
   const w = new FakeWatches();
   const s = start(w);
   await settle();
-  w.event("/etc/cni/net.d/99-other.conflist");
+  w.event("/etc/cni/net.d", "/etc/cni/net.d/99-other.conflist");
   await settle();
   assert.equal(s.fired(), 0, "someone else's file");
-  w.event("/etc/cni/net.d/10-hostgate.conflist");
+  w.event("/etc/cni/net.d", "/etc/cni/net.d/10-hostgate.conflist");
   await settle();
   assert.equal(s.fired(), 1);
-  w.event("/etc/cni/net.d");
+  w.event("/etc/cni/net.d", "/etc/cni/net.d");
   await settle();
   assert.equal(s.fired(), 2, "the directory itself changed");
   await s.stop();
@@ -84,7 +50,7 @@ Deno.test("watchOwnedFiles: a missing directory is retried every second and chec
   await until("the watch reopened", () => w.opened === 1, { clock: s.clock, stepMs: 100 });
   assert.equal(s.fired(), 5, "the directory is back: one more pass to check it");
   // A watch that ends (directory removed) fires and reopens after the pause.
-  w.end();
+  w.end("/etc/cni/net.d");
   await settle();
   assert.equal(s.fired(), 6);
   await s.clock.advance(WATCH_RETRY_MS);
