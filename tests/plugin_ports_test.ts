@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { addressesOf, netnsName, type PluginNode, withPluginNode } from "./helpers/cni.ts";
 import { isRoot, run, sh } from "./helpers/netns.ts";
+import { renderNft } from "../src/agent/firewall/mod.ts";
 
 const ignore = !isRoot();
 const ECHO = new URL("./cluster/echo_server.ts", import.meta.url).pathname;
@@ -116,6 +117,11 @@ Deno.test({
         const add = await n.eth0("ADD", { containerId: "web1", netns: web, conf: c });
         assert.equal(add.code, 0, add.stdout + add.stderr);
         const webIp = podIpOf(add.json);
+        // The agent's nftables backend syncs its chains in the same table: the mappings stay.
+        const agentRules = renderNft({ clusterCidrs: ["10.77.0.0/16"], masquerade: true });
+        for (let i = 0; i < 2; i++) {
+          await sh(["ip", "netns", "exec", n.node, "nft", "-f", "-"], { stdin: agentRules });
+        }
         const server = await serve(netnsName(web), [
           Deno.execPath(),
           "run",
