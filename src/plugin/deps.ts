@@ -7,10 +7,13 @@
 import type { CniEnv } from "../cni/mod.ts";
 import type { Ipam } from "../ipam/types.ts";
 import type { Clock } from "../system/clock.ts";
+import type { Conntrack } from "../system/conntrack.ts";
 import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { Netlink } from "../system/netlink/types.ts";
 import type { Logger } from "../system/log.ts";
+import type { NftSets } from "../system/nft.ts";
+import type { Tc } from "../system/tc.ts";
 import type { LogLevel, NetConf } from "./netconf.ts";
 
 /** What an IPAM backend is built from: the validated config and the call's environment. */
@@ -39,6 +42,12 @@ export interface PluginDeps {
    * boundary logger `log` is kept.
    */
   openLog?: (opts: { file?: string; level?: LogLevel }) => Logger;
+  /** nft for hostPorts; built from `exec` when absent (only when a pod has hostPorts). */
+  nft?: NftSets;
+  /** conntrack for hostPorts; built from `exec` when absent. */
+  conntrack?: Conntrack;
+  /** tc for bandwidth limits; built from `exec` when absent. */
+  tc?: Tc;
 }
 
 /** The arguments every command handler receives. */

@@ -227,13 +227,30 @@ export function nftChainRules(spec: FirewallSpec, chain: string): string[] {
   return out;
 }
 
+/** The declaration of hostgate's agent chains, headers only (a no-op for existing ones). */
+function nftDeclareChains(t: string): string[] {
+  const out = [`table ${t} {`];
+  for (const chain of [FILTER_CHAIN, NAT_CHAIN]) {
+    out.push(`\tchain ${chain} {`, `\t\t${NFT_HEADERS[chain]}`, "\t}");
+  }
+  out.push("}");
+  return out;
+}
+
 /**
- * The whole `nft -f` payload: create-then-delete-then-define replaces the
- * table atomically in one transaction, whether it existed or not.
+ * The whole `nft -f` payload: declare-then-delete-then-define replaces the
+ * agent's own two chains atomically in one transaction, whether they existed
+ * or not. Only the chains: the table is shared with the plugin's hostPort
+ * maps and chains, which a sync must never wipe.
  */
 export function renderNft(spec: FirewallSpec): string {
   const t = `${NFT_TABLE.family} ${NFT_TABLE.name}`;
-  const out = [`table ${t}`, `delete table ${t}`, `table ${t} {`];
+  const out = [
+    ...nftDeclareChains(t),
+    `delete chain ${t} ${FILTER_CHAIN}`,
+    `delete chain ${t} ${NAT_CHAIN}`,
+    `table ${t} {`,
+  ];
   for (const chain of [FILTER_CHAIN, NAT_CHAIN]) {
     out.push(`\tchain ${chain} {`, `\t\t${NFT_HEADERS[chain]}`);
     for (const r of nftChainRules(spec, chain)) out.push(`\t\t${r}`);
@@ -243,17 +260,28 @@ export function renderNft(spec: FirewallSpec): string {
   return out.join("\n") + "\n";
 }
 
-/** The payload deleting hostgate's nft table (harmless when absent). */
+/** The payload deleting the agent's chains (harmless when absent; the plugin's part stays). */
 export function renderNftRemoval(): string {
   const t = `${NFT_TABLE.family} ${NFT_TABLE.name}`;
-  return `table ${t}\ndelete table ${t}\n`;
+  return [
+    ...nftDeclareChains(t),
+    `delete chain ${t} ${FILTER_CHAIN}`,
+    `delete chain ${t} ${NAT_CHAIN}`,
+  ].join("\n") + "\n";
+}
+
+/** True when a `nft list table` output holds one of the agent's chains. */
+export function nftHasAgentChains(listText: string | undefined): boolean {
+  if (listText === undefined) return false;
+  const { chains } = parseNftTable(listText);
+  return chains.has(FILTER_CHAIN) || chains.has(NAT_CHAIN);
 }
 
 /** True when a `nft list table` output (undefined: no table) matches the spec. */
 export function nftInSync(listText: string | undefined, spec: FirewallSpec): boolean {
   if (listText === undefined) return false;
+  // Other chains (the plugin's hostPort chains) share the table: only the agent's two count.
   const { chains } = parseNftTable(listText);
-  if (chains.size !== 2) return false;
   return [FILTER_CHAIN, NAT_CHAIN].every((name) => {
     const c = chains.get(name);
     const want = nftChainRules(spec, name);

@@ -205,6 +205,22 @@ Deno.test("nft driver: writes once, detects a manual edit, removes the table", a
   assert.equal(await fw.sync(DUAL), true);
   assert.equal(await fw.inSync(DUAL), true);
   assert.equal(await fw.remove(), true);
-  assert.equal(await nft.listTable("inet", "hostgate"), undefined);
+  assert.doesNotMatch((await nft.listTable("inet", "hostgate")) ?? "", /HOSTGATE-/);
   assert.equal(await fw.remove(), false);
+});
+
+Deno.test("nft driver: sync and remove keep the plugin's hostPort chains in the shared table", async () => {
+  const nft = new FakeNft();
+  const fw = new NftDriver(nft);
+  nft.setTable("inet", "hostgate", [
+    "chain hostport-dnat {",
+    "meta nfproto ipv4 dnat ip to meta l4proto . th dport map @hostport-any4",
+    "}",
+  ]);
+  assert.equal(await fw.sync(DUAL), true);
+  assert.equal(await fw.inSync(DUAL), true, "a foreign chain does not make the agent resync");
+  assert.equal(await fw.sync(DUAL), false);
+  assert.match((await nft.listTable("inet", "hostgate"))!, /chain hostport-dnat/);
+  assert.equal(await fw.remove(), true);
+  assert.match((await nft.listTable("inet", "hostgate"))!, /chain hostport-dnat/);
 });

@@ -23,6 +23,7 @@ import { IPPOOL_TYPE } from "../../ipam/config.ts";
 import { messageOf, step, toCniError } from "../failure.ts";
 import { firstHost } from "../ip.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
+import { wantsRecord } from "../pod_record.ts";
 
 /** Opens the pod's netns; a missing one is error 4 naming CNI_NETNS. */
 export function openPodNetns(ctx: CommandContext): NetlinkHandle {
@@ -71,7 +72,20 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
       wanted.length > 0 ? { requestedIps: wanted } : undefined,
     );
     try {
-      return wire({ ctx, host, pod, bridge, hostName, alloc });
+      const result = wire({ ctx, host, pod, bridge, hostName, alloc });
+      // hostPorts and bandwidth (capabilities): their code loads only when asked for.
+      if (wantsRecord(conf.runtime)) {
+        const { addFeatures } = await import("../features.ts");
+        await addFeatures(ctx, {
+          containerId: env.containerId,
+          ifname: env.ifname,
+          hostVeth: hostName,
+          podIps: alloc.ips.map((ip) => ip.address),
+          hostLinks: [conf.bridge, hostName],
+          ...(conf.mtu === undefined ? {} : { mtu: conf.mtu }),
+        });
+      }
+      return result;
     } catch (e) {
       log.warn("ADD failed, rolling back", { error: messageOf(e) });
       rollbackVeth(ctx, { host, hostName });

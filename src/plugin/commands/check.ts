@@ -13,6 +13,7 @@ import { messageOf, step } from "../failure.ts";
 import { canonicalCidr, canonicalIp, familyOf, splitCidr } from "../ip.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
 import { openPodNetns } from "./add.ts";
+import { readRecord, recordPath, stateDirOf, wantsRecord } from "../pod_record.ts";
 
 function mismatch(msg: string): CniError {
   return new CniError(CniCode.CheckFailed, `Cannot confirm attachment: ${msg}`);
@@ -78,6 +79,18 @@ function checkPod(
   return ips.map((ip) => splitCidr(ip.address)[0]);
 }
 
+/** The pod's hostPorts and bandwidth limits, when it has a record or the runtime asks for them. */
+async function checkPodFeatures(ctx: CommandContext, hostName: string): Promise<void> {
+  const path = recordPath(stateDirOf(ctx.conf.raw), ctx.conf.name, hostName);
+  const rec = await readRecord(ctx.deps.fs, path);
+  if (!rec) {
+    if (wantsRecord(ctx.conf.runtime)) throw mismatch(`no hostPort/bandwidth record at ${path}`);
+    return;
+  }
+  const { checkFeatures } = await import("../features.ts");
+  await checkFeatures(ctx, rec);
+}
+
 /** Runs CHECK; resolves when everything matches. */
 export async function cmdCheck(ctx: CommandContext): Promise<void> {
   const prev = ctx.conf.prevResult;
@@ -97,6 +110,7 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
   } finally {
     pod.close();
   }
+  await checkPodFeatures(ctx, hostName);
   try {
     await ctx.ipam.check(ipamOwner(ctx.env), ips);
   } catch (e) {

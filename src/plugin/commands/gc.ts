@@ -6,11 +6,12 @@
  * attachment is stale.
  * @module
  */
-import { CniError } from "../../errors.ts";
+import { CniCode, CniError } from "../../errors.ts";
 import { NotFoundError } from "../../system/netlink/errors.ts";
 import type { CommandContext } from "../deps.ts";
 import { toCniError } from "../failure.ts";
 import { HOST_VETH_PATTERN, hostVethName } from "../names.ts";
+import { listRecords, stateDirOf } from "../pod_record.ts";
 
 /** Runs GC; keeps going past errors and reports them all at the end. */
 export async function cmdGc(ctx: CommandContext): Promise<void> {
@@ -45,6 +46,19 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
     }
   } catch (e) {
     failures.push(toCniError(e, "list host veths"));
+  }
+  // hostPorts, IFBs and records of stale pods (also nft elements whose record was lost).
+  try {
+    const records = await listRecords(ctx.deps.fs, {
+      stateDir: stateDirOf(ctx.conf.raw),
+      network: ctx.conf.name,
+    });
+    const { gcFeatures } = await import("../features.ts");
+    for (const msg of await gcFeatures(ctx, { keep, records })) {
+      failures.push(new CniError(CniCode.Internal, msg));
+    }
+  } catch (e) {
+    failures.push(toCniError(e, "collect hostPorts and bandwidth limits"));
   }
   if (failures.length > 0) {
     throw new CniError(failures[0]!.code, failures.map((f) => f.message).join("; "));

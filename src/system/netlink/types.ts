@@ -160,6 +160,8 @@ export interface NetlinkHandle {
   /** Creates a veth pair, the peer directly inside spec.peerNetns. Returns the host side. */
   addVeth(spec: VethSpec): Link;
   addVxlan(spec: VxlanSpec): Link;
+  /** Creates an IFB device (traffic shaping of a pod's egress); LinkExistsError when taken. */
+  addIfb(opts: { name: string; mtu?: number }): Link;
   /** The setters throw LinkNotFoundError when the index does not exist. */
   setLinkUp(index: number): void;
   setLinkDown(index: number): void;
