@@ -510,13 +510,16 @@ export class FileDatastore implements Datastore {
 
   /** Takes a new snapshot (sorted by name) and tells the agent when it (or health) changed. */
   #apply(nodes: NodeInfo[], claims: Claims, force = false): void {
-    const claimText = (c: Claims) => [...c].sort().join(";");
+    // Only the ownership of present entries matters: a claim written just before its
+    // entry (registration order) is no change yet.
+    const owned = (list: readonly NodeInfo[], c: Claims) =>
+      list.map((n) => `${n.name}=${ownedBy(c, n.name).join(",")}`).join(";");
     const changed = force || nodes.length !== this.#entries.length ||
       nodes.some((n, i) => !sameNode(n, this.#entries[i])) ||
-      claimText(claims) !== claimText(this.#claims);
+      owned(nodes, claims) !== owned(this.#entries, this.#claims);
+    this.#claims = claims;
     if (!changed) return;
     this.#entries = nodes.map(freezeNode);
-    this.#claims = claims;
     this.#snapshot = undefined;
     this.#notify();
   }
