@@ -9,6 +9,7 @@ import type { Clock } from "../system/clock.ts";
 import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { Netlink } from "../system/netlink/types.ts";
+import type { Nft } from "../system/nft.ts";
 import type { CniEnv } from "./env.ts";
 import type { Logger } from "./log.ts";
 import type { LogLevel, NetConf } from "./netconf.ts";
@@ -32,6 +33,8 @@ export interface PluginDeps {
   exec: Exec;
   clock: Clock;
   log: Logger;
+  /** nftables, for the per-pod anti-spoofing chains (guard/). */
+  nft: Nft;
   /** Builds the IPAM backend; main.ts wires `createIpam`. */
   ipam: IpamFactory;
   /**

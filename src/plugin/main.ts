@@ -9,6 +9,7 @@ import { createIpam } from "../ipam/mod.ts";
 import { RealClock } from "../system/clock.ts";
 import { RealExec } from "../system/exec.ts";
 import { SyncFileSystem } from "../system/fs.ts";
+import { ExecNft } from "../system/nft.ts";
 import { FfiNetlink } from "../system/netlink/ffi_netlink.ts";
 import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netlink/types.ts";
 import type { IpamRequest, PluginDeps } from "./deps.ts";
@@ -96,11 +97,13 @@ async function main(): Promise<number> {
   const level = ["debug", "info", "warn", "error"].includes(wanted)
     ? wanted as LogLevel
     : undefined;
+  const exec = new RealExec();
   const deps: PluginDeps = {
     netlink: lazyNetlink(),
     // One task per process: sync file calls skip the async thread pool round trips.
     fs: new SyncFileSystem(),
-    exec: new RealExec(),
+    exec,
+    nft: new ExecNft({ exec, timeoutMs: 10_000 }),
     clock: new RealClock(),
     log: createLogger({ sink: stderrSink, level: level ?? "warn" }),
     ipam: buildIpam,

@@ -23,11 +23,22 @@ export interface IpamConf {
   [key: string]: unknown;
 }
 
+/**
+ * How a pod is wired: "routed" (a veth per pod, /32 and /128 with a
+ * link-local gateway and a host route per pod, no bridge) or "bridge" (every
+ * pod's veth on one bridge holding the subnet gateway).
+ */
+export type PodMode = "routed" | "bridge";
+
 /** A validated hostgate network configuration. */
 export interface NetConf {
   cniVersion: string;
   name: string;
   type: string;
+  /** "bridge" when absent (the shape of configs written before routed mode existed). */
+  mode: PodMode;
+  /** Per-pod anti-spoofing (own addresses and MAC only); on unless `"antiSpoofing": false`. */
+  antiSpoofing: boolean;
   /** Bridge the pods attach to (default "hostgate0"). */
   bridge: string;
   /** Put the gateway addresses on the bridge (implied by isDefaultGateway). */
@@ -186,6 +197,13 @@ export function parseNetConf(raw: Record<string, unknown>, command: CniCommand):
   const isDefaultGateway = bool(raw, "isDefaultGateway");
   const isGateway = bool(raw, "isGateway") || isDefaultGateway;
   const hairpinMode = bool(raw, "hairpinMode");
+  const mode = raw["mode"] ?? "bridge";
+  if (mode !== "routed" && mode !== "bridge") {
+    throw invalidConfig("mode", `must be "routed" or "bridge", not ${JSON.stringify(mode)}`);
+  }
+  const antiSpoofing = raw["antiSpoofing"] === undefined || raw["antiSpoofing"] === null
+    ? true
+    : bool(raw, "antiSpoofing");
   const promiscMode = bool(raw, "promiscMode");
   if (hairpinMode && promiscMode) {
     throw invalidConfig("promiscMode", "cannot be combined with hairpinMode");
@@ -204,6 +222,8 @@ export function parseNetConf(raw: Record<string, unknown>, command: CniCommand):
     cniVersion,
     name,
     type,
+    mode,
+    antiSpoofing,
     bridge,
     isGateway,
     isDefaultGateway,

@@ -10,6 +10,7 @@ import type { Attachment, Ipam, IpamOwner, IpamResult, IpamRoute } from "../ipam
 import { RealClock } from "../system/clock.ts";
 import type { Exec, ExecResult } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
+import { FakeChainNft } from "../system/fake_nft.ts";
 import { FakeNetlink } from "../system/netlink/mod.ts";
 import type { PluginDeps } from "./deps.ts";
 import { dispatch } from "./dispatch.ts";
@@ -147,6 +148,7 @@ export interface Harness {
   netlink: FakeNetlink;
   ipam: FakeIpam;
   exec: NoExec;
+  nft: FakeChainNft;
   deps: PluginDeps;
   log: ReturnType<typeof memoryLogger>;
 }
@@ -157,16 +159,18 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
   for (const p of opts.pods ?? ["/run/netns/pod1"]) netlink.addNetns(p);
   const ipam = new FakeIpam(opts.ipam);
   const exec = new NoExec();
+  const nft = new FakeChainNft();
   const log = memoryLogger();
   const deps: PluginDeps = {
     netlink,
     fs: untouchableFs(),
     exec,
+    nft,
     clock: new RealClock(),
     log,
     ipam: () => ipam,
   };
-  return { netlink, ipam, exec, deps, log };
+  return { netlink, ipam, exec, nft, deps, log };
 }
 
 /** The conflist entry most tests use. */

@@ -48,6 +48,8 @@ export interface AgentConfig {
   /** More plugin binaries to copy into cniBinDir (e.g. /usr/lib/cni/portmap). */
   extraPlugins: string[];
   ipamDir: string;
+  /** How the plugin wires pods: "routed" (default) or "bridge". */
+  podMode: "routed" | "bridge";
   bridge: string;
   /** Conflist MTU; 0 means the uplink's MTU (minus the VXLAN overhead when it can be used). */
   mtu: number;
@@ -206,6 +208,7 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     pluginSrc: get("pluginSrc"),
     extraPlugins: list(get("extraPlugins")),
     ipamDir: get("ipamDir"),
+    podMode: oneOf(get("podMode"), ["routed", "bridge"] as const, "--pod-mode"),
     bridge: get("bridge"),
     mtu: parseInt10(get("mtu"), "--mtu", 0, 65535),
     backend: oneOf(get("backend"), ["host-gw", "vxlan", "auto"] as const, "--backend"),

@@ -16,6 +16,9 @@ export const DEFAULT_IPAM_DIR = "/run/hostgate/ipam";
 export interface ConflistSpec {
   /** Network name ("hostgate"). */
   name: string;
+  /** How the plugin wires pods; "routed" when absent. */
+  mode?: "routed" | "bridge";
+  /** The pod bridge (written only in bridge mode). */
   bridge: string;
   mtu: number;
   /** This node's pod subnets, one per family. */
@@ -56,6 +59,7 @@ export function conflistIppool(
 export type ConflistConfig = Pick<
   AgentConfig,
   | "networkName"
+  | "podMode"
   | "bridge"
   | "ipamDir"
   | "ipam"
@@ -75,6 +79,7 @@ export function conflistFor(
 ): string {
   return renderConflist({
     name: cfg.networkName,
+    mode: cfg.podMode,
     bridge: cfg.bridge,
     mtu: node.mtu,
     podCidrs: node.podCidrs,
@@ -100,7 +105,8 @@ export function renderConflist(spec: ConflistSpec): string {
     plugins: [
       {
         type: "hostgate",
-        bridge: spec.bridge,
+        mode: spec.mode ?? "routed",
+        ...(spec.mode === "bridge" ? { bridge: spec.bridge } : {}),
         isGateway: true,
         isDefaultGateway: true,
         mtu: spec.mtu,

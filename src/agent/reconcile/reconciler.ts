@@ -52,6 +52,7 @@ export type ReconcileConfig = Pick<
   | "nodeIps"
   | "iface"
   | "bridge"
+  | "podMode"
   | "clusterCidrs"
   | "masquerade"
   | "mtu"
@@ -254,7 +255,8 @@ export class Reconciler {
     writes += (vxDel?.neighbors ?? 0) + (vxDel?.fdb ?? 0);
     const mtu = podMtu({ mtu: cfg.mtu, backend: cfg.backend, uplinkMtu: uplink?.link?.mtu });
 
-    if (cfg.manageBridge && desired.bridgeGateways.length > 0) {
+    // Routed pods need no bridge: their gateway is link-local, their routes the plugin's.
+    if (cfg.podMode === "bridge" && cfg.manageBridge && desired.bridgeGateways.length > 0) {
       writes += await step("ensure the bridge", () =>
         ensureBridge(handle, this.#sysctl, {
           name: cfg.bridge,

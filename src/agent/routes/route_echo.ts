@@ -8,6 +8,7 @@
  */
 import { HOSTGATE_ROUTE_PROTOCOL, type RouteEvent } from "../../system/netlink/types.ts";
 import { canonCidr, canonIp, isCidr, isIp } from "../../net/mod.ts";
+import { isPodRoute } from "../../plugin/wiring/routed.ts";
 import type { DesiredRoute } from "../reconcile/desired_state.ts";
 
 /** The routes the last pass asked for, keyed by destination. */
@@ -28,6 +29,8 @@ export class RouteExpectation {
   isEcho(ev: RouteEvent): boolean {
     const r = ev.route;
     if (r.protocol !== HOSTGATE_ROUTE_PROTOCOL || (r.table ?? 254) !== 254) return false;
+    // A pod's host route (routed mode) is the plugin's: no pass for a pod coming or going.
+    if (isPodRoute(r)) return true;
     if (!isCidr(r.dst)) return false;
     const want = this.#want.get(canonCidr(r.dst));
     if (ev.kind === "delete") return want === undefined;

@@ -11,6 +11,7 @@ import type { Ipam } from "../../ipam/types.ts";
 import type { NetlinkHandle } from "../../system/netlink/types.ts";
 import type { CommandContext } from "../deps.ts";
 import { messageOf, toCniError } from "../failure.ts";
+import { removeGuards } from "../guard/mod.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
 
 /** Removes the host veth by its derived name; true when one was removed. */
@@ -87,6 +88,10 @@ export async function cmdDel(ctx: DelContext): Promise<void> {
   const failures: CniError[] = [];
   const hostName = hostVethName(ctx.env.containerId, ctx.env.ifname);
   const removal = startHostRemoval(ctx, hostName);
+  // The guard chain outlives its veth on this kernel: removed by name, beside the rest.
+  const unguarding = ctx.conf.antiSpoofing
+    ? removeGuards(ctx.deps.nft, [hostName]).then(() => undefined, (e: unknown) => e)
+    : Promise.resolve(undefined);
   let ipamFailure: CniError | undefined;
   try {
     await ctx.ipam().del(ipamOwner(ctx.env));
@@ -102,6 +107,8 @@ export async function cmdDel(ctx: DelContext): Promise<void> {
       failures.push(toCniError(e, `delete ${ctx.env.ifname} in ${ctx.env.netns}`));
     }
   }
+  const guardFailure = await unguarding;
+  if (guardFailure) failures.push(toCniError(guardFailure, `remove the guard of ${hostName}`));
   if (ipamFailure) failures.push(ipamFailure);
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1) {

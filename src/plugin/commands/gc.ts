@@ -10,6 +10,7 @@ import { CniError } from "../../errors.ts";
 import { NotFoundError } from "../../system/netlink/errors.ts";
 import type { CommandContext } from "../deps.ts";
 import { toCniError } from "../failure.ts";
+import { listGuards, removeGuards } from "../guard/mod.ts";
 import { HOST_VETH_PATTERN, hostVethName } from "../names.ts";
 
 /** Runs GC; keeps going past errors and reports them all at the end. */
@@ -25,11 +26,13 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
   try {
     const host = ctx.deps.netlink.open();
     try {
-      const bridge = host.getLink(ctx.conf.bridge);
-      if (bridge) {
+      // Routed veths have no master; in bridge mode unattached ones are half-made ADDs
+      // killed before setMaster.
+      const bridge = ctx.conf.mode === "bridge" ? host.getLink(ctx.conf.bridge) : undefined;
+      if (bridge || ctx.conf.mode === "routed") {
         for (const link of host.listLinks()) {
-          // Unattached ones are half-made ADDs killed before setMaster.
-          const ours = link.master === bridge.index || link.master === undefined;
+          const ours = link.master === undefined ||
+            (bridge !== undefined && link.master === bridge.index);
           if (link.kind !== "veth" || !ours) continue;
           if (!HOST_VETH_PATTERN.test(link.name) || keep.has(link.name)) continue;
           try {
@@ -45,6 +48,15 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
     }
   } catch (e) {
     failures.push(toCniError(e, "list host veths"));
+  }
+  if (ctx.conf.antiSpoofing) {
+    try {
+      const stale = (await listGuards(ctx.deps.nft)).filter((n) => !keep.has(n));
+      await removeGuards(ctx.deps.nft, stale);
+      if (stale.length > 0) ctx.log.info("GC: removed stale guards", { chains: stale.join(",") });
+    } catch (e) {
+      failures.push(toCniError(e, "collect anti-spoofing chains"));
+    }
   }
   if (failures.length > 0) {
     throw new CniError(failures[0]!.code, failures.map((f) => f.message).join("; "));
