@@ -14,7 +14,8 @@ import { accessKey, grantedAccesses, type PolicyRule, scanApiCalls } from "../de
 import { containerEnv, hostPathOf, loadDeployment, parseDocs } from "../deploy/inspect.ts";
 import { manifestImage } from "../deploy/kind/pure.ts";
 import { ENTRY_POINTS } from "../src/build/targets.ts";
-import { OPTIONS, parseConfig, parseHostPort } from "../src/agent/cli/config.ts";
+import { OPTIONS, parseConfig } from "../src/agent/cli/mod.ts";
+import { parseHostPort } from "../src/agent/observe/mod.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 // deno-lint-ignore no-explicit-any

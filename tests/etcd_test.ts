@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
 import { type EtcdFixture, startTcpProxy, withEtcd } from "./helpers/etcd.ts";
 import { EtcdDatastore, type EtcdDatastoreOptions } from "../src/datastore/etcd/datastore.ts";
-import { etcdKeys } from "../src/datastore/etcd/support.ts";
+import { etcdKeys } from "../src/datastore/etcd/mod.ts";
 
 const PREFIX = "/hgds/";
 const keys = etcdKeys(PREFIX);

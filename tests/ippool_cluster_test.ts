@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 import { isRoot, sh } from "./helpers/netns.ts";
 import { Cluster, namespacesWith, type Pod } from "./cluster/cluster.ts";
 import { allPing, hostgateRoutes, rootLinks, waitFor } from "./cluster/probes.ts";
-import { cidrContains } from "../src/net/mod.ts";
+import { cidrContainsIp } from "../src/net/mod.ts";
 
 const PREFIX = "hgpr";
 const POOL = "hgpool";
@@ -93,8 +93,10 @@ async function scenario(t: Deno.TestContext): Promise<void> {
         assert.equal(new Set(ips).size, 3, `distinct: ${ips}`);
         for (const n of NODES) {
           const a = pods[n]!.ip;
-          assert.ok(cidrContains(POOL_CIDR, a), `${n}: ${a} in ${POOL_CIDR}`);
-          for (const m of NODES) assert.ok(!cidrContains(c.podCidrFor(m), a), `${a} not in ${m}'s`);
+          assert.ok(cidrContainsIp(POOL_CIDR, a), `${n}: ${a} in ${POOL_CIDR}`);
+          for (const m of NODES) {
+            assert.ok(!cidrContainsIp(c.podCidrFor(m), a), `${a} not in ${m}'s`);
+          }
         }
         const result = pods.n1!.result as { ips: { address: string; gateway: string }[] };
         assert.equal(result.ips[0]!.address.split("/")[1], "22", "the pool's prefix");

@@ -87,6 +87,15 @@ export function encodeNodeEntry(node: NodeInfo): string {
   return JSON.stringify(out);
 }
 
+/**
+ * The entry as it reads back after a write: encoding and parsing it again
+ * validates names, addresses and the VTEP before anything is written, and
+ * gives the canonical spelling the other agents will see.
+ */
+export function storedNode(node: NodeInfo): NodeInfo {
+  return parseNodeEntry(encodeNodeEntry(node));
+}
+
 /** True when two nodes would be stored identically. */
 export function sameNode(a: NodeInfo | undefined, b: NodeInfo | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;

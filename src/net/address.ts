@@ -19,9 +19,13 @@
  * @module
  */
 import IPCIDR from "ip-cidr";
-import type { Family } from "../system/netlink/types.ts";
 
-export type { Family };
+/**
+ * An address family by its IP version. The project's one spelling of it:
+ * netlink, iptables, IPAM and the agent all import it from here (src/net is
+ * the bottom layer, so nothing below it has to know the OS types).
+ */
+export type Family = 4 | 6;
 
 /** An address or prefix text that is not a valid IPv4/IPv6 value. */
 export class AddressError extends Error {
@@ -253,11 +257,6 @@ export function isIp(text: string): boolean {
   return tryParseIp(text) !== undefined;
 }
 
-/** Family (4 or 6) of an address; throws on invalid text. */
-export function ipFamily(text: string): Family {
-  return parseIp(text).family;
-}
-
 /** Canonical text of an address ("FD00:0::1" -> "fd00::1"); throws on invalid text. */
 export function normalizeIp(text: string): string {
   return parseIp(text).text;
@@ -283,37 +282,6 @@ export function bigIntToIp(family: Family, value: bigint): string {
   const groups = new Array<number>(8);
   for (let i = 7, v = value; i >= 0; i--, v >>= 16n) groups[i] = Number(v & 0xffffn);
   return formatV6Groups(groups);
-}
-
-/**
- * Orders two addresses: IPv4 before IPv6, then numerically. Returns <0, 0, >0.
- * Throws on invalid text.
- */
-export function compareIps(a: string, b: string): number {
-  const pa = parseIp(a);
-  const pb = parseIp(b);
-  if (pa.family !== pb.family) return pa.family - pb.family;
-  return pa.value < pb.value ? -1 : pa.value > pb.value ? 1 : 0;
-}
-
-/** True when both texts denote the same address ("fd00::1" equals "FD00:0::1"). */
-export function ipEquals(a: string, b: string): boolean {
-  const pa = tryParseIp(a);
-  const pb = tryParseIp(b);
-  return pa !== undefined && pb !== undefined && pa.family === pb.family &&
-    pa.value === pb.value;
-}
-
-/** The address after `ip`, or undefined past the family's last address. */
-export function nextIp(ip: string): string | undefined {
-  const p = parseIp(ip);
-  return p.value === maxAddressValue(p.family) ? undefined : bigIntToIp(p.family, p.value + 1n);
-}
-
-/** The address before `ip`, or undefined before the family's first address. */
-export function prevIp(ip: string): string | undefined {
-  const p = parseIp(ip);
-  return p.value === 0n ? undefined : bigIntToIp(p.family, p.value - 1n);
 }
 
 /**

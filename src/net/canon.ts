@@ -7,15 +7,7 @@
  * @module
  */
 import { AddressError, bigIntToIp, type Family, familyBits, tryParseIp } from "./address.ts";
-import { type Cidr, tryParseCidr } from "./cidr.ts";
-
-function mustCidr(cidr: string): Cidr {
-  const c = tryParseCidr(cidr);
-  if (!c) {
-    throw new AddressError(`Cannot parse a CIDR: ${JSON.stringify(cidr)} is not valid`, cidr);
-  }
-  return c;
-}
+import { type Cidr, parseCidr } from "./cidr.ts";
 
 /**
  * An address in its shortest standard form ("fd00:10::1"); a "/len" suffix
@@ -30,19 +22,14 @@ export function canonIp(ip: string): string {
   return p.text;
 }
 
-/** The network of a CIDR in standard form: "10.244.1.7/24" gives "10.244.1.0/24". */
-export function canonCidr(cidr: string): string {
-  return mustCidr(cidr).text;
-}
-
 /** Prefix length of a CIDR; throws on invalid text. */
 export function prefixLength(cidr: string): number {
-  return mustCidr(cidr).prefix;
+  return parseCidr(cidr).prefix;
 }
 
 /** The first usable address of a subnet with its prefix: "10.244.1.0/24" gives "10.244.1.1/24". */
 export function gatewayCidr(subnet: string): string {
-  const c = mustCidr(subnet);
+  const c = parseCidr(subnet);
   if (c.prefix === familyBits(c.family)) {
     throw new Error(`Cannot compute a gateway: ${subnet} has no address`);
   }
@@ -74,7 +61,7 @@ export class CidrSet {
 
   /** Adds a CIDR (throws when it does not parse). */
   add(cidr: string): this {
-    const c = mustCidr(cidr);
+    const c = parseCidr(cidr);
     this.#members.push(c);
     const k = c.family * 1000 + c.prefix;
     let set = this.#byPrefix.get(k);
@@ -89,7 +76,7 @@ export class CidrSet {
 
   /** True when `cidr` shares an address with a member (equal, inside or around it). */
   overlaps(cidr: string): boolean {
-    const c = mustCidr(cidr);
+    const c = parseCidr(cidr);
     for (const [key, set] of this.#byPrefix) {
       const p = key % 1000;
       if (familyOfKey(key) !== c.family || p > c.prefix) continue;

@@ -121,15 +121,21 @@ export function normalizeCidr(text: string): string {
   return parseCidr(text).text;
 }
 
-/** True when the address `ip` lies in `cidr` (same family, inside the block). */
-export function cidrContains(cidr: Cidr | string, ip: string): boolean {
+/**
+ * True when the address `ip` lies in `cidr` (same family, inside the block).
+ * For a block inside a block use `cidrCovers`.
+ */
+export function cidrContainsIp(cidr: Cidr | string, ip: string): boolean {
   const c = typeof cidr === "string" ? parseCidr(cidr) : cidr;
   const p = tryParseIp(ip);
   return p !== undefined && p.family === c.family && p.value >= c.networkValue &&
     p.value <= c.lastValue;
 }
 
-/** True when the block `inner` lies entirely inside `outer` (same family). */
+/**
+ * True when the block `inner` lies entirely inside `outer` (same family).
+ * For an address inside a block use `cidrContainsIp`.
+ */
 export function cidrCovers(outer: Cidr | string, inner: Cidr | string): boolean {
   const o = typeof outer === "string" ? parseCidr(outer) : outer;
   const i = typeof inner === "string" ? parseCidr(inner) : inner;

@@ -9,25 +9,20 @@ export {
   AddressError,
   addressOf,
   bigIntToIp,
-  compareIps,
   type Family,
   familyBits,
   familyOf,
-  ipEquals,
-  ipFamily,
   ipToBigInt,
   isIp,
   maxAddressValue,
-  nextIp,
   normalizeIp,
   type ParsedIp,
   parseIp,
-  prevIp,
   tryParseIp,
 } from "./address.ts";
 export {
   type Cidr,
-  cidrContains,
+  cidrContainsIp,
   cidrCovers,
   cidrsOverlap,
   isCidr,
@@ -47,4 +42,4 @@ export {
   rangeSize,
   rangesOverlap,
 } from "./range.ts";
-export { canonCidr, canonIp, CidrSet, gatewayCidr, prefixLength } from "./canon.ts";
+export { canonIp, CidrSet, gatewayCidr, prefixLength } from "./canon.ts";

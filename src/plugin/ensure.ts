@@ -5,16 +5,17 @@
  * only through NetlinkHandle, so unit tests run them against FakeNetlink.
  * @module
  */
+import type { ResultRoute } from "../cni/mod.ts";
 import { CniCode, CniError } from "../errors.ts";
 import type { IpamAddress, IpamRoute } from "../ipam/types.ts";
 import { ExistsError, LinkExistsError } from "../system/netlink/errors.ts";
-import type { Family, Link, NetlinkHandle, Route } from "../system/netlink/types.ts";
+import type { Family } from "../net/mod.ts";
+import type { Link, NetlinkHandle, Route } from "../system/netlink/types.ts";
 import { messageOf, step, toCniError } from "./failure.ts";
 import type { Logger } from "./log.ts";
 import { canonicalCidr, canonicalIp, familyOf, firstHost, splitCidr } from "./ip.ts";
 import type { NetConf } from "./netconf.ts";
 import { randomMac } from "./names.ts";
-import type { ResultRoute } from "./result.ts";
 
 /** A gateway of one allocated address: the IP and the CIDR it gets on the bridge. */
 export interface Gateway {

@@ -51,12 +51,6 @@ export function createLogger(opts: LoggerOptions): Logger {
   };
 }
 
-/** A logger that drops everything (unit tests that do not look at logs). */
-export function nullLogger(): Logger {
-  const drop = () => {};
-  return { debug: drop, info: drop, warn: drop, error: drop };
-}
-
 /** A logger that keeps entries in memory, for tests asserting on logs. */
 export function memoryLogger(): Logger & { lines: { level: LogLevel; msg: string }[] } {
   const lines: { level: LogLevel; msg: string }[] = [];

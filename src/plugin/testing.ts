@@ -156,7 +156,7 @@ export interface Harness {
 /** Builds a harness with the given pod netns paths. */
 export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}): Harness {
   const netlink = new FakeNetlink();
-  for (const p of opts.pods ?? ["/run/netns/pod1"]) netlink.addNetns(p);
+  for (const p of opts.pods ?? [TEST_POD]) netlink.addNetns(p);
   const ipam = new FakeIpam(opts.ipam);
   const exec = new NoExec();
   const nft = new FakeChainNft();
@@ -171,6 +171,22 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
     ipam: () => ipam,
   };
   return { netlink, ipam, exec, nft, deps, log };
+}
+
+/** The pod netns `invoke` passes unless told otherwise. */
+export const TEST_POD = "/run/netns/pod1";
+
+/** Puts a veth `name` on the node with its `peerName` end in `peerNetns` (default TEST_POD). */
+export function addNodeVeth(
+  h: Harness,
+  link: { name: string; peerName: string; peerNetns?: string },
+): void {
+  const host = h.netlink.open();
+  try {
+    host.addVeth({ peerNetns: TEST_POD, ...link });
+  } finally {
+    host.close();
+  }
 }
 
 /** The conflist entry most tests use. */
@@ -213,7 +229,7 @@ export async function invoke(
     CNI_CONTAINERID: opts.containerId ?? "ctr1",
     CNI_IFNAME: opts.ifname ?? "eth0",
     CNI_PATH: "/opt/cni/bin",
-    ...(opts.netns === null ? {} : { CNI_NETNS: opts.netns ?? "/run/netns/pod1" }),
+    ...(opts.netns === null ? {} : { CNI_NETNS: opts.netns ?? TEST_POD }),
     ...(opts.args ? { CNI_ARGS: opts.args } : {}),
     ...opts.env,
   };

@@ -7,7 +7,7 @@
  * stdin): nothing listens or connects in the root namespace.
  * @module
  */
-import { deleteNodeEntry } from "../../src/datastore/file/datastore.ts";
+import { deleteNodeEntry } from "../../src/datastore/file/mod.ts";
 import { run } from "../helpers/netns.ts";
 import { httpGet, waitFor } from "./probes.ts";
 import { type Proc, readLineMatching, spawnIn, stopProc, tail } from "./procs.ts";

@@ -3,27 +3,36 @@
  * Each takes its dependencies as an object, so tests run them against fakes.
  * @module
  */
-import type { Datastore } from "../../datastore/types.ts";
+import type { Datastore } from "../../datastore/mod.ts";
 import type { Clock } from "../../system/clock.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import { HOSTGATE_ROUTE_PROTOCOL, type Netlink } from "../../system/netlink/types.ts";
 import type { AgentConfig, FirewallBackendName } from "./config.ts";
-import { conflistFor } from "../install/conflist.ts";
-import { computeDesired } from "../reconcile/desired_state.ts";
-import type { FirewallDriver } from "../firewall/firewall_sync.ts";
 import {
+  conflistFor,
   conflistPath,
   ensureConflist,
   ensurePluginKubeconfig,
   installPlugins,
   removeConflist,
-} from "../install/install.ts";
-import { detectUplink, readLocalAddrs } from "../reconcile/local.ts";
-import type { Logger } from "../observe/log.ts";
-import { ownRoutes, removeAllRoutes } from "../routes/routes.ts";
-import { buildStatus, countIpsInUse, renderStatus, type StatusReport } from "../observe/status.ts";
-import { podMtu, usesVxlan } from "../vxlan/vtep.ts";
-import { readVxlanEntries, removeVxlanDevices, vtepOfDevice } from "../vxlan/vxlan.ts";
+} from "../install/mod.ts";
+import { computeDesired, detectUplink, readLocalAddrs } from "../reconcile/mod.ts";
+import type { FirewallDriver } from "../firewall/mod.ts";
+import {
+  buildStatus,
+  countIpsInUse,
+  type Logger,
+  renderStatus,
+  type StatusReport,
+} from "../observe/mod.ts";
+import { ownRoutes, removeAllRoutes } from "../routes/mod.ts";
+import {
+  podMtu,
+  readVxlanEntries,
+  removeVxlanDevices,
+  usesVxlan,
+  vtepOfDevice,
+} from "../vxlan/mod.ts";
 
 /** What the one-shot commands need. */
 export interface CommandDeps {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type CommandDeps, installCommand, statusCommand, uninstallCommand } from "./commands.ts";
-import { buildStatus, renderStatus } from "../observe/status.ts";
-import { commandDeps, fakeNode, peer, routesOf } from "../testing/fake_node.ts";
+import { buildStatus, renderStatus } from "../observe/mod.ts";
+import { commandDeps, fakeNode, peer, routesOf } from "../testing/mod.ts";
 
 /** commandDeps with a 1 s timeout on every subcommand that takes one. */
 function deps(

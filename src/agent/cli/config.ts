@@ -6,92 +6,21 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { canonCidr, familyOf, isCidr, isIp } from "../../net/mod.ts";
+import { familyOf, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
 import { kubernetesServiceUrl } from "../../ipam/ippool/kubeconfig.ts";
 import { OPTIONS, type OptionSpec } from "./options.ts";
+import { parseHostPort } from "../observe/mod.ts";
+import type { AgentConfig } from "./agent_config.ts";
 
+export type {
+  AgentConfig,
+  Backend,
+  Command,
+  DatastoreKind,
+  FirewallBackendName,
+  IpamMode,
+} from "./agent_config.ts";
 export { commandHelp, OPTIONS, type OptionSpec, usage } from "./options.ts";
-
-/** The subcommands. */
-export type Command = "run" | "install" | "uninstall" | "status";
-/** Where node information comes from. */
-export type DatastoreKind = "kubernetes" | "etcd" | "file";
-/**
- * How peers are reached: direct routes (one L2 segment), VXLAN for every
- * peer, or direct where the peer is on-link and VXLAN elsewhere.
- */
-export type Backend = "host-gw" | "vxlan" | "auto";
-/** Which IPAM the conflist names: node-local subnets, or a cluster-wide IPPool. */
-export type IpamMode = "local" | "ippool";
-/** How rules are written: iptables flavours, native nftables, or not at all. */
-export type FirewallBackendName = "auto" | "iptables-legacy" | "iptables-nft" | "nftables" | "none";
-
-/** Everything the agent is told. Durations are milliseconds. */
-export interface AgentConfig {
-  command: Command;
-  nodeName: string;
-  datastore: DatastoreKind;
-  /** One CIDR per family, canonical. */
-  clusterCidrs: string[];
-  nodePrefixLengthV4: number;
-  nodePrefixLengthV6: number;
-  /** This node's IPs; empty means detect from the default route's link. */
-  nodeIps: string[];
-  /** Uplink name; empty means detect. */
-  iface: string;
-  cniBinDir: string;
-  cniConfDir: string;
-  conflistName: string;
-  networkName: string;
-  /** The plugin binary to install; empty means "hostgate" beside the agent. */
-  pluginSrc: string;
-  /** More plugin binaries to copy into cniBinDir (e.g. /usr/lib/cni/portmap). */
-  extraPlugins: string[];
-  ipamDir: string;
-  /** How the plugin wires pods: "routed" (default) or "bridge". */
-  podMode: "routed" | "bridge";
-  bridge: string;
-  /** Conflist MTU; 0 means the uplink's MTU (minus the VXLAN overhead when it can be used). */
-  mtu: number;
-  backend: Backend;
-  /** VXLAN network identifier. */
-  vxlanVni: number;
-  /** VXLAN UDP port. */
-  vxlanPort: number;
-  /** VXLAN device name ("hostgate.<vni>" unless named). */
-  vxlanDevice: string;
-  manageBridge: boolean;
-  masquerade: boolean;
-  firewallBackend: FirewallBackendName;
-  /** host:port, or "" to serve nothing. */
-  healthAddr: string;
-  resyncIntervalMs: number;
-  debounceMs: number;
-  retryMinMs: number;
-  retryMaxMs: number;
-  /** How long install/status wait for the datastore. */
-  timeoutMs: number;
-  logLevel: "debug" | "info" | "warn" | "error";
-  logFormat: "text" | "json";
-  kubeconfig: string;
-  namespace: string;
-  etcdEndpoints: string[];
-  etcdPrefix: string;
-  storeDir: string;
-  /** status: print JSON instead of a table. */
-  json: boolean;
-  /** install: only copy binaries, do not contact the datastore. */
-  binaryOnly: boolean;
-  /** IPAM of the conflist: hostgate-local (default) or hostgate-ippool. */
-  ipam: IpamMode;
-  /** IPPool named in the conflist when `ipam` is "ippool". */
-  ippoolName: string;
-  /** run/install: where to write the plugin's kubeconfig for hostgate-ippool; "" or absent: none. */
-  ippoolKubeconfig?: string;
-  /** The in-cluster API URL (KUBERNETES_SERVICE_HOST/PORT) written into that kubeconfig. */
-  kubernetesApi?: string;
-  help: boolean;
-}
 
 /** Raised for a bad flag or environment value. */
 export class ConfigError extends Error {
@@ -148,7 +77,7 @@ function clusterCidrs(s: string): string[] {
       throw new ConfigError(`Cannot parse flags: --cluster-cidr has two IPv${familyOf(c)} CIDRs`);
     }
     seen.add(familyOf(c));
-    return canonCidr(c);
+    return normalizeCidr(c);
   });
 }
 
@@ -257,7 +186,13 @@ function validate(cfg: AgentConfig): void {
   if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(cfg.nodeName)) {
     throw new ConfigError(`Cannot parse flags: --node-name is not a DNS name: ${cfg.nodeName}`);
   }
-  if (cfg.healthAddr !== "") parseHostPort(cfg.healthAddr);
+  if (cfg.healthAddr !== "") {
+    try {
+      parseHostPort(cfg.healthAddr);
+    } catch (e) {
+      throw new ConfigError(`Cannot parse flags: --health-addr ${(e as Error).message}`);
+    }
+  }
   if (cfg.ippoolKubeconfig !== undefined) {
     if (!cfg.ippoolKubeconfig.startsWith("/")) {
       throw new ConfigError("Cannot parse flags: --ippool-kubeconfig must be an absolute path");
@@ -316,15 +251,4 @@ function validateIppool(cfg: AgentConfig): void {
       "Cannot parse flags: --ipam ippool needs --ippool-kubeconfig (in a pod) or --kubeconfig (a JSON kubeconfig the plugin can read too)",
     );
   }
-}
-
-/** Splits "127.0.0.1:9099" or "[::1]:9099" into hostname and port. */
-export function parseHostPort(addr: string): { hostname: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
-  if (!m) throw new ConfigError(`Cannot parse flags: --health-addr is not host:port: ${addr}`);
-  const port = Number(m[3]);
-  if (port > 65535) {
-    throw new ConfigError(`Cannot parse flags: --health-addr port too large: ${addr}`);
-  }
-  return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
 }

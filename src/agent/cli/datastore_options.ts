@@ -5,7 +5,7 @@
  */
 import type { CreateDatastoreOptions } from "../../datastore/mod.ts";
 import type { AgentConfig } from "./config.ts";
-import type { Logger } from "../observe/log.ts";
+import type { Logger } from "../observe/mod.ts";
 
 /** The `createDatastore` options for this config. */
 export function datastoreOptions(

@@ -12,9 +12,8 @@ import { FfiNetlink } from "../../system/netlink/mod.ts";
 import { createDatastore } from "../../datastore/mod.ts";
 import { type AgentConfig, commandHelp, ConfigError, parseConfig, usage } from "./config.ts";
 import { datastoreOptions } from "./datastore_options.ts";
-import { createFirewallDriver } from "../firewall/firewall_sync.ts";
-import { createLogger } from "../observe/log.ts";
-import { Metrics } from "../observe/metrics.ts";
+import { createFirewallDriver } from "../firewall/mod.ts";
+import { createLogger, Metrics } from "../observe/mod.ts";
 import { runAgent } from "./run.ts";
 import { type CommandDeps, installCommand, statusCommand, uninstallCommand } from "./commands.ts";
 
@@ -79,7 +78,6 @@ async function main(argv: string[]): Promise<number> {
       log,
       metrics: new Metrics(),
       signal: ac.signal,
-      exec,
     });
     return 0;
   }

@@ -4,7 +4,7 @@
  * table for parsing and help, so they cannot disagree.
  * @module
  */
-import type { AgentConfig, Command } from "./config.ts";
+import type { AgentConfig, Command } from "./agent_config.ts";
 
 /** One option: flag name, env fallback, default, help, and the subcommands taking it. */
 export interface OptionSpec {

@@ -5,19 +5,15 @@
  * routes and rules in place so a restart (or a crash) never cuts traffic.
  * @module
  */
-import type { Datastore } from "../../datastore/types.ts";
+import type { Datastore } from "../../datastore/mod.ts";
 import type { Clock } from "../../system/clock.ts";
-import type { Exec } from "../../system/exec.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import type { Netlink, RouteEvent } from "../../system/netlink/types.ts";
 import type { AgentConfig } from "./config.ts";
-import type { FirewallDriver } from "../firewall/firewall_sync.ts";
-import { type HealthServer, serveHealth } from "../observe/health.ts";
-import { installPlugins, keepPluginKubeconfig } from "../install/install.ts";
-import type { Logger } from "../observe/log.ts";
-import { backoffMs, runLoop, Waker } from "../reconcile/loop.ts";
-import { M, type Metrics } from "../observe/metrics.ts";
-import { Reconciler } from "../reconcile/reconciler.ts";
+import type { FirewallDriver } from "../firewall/mod.ts";
+import { type HealthServer, type Logger, M, type Metrics, serveHealth } from "../observe/mod.ts";
+import { installPlugins, keepPluginKubeconfig } from "../install/mod.ts";
+import { backoffMs, Reconciler, runLoop, Waker } from "../reconcile/mod.ts";
 
 /** Everything `runAgent` needs; main.ts passes the real ones, tests the fakes. */
 export interface RunDeps {
@@ -30,8 +26,6 @@ export interface RunDeps {
   log: Logger;
   metrics: Metrics;
   signal: AbortSignal;
-  /** Runs `sysctl` when Deno refuses /proc/sys. */
-  exec?: Exec;
   /** Called once the health server listens (tests learn the port). */
   onHealthListening?: (addr: string) => void;
   /** Called after each pass (tests wait on it). */
@@ -56,7 +50,6 @@ export async function runAgent(d: RunDeps): Promise<void> {
     log,
     clock: d.clock,
     onDatastoreChange: () => waker.fire(),
-    exec: d.exec,
   });
   let lastProgress = d.clock.monotonic();
   let health: HealthServer | undefined;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { RealClock } from "../../system/clock.ts";
-import { IptablesDriver } from "../firewall/firewall_sync.ts";
-import type { Reconciler } from "../reconcile/reconciler.ts";
+import { IptablesDriver } from "../firewall/mod.ts";
+import type { Reconciler } from "../reconcile/mod.ts";
 import { runAgent } from "./run.ts";
-import { fakeNode, peer, routesOf } from "../testing/fake_node.ts";
+import { fakeNode, peer, routesOf } from "../testing/mod.ts";
 
 async function until(what: string, fn: () => boolean, ms = 2000): Promise<void> {
   const end = Date.now() + ms;

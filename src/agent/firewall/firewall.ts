@@ -9,8 +9,7 @@
  */
 import { parseSave, ruleKey, type SavedTable, tokenize } from "../../system/iptables.ts";
 import { parseNftTable } from "../../system/nft.ts";
-import type { Family } from "../../system/netlink/types.ts";
-import { familyOf } from "../../net/mod.ts";
+import { type Family, familyOf } from "../../net/mod.ts";
 
 /** hostgate's chain in the filter table, jumped from FORWARD. */
 export const FILTER_CHAIN = "HOSTGATE-FWD";

@@ -13,7 +13,7 @@ import {
   type IptablesMode,
 } from "../../system/iptables.ts";
 import { ExecNft, type Nft } from "../../system/nft.ts";
-import type { FirewallBackendName } from "../cli/config.ts";
+import type { FirewallBackendName } from "../cli/mod.ts";
 import {
   cidrOf,
   type FirewallSpec,

@@ -12,7 +12,7 @@ import {
   renderNft,
 } from "./firewall.ts";
 import { IptablesDriver, NftDriver } from "./firewall_sync.ts";
-import { assertGolden } from "../testing/golden.ts";
+import { assertGolden } from "../testing/mod.ts";
 
 const V4: FirewallSpec = { clusterCidrs: ["10.244.0.0/16"], masquerade: true };
 const DUAL: FirewallSpec = {

@@ -6,7 +6,7 @@
  * @module
  */
 import { familyOf } from "../../net/mod.ts";
-import type { AgentConfig } from "../cli/config.ts";
+import type { AgentConfig } from "../cli/mod.ts";
 import { IPPOOL_TYPE } from "../../ipam/config.ts";
 
 /** Default IPAM data directory of the plugin; written into the conflist only when different. */

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig } from "../cli/config.ts";
+import { ConfigError, datastoreOptions, parseConfig } from "../cli/mod.ts";
 import { conflistIppool, renderConflist } from "./conflist.ts";
-import { datastoreOptions } from "../cli/datastore_options.ts";
 
 const BASE = { hostname: "node-a" };
 

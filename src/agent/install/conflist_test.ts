@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { renderConflist } from "./conflist.ts";
-import { assertGolden } from "../testing/golden.ts";
+import { assertGolden } from "../testing/mod.ts";
 
 Deno.test("conflist: single stack, routed by default (golden)", async () => {
   await assertGolden(

@@ -8,7 +8,7 @@
 import { renderKubeconfig } from "../../ipam/ippool/kubeconfig.ts";
 import type { Clock } from "../../system/clock.ts";
 import type { FileSystem } from "../../system/fs.ts";
-import type { Logger } from "../observe/log.ts";
+import type { Logger } from "../observe/mod.ts";
 
 /** Paths and names of an install. */
 export interface InstallPaths {

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import { FakeFileSystem } from "../../system/fake_fs.ts";
 import { parseKubeconfig } from "../../ipam/ippool/kubeconfig.ts";
 import { RealClock } from "../../system/clock.ts";
-import { installCommand } from "../cli/commands.ts";
-import { parseConfig } from "../cli/config.ts";
+import { installCommand, parseConfig } from "../cli/mod.ts";
 import {
   ensureConflist,
   ensurePluginKubeconfig,
@@ -11,9 +10,8 @@ import {
   installPlugins,
   keepPluginKubeconfig,
 } from "./install.ts";
-import { memoryLogger } from "../observe/log.ts";
-import { fakeNode } from "../testing/fake_node.ts";
-import { countIpsInUse } from "../observe/status.ts";
+import { countIpsInUse, memoryLogger } from "../observe/mod.ts";
+import { fakeNode } from "../testing/mod.ts";
 
 Deno.test("install: the binary is written once with mode 0755, then only when its bytes change", async () => {
   const fs = new FakeFileSystem({ files: { "/src/hostgate": "v1", "/usr/lib/cni/portmap": "pm" } });

@@ -5,7 +5,6 @@
  * Prometheus text of the registry.
  * @module
  */
-import { parseHostPort } from "../cli/config.ts";
 
 /** What the server reports. */
 export interface HealthSource {
@@ -63,3 +62,20 @@ export function serveHealth(
     return Promise.reject(e);
   }
 }
+
+/**
+ * Splits "127.0.0.1:9099" or "[::1]:9099" into hostname and port (an empty
+ * host means every address); throws when `addr` is not host:port.
+ */
+export function parseHostPort(addr: string): { hostname: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
+  if (!m) throw new Error(`is not host:port: ${addr}`);
+  const port = Number(m[3]);
+  if (port > MAX_PORT) throw new Error(`port too large: ${addr}`);
+  return { hostname: m[1] ?? (m[2] || ANY_ADDRESS), port };
+}
+
+/** The largest TCP port. */
+const MAX_PORT = 65535;
+/** The listen address of a health address with an empty host. */
+const ANY_ADDRESS = "0.0.0.0";

@@ -7,10 +7,10 @@
  */
 import type { FileSystem } from "../../system/fs.ts";
 import type { Route } from "../../system/netlink/types.ts";
-import { canonCidr, canonIp } from "../../net/mod.ts";
-import type { DesiredState } from "../reconcile/desired_state.ts";
-import { routeMatches } from "../routes/routes.ts";
-import type { VxlanEntries } from "../vxlan/vxlan.ts";
+import { canonIp, normalizeCidr } from "../../net/mod.ts";
+import type { DesiredState } from "../reconcile/mod.ts";
+import { routeMatches } from "../routes/mod.ts";
+import type { VxlanEntries } from "../vxlan/mod.ts";
 
 /** One peer and family in the report. */
 export interface PeerStatus {
@@ -64,7 +64,7 @@ export function buildStatus(i: StatusInput): StatusReport {
     };
     if (!p.route) return { ...base, route: "skipped", detail: p.reason ?? "" };
     const want = p.route;
-    const have = i.ownRoutes.filter((r) => canonCidr(r.dst) === want.dst);
+    const have = i.ownRoutes.filter((r) => normalizeCidr(r.dst) === want.dst);
     if (have.some((r) => routeMatches(want, r))) {
       const missing = p.vtep ? missingTunnelEntries(p.vtep, p.nodeIp ?? "", i.vxlanEntries) : "";
       return missing
@@ -83,7 +83,7 @@ export function buildStatus(i: StatusInput): StatusReport {
     subnets: i.desired.selfPodCidrs,
     nodeIps: i.nodeIps,
     peers,
-    staleRoutes: i.ownRoutes.filter((r) => !wanted.has(canonCidr(r.dst))).map((r) =>
+    staleRoutes: i.ownRoutes.filter((r) => !wanted.has(normalizeCidr(r.dst))).map((r) =>
       `${r.dst} via ${r.gateway ?? "?"}`
     ),
     rules: i.rules,

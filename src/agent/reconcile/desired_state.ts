@@ -12,22 +12,22 @@
  * exactly like the peer's subnets.
  * @module
  */
-import type { NodeInfo, PodAddress, Vtep } from "../../datastore/types.ts";
-import type { Family } from "../../system/netlink/types.ts";
+import type { NodeInfo, PodAddress, Vtep } from "../../datastore/mod.ts";
 import {
-  canonCidr,
   canonIp,
-  cidrContains,
+  cidrContainsIp,
   CidrSet,
   cidrsOverlap,
+  type Family,
   familyOf,
   gatewayCidr,
   isCidr,
   isIp,
+  normalizeCidr,
   prefixLength,
 } from "../../net/mod.ts";
-import type { Backend } from "../cli/config.ts";
-import { usableVtep, vtepFor } from "../vxlan/vtep.ts";
+import type { Backend } from "../cli/mod.ts";
+import { usableVtep, vtepFor } from "../vxlan/mod.ts";
 
 /** An address of this node with the link it sits on. */
 export interface LocalAddress {
@@ -158,7 +158,7 @@ export function onLinkAddress(
     if (a.linkName === bridge || a.linkName === "lo") continue;
     const p = prefixLength(a.cidr);
     if (p === (familyOf(a.cidr) === 4 ? 32 : 128)) continue;
-    if (!cidrContains(a.cidr, ip)) continue;
+    if (!cidrContainsIp(a.cidr, ip)) continue;
     if (!best || p > prefixLength(best.cidr)) best = a;
   }
   return best;
@@ -172,7 +172,7 @@ function validNode(n: NodeInfo): boolean {
 export function podCidrsOf(node: NodeInfo | undefined): string[] {
   if (!node || !validNode(node)) return [];
   return [4, 6].map((f) => byFamily(node.podCidrs, f as Family))
-    .filter((c): c is string => c !== undefined).map(canonCidr);
+    .filter((c): c is string => c !== undefined).map(normalizeCidr);
 }
 
 /**
@@ -248,7 +248,7 @@ function planPeer(a: PeerArgs): PeerPlan | undefined {
       ? { name: node.name, family, mode: "skip", reason: "no-pod-subnet", nodeIp: rawIp }
       : undefined;
   }
-  const podCidr = canonCidr(rawCidr);
+  const podCidr = normalizeCidr(rawCidr);
   const nodeIp = rawIp === undefined ? undefined : canonIp(rawIp);
   const base = { name: node.name, family, podCidr, nodeIp };
   if (nodeIp === undefined) return { ...base, mode: "skip", reason: "no-address-in-family" };

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import type { NodeInfo } from "../../datastore/types.ts";
-import type { Backend } from "../cli/config.ts";
+import type { NodeInfo } from "../../datastore/mod.ts";
+import type { Backend } from "../cli/mod.ts";
 import { computeDesired, type DesiredState, type LocalAddress } from "./desired_state.ts";
-import { vtepMac } from "../vxlan/vtep.ts";
+import { vtepMac } from "../vxlan/mod.ts";
 
 const VX = 9; // ifindex of the vxlan device
 const LOCAL: LocalAddress[] = [

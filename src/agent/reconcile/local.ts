@@ -3,8 +3,9 @@
  * their links, the node IPs to announce, and the uplink MTU. Reads only.
  * @module
  */
-import type { Family, Link, NetlinkHandle } from "../../system/netlink/types.ts";
-import { canonIp, cidrContains, familyOf } from "../../net/mod.ts";
+import type { Link, NetlinkHandle } from "../../system/netlink/types.ts";
+import type { Family } from "../../net/mod.ts";
+import { canonIp, cidrContainsIp, familyOf } from "../../net/mod.ts";
 import type { LocalAddress } from "./desired_state.ts";
 import { HOST_VETH_PATTERN } from "../../plugin/names.ts";
 
@@ -20,7 +21,7 @@ export function readLocalAddrs(handle: NetlinkHandle): LocalAddress[] {
 
 function usable(cidr: string): boolean {
   const ip = canonIp(cidr);
-  return !(familyOf(ip) === 6 && cidrContains("fe80::/10", ip)) && ip !== "127.0.0.1" &&
+  return !(familyOf(ip) === 6 && cidrContainsIp("fe80::/10", ip)) && ip !== "127.0.0.1" &&
     ip !== "::1";
 }
 

@@ -10,7 +10,7 @@
  * (vxlan_sync.ts), announcing this node's VTEP through the datastore.
  * @module
  */
-import type { Datastore } from "../../datastore/types.ts";
+import type { Datastore } from "../../datastore/mod.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import type { Clock } from "../../system/clock.ts";
 import {
@@ -19,8 +19,14 @@ import {
   type RouteEvent,
 } from "../../system/netlink/types.ts";
 import { familyOf } from "../../net/mod.ts";
-import type { AgentConfig } from "../cli/config.ts";
-import { conflistFor } from "../install/conflist.ts";
+import type { AgentConfig } from "../cli/mod.ts";
+import {
+  conflistFor,
+  conflistPath,
+  ensureConflist,
+  installPlugins,
+  pluginPresent,
+} from "../install/mod.ts";
 import {
   computeDesired,
   type DesiredState,
@@ -29,21 +35,27 @@ import {
   SKIP_REASONS,
   type SkipReason,
 } from "./desired_state.ts";
-import type { FirewallDriver } from "../firewall/firewall_sync.ts";
-import { conflistPath, ensureConflist, installPlugins, pluginPresent } from "../install/install.ts";
+import type { FirewallDriver } from "../firewall/mod.ts";
 import { detectUplink, readLocalAddrs } from "./local.ts";
-import type { Logger } from "../observe/log.ts";
-import { M, type Metrics } from "../observe/metrics.ts";
-import { ownRoutes, type RouteApplyResult, syncRoutes } from "../routes/routes.ts";
-import { RouteExpectation } from "../routes/route_echo.ts";
+import { type Logger, M, type Metrics } from "../observe/mod.ts";
+import {
+  ensureBridge,
+  ownRoutes,
+  type RouteApplyResult,
+  RouteExpectation,
+  syncRoutes,
+} from "../routes/mod.ts";
 import { passCache } from "./pass_cache.ts";
-import { ensureBridge } from "../routes/bridge.ts";
-import type { Exec } from "../../system/exec.ts";
-import { type SysctlAccess, sysctlAccess } from "./sysctl.ts";
-import { podMtu, sameVtep, usesVxlan } from "../vxlan/vtep.ts";
-import { vtepOfDevice } from "../vxlan/vxlan.ts";
+import {
+  planVxlanEntries,
+  podMtu,
+  sameVtep,
+  syncVxlanDevice,
+  usesVxlan,
+  vtepOfDevice,
+  type VxlanEntriesStep,
+} from "../vxlan/mod.ts";
 import { SelfRegistration } from "./registration.ts";
-import { planVxlanEntries, syncVxlanDevice, type VxlanEntriesStep } from "../vxlan/vxlan_sync.ts";
 
 /** The config fields a pass uses. */
 export type ReconcileConfig = Pick<
@@ -87,8 +99,6 @@ export interface ReconcilerDeps {
   clock: Clock;
   /** Called on every datastore change; the run loop passes its trigger. */
   onDatastoreChange: () => void;
-  /** Runs `sysctl` when Deno refuses /proc/sys (see sysctl.ts). */
-  exec?: Exec;
 }
 
 /** Outcome of one pass. */
@@ -111,14 +121,12 @@ export class Reconciler {
   readonly #self: SelfRegistration;
   #skippedKey = "";
   #last: ResyncResult | undefined;
-  readonly #sysctl: SysctlAccess;
   readonly #expected = new RouteExpectation();
   /** When the rules were last found (or made) right; undefined until then. */
   #rulesOkAt: number | undefined;
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
-    this.#sysctl = sysctlAccess(deps.handle);
     this.#self = new SelfRegistration({
       nodeName: deps.config.nodeName,
       datastore: deps.datastore,
@@ -258,7 +266,7 @@ export class Reconciler {
     // Routed pods need no bridge: their gateway is link-local, their routes the plugin's.
     if (cfg.podMode === "bridge" && cfg.manageBridge && desired.bridgeGateways.length > 0) {
       writes += await step("ensure the bridge", () =>
-        ensureBridge(handle, this.#sysctl, {
+        ensureBridge(handle, {
           name: cfg.bridge,
           mtu,
           gateways: desired.bridgeGateways,
@@ -330,15 +338,15 @@ export class Reconciler {
     return result;
   }
 
-  async #forwarding(): Promise<number> {
+  #forwarding(): number {
     const keys: string[] = [];
     const families = new Set(this.#d.config.clusterCidrs.map(familyOf));
     if (families.has(4)) keys.push("net/ipv4/ip_forward");
     if (families.has(6)) keys.push("net/ipv6/conf/all/forwarding");
     let n = 0;
     for (const k of keys) {
-      if ((await this.#sysctl.get(k)) === "1") continue;
-      await this.#sysctl.set(k, "1");
+      if (this.#d.handle.getSysctl(k).trim() === "1") continue;
+      this.#d.handle.setSysctl(k, "1");
       n++;
     }
     return n;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fakeNode, NETLINK_WRITES, peer, routesOf } from "../testing/fake_node.ts";
+import { fakeNode, NETLINK_WRITES, peer, routesOf } from "../testing/mod.ts";
 
 Deno.test("reconcile pool: host routes for pool addresses of peers; a second pass writes nothing", async () => {
   const n = fakeNode({ peers: [peer("b", 2), peer("c", 3)] });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { FILTER_CHAIN } from "../firewall/firewall.ts";
-import { fakeNode, peer } from "../testing/fake_node.ts";
+import { FILTER_CHAIN } from "../firewall/mod.ts";
+import { fakeNode, peer } from "../testing/mod.ts";
 
 Deno.test("reconcile: rules are re-read once per resync interval, not on every trigger", async () => {
   const n = fakeNode({ peers: [peer("b", 2)], flags: ["--resync-interval=150ms"] });

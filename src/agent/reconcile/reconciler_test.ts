@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { FILTER_CHAIN, NAT_CHAIN } from "../firewall/firewall.ts";
-import { M } from "../observe/metrics.ts";
-import { fakeNode, NETLINK_WRITES, peer, routesOf } from "../testing/fake_node.ts";
+import { FILTER_CHAIN, NAT_CHAIN } from "../firewall/mod.ts";
+import { M } from "../observe/mod.ts";
+import { fakeNode, NETLINK_WRITES, peer, routesOf } from "../testing/mod.ts";
 
 const CONFLIST = "/etc/cni/net.d/10-hostgate.conflist";
 

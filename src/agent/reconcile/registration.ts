@@ -6,9 +6,9 @@
  * other nodes without a route to it until it restarts.
  * @module
  */
-import type { Datastore, NodeInfo, Vtep } from "../../datastore/types.ts";
+import type { Datastore, NodeInfo, Vtep } from "../../datastore/mod.ts";
 import type { Clock } from "../../system/clock.ts";
-import type { Logger } from "../observe/log.ts";
+import type { Logger } from "../observe/mod.ts";
 
 /** First wait before registering again while the entry stays missing; doubles up to the max. */
 export const REREGISTER_BACKOFF_MS = { initial: 1_000, max: 60_000 } as const;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Clock } from "../../system/clock.ts";
 import { REREGISTER_BACKOFF_MS } from "./registration.ts";
-import { fakeNode, peer } from "../testing/fake_node.ts";
+import { fakeNode, peer } from "../testing/mod.ts";
 
 /** A clock that moves only when told to. */
 function manualClock(): Clock & { advance(ms: number): void } {

@@ -7,15 +7,13 @@
 import { ExistsError, LinkExistsError } from "../../system/netlink/errors.ts";
 import type { NetlinkHandle } from "../../system/netlink/types.ts";
 import { randomMac } from "../../plugin/names.ts";
-import { canonCidr, canonIp, familyOf } from "../../net/mod.ts";
-import type { SysctlAccess } from "../reconcile/sysctl.ts";
+import { canonIp, familyOf } from "../../net/mod.ts";
 
 /** Ensures the bridge exists, is up and holds `gateways`; returns the number of writes. */
-export async function ensureBridge(
+export function ensureBridge(
   handle: NetlinkHandle,
-  sysctl: SysctlAccess,
   opts: { name: string; mtu?: number; gateways: readonly string[] },
-): Promise<number> {
+): number {
   let writes = 0;
   let link = handle.getLink(opts.name);
   if (!link) {
@@ -48,7 +46,7 @@ export async function ensureBridge(
     if (have.has(want)) continue;
     if (familyOf(gw) === 6) {
       try {
-        await sysctl.set(`net/ipv6/conf/${opts.name}/accept_dad`, "0");
+        handle.setSysctl(`net/ipv6/conf/${opts.name}/accept_dad`, "0");
       } catch {
         // IPv6 disabled on the link: the address add below reports it.
       }
@@ -61,9 +59,4 @@ export async function ensureBridge(
     }
   }
   return writes;
-}
-
-/** Network part of a gateway address, for logs. */
-export function gatewaySubnet(gw: string): string {
-  return canonCidr(gw);
 }

@@ -7,9 +7,9 @@
  * @module
  */
 import { HOSTGATE_ROUTE_PROTOCOL, type RouteEvent } from "../../system/netlink/types.ts";
-import { canonCidr, canonIp, isCidr, isIp } from "../../net/mod.ts";
+import { canonIp, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
 import { isPodRoute } from "../../plugin/wiring/routed.ts";
-import type { DesiredRoute } from "../reconcile/desired_state.ts";
+import type { DesiredRoute } from "../reconcile/mod.ts";
 
 /** The routes the last pass asked for, keyed by destination. */
 export class RouteExpectation {
@@ -32,7 +32,7 @@ export class RouteExpectation {
     // A pod's host route (routed mode) is the plugin's: no pass for a pod coming or going.
     if (isPodRoute(r)) return true;
     if (!isCidr(r.dst)) return false;
-    const want = this.#want.get(canonCidr(r.dst));
+    const want = this.#want.get(normalizeCidr(r.dst));
     if (ev.kind === "delete") return want === undefined;
     return want !== undefined && r.gateway !== undefined && isIp(r.gateway) &&
       canonIp(r.gateway) === want.gateway &&

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { RouteEvent } from "../../system/netlink/types.ts";
-import type { DesiredRoute } from "../reconcile/desired_state.ts";
+import type { DesiredRoute } from "../reconcile/mod.ts";
 import { RouteExpectation } from "./route_echo.ts";
 
 const want: DesiredRoute = {

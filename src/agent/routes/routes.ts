@@ -14,10 +14,10 @@ import {
   type NetlinkHandle,
   type Route,
 } from "../../system/netlink/types.ts";
-import { canonCidr, canonIp } from "../../net/mod.ts";
+import { canonIp, normalizeCidr } from "../../net/mod.ts";
 import { isPodRoute } from "../../plugin/wiring/routed.ts";
-import type { DesiredRoute } from "../reconcile/desired_state.ts";
-import type { Fields, Logger } from "../observe/log.ts";
+import type { DesiredRoute } from "../reconcile/mod.ts";
+import type { Fields, Logger } from "../observe/mod.ts";
 
 const MAIN_TABLE = 254;
 
@@ -55,7 +55,7 @@ export function ownRoutes(routes: readonly Route[]): Route[] {
 
 /** True when the kernel route is exactly the desired one. */
 export function routeMatches(want: DesiredRoute, have: Route): boolean {
-  return canonCidr(have.dst) === want.dst &&
+  return normalizeCidr(have.dst) === want.dst &&
     have.gateway !== undefined && canonIp(have.gateway) === want.gateway &&
     (have.linkIndex === undefined || have.linkIndex === want.linkIndex) &&
     (have.onlink === true) === (want.onlink === true);
@@ -73,7 +73,7 @@ export function planRoutes(
 ): RoutePlan {
   const byDst = new Map<string, Route[]>();
   for (const r of actual) {
-    const k = canonCidr(r.dst);
+    const k = normalizeCidr(r.dst);
     byDst.set(k, [...(byDst.get(k) ?? []), r]);
   }
   const plan: RoutePlan = { add: [], replace: [], remove: [], unchanged: [] };
@@ -143,7 +143,7 @@ function foreignDsts(handle: NetlinkHandle, adds: readonly DesiredRoute[]): Set<
   const out = new Set<string>();
   for (const family of new Set(adds.map((a) => a.family))) {
     for (const r of handle.listRoutes({ family })) {
-      if (r.protocol !== HOSTGATE_ROUTE_PROTOCOL) out.add(canonCidr(r.dst));
+      if (r.protocol !== HOSTGATE_ROUTE_PROTOCOL) out.add(normalizeCidr(r.dst));
     }
   }
   return out;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { FakeNetlink } from "../../system/netlink/mod.ts";
 import { HOSTGATE_ROUTE_PROTOCOL } from "../../system/netlink/types.ts";
-import type { DesiredRoute } from "../reconcile/desired_state.ts";
-import { memoryLogger } from "../observe/log.ts";
+import type { DesiredRoute } from "../reconcile/mod.ts";
+import { memoryLogger } from "../observe/mod.ts";
 import { applyRoutePlan, planRoutes, spreadMetric, syncRoutes, toKernelRoute } from "./routes.ts";
 
 function world() {

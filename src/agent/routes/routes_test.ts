@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeNetlink } from "../../system/netlink/mod.ts";
 import { HOSTGATE_ROUTE_PROTOCOL, type Route } from "../../system/netlink/types.ts";
-import type { DesiredRoute } from "../reconcile/desired_state.ts";
+import type { DesiredRoute } from "../reconcile/mod.ts";
 import { applyRoutePlan, ownRoutes, planIsEmpty, planRoutes, removeAllRoutes } from "./routes.ts";
 
 const P = HOSTGATE_ROUTE_PROTOCOL;

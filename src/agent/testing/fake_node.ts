@@ -4,19 +4,16 @@
  * from real flags. Shared by reconcile_test, run_test and commands_test.
  * @module
  */
-import { FakeDatastore } from "../../datastore/fake_datastore.ts";
-import type { NodeInfo } from "../../datastore/types.ts";
+import { FakeDatastore, type NodeInfo } from "../../datastore/mod.ts";
 import { type Clock, RealClock } from "../../system/clock.ts";
 import { FakeFileSystem } from "../../system/fake_fs.ts";
 import { FakeIptables } from "../../system/fake_iptables.ts";
 import { FakeNetlink } from "../../system/netlink/mod.ts";
 import type { NetlinkHandle } from "../../system/netlink/types.ts";
-import type { CommandDeps } from "../cli/commands.ts";
-import { type AgentConfig, parseConfig } from "../cli/config.ts";
-import { IptablesDriver } from "../firewall/firewall_sync.ts";
-import { type Logger, memoryLogger } from "../observe/log.ts";
-import { Metrics } from "../observe/metrics.ts";
-import { Reconciler } from "../reconcile/reconciler.ts";
+import { type AgentConfig, type CommandDeps, parseConfig } from "../cli/mod.ts";
+import { IptablesDriver } from "../firewall/mod.ts";
+import { type Logger, memoryLogger, Metrics } from "../observe/mod.ts";
+import { Reconciler } from "../reconcile/mod.ts";
 
 /** Netlink operations that change the kernel. */
 export const NETLINK_WRITES = [

@@ -7,9 +7,9 @@
  * already have in their FDB and neighbour tables.
  * @module
  */
-import type { Vtep } from "../../datastore/types.ts";
-import { canonCidr, canonIp, cidrContains, familyOf, isCidr, isIp } from "../../net/mod.ts";
-import type { Backend } from "../cli/config.ts";
+import type { Vtep } from "../../datastore/mod.ts";
+import { canonIp, cidrContainsIp, familyOf, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
+import type { Backend } from "../cli/mod.ts";
 
 /** Bytes VXLAN adds over IPv4: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
 export const VXLAN_OVERHEAD = 50;
@@ -40,7 +40,7 @@ export function vtepMac(ip: string): string {
 export function vtepFor(podCidrs: readonly string[]): Vtep | undefined {
   const v4 = podCidrs.find((c) => familyOf(c) === 4 && isCidr(c));
   if (v4 === undefined) return undefined;
-  const ip = canonCidr(v4).split("/")[0]!;
+  const ip = normalizeCidr(v4).split("/")[0]!;
   return { ip, mac: vtepMac(ip) };
 }
 
@@ -51,7 +51,7 @@ export function vtepFor(podCidrs: readonly string[]): Vtep | undefined {
 export function usableVtep(vtep: Vtep | undefined, podCidr: string): Vtep | undefined {
   if (!vtep || !isIp(vtep.ip) || familyOf(vtep.ip) !== 4) return undefined;
   const mac = canonMac(vtep.mac);
-  if (mac === undefined || !cidrContains(podCidr, vtep.ip)) return undefined;
+  if (mac === undefined || !cidrContainsIp(podCidr, vtep.ip)) return undefined;
   return { ip: canonIp(vtep.ip), mac };
 }
 

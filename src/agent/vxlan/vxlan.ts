@@ -8,11 +8,11 @@
  * entries exist before a route points at them and go only after it is gone.
  * @module
  */
-import type { Vtep } from "../../datastore/types.ts";
+import type { Vtep } from "../../datastore/mod.ts";
 import { ExistsError, NotFoundError } from "../../system/netlink/errors.ts";
 import type { FdbEntry, Link, Neighbor, NetlinkHandle } from "../../system/netlink/types.ts";
 import { canonIp, familyOf } from "../../net/mod.ts";
-import type { VxlanPeer } from "../reconcile/desired_state.ts";
+import type { VxlanPeer } from "../reconcile/mod.ts";
 
 /** What hostgate's vxlan device should look like. */
 export interface VxlanDeviceSpec {

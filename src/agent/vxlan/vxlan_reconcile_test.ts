@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import type { NodeInfo } from "../../datastore/types.ts";
+import type { NodeInfo } from "../../datastore/mod.ts";
 import { RealClock } from "../../system/clock.ts";
-import { installCommand, statusCommand, uninstallCommand } from "../cli/commands.ts";
-import { parseConfig } from "../cli/config.ts";
-import { IptablesDriver } from "../firewall/firewall_sync.ts";
-import { M } from "../observe/metrics.ts";
-import { Reconciler } from "../reconcile/reconciler.ts";
-import { commandDeps, fakeNode, NETLINK_WRITES, peer } from "../testing/fake_node.ts";
+import { installCommand, parseConfig, statusCommand, uninstallCommand } from "../cli/mod.ts";
+import { IptablesDriver } from "../firewall/mod.ts";
+import { M } from "../observe/mod.ts";
+import { Reconciler } from "../reconcile/mod.ts";
+import { commandDeps, fakeNode, NETLINK_WRITES, peer } from "../testing/mod.ts";
 import { vtepMac } from "./vtep.ts";
 import { readVxlanEntries } from "./vxlan.ts";
 

@@ -5,14 +5,12 @@
  * Kept apart from reconcile.ts so the pass reads as a list of steps.
  * @module
  */
-import type { Vtep } from "../../datastore/types.ts";
+import type { Vtep } from "../../datastore/mod.ts";
 import type { Link, NetlinkHandle } from "../../system/netlink/types.ts";
 import { familyOf } from "../../net/mod.ts";
-import type { AgentConfig } from "../cli/config.ts";
-import type { DesiredState } from "../reconcile/desired_state.ts";
-import type { Uplink } from "../reconcile/local.ts";
-import type { Logger } from "../observe/log.ts";
-import { M, type Metrics } from "../observe/metrics.ts";
+import type { AgentConfig } from "../cli/mod.ts";
+import type { DesiredState, Uplink } from "../reconcile/mod.ts";
+import { type Logger, M, type Metrics } from "../observe/mod.ts";
 import { usesVxlan, vtepFor, VXLAN_OVERHEAD } from "./vtep.ts";
 import {
   applyVxlanRemovals,

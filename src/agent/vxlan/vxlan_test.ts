@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeNetlink } from "../../system/netlink/mod.ts";
-import type { VxlanPeer } from "../reconcile/desired_state.ts";
+import type { VxlanPeer } from "../reconcile/mod.ts";
 import { vtepMac } from "./vtep.ts";
 import {
   applyVxlanRemovals,

@@ -11,7 +11,7 @@ import type { Etcd3 } from "etcd3";
 import type { EtcdKeys } from "./support.ts";
 import {
   allocateSubnet,
-  cidrContains,
+  cidrCovers,
   cidrFamily,
   type Family,
   normalizeCidr,
@@ -65,7 +65,7 @@ export class SubnetClaims {
 
   #fits(cidr: string, cluster: string): boolean {
     const family = cidrFamily(cluster);
-    return cidrFamily(cidr) === family && cidrContains(cluster, cidr) &&
+    return cidrFamily(cidr) === family && cidrCovers(cluster, cidr) &&
       Number(cidr.slice(cidr.indexOf("/") + 1)) === this.#o.prefixLengths[family];
   }
 

@@ -19,10 +19,10 @@ import {
   encodeNodeEntry,
   freezeNode,
   parseNodeEntry,
-  sameNode,
-  sortNodes,
+  storedNode,
   validateNodeName,
 } from "../node_entry.ts";
+import { NodeCache, notifyListener } from "../node_cache.ts";
 import { DEFAULT_PREFIX_LENGTH, parseClusterCidrs } from "../subnets.ts";
 import { SubnetClaims } from "./claims.ts";
 import {
@@ -70,8 +70,7 @@ export class EtcdDatastore implements Datastore {
   readonly #abort = new AbortController();
   readonly #tracker: BackoffTracker = { until: 0 };
   readonly #tasks = new Set<Promise<void>>();
-  #cache = new Map<string, NodeInfo>();
-  #snapshot: NodeInfo[] | undefined;
+  readonly #cache = new NodeCache();
   #health: DatastoreHealth = { connected: false, events: 0 };
   #onChange: (() => void) | undefined;
   #watcher: Watcher | undefined;
@@ -130,13 +129,13 @@ export class EtcdDatastore implements Datastore {
     validateNodeName(self.name);
     const draft: NodeInfo = { name: self.name, podCidrs: [], addresses: [...self.addresses] };
     if (self.vtep) draft.vtep = { ...self.vtep };
-    parseNodeEntry(encodeNodeEntry(draft)); // validate before any write
+    storedNode(draft); // validate before any write
     const podCidrs = await this.#claims.claim(self.name);
-    const node = parseNodeEntry(encodeNodeEntry({ ...draft, podCidrs }));
+    const node = storedNode({ ...draft, podCidrs });
     const lease = await this.#ensureLease();
     await lease.put(this.#keys.node(self.name)).value(encodeNodeEntry(node));
     this.#self = self;
-    this.#apply([[self.name, node]]);
+    this.#notifyIf(this.#cache.apply([[self.name, node]]));
     return freezeNode(node);
   }
 
@@ -154,8 +153,7 @@ export class EtcdDatastore implements Datastore {
   }
 
   nodes(): NodeInfo[] {
-    this.#snapshot ??= sortNodes(this.#cache.values());
-    return [...this.#snapshot];
+    return this.#cache.list();
   }
 
   health(): DatastoreHealth {
@@ -170,7 +168,7 @@ export class EtcdDatastore implements Datastore {
     validateNodeName(name);
     const res = await this.#client.delete().key(this.#keys.node(name)).exec();
     await this.#claims.releaseAll(name);
-    this.#apply([[name, undefined]]);
+    this.#notifyIf(this.#cache.apply([[name, undefined]]));
     return Number(res.deleted) > 0;
   }
 
@@ -221,14 +219,12 @@ export class EtcdDatastore implements Datastore {
   async #sync(): Promise<void> {
     await this.#stopWatcher();
     const res = await this.#client.getAll().prefix(this.#keys.nodes).exec();
-    const next = new Map<string, NodeInfo>();
+    const nodes: NodeInfo[] = [];
     for (const kv of res.kvs) {
       const node = this.#decode(kv);
-      if (node) next.set(node.name, node);
+      if (node) nodes.push(node);
     }
-    const changes: [string, NodeInfo | undefined][] = [...next].map(([n, v]) => [n, v]);
-    for (const name of this.#cache.keys()) if (!next.has(name)) changes.push([name, undefined]);
-    this.#apply(changes);
+    this.#notifyIf(this.#cache.replace(nodes));
     if (this.#closed) return;
     const from = (BigInt(res.header.revision) + 1n).toString();
     const watcher = this.#client.watch().prefix(this.#keys.nodes).startRevision(from).watcher();
@@ -258,7 +254,7 @@ export class EtcdDatastore implements Datastore {
       changes.push([name, ev.type === "Put" ? this.#decode(ev.kv) : undefined]);
     }
     this.#setConnected();
-    this.#apply(changes);
+    this.#notifyIf(this.#cache.apply(changes));
   }
 
   #decode(kv: IKeyValue): NodeInfo | undefined {
@@ -271,25 +267,11 @@ export class EtcdDatastore implements Datastore {
     }
   }
 
-  /** Applies changes to the cache; one onChange call when anything differs. */
-  #apply(changes: [string, NodeInfo | undefined][]): void {
-    let changed = false;
-    for (const [name, node] of changes) {
-      const old = this.#cache.get(name);
-      if (sameNode(old, node)) continue;
-      changed = true;
-      if (node) this.#cache.set(name, freezeNode(node));
-      else this.#cache.delete(name);
-    }
-    if (!changed) return;
-    this.#snapshot = undefined;
-    if (!this.#onChange || this.#closed) return;
+  /** One onChange call when a change to the cache differed. */
+  #notifyIf(changed: boolean): void {
+    if (!changed || !this.#onChange || this.#closed) return;
     this.#health.events++;
-    try {
-      this.#onChange();
-    } catch (e) {
-      this.#log(`hostgate datastore etcd: onChange threw: ${errorText(e)}`);
-    }
+    notifyListener(this.#onChange, this.#log, "etcd");
   }
 
   async #stopWatcher(): Promise<void> {

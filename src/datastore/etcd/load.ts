@@ -5,7 +5,7 @@
  * etcd3 reads `${__dirname}/../proto/rpc.proto` while it initializes, so the
  * protos are written to a private temp dir, `__dirname` points there for the
  * duration of the import, and both are removed afterwards.
- * Never import etcd.ts statically from code that ends up in a bundle: etcd3
+ * Never import datastore.ts statically from code that ends up in a bundle: etcd3
  * would then initialize at program start, before this shim can run.
  * @module
  */

@@ -2,7 +2,7 @@
  * The protobuf definitions etcd3 loads at run time (`proto/rpc.proto`, which
  * imports `kv.proto` and `auth.proto`), copied verbatim from npm etcd3@1.1.2
  * (MIT; the definitions are etcd's, Apache-2.0). A `deno bundle` output has
- * no package directory to read them from, so `etcd_load.ts` writes these to
+ * no package directory to read them from, so `load.ts` writes these to
  * a private temp dir for the moment etcd3 initializes. Generated: do not edit.
  * @module
  */

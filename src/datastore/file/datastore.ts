@@ -16,8 +16,10 @@ import {
   parseNodeEntry,
   sameNode,
   sortNodes,
+  storedNode,
   validateNodeName,
 } from "../node_entry.ts";
+import { NodeCache, notifyListener } from "../node_cache.ts";
 import { assignSubnets, type Family, parseClusterCidrs } from "../subnets.ts";
 
 /** A running directory watch: yields something per change, stops on `close()`. */
@@ -135,7 +137,7 @@ export async function readNodeEntries(opts: NodeEntryOptions): Promise<NodeInfo[
  * and tests to simulate another node appearing or changing its IP, and for admins.
  */
 export async function writeNodeEntry(node: NodeInfo, opts: NodeEntryOptions): Promise<void> {
-  const text = encodeNodeEntry(parseNodeEntry(encodeNodeEntry(node)));
+  const text = encodeNodeEntry(storedNode(node));
   await withLock(opts, (fs) => fs.writeAtomic(nodeEntryPath(opts.dir, node.name), text + "\n"));
 }
 
@@ -152,7 +154,7 @@ export class FileDatastore implements Datastore {
   readonly #fs: FileSystem;
   readonly #clusterCidrs: string[];
   readonly #log: (msg: string) => void;
-  #nodes: NodeInfo[] = [];
+  readonly #nodes = new NodeCache();
   #health: DatastoreHealth = { connected: true, events: 0 };
   #onChange: (() => void) | undefined;
   #closed = false;
@@ -193,7 +195,7 @@ export class FileDatastore implements Datastore {
       });
       const next: NodeInfo = { name: self.name, podCidrs, addresses: [...self.addresses] };
       if (self.vtep) next.vtep = { ...self.vtep };
-      const stored = parseNodeEntry(encodeNodeEntry(next)); // validates addresses and vtep
+      const stored = storedNode(next); // validates addresses and vtep
       if (!sameNode(current, stored)) {
         await fs.writeAtomic(
           nodeEntryPath(this.#opts.dir, self.name),
@@ -225,7 +227,7 @@ export class FileDatastore implements Datastore {
   }
 
   nodes(): NodeInfo[] {
-    return [...this.#nodes];
+    return this.#nodes.list();
   }
 
   health(): DatastoreHealth {
@@ -329,20 +331,19 @@ export class FileDatastore implements Datastore {
 
   /** Re-reads some entry files ("a.json"); anything unusual falls back to a full scan. */
   async #readEntries(files: string[]): Promise<void> {
-    const byName = new Map(this.#nodes.map((n) => [n.name, n]));
+    const changes: [string, NodeInfo | undefined][] = [];
     for (const file of files) {
       const name = file.slice(0, -".json".length);
       try {
         const text = await this.#fs.readText(`${nodesDir(this.#opts.dir)}/${file}`);
-        if (text === undefined) byName.delete(name);
-        else byName.set(name, parseNodeEntry(text, name));
+        changes.push([name, text === undefined ? undefined : parseNodeEntry(text, name)]);
       } catch {
         // Unreadable or invalid: the full scan reads, reports and skips it as usual.
         this.#fullWanted = true;
         return;
       }
     }
-    this.#apply(sortNodes(byName.values()));
+    this.#notifyIf(this.#nodes.apply(changes));
   }
 
   async #scanOnce(): Promise<void> {
@@ -358,23 +359,14 @@ export class FileDatastore implements Datastore {
     }
     this.#reportedBad = new Set(scan.bad);
     this.#health = { connected: true, events: this.#health.events };
-    this.#apply(scan.nodes);
+    this.#notifyIf(this.#nodes.replace(scan.nodes));
   }
 
-  /** Takes a new snapshot (sorted by name) and tells the agent when it differs. */
-  #apply(nodes: NodeInfo[]): void {
-    const changed = nodes.length !== this.#nodes.length ||
-      nodes.some((n, i) => !sameNode(n, this.#nodes[i]));
-    if (!changed) return;
-    this.#nodes = nodes.map(freezeNode);
-    if (this.#onChange && !this.#closed) {
-      this.#health.events++;
-      try {
-        this.#onChange();
-      } catch (e) {
-        this.#log(`hostgate datastore file: onChange threw: ${(e as Error).message}`);
-      }
-    }
+  /** Tells the agent when a read changed the nodes. */
+  #notifyIf(changed: boolean): void {
+    if (!changed || !this.#onChange || this.#closed) return;
+    this.#health.events++;
+    notifyListener(this.#onChange, this.#log, "file");
   }
 
   #fail(msg: string): void {

@@ -29,3 +29,26 @@ export function podAddressesOf(objects: readonly unknown[]): PodAddress[] {
   }
   return out.sort((x, y) => x.ip < y.ip ? -1 : x.ip > y.ip ? 1 : 0);
 }
+
+/**
+ * The projection of one IPAllocation the datastore keeps: its routed
+ * address, or null for one nobody routes (kept so a later change is seen).
+ */
+export function projectAllocation(obj: unknown): PodAddress | null {
+  const a = parseAllocation(obj);
+  if (!a || a.node === "") return null;
+  return { ip: a.ip, node: a.node, released: a.state === "Released" };
+}
+
+/** True when two projections of an IPAllocation are equal. */
+export function samePodAddress(a: PodAddress | null, b: PodAddress | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.ip === b.ip && a.node === b.node && a.released === b.released;
+}
+
+/** Projected allocations as the agent reads them: the routed ones, sorted by address. */
+export function sortedPodAddresses(projected: Iterable<PodAddress | null>): PodAddress[] {
+  const out: PodAddress[] = [];
+  for (const a of projected) if (a) out.push({ ...a });
+  return out.sort((x, y) => x.ip < y.ip ? -1 : x.ip > y.ip ? 1 : 0);
+}

@@ -1,7 +1,9 @@
 /**
- * The in-cluster datastore: nodes come from a client-node informer on Node
- * objects (pod subnets from spec.podCIDRs, addresses from InternalIP, the VTEP
- * from annotations this agent writes). When the controller-manager does not
+ * The in-cluster datastore: nodes come from a projected list/watch of Node
+ * objects (list_watch.ts: paginated or watch-list, each Node cut down at
+ * ingest to its pod subnets from spec.podCIDRs, InternalIPs and the VTEP
+ * annotations this agent writes; an update that changes none of them is no
+ * change). client-node only loads the config and does the writes. When the controller-manager does not
  * allocate pod CIDRs, subnets are handed out from the cluster CIDR through the
  * `hostgate-subnets` ConfigMap with optimistic concurrency (resourceVersion,
  * retry on 409 Conflict) and freed by whichever agent sees the Node deleted.
@@ -19,27 +21,33 @@ import type {
   SelfRegistration,
 } from "../types.ts";
 import { type Clock, RealClock } from "../../system/clock.ts";
-import { type Backoff, SupervisedInformer } from "./informer.ts";
+import { type Backoff, type Change, ProjectedListWatch } from "./list_watch.ts";
 import { assignSubnets, parseClusterCidrs } from "../subnets.ts";
 import {
-  IPALLOCATION_API_VERSION,
-  IPALLOCATION_KIND,
   IPALLOCATIONS_PATH,
-  podAddressesOf,
+  projectAllocation,
+  samePodAddress,
+  sortedPodAddresses,
 } from "./allocations.ts";
 import {
+  type Allocations,
   formatAllocation,
-  mergeNodes,
+  mergeProjections,
+  type NodeProjection,
   nodeToInfo,
   parseAllocations,
+  projectNode,
   registrationPatch,
+  sameAllocations,
+  sameNodeProjection,
   specPodCidrs,
 } from "./nodes.ts";
 import { describe, httpStatus, type KubeConfigSource, loadKubeConfig } from "./config.ts";
+import { type ApiTransport, fetchTransport } from "./transport.ts";
 
 export * from "./nodes.ts";
 export * from "./config.ts";
-export type { Backoff } from "./informer.ts";
+export type { Backoff, Change, ListWatchStats } from "./list_watch.ts";
 
 /** Options of `KubernetesDatastore`. */
 export interface KubernetesDatastoreOptions extends KubeConfigSource {
@@ -54,6 +62,15 @@ export interface KubernetesDatastoreOptions extends KubeConfigSource {
   nodePrefixV6?: number;
   /** Restart timing of a failed list/watch (default 500 ms doubling to 30 s). */
   backoff?: Partial<Backoff>;
+  /** LIST page size (default 250 objects: ~2.5 MB of kubelet-sized Nodes at a time). */
+  pageSize?: number;
+  /**
+   * Initial state and relists by the streaming watch-list (sendInitialEvents)
+   * instead of paginated LIST; a server that refuses it is paged. Default false.
+   */
+  watchList?: boolean;
+  /** The HTTP side of list/watch (default fetch with the kubeconfig's credentials). */
+  transport?: ApiTransport;
   /**
    * When a Node is deleted, the agent of the lowest-named remaining node frees
    * its entry at once; the others wait this long (plus jitter, default 2000 ms)
@@ -79,6 +96,11 @@ export interface KubernetesDatastoreOptions extends KubeConfigSource {
 
 const MERGE_PATCH = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 
+/** What the datastore keeps of the allocation ConfigMap. */
+interface ConfigMapProjection {
+  allocations: Allocations;
+}
+
 /** The Kubernetes implementation of `Datastore`. */
 export class KubernetesDatastore implements Datastore {
   readonly kind = "kubernetes";
@@ -87,9 +109,10 @@ export class KubernetesDatastore implements Datastore {
   readonly configMapName: string;
   readonly #opts: KubernetesDatastoreOptions;
   readonly #core: k8s.CoreV1Api;
-  readonly #nodes: SupervisedInformer<k8s.V1Node>;
-  readonly #cm: SupervisedInformer<k8s.V1ConfigMap>;
-  readonly #allocs: SupervisedInformer<k8s.KubernetesObject> | undefined;
+  readonly #transport: ApiTransport;
+  readonly #nodes: ProjectedListWatch<NodeProjection>;
+  readonly #cm: ProjectedListWatch<ConfigMapProjection>;
+  readonly #allocs: ProjectedListWatch<PodAddress | null> | undefined;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #log: (msg: string) => void;
@@ -102,6 +125,8 @@ export class KubernetesDatastore implements Datastore {
   #self: string | undefined;
   #lastAllocation: string[] | undefined;
   #healing = false;
+  /** nodes() as last computed; dropped on every change. */
+  #snapshot: NodeInfo[] | undefined;
   readonly #clusterCidrs: string[];
 
   constructor(opts: KubernetesDatastoreOptions) {
@@ -111,39 +136,43 @@ export class KubernetesDatastore implements Datastore {
     this.namespace = opts.namespace ?? namespace ?? "kube-system";
     this.configMapName = opts.configMapName ?? "hostgate-subnets";
     this.#core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.#transport = opts.transport ?? fetchTransport(kubeConfig);
     this.#clock = opts.clock ?? new RealClock();
     this.#random = opts.random ?? Math.random;
     this.#log = opts.log ?? ((m) => console.error(m));
     const common = {
-      kubeConfig,
+      transport: this.#transport,
       clock: this.#clock,
       random: this.#random,
       log: this.#log,
       backoff: { initialMs: 500, maxMs: 30_000, ...opts.backoff },
+      pageSize: opts.pageSize,
+      watchList: opts.watchList,
     };
-    this.#nodes = new SupervisedInformer<k8s.V1Node>({
+    this.#nodes = new ProjectedListWatch<NodeProjection>({
       ...common,
       path: "/api/v1/nodes",
-      list: () => this.#core.listNode(),
-      onEvent: (type, node) => this.#nodeEvent(type, node),
+      project: projectNode,
+      same: sameNodeProjection,
+      onChanges: (changes) => this.#nodeChanges(changes),
       onState: (ok, err) => this.#setState("nodes", ok, err),
     });
-    const fieldSelector = `metadata.name=${this.configMapName}`;
-    this.#cm = new SupervisedInformer<k8s.V1ConfigMap>({
+    this.#cm = new ProjectedListWatch<ConfigMapProjection>({
       ...common,
       path: `/api/v1/namespaces/${this.namespace}/configmaps`,
-      fieldSelector,
-      list: () => this.#core.listNamespacedConfigMap({ namespace: this.namespace, fieldSelector }),
-      onEvent: () => this.#changed(),
+      fieldSelector: `metadata.name=${this.configMapName}`,
+      project: (o) => ({ allocations: parseAllocations(o.data as Record<string, string>) }),
+      same: (a, b) => sameAllocations(a.allocations, b.allocations),
+      onChanges: (changes) => this.#changed(changes.length),
       onState: (ok, err) => this.#setState("configmap", ok, err),
     });
     if (opts.watchAllocations) {
-      const objects = k8s.KubernetesObjectApi.makeApiClient(kubeConfig);
-      this.#allocs = new SupervisedInformer<k8s.KubernetesObject>({
+      this.#allocs = new ProjectedListWatch<PodAddress | null>({
         ...common,
         path: IPALLOCATIONS_PATH,
-        list: () => objects.list(IPALLOCATION_API_VERSION, IPALLOCATION_KIND),
-        onEvent: () => this.#changed(),
+        project: projectAllocation,
+        same: samePodAddress,
+        onChanges: (changes) => this.#changed(changes.length),
         onState: (ok, err) => this.#setState("ipallocations", ok, err),
       });
     }
@@ -152,6 +181,11 @@ export class KubernetesDatastore implements Datastore {
   /** 409 Conflicts met while writing the allocation ConfigMap (for metrics and tests). */
   get conflicts(): number {
     return this.#conflicts;
+  }
+
+  /** Counters of the Node list/watch (relists, pages, 410s, unchanged updates). */
+  get nodeStats(): ProjectedListWatch<NodeProjection>["stats"] {
+    return this.#nodes.stats;
   }
 
   async register(self: SelfRegistration): Promise<NodeInfo> {
@@ -175,13 +209,13 @@ export class KubernetesDatastore implements Datastore {
   }
 
   nodes(): NodeInfo[] {
-    const cm = this.#cm.get(this.configMapName, this.namespace);
-    return mergeNodes(this.#nodes.list(), parseAllocations(cm?.data));
+    this.#snapshot ??= mergeProjections(this.#nodes.values(), this.#allocations());
+    return [...this.#snapshot];
   }
 
   /** Pool addresses from IPAllocation objects; empty unless `watchAllocations`. */
   podAddresses(): PodAddress[] {
-    return this.#allocs ? podAddressesOf(this.#allocs.list()) : [];
+    return this.#allocs ? sortedPodAddresses(this.#allocs.values()) : [];
   }
 
   health(): DatastoreHealth {
@@ -197,36 +231,45 @@ export class KubernetesDatastore implements Datastore {
     this.#stop.abort();
     await Promise.all([this.#nodes.close(), this.#cm.close(), this.#allocs?.close()]);
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+    this.#transport.close();
+  }
+
+  #allocations(): Allocations {
+    return this.#cm.get(`${this.namespace}/${this.configMapName}`)?.allocations ?? new Map();
   }
 
   #setState(which: string, connected: boolean, error?: string): void {
     this.#state.set(which, { connected, error });
   }
 
-  #changed(): void {
-    this.#events++;
+  #changed(count: number): void {
+    this.#events += count;
+    this.#snapshot = undefined;
     this.#heal();
     try {
       this.#onChange();
     } catch (e) {
-      // Thrown into client-node's watch handler it would be swallowed mid-event.
       this.#log(`kubernetes: onChange failed: ${describe(e)}`);
     }
   }
 
-  #nodeEvent(type: "add" | "update" | "delete", node: k8s.V1Node): void {
-    const name = node.metadata?.name;
-    if (type === "delete" && name) {
-      const cm = this.#cm.get(this.configMapName, this.namespace);
-      if (cm?.data?.[name] !== undefined) this.#spawn(() => this.#release(name, this.#isFirst()));
+  #nodeChanges(changes: readonly Change<NodeProjection>[]): void {
+    const allocs = this.#allocations();
+    for (const c of changes) {
+      if (c.type === "delete" && allocs.has(c.key)) {
+        const name = c.key;
+        this.#spawn(() => this.#release(name, this.#isFirst()));
+      }
     }
-    this.#changed();
+    this.#changed(changes.length);
   }
 
   /** True when this agent's node has the lowest name among the nodes left. */
   #isFirst(): boolean {
-    const names = this.#nodes.list().map((n) => n.metadata?.name ?? "").filter((n) => n !== "");
-    return this.#self !== undefined && names.every((n) => this.#self! <= n);
+    const self = this.#self;
+    if (self === undefined) return false;
+    for (const p of this.#nodes.values()) if (p.name !== "" && p.name < self) return false;
+    return true;
   }
 
   /** Runs a background write; close() waits for it. */
@@ -244,9 +287,8 @@ export class KubernetesDatastore implements Datastore {
     const self = this.#self;
     if (!self || this.#healing || this.#stop.signal.aborted || !this.#cm.synced) return;
     const node = this.#nodes.get(self);
-    if (!node || specPodCidrs(node).length > 0 || this.#clusterCidrs.length === 0) return;
-    const cm = this.#cm.get(this.configMapName, this.namespace);
-    if (cm?.data?.[self] !== undefined) return;
+    if (!node || node.specCidrs.length > 0 || this.#clusterCidrs.length === 0) return;
+    if (this.#allocations().has(self)) return;
     this.#healing = true;
     this.#spawn(async () => {
       try {
@@ -270,8 +312,10 @@ export class KubernetesDatastore implements Datastore {
   }
 
   async #specCidrs(): Promise<string[]> {
-    const nodes = this.#nodes.synced ? this.#nodes.list() : (await this.#core.listNode()).items;
-    return nodes.flatMap(specPodCidrs);
+    const nodes = this.#nodes.synced
+      ? this.#nodes.values()
+      : (await this.#nodes.listOnce()).values();
+    return [...nodes].flatMap((p) => [...p.specCidrs]);
   }
 
   /** Jittered exponential wait between two attempts of a conflicting write. */
@@ -339,8 +383,7 @@ export class KubernetesDatastore implements Datastore {
     if (!first) {
       const base = this.#opts.releaseDelayMs ?? 2000;
       await this.#clock.sleep(base + this.#random() * base, this.#stop.signal);
-      const cached = this.#cm.get(this.configMapName, this.namespace);
-      if (this.#stop.signal.aborted || cached?.data?.[name] === undefined) return;
+      if (this.#stop.signal.aborted || !this.#allocations().has(name)) return;
     }
     for (let attempt = 0;; attempt++) {
       const cm = await this.#readConfigMap();

@@ -39,6 +39,7 @@ Deno.test("nodeToInfo: podCIDRs over podCIDR, InternalIP v4 and v6 only, in orde
     name: "n1",
     podCidrs: ["10.244.1.0/24", "fd00:10:244:1::/64"],
     addresses: ["192.0.2.1", "2001:db8::1"],
+    subnetSource: "spec",
   });
 });
 
@@ -54,6 +55,7 @@ Deno.test("nodeToInfo: singular podCIDR, allocation only without spec, annotatio
     name: "b",
     podCidrs: ["10.9.9.0/24"],
     addresses: ["192.0.2.7", "2001:db8::7"],
+    subnetSource: "allocation",
   });
   const internalWins: NodeLike = {
     ...bare,

@@ -37,24 +37,78 @@ export function specPodCidrs(node: NodeLike): string[] {
   return node.spec?.podCIDR ? [node.spec.podCIDR] : [];
 }
 
-/** Maps a Node to what the agent needs; `allocated` is used only when the spec has no podCIDR. */
-export function nodeToInfo(node: NodeLike, allocated?: string[]): NodeInfo {
+/**
+ * All the agent keeps of a Node: its name, the controller-manager's pod
+ * subnets, its InternalIPs, the announced addresses and the VTEP annotations,
+ * plus the resourceVersion it was read at. Everything else a kubelet writes
+ * (managedFields, images, conditions, nodeInfo: ~10 KB a Node) is dropped
+ * at ingest.
+ */
+export interface NodeProjection {
+  name: string;
+  /** spec.podCIDRs (else spec.podCIDR): set by the controller-manager. */
+  specCidrs: readonly string[];
+  /** status.addresses of type InternalIP, in order. */
+  internalIps: readonly string[];
+  /** The hostgate.io/node-ips annotation, split. */
+  announcedIps: readonly string[];
+  vtepMac?: string;
+  vtepIp?: string;
+  /** resourceVersion of the object it was projected from (not compared). */
+  resourceVersion: string;
+}
+
+/** Projects a Node (a decoded object of any size) to what the agent reads. */
+export function projectNode(
+  node: NodeLike & { metadata?: { resourceVersion?: string } },
+): NodeProjection {
   const ann = node.metadata?.annotations ?? {};
-  const internal = (node.status?.addresses ?? [])
-    .filter((a) => a.type === "InternalIP" && a.address)
-    .map((a) => a.address);
-  const announced = (ann[NODE_IPS_ANNOTATION] ?? "").split(",").map((s) => s.trim())
+  const internalIps: string[] = [];
+  for (const a of node.status?.addresses ?? []) {
+    if (a.type === "InternalIP" && a.address) internalIps.push(a.address);
+  }
+  const announcedIps = (ann[NODE_IPS_ANNOTATION] ?? "").split(",").map((s) => s.trim())
     .filter((s) => s !== "");
-  const spec = specPodCidrs(node);
-  const info: NodeInfo = {
+  const p: NodeProjection = {
     name: node.metadata?.name ?? "",
-    podCidrs: spec.length > 0 ? spec : [...(allocated ?? [])],
-    addresses: internal.length > 0 ? internal : announced,
+    specCidrs: specPodCidrs(node),
+    internalIps,
+    announcedIps,
+    resourceVersion: node.metadata?.resourceVersion ?? "",
   };
   const mac = ann[VTEP_MAC_ANNOTATION];
   const ip = ann[VTEP_IP_ANNOTATION];
-  if (mac && ip) info.vtep = { mac, ip };
+  if (mac !== undefined) p.vtepMac = mac;
+  if (ip !== undefined) p.vtepIp = ip;
+  return p;
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** True when two projections differ at most in resourceVersion: nothing to do. */
+export function sameNodeProjection(a: NodeProjection, b: NodeProjection): boolean {
+  return a.name === b.name && sameList(a.specCidrs, b.specCidrs) &&
+    sameList(a.internalIps, b.internalIps) && sameList(a.announcedIps, b.announcedIps) &&
+    a.vtepMac === b.vtepMac && a.vtepIp === b.vtepIp;
+}
+
+/** The NodeInfo of a projection; `allocated` is used only when the spec has no podCIDR. */
+export function projectionToInfo(p: NodeProjection, allocated?: readonly string[]): NodeInfo {
+  const fromSpec = p.specCidrs.length > 0;
+  const info: NodeInfo = {
+    name: p.name,
+    podCidrs: fromSpec ? [...p.specCidrs] : [...(allocated ?? [])],
+    addresses: p.internalIps.length > 0 ? [...p.internalIps] : [...p.announcedIps],
+  };
+  if (info.podCidrs.length > 0) info.subnetSource = fromSpec ? "spec" : "allocation";
+  if (p.vtepMac && p.vtepIp) info.vtep = { mac: p.vtepMac, ip: p.vtepIp };
   return info;
+}
+
+/** Maps a Node to what the agent needs; `allocated` is used only when the spec has no podCIDR. */
+export function nodeToInfo(node: NodeLike, allocated?: string[]): NodeInfo {
+  return projectionToInfo(projectNode(node), allocated);
 }
 
 /** Parses the ConfigMap data: each value is one or two comma-separated CIDRs. */
@@ -74,10 +128,27 @@ export function formatAllocation(cidrs: string[]): string {
 
 /** The snapshot the agent reads: every node, allocations filled in, sorted by name. */
 export function mergeNodes(nodes: readonly NodeLike[], allocations: Allocations): NodeInfo[] {
-  return nodes
-    .filter((n) => n.metadata?.name)
-    .map((n) => nodeToInfo(n, allocations.get(n.metadata!.name!)))
-    .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return mergeProjections(nodes.filter((n) => n.metadata?.name).map(projectNode), allocations);
+}
+
+/** `mergeNodes` over projections (what the datastore holds). */
+export function mergeProjections(
+  nodes: Iterable<NodeProjection>,
+  allocations: Allocations,
+): NodeInfo[] {
+  const out: NodeInfo[] = [];
+  for (const p of nodes) if (p.name) out.push(projectionToInfo(p, allocations.get(p.name)));
+  return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** True when two allocation maps hold the same entries. */
+export function sameAllocations(a: Allocations, b: Allocations): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) {
+    const w = b.get(k);
+    if (!w || !sameList(v, w)) return false;
+  }
+  return true;
 }
 
 /**

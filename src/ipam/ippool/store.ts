@@ -8,11 +8,12 @@
  */
 import { CniCode, CniError } from "../../errors.ts";
 import { podReleasesAddress } from "./allocator.ts";
-import { isStatus, KubeApiError, type KubeClient } from "./client.ts";
+import { HTTP, isStatus, KubeApiError, type KubeCall, type KubeClient } from "./client.ts";
 import {
   type Allocation,
   type AllocationInput,
   allocationObject,
+  GROUP,
   LABEL_CONTAINER,
   LABEL_POOL,
   parseAllocation,
@@ -38,18 +39,21 @@ export class AllocationStore {
     this.pool = pool;
   }
 
+  /** A request on hostgate's own objects (`resource` of the hostgate.io group). */
+  #own(resource: string, call: Omit<KubeCall, "group" | "resource">): Promise<unknown> {
+    return this.#api.kube({ ...call, group: GROUP, resource });
+  }
+
   /** The pool; code 7 when it does not exist. */
   async getPool(): Promise<Pool> {
     let obj: unknown;
     try {
-      obj = await this.#api.kube({
+      obj = await this.#own("ippools", {
         verb: "get",
-        group: "hostgate.io",
-        resource: "ippools",
         name: this.pool,
       });
     } catch (e) {
-      if (isStatus(e, 404)) {
+      if (isStatus(e, HTTP.notFound)) {
         throw new CniError(
           CniCode.InvalidNetworkConfig,
           `Cannot find IPPool ${this.pool}: no such IPPool in the cluster`,
@@ -72,10 +76,8 @@ export class AllocationStore {
     if (opts.released) labelSelector += `,!${LABEL_CONTAINER}`;
     let body: unknown;
     try {
-      body = await this.#api.kube({
+      body = await this.#own("ipallocations", {
         verb: "list",
-        group: "hostgate.io",
-        resource: "ipallocations",
         labelSelector,
         limit: opts.limit,
       });
@@ -91,15 +93,13 @@ export class AllocationStore {
   /** Creates the object of an address for its owner; undefined when it exists (409). */
   async create(input: AllocationInput): Promise<Allocation | undefined> {
     try {
-      const made = await this.#api.kube({
+      const made = await this.#own("ipallocations", {
         verb: "create",
-        group: "hostgate.io",
-        resource: "ipallocations",
         body: allocationObject(input),
       });
       return parseAllocation(made);
     } catch (e) {
-      if (isStatus(e, 409)) return undefined;
+      if (isStatus(e, HTTP.conflict)) return undefined;
       throw unexpected(e);
     }
   }
@@ -107,16 +107,14 @@ export class AllocationStore {
   /** Takes over `old` for a new owner; undefined when it changed meanwhile (409) or is gone. */
   async takeOver(old: Allocation, input: AllocationInput): Promise<Allocation | undefined> {
     try {
-      const made = await this.#api.kube({
+      const made = await this.#own("ipallocations", {
         verb: "update",
-        group: "hostgate.io",
-        resource: "ipallocations",
         name: old.name,
         body: allocationObject({ ...input, ip: old.ip, resourceVersion: old.resourceVersion }),
       });
       return parseAllocation(made);
     } catch (e) {
-      if (isStatus(e, 409) || isStatus(e, 404)) return undefined;
+      if (isStatus(e, HTTP.conflict) || isStatus(e, HTTP.notFound)) return undefined;
       throw unexpected(e);
     }
   }
@@ -128,26 +126,22 @@ export class AllocationStore {
   async release(a: Allocation): Promise<boolean> {
     try {
       if (a.podName && a.podNamespace) {
-        await this.#api.kube({
+        await this.#own("ipallocations", {
           verb: "update",
-          group: "hostgate.io",
-          resource: "ipallocations",
           name: a.name,
           body: releasedObject(a),
         });
       } else {
-        await this.#api.kube({
+        await this.#own("ipallocations", {
           verb: "delete",
-          group: "hostgate.io",
-          resource: "ipallocations",
           name: a.name,
           resourceVersion: a.resourceVersion,
         });
       }
       return true;
     } catch (e) {
-      if (isStatus(e, 404)) return true;
-      if (isStatus(e, 409)) return false;
+      if (isStatus(e, HTTP.notFound)) return true;
+      if (isStatus(e, HTTP.conflict)) return false;
       throw unexpected(e);
     }
   }
@@ -164,7 +158,7 @@ export class AllocationStore {
       }) as { status?: { phase?: string } };
       return pod.status?.phase ?? "Pending";
     } catch (e) {
-      if (isStatus(e, 404)) return undefined;
+      if (isStatus(e, HTTP.notFound)) return undefined;
       throw unexpected(e);
     }
   }

@@ -15,8 +15,8 @@
 import { CniCode, CniError } from "../../errors.ts";
 import type { IpamAddress, IpamRoute } from "../../ipam/types.ts";
 import { ExistsError } from "../../system/netlink/errors.ts";
+import type { Family } from "../../net/mod.ts";
 import {
-  type Family,
   HOSTGATE_ROUTE_PROTOCOL,
   type Link,
   type NetlinkHandle,
@@ -25,7 +25,7 @@ import {
 import { messageOf, step, toCniError } from "../failure.ts";
 import { canonicalCidr, canonicalIp, familyOf, splitCidr } from "../ip.ts";
 import type { Logger } from "../log.ts";
-import type { ResultRoute } from "../result.ts";
+import type { ResultRoute } from "../../cni/mod.ts";
 
 /** The pod's IPv4 gateway: link-local, never on the wire, answered by a static neighbour. */
 export const ROUTED_GATEWAY_V4 = "169.254.1.1";

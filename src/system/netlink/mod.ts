@@ -26,13 +26,4 @@ export {
 export { FfiNetlink } from "./ffi_netlink.ts";
 export { FakeNetlink } from "./fake_netlink.ts";
 export type { FakeCall, FakeLink, FakeNs, FakeSnapshot, FaultHook } from "./fake_netlink.ts";
-export {
-  cidrContains,
-  formatCidr,
-  formatIp,
-  formatMac,
-  networkOf,
-  parseCidr,
-  parseIp,
-  parseMac,
-} from "./ip.ts";
+export { formatCidr, formatIp, formatMac, parseCidr, parseIp, parseMac } from "./ip.ts";

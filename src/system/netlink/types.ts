@@ -9,8 +9,7 @@
  * @module
  */
 
-/** IP family. */
-export type Family = 4 | 6;
+import type { Family } from "../../net/mod.ts";
 
 /** A network interface as the kernel reports it. */
 export interface Link {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { CniError } from "../errors.ts";
-import { interfaceNameProblem, parseCniArgs, parseEnv } from "./env.ts";
+import { encodeEnv, interfaceNameProblem, parseEnv } from "./env.ts";
+import { codeOf } from "./testing.ts";
 
 const BASE = {
   CNI_COMMAND: "ADD",
@@ -9,15 +9,6 @@ const BASE = {
   CNI_IFNAME: "eth0",
   CNI_PATH: "/opt/cni/bin:/usr/lib/cni",
 };
-
-function codeOf(fn: () => unknown): number | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof CniError ? e.code : -1;
-  }
-  return undefined;
-}
 
 Deno.test("env: a full ADD environment parses", () => {
   const env = parseEnv({
@@ -30,7 +21,7 @@ Deno.test("env: a full ADD environment parses", () => {
   assert.deepEqual(env.args.ips, ["10.0.0.9", "fd00::9"]);
   assert.equal(env.args.podNamespace, "ns1");
   assert.equal(env.args.podName, "web-0");
-  assert.equal(env.args.pairs["IgnoreUnknown"], "1");
+  assert.equal(env.args.pairs.get("IgnoreUnknown"), "1");
 });
 
 Deno.test("env: missing variables per command are error 4", () => {
@@ -61,11 +52,29 @@ Deno.test("env: container id, ifname and netns are validated", () => {
   assert.equal(interfaceNameProblem("eth0"), undefined);
 });
 
-Deno.test("env: CNI_ARGS pairs without = and bad IP= are error 4", () => {
-  assert.equal(codeOf(() => parseCniArgs("NOEQUALS")), 4);
-  assert.equal(codeOf(() => parseCniArgs("=value")), 4);
-  assert.equal(codeOf(() => parseCniArgs("IP=10.0.0.300")), 4);
-  assert.equal(codeOf(() => parseCniArgs("IP=10.0.0.1/24")), 4);
-  assert.deepEqual(parseCniArgs("").pairs, {});
-  assert.deepEqual(parseCniArgs("A=1;;B=x=y").pairs, { A: "1", B: "x=y" });
+Deno.test("env: encodeEnv writes every variable and parseEnv reads it back", () => {
+  const vars = encodeEnv({
+    command: "DEL",
+    containerId: "c1",
+    ifname: "eth0",
+    args: "K8S_POD_NAME=web;IP=10.0.0.9",
+    path: ["/opt/cni/bin", "", "/usr/lib/cni"],
+  });
+  assert.deepEqual(vars, {
+    CNI_COMMAND: "DEL",
+    CNI_CONTAINERID: "c1",
+    CNI_NETNS: "",
+    CNI_IFNAME: "eth0",
+    CNI_ARGS: "K8S_POD_NAME=web;IP=10.0.0.9",
+    CNI_PATH: "/opt/cni/bin:/usr/lib/cni",
+  });
+  const back = parseEnv(vars);
+  assert.deepEqual([back.command, back.containerId, back.netns, back.ifname], [
+    "DEL",
+    "c1",
+    "",
+    "eth0",
+  ]);
+  assert.deepEqual(back.args.ips, ["10.0.0.9"]);
+  assert.deepEqual(back.path, ["/opt/cni/bin", "/usr/lib/cni"]);
 });

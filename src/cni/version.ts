@@ -1,6 +1,7 @@
 /**
  * CNI spec versions: which ones hostgate speaks and which commands each
- * allows. Kept apart from the dispatcher so the rules read as a table.
+ * allows, as a table, plus the one version comparator the plugin and a
+ * delegated IPAM plugin share.
  * @module
  */
 import { CniCode, CniError } from "../errors.ts";
@@ -11,18 +12,27 @@ export const SUPPORTED_VERSIONS: readonly string[] = ["0.3.0", "0.3.1", "0.4.0",
 /** The newest spec version; used where no requested version is known. */
 export const CURRENT_VERSION = "1.1.0";
 
+/** The version a config without `cniVersion` has (the spec's pre-0.2 default). */
+export const DEFAULT_CONFIG_VERSION = "0.1.0";
+
 /** The commands of the CNI protocol. */
 export type CniCommand = "ADD" | "DEL" | "CHECK" | "GC" | "STATUS" | "VERSION";
 
-/** Oldest config version that may ask for each command (CHECK came in 0.4.0, GC/STATUS in 1.1.0). */
-const MIN_VERSION: Record<CniCommand, string> = {
+/** Every command, in the spec's order. */
+export const COMMANDS: readonly CniCommand[] = ["ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION"];
+
+/** Oldest version that has each command (CHECK came in 0.4.0, GC/STATUS in 1.1.0). */
+export const MIN_VERSION: Readonly<Record<CniCommand, string>> = {
   ADD: "0.3.0",
   DEL: "0.3.0",
   CHECK: "0.4.0",
   GC: "1.1.0",
   STATUS: "1.1.0",
-  VERSION: "0.1.0",
+  VERSION: DEFAULT_CONFIG_VERSION,
 };
+
+/** The first version whose results drop `ips[].version`. */
+const NO_IP_VERSION_FIELD = "1.0.0";
 
 /** Parses "x.y.z" into numbers; undefined when it is not a plain semantic version. */
 export function parseVersion(v: string): [number, number, number] | undefined {
@@ -36,16 +46,26 @@ export function compareVersions(a: string, b: string): number {
   const pa = parseVersion(a);
   const pb = parseVersion(b);
   if (!pa || !pb) throw new Error(`Cannot compare versions: ${a} or ${b} is not x.y.z`);
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < pa.length; i++) {
     const d = pa[i]! - pb[i]!;
     if (d !== 0) return d;
   }
   return 0;
 }
 
+/** True when `v` is `min` or newer; a `v` that is not x.y.z is never new enough. */
+export function versionAtLeast(v: string, min: string): boolean {
+  return parseVersion(v) !== undefined && compareVersions(v, min) >= 0;
+}
+
+/** True when `command` exists in spec version `v` (GC in 1.0.0 does not). */
+export function hasCommand(v: string, command: CniCommand): boolean {
+  return versionAtLeast(v, MIN_VERSION[command]);
+}
+
 /** True when results of `v` carry `ips[].version` (every version before 1.0.0). */
 export function hasIpVersionField(v: string): boolean {
-  return compareVersions(v, "1.0.0") < 0;
+  return !versionAtLeast(v, NO_IP_VERSION_FIELD);
 }
 
 /**
@@ -61,11 +81,12 @@ export function requireVersion(cniVersion: string, command: CniCommand): void {
       }`,
     );
   }
-  const min = MIN_VERSION[command];
-  if (compareVersions(cniVersion, min) < 0) {
+  if (!hasCommand(cniVersion, command)) {
     throw new CniError(
       CniCode.IncompatibleVersion,
-      `Cannot run ${command}: it needs cniVersion ${min} or newer, config is ${cniVersion}`,
+      `Cannot run ${command}: it needs cniVersion ${
+        MIN_VERSION[command]
+      } or newer, config is ${cniVersion}`,
     );
   }
 }

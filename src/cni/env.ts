@@ -5,20 +5,9 @@
  * @module
  */
 import { CniCode, CniError } from "../errors.ts";
-import { isIpAddress } from "./ip.ts";
-import type { CniCommand } from "./version.ts";
-
-/** Parsed CNI_ARGS ("K1=V1;K2=V2"). */
-export interface CniArgs {
-  /** Every pair as given. */
-  pairs: Record<string, string>;
-  /** Addresses requested with `IP=` (comma separated), in order. */
-  ips: string[];
-  /** K8S_POD_NAMESPACE, enables sticky IPs with podName. */
-  podNamespace?: string;
-  /** K8S_POD_NAME. */
-  podName?: string;
-}
+import { type CniArgs, parseCniArgs } from "./args.ts";
+import { quote } from "./decode.ts";
+import { type CniCommand, COMMANDS } from "./version.ts";
 
 /** What the runtime told the plugin through its environment. */
 export interface CniEnv {
@@ -34,10 +23,8 @@ export interface CniEnv {
   path: string[];
 }
 
-const COMMANDS: readonly CniCommand[] = ["ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION"];
-
 /** Which variables each command needs (skel's reqForCmd table). */
-const REQUIRED: Record<CniCommand, readonly string[]> = {
+const REQUIRED: Readonly<Record<CniCommand, readonly string[]>> = {
   ADD: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
   CHECK: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
   DEL: ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"],
@@ -46,7 +33,14 @@ const REQUIRED: Record<CniCommand, readonly string[]> = {
   VERSION: [],
 };
 
-const ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
+/**
+ * The spec's pattern for container IDs and network names, and the plugin
+ * name rule of `type` and `ipam.type` (a file name in CNI_PATH, never a path).
+ */
+export const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
+
+/** Linux IFNAMSIZ less the terminating NUL: the longest interface name in bytes. */
+export const MAX_IFNAME_BYTES = 15;
 
 function envError(msg: string): CniError {
   return new CniError(CniCode.InvalidEnvironment, msg);
@@ -54,15 +48,17 @@ function envError(msg: string): CniError {
 
 /** Throws unless `id` is a valid container ID (the spec's pattern). */
 export function validateContainerId(id: string): void {
-  if (!ID_PATTERN.test(id)) {
-    throw envError(`Cannot use CNI_CONTAINERID ${JSON.stringify(id)}: invalid characters`);
+  if (!NAME_PATTERN.test(id)) {
+    throw envError(`Cannot use CNI_CONTAINERID ${quote(id)}: invalid characters`);
   }
 }
 
 /** Why `name` cannot be a Linux interface name, or undefined when it can. */
 export function interfaceNameProblem(name: string): string | undefined {
   if (name.length === 0) return "is empty";
-  if (new TextEncoder().encode(name).length > 15) return "is longer than 15 bytes";
+  if (new TextEncoder().encode(name).length > MAX_IFNAME_BYTES) {
+    return `is longer than ${MAX_IFNAME_BYTES} bytes`;
+  }
   if (name === "." || name === "..") return "is . or ..";
   if (/[/:\s]/.test(name)) return "contains /, : or whitespace";
   // deno-lint-ignore no-control-regex
@@ -70,32 +66,34 @@ export function interfaceNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-/** Parses CNI_ARGS; a pair without "=" or with an empty key is error 4. */
-export function parseCniArgs(raw: string): CniArgs {
-  const out: CniArgs = { pairs: {}, ips: [] };
-  if (raw.trim() === "") return out;
-  for (const part of raw.split(";")) {
-    if (part === "") continue;
-    const eq = part.indexOf("=");
-    if (eq <= 0) {
-      throw envError(`Cannot parse CNI_ARGS: ${JSON.stringify(part)} is not KEY=VALUE`);
-    }
-    out.pairs[part.slice(0, eq)] = part.slice(eq + 1);
-  }
-  const ip = out.pairs["IP"];
-  if (ip !== undefined) {
-    out.ips = ip.split(",").map((s) => s.trim()).filter((s) => s !== "");
-    for (const a of out.ips) {
-      if (!isIpAddress(a)) {
-        throw envError(`Cannot parse CNI_ARGS: IP=${a} is not an IP address`);
-      }
-    }
-  }
-  const ns = out.pairs["K8S_POD_NAMESPACE"];
-  const pod = out.pairs["K8S_POD_NAME"];
-  if (ns) out.podNamespace = ns;
-  if (pod) out.podName = pod;
-  return out;
+/** CNI_PATH's directories, in order, empty entries dropped. */
+export function cniPathDirs(path: string | readonly string[] | undefined): string[] {
+  const dirs = typeof path === "string" ? path.split(":") : [...(path ?? [])];
+  return dirs.filter((d) => d !== "");
+}
+
+/** What `encodeEnv` writes: one call to another plugin (a delegated IPAM plugin). */
+export interface EnvCall {
+  command: CniCommand;
+  containerId?: string;
+  netns?: string;
+  ifname?: string;
+  /** Raw CNI_ARGS, passed on unchanged. */
+  args?: string;
+  /** CNI_PATH as text or directories. */
+  path?: string | readonly string[];
+}
+
+/** The CNI_* variables of `call`, every one present ("" when unset), as libcni sets them. */
+export function encodeEnv(call: EnvCall): Record<string, string> {
+  return {
+    CNI_COMMAND: call.command,
+    CNI_CONTAINERID: call.containerId ?? "",
+    CNI_NETNS: call.netns ?? "",
+    CNI_IFNAME: call.ifname ?? "",
+    CNI_ARGS: call.args ?? "",
+    CNI_PATH: cniPathDirs(call.path).join(":"),
+  };
 }
 
 /**
@@ -106,7 +104,7 @@ export function parseEnv(env: Record<string, string | undefined>): CniEnv {
   const cmd = env["CNI_COMMAND"];
   if (cmd === undefined || cmd === "") throw envError("Cannot run: CNI_COMMAND is not set");
   if (!(COMMANDS as readonly string[]).includes(cmd)) {
-    throw envError(`Cannot run: unknown CNI_COMMAND ${JSON.stringify(cmd)}`);
+    throw envError(`Cannot run: unknown CNI_COMMAND ${quote(cmd)}`);
   }
   const command = cmd as CniCommand;
   const missing = REQUIRED[command].filter((k) => (env[k] ?? "") === "");
@@ -120,9 +118,9 @@ export function parseEnv(env: Record<string, string | undefined>): CniEnv {
   if (needsAttachment) {
     validateContainerId(containerId);
     const why = interfaceNameProblem(ifname);
-    if (why) throw envError(`Cannot use CNI_IFNAME ${JSON.stringify(ifname)}: ${why}`);
+    if (why) throw envError(`Cannot use CNI_IFNAME ${quote(ifname)}: ${why}`);
     if (netns !== "" && !netns.startsWith("/")) {
-      throw envError(`Cannot use CNI_NETNS ${JSON.stringify(netns)}: not an absolute path`);
+      throw envError(`Cannot use CNI_NETNS ${quote(netns)}: not an absolute path`);
     }
   }
   return {
@@ -130,7 +128,7 @@ export function parseEnv(env: Record<string, string | undefined>): CniEnv {
     containerId,
     netns,
     ifname,
-    args: parseCniArgs(env["CNI_ARGS"] ?? ""),
-    path: (env["CNI_PATH"] ?? "").split(":").filter((p) => p !== ""),
+    args: parseCniArgs(env["CNI_ARGS"]),
+    path: cniPathDirs(env["CNI_PATH"]),
   };
 }

@@ -1,0 +1,26 @@
+/**
+ * Host-gateway routes to other nodes' pod subnets: read the routes tagged
+ * with hostgate's protocol number, plan the difference to the desired ones,
+ * apply it, and suppress the echo of our own writes; plus the pod bridge the
+ * agent keeps ready before the first pod.
+ *
+ * Owns: every route with protocol 151 in the node's netns and the pod
+ * bridge's gateway addresses. Must not: touch routes of any other protocol,
+ * decide which peers get routes (reconcile/ does), or touch VXLAN devices.
+ * @module
+ */
+export { ensureBridge } from "./bridge.ts";
+export { RouteExpectation } from "./route_echo.ts";
+export {
+  applyRoutePlan,
+  ownRoutes,
+  planIsEmpty,
+  planRoutes,
+  removeAllRoutes,
+  type RouteApplyResult,
+  routeMatches,
+  type RoutePlan,
+  spreadMetric,
+  syncRoutes,
+  toKernelRoute,
+} from "./routes.ts";
