@@ -33,6 +33,11 @@ export interface PluginDeps {
   exec: Exec;
   clock: Clock;
   log: Logger;
+  /**
+   * True when a CNI_NETNS path is the plugin's own network namespace (refused
+   * with code 4 before any change); main.ts wires system/netns_identity.ts.
+   */
+  isOwnNetns?: (path: string) => boolean;
   /** nftables, for the per-pod anti-spoofing chains (guard/). */
   nft: Nft;
   /** Builds the IPAM backend; main.ts wires `createIpam`. */

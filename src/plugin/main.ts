@@ -10,6 +10,7 @@ import { RealClock } from "../system/clock.ts";
 import { RealExec } from "../system/exec.ts";
 import { SyncFileSystem } from "../system/fs.ts";
 import { ExecNft } from "../system/nft.ts";
+import { isOwnNetns } from "../system/netns_identity.ts";
 import { FfiNetlink } from "../system/netlink/ffi_netlink.ts";
 import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netlink/types.ts";
 import type { IpamRequest, PluginDeps } from "./deps.ts";
@@ -104,6 +105,7 @@ async function main(): Promise<number> {
     fs: new SyncFileSystem(),
     exec,
     nft: new ExecNft({ exec, timeoutMs: 10_000 }),
+    isOwnNetns,
     clock: new RealClock(),
     log: createLogger({ sink: stderrSink, level: level ?? "warn" }),
     ipam: buildIpam,

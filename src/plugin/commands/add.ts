@@ -71,10 +71,21 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
       );
     }
     host = step("open the node netns", () => deps.netlink.open());
+    const hostName = hostVethName(env.containerId, env.ifname);
+    // Before IPAM: a veth's peer dies with its netns, so a host veth of this containerId+ifname
+    // whose peer is not in CNI_NETNS (checked above) is a live pod elsewhere; wiring over it
+    // would take its link and its address.
+    if (step(`look up ${hostName}`, () => host!.getLink(hostName))) {
+      throw new CniError(
+        CniCode.InvalidEnvironment,
+        `Cannot add ${env.containerId}/${env.ifname} in ${env.netns}: ` +
+          `the attachment is already wired into another network namespace`,
+        `host veth ${hostName} exists; DEL the first attachment before adding it again`,
+      );
+    }
     // Before IPAM too: a name clash with a non-bridge must not even move the allocator.
     const bridge = conf.mode === "bridge" ? ensureBridge(host, conf) : undefined;
     const owner = ipamOwner(env);
-    const hostName = hostVethName(env.containerId, env.ifname);
     const wanted = requestedIps({ cniArgs: env.args, args: conf.args, runtime: conf.runtime });
     const alloc: IpamResult = await ctx.ipam.add(
       owner,

@@ -3,10 +3,10 @@
  * knows. The IPAM backend frees stale reservations; here, host veths on the
  * bridge (or on none yet) whose derived name matches no valid attachment are
  * removed too (a kill -9 in the middle of ADD can leave one). An empty list means every
- * attachment is stale.
+ * attachment is stale; no list at all is an error and deletes nothing.
  * @module
  */
-import { CniError } from "../../errors.ts";
+import { CniCode, CniError } from "../../errors.ts";
 import { NotFoundError } from "../../system/netlink/errors.ts";
 import type { CommandContext } from "../deps.ts";
 import { toCniError } from "../failure.ts";
@@ -15,7 +15,15 @@ import { HOST_VETH_PATTERN, hostVethName } from "../names.ts";
 
 /** Runs GC; keeps going past errors and reports them all at the end. */
 export async function cmdGc(ctx: CommandContext): Promise<void> {
-  const valid = ctx.conf.validAttachments ?? [];
+  // Without the list every attachment would look stale: refuse rather than delete them all.
+  const valid = ctx.conf.validAttachments;
+  if (valid === undefined) {
+    throw new CniError(
+      CniCode.InvalidNetworkConfig,
+      "Cannot GC: the config has no cni.dev/valid-attachments (nor cni.dev/attachments) list",
+      "nothing was deleted",
+    );
+  }
   const failures: CniError[] = [];
   try {
     await ctx.ipam.gc(valid);
