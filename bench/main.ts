@@ -10,11 +10,13 @@ import { ippoolBench } from "./ippool_bench.ts";
 import { dataplaneBench } from "./dataplane_bench.ts";
 import { vxlanBench } from "./vxlan_bench.ts";
 import { agentBench } from "./agent_bench.ts";
+import { routedBench } from "./routed_bench.ts";
 
 const suites: Record<string, () => Promise<string>> = {
   plugin: () => pluginBench(),
   ippool: () => ippoolBench(),
   dataplane: () => dataplaneBench(),
+  routed: () => routedBench(),
   vxlan: () => vxlanBench(),
   agent: () => agentBench(),
 };
