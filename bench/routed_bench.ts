@@ -15,7 +15,7 @@
  */
 import { Cluster } from "../tests/cluster/cluster.ts";
 import { tail } from "../tests/cluster/procs.ts";
-import { waitFor } from "../tests/cluster/probes.ts";
+import { until } from "../tests/helpers/until.ts";
 import { addPod, type PodAttachment, readConflist } from "../tests/cluster/runtime.ts";
 import { run } from "../tests/helpers/netns.ts";
 import { fmt, table } from "./table.ts";
@@ -155,7 +155,7 @@ export async function routedBench(opts: RoutedBenchOptions = {}): Promise<string
           "-p",
           String(IPERF),
         ]);
-        await waitFor(
+        await until(
           `iperf3 in ${s.netns}`,
           async () => (await tail(srv.log)).includes("listening"),
         );
@@ -166,7 +166,7 @@ export async function routedBench(opts: RoutedBenchOptions = {}): Promise<string
         "serve",
         String(RR),
       ]);
-      await waitFor(
+      await until(
         `rr in ${p.remote.netns}`,
         async () => (await tail(rr.log)).includes("listening"),
       );

@@ -16,8 +16,9 @@
 import assert from "node:assert/strict";
 import { isRoot, sh } from "./helpers/netns.ts";
 import { Cluster, namespacesWith, type Pod } from "./cluster/cluster.ts";
-import { allPing, hostgateRoutes, rootLinks, waitFor } from "./cluster/probes.ts";
+import { allPing, hostgateRoutes, rootLinks } from "./cluster/probes.ts";
 import { cidrContainsIp } from "../src/net/mod.ts";
+import { until } from "./helpers/until.ts";
 
 const PREFIX = "hgpr";
 const POOL = "hgpool";
@@ -55,7 +56,7 @@ async function scenario(t: Deno.TestContext, mode: "routed" | "bridge"): Promise
         return `${addr} via ${ip(peer!)}`;
       }),
     ].sort();
-    return waitFor(`${node} routes ${want.join(", ")}`, async () => {
+    return until(`${node} routes ${want.join(", ")}`, async () => {
       const have = (await routes(ns(node))).sort();
       return JSON.stringify(have) === JSON.stringify(want) || undefined;
     }, { ms: 15_000 });
@@ -75,7 +76,7 @@ async function scenario(t: Deno.TestContext, mode: "routed" | "bridge"): Promise
       });
       await Promise.all(NODES.map((n) => c.join(n)));
       for (const n of NODES) {
-        const ipam = await waitFor(`${n} conflist`, async () => {
+        const ipam = await until(`${n} conflist`, async () => {
           const text = await Deno.readTextFile(`${c.dirs(n).conf}/10-hostgate.conflist`);
           return JSON.parse(text).plugins[0].ipam as Record<string, unknown>;
         }, { ms: 15_000 });

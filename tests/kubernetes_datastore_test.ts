@@ -16,6 +16,7 @@ import {
   type KubernetesDatastoreOptions,
   loadKubeConfig,
 } from "../src/datastore/kubernetes/mod.ts";
+import { until } from "./helpers/until.ts";
 
 const FAST = { backoff: { initialMs: 30, maxMs: 200 }, log: () => {}, pageSize: 2 };
 
@@ -26,15 +27,6 @@ function spec(name: string, o: { cidrs?: string[]; ips?: string[] } = {}): Kubel
 /** A kubelet-shaped Node (~10 KB: managedFields, images, conditions). */
 function node(name: string, o: { cidrs?: string[]; ips?: string[] } = {}, tick = 0): KubeObject {
   return kubeletNode(spec(name, o), tick);
-}
-
-/** Polls until `cond` holds; fails with `what` after `ms`. */
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`Cannot observe: ${what} within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function datastore(s: ApiServer, extra: Partial<KubernetesDatastoreOptions> = {}) {

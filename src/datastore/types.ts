@@ -1,8 +1,8 @@
 /**
  * The datastore interface the agent reads nodes from. Three implementations:
- * kubernetes.ts (Node objects; podCIDR fallback allocation via a ConfigMap),
- * etcd.ts (registration with a lease, subnet allocation in a transaction),
- * file.ts (a shared directory with a lock, for one machine and the demo).
+ * kubernetes/ (Node objects; podCIDR fallback allocation via a ConfigMap),
+ * etcd/ (registration with a lease, subnet allocation in a transaction),
+ * file/ (a shared directory with a lock, for one machine and the demo).
  * @module
  */
 

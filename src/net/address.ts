@@ -1,5 +1,5 @@
 /**
- * Single IP addresses: parse, normalise, compare, step. Parsing (validation)
+ * Single IP addresses: parse, normalise, step. Parsing (validation)
  * goes through `ip-cidr` (and the `ip-address` classes it hands out), and so
  * does IPv6 formatting, so the canonical text is the library's RFC 5952 form
  * for IPv6 and dotted quad for IPv4 — the same text Go's `net.IP.String()`
@@ -26,6 +26,20 @@ import IPCIDR from "ip-cidr";
  * the bottom layer, so nothing below it has to know the OS types).
  */
 export type Family = 4 | 6;
+
+/** Character codes the char-loop parsers compare against. */
+export const CHAR_DOT = 46;
+export const CHAR_0 = 48;
+export const CHAR_9 = 57;
+/** Values of one IPv4 octet (0-255). */
+const OCTET_VALUES = 256;
+/** Most decimal digits of an IPv4 octet. */
+const MAX_OCTET_DIGITS = 3;
+/**
+ * Entries each parse memo keeps: above a 5,000-node cluster's working set of
+ * node and subnet texts, small enough (a few MiB) for the agent's heap.
+ */
+export const MEMO_ENTRIES = 8192;
 
 /** An address or prefix text that is not a valid IPv4/IPv6 value. */
 export class AddressError extends Error {
@@ -127,17 +141,17 @@ export class ParseMemo<T> {
 export function fastV4(text: string, from = 0, to = text.length): number {
   let octets = 0, digits = 0, octet = 0, value = 0;
   for (let i = from; i <= to; i++) {
-    const c = i < to ? text.charCodeAt(i) : 46; // the end acts as a final "."
-    if (c === 46) {
+    const c = i < to ? text.charCodeAt(i) : CHAR_DOT; // the end acts as a final "."
+    if (c === CHAR_DOT) {
       if (digits === 0 || octets === 4) return -1;
-      value = value * 256 + octet;
+      value = value * OCTET_VALUES + octet;
       octets++;
       digits = 0;
       octet = 0;
-    } else if (c >= 48 && c <= 57) {
+    } else if (c >= CHAR_0 && c <= CHAR_9) {
       if (digits === 1 && octet === 0) return -1; // leading zero
-      octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return -1;
+      octet = octet * 10 + (c - CHAR_0);
+      if (++digits > MAX_OCTET_DIGITS || octet >= OCTET_VALUES) return -1;
     } else {
       return -1;
     }
@@ -205,8 +219,8 @@ export function libValue(a: LibAddress): bigint {
   const g = a.parsedAddress;
   if (g.length === 4) {
     return BigInt(
-      parseInt(g[0]!, 10) * 0x1000000 + parseInt(g[1]!, 10) * 0x10000 +
-        parseInt(g[2]!, 10) * 0x100 + parseInt(g[3]!, 10),
+      ((parseInt(g[0]!, 10) * OCTET_VALUES + parseInt(g[1]!, 10)) * OCTET_VALUES +
+            parseInt(g[2]!, 10)) * OCTET_VALUES + parseInt(g[3]!, 10),
     );
   }
   let hex = "0x";
@@ -232,7 +246,7 @@ export function tryParseIp(text: string): ParsedIp | undefined {
 }
 
 /** Memoised slow-path parses (IPv6, and IPv4 text the fast path refused). */
-const IP_MEMO = new ParseMemo<ParsedIp>(8192);
+const IP_MEMO = new ParseMemo<ParsedIp>(MEMO_ENTRIES);
 
 function libParseIp(text: string): ParsedIp | undefined {
   if (text.includes("/")) return undefined;

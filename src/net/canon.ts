@@ -36,6 +36,9 @@ export function gatewayCidr(subnet: string): string {
   return `${bigIntToIp(c.family, c.networkValue + 1n)}/${c.prefix}`;
 }
 
+/** Map keys are family * KEY_BASE + prefix length (a prefix is at most 128). */
+const KEY_BASE = 1000;
+
 /** The network of `c` truncated to `len` bits, as a set key. */
 function keyAt(c: Cidr, len: number): bigint {
   return c.networkValue >> BigInt(familyBits(c.family) - len);
@@ -49,9 +52,9 @@ function keyAt(c: Cidr, len: number): bigint {
  */
 export class CidrSet {
   readonly #members: Cidr[] = [];
-  /** family*1000+prefix -> network keys of the members with that prefix. */
+  /** family*KEY_BASE+prefix -> network keys of the members with that prefix. */
   readonly #byPrefix = new Map<number, Set<bigint>>();
-  /** family*1000+len -> the members of prefix >= len, truncated to len (built on first use). */
+  /** family*KEY_BASE+len -> the members of prefix >= len, truncated to len (built on first use). */
   readonly #within = new Map<number, Set<bigint>>();
 
   /** Number of members. */
@@ -63,12 +66,12 @@ export class CidrSet {
   add(cidr: string): this {
     const c = parseCidr(cidr);
     this.#members.push(c);
-    const k = c.family * 1000 + c.prefix;
+    const k = c.family * KEY_BASE + c.prefix;
     let set = this.#byPrefix.get(k);
     if (!set) this.#byPrefix.set(k, set = new Set());
     set.add(keyAt(c, c.prefix));
     for (const [key, within] of this.#within) {
-      const len = key % 1000;
+      const len = key % KEY_BASE;
       if (familyOfKey(key) === c.family && c.prefix >= len) within.add(keyAt(c, len));
     }
     return this;
@@ -78,11 +81,11 @@ export class CidrSet {
   overlaps(cidr: string): boolean {
     const c = parseCidr(cidr);
     for (const [key, set] of this.#byPrefix) {
-      const p = key % 1000;
+      const p = key % KEY_BASE;
       if (familyOfKey(key) !== c.family || p > c.prefix) continue;
       if (set.has(keyAt(c, p))) return true;
     }
-    const wkey = c.family * 1000 + c.prefix;
+    const wkey = c.family * KEY_BASE + c.prefix;
     let within = this.#within.get(wkey);
     if (!within) {
       within = new Set();
@@ -96,5 +99,5 @@ export class CidrSet {
 }
 
 function familyOfKey(key: number): Family {
-  return Math.floor(key / 1000) === 4 ? 4 : 6;
+  return Math.floor(key / KEY_BASE) === 4 ? 4 : 6;
 }

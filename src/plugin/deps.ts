@@ -11,7 +11,7 @@ import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { Netlink } from "../system/netlink/types.ts";
 import type { Nft } from "../system/nft.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../system/log.ts";
 import type { LogLevel, NetConf } from "./netconf.ts";
 
 /** What an IPAM backend is built from: the validated config and the call's environment. */

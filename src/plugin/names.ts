@@ -39,16 +39,3 @@ export function ipamOwner(env: CniEnv): IpamOwner {
   }
   return owner;
 }
-
-/** Bytes of an Ethernet MAC. */
-const MAC_BYTES = 6;
-/** First-octet bits: locally administered (set) and multicast (cleared). */
-const MAC_LOCAL = 0x02;
-const MAC_MULTICAST = 0x01;
-
-/** A random locally administered unicast MAC, given to a new bridge so its MAC never follows its ports. */
-export function randomMac(): string {
-  const b = crypto.getRandomValues(new Uint8Array(MAC_BYTES));
-  b[0] = (b[0]! & ~(MAC_LOCAL | MAC_MULTICAST)) | MAC_LOCAL;
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":");
-}

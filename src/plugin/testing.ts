@@ -14,7 +14,7 @@ import { FakeChainNft } from "../system/fake_nft.ts";
 import { FakeNetlink } from "../system/netlink/mod.ts";
 import type { PluginDeps } from "./deps.ts";
 import { dispatch } from "./dispatch.ts";
-import { memoryLogger } from "./log.ts";
+import { memoryLogger } from "../system/log.ts";
 
 /** Options of FakeIpam. */
 export interface FakeIpamOptions {

@@ -7,7 +7,7 @@ import type { Datastore } from "../../datastore/mod.ts";
 import type { Clock } from "../../system/clock.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import { HOSTGATE_ROUTE_PROTOCOL, type Netlink } from "../../system/netlink/types.ts";
-import type { AgentConfig, FirewallBackendName } from "./config.ts";
+import type { AgentConfig, FirewallBackendName } from "./agent_config.ts";
 import {
   conflistFor,
   conflistPath,
@@ -49,13 +49,19 @@ export interface CommandDeps {
   print: (text: string) => void;
 }
 
+/** First delay of a one-shot command retrying the datastore; it doubles up to the max. */
+const RETRY_FIRST_MS = 200;
+const RETRY_MAX_MS = 5_000;
+/** How often `status` looks whether the datastore has connected. */
+const CONNECT_POLL_MS = 100;
+
 async function retrying<T>(
   d: CommandDeps,
   what: string,
   fn: () => Promise<T>,
 ): Promise<T> {
   const deadline = d.clock.monotonic() + d.config.timeoutMs;
-  let delay = 200;
+  let delay = RETRY_FIRST_MS;
   for (;;) {
     try {
       return await fn();
@@ -65,7 +71,7 @@ async function retrying<T>(
       }
       d.log.warn(`Cannot ${what}; retrying`, { error: (e as Error).message, inMs: delay });
       await d.clock.sleep(delay);
-      delay = Math.min(delay * 2, 5_000);
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
     }
   }
 }
@@ -189,7 +195,9 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
   try {
     await retrying(d, "watch the datastore", () => ds.start(() => {}));
     const deadline = d.clock.monotonic() + d.config.timeoutMs;
-    while (!ds.health().connected && d.clock.monotonic() < deadline) await d.clock.sleep(100);
+    while (!ds.health().connected && d.clock.monotonic() < deadline) {
+      await d.clock.sleep(CONNECT_POLL_MS);
+    }
     const health = ds.health();
     const uplink = detectUplink(handle, {
       iface: cfg.iface,

@@ -12,15 +12,18 @@ import { OPTIONS, type OptionSpec } from "./options.ts";
 import { parseHostPort } from "../observe/mod.ts";
 import type { AgentConfig } from "./agent_config.ts";
 
-export type {
-  AgentConfig,
-  Backend,
-  Command,
-  DatastoreKind,
-  FirewallBackendName,
-  IpamMode,
-} from "./agent_config.ts";
-export { commandHelp, OPTIONS, type OptionSpec, usage } from "./options.ts";
+/** The shortest resync interval accepted: a faster safety resync would only burn CPU. */
+const MIN_RESYNC_INTERVAL_MS = 100;
+/** Longest node subnet prefix per family: a node subnet needs a gateway and some pods. */
+const MAX_NODE_PREFIX = { 4: 30, 6: 126 } as const;
+/** Largest MTU of a link (16-bit field). */
+const MAX_MTU = 65535;
+/** Largest VXLAN network identifier (24 bits). */
+const MAX_VNI = 2 ** 24 - 1;
+/** Largest UDP port. */
+const MAX_PORT = 65535;
+/** A Linux interface name: 1 to 15 (IFNAMSIZ - 1) safe characters. */
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 /** Raised for a bad flag or environment value. */
 export class ConfigError extends Error {
@@ -126,8 +129,18 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     nodeName: get("nodeName") || inputs.hostname,
     datastore: oneOf(get("datastore"), ["kubernetes", "etcd", "file"] as const, "--datastore"),
     clusterCidrs: clusterCidrs(get("clusterCidrs")),
-    nodePrefixLengthV4: parseInt10(get("nodePrefixLengthV4"), "--node-cidr-mask-size-ipv4", 1, 30),
-    nodePrefixLengthV6: parseInt10(get("nodePrefixLengthV6"), "--node-cidr-mask-size-ipv6", 1, 126),
+    nodePrefixLengthV4: parseInt10(
+      get("nodePrefixLengthV4"),
+      "--node-cidr-mask-size-ipv4",
+      1,
+      MAX_NODE_PREFIX[4],
+    ),
+    nodePrefixLengthV6: parseInt10(
+      get("nodePrefixLengthV6"),
+      "--node-cidr-mask-size-ipv6",
+      1,
+      MAX_NODE_PREFIX[6],
+    ),
     nodeIps,
     iface: get("iface"),
     cniBinDir: get("cniBinDir"),
@@ -139,10 +152,10 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     ipamDir: get("ipamDir"),
     podMode: oneOf(get("podMode"), ["routed", "bridge"] as const, "--pod-mode"),
     bridge: get("bridge"),
-    mtu: parseInt10(get("mtu"), "--mtu", 0, 65535),
+    mtu: parseInt10(get("mtu"), "--mtu", 0, MAX_MTU),
     backend: oneOf(get("backend"), ["host-gw", "vxlan", "auto"] as const, "--backend"),
-    vxlanVni: parseInt10(get("vxlanVni"), "--vxlan-vni", 0, 16_777_215),
-    vxlanPort: parseInt10(get("vxlanPort"), "--vxlan-port", 1, 65535),
+    vxlanVni: parseInt10(get("vxlanVni"), "--vxlan-vni", 0, MAX_VNI),
+    vxlanPort: parseInt10(get("vxlanPort"), "--vxlan-port", 1, MAX_PORT),
     vxlanDevice: get("vxlanDevice"),
     manageBridge: parseBool(get("manageBridge"), "--manage-bridge"),
     masquerade: parseBool(get("masquerade"), "--masquerade"),
@@ -204,16 +217,18 @@ function validate(cfg: AgentConfig): void {
     }
   }
   if (cfg.ipam === "ippool") validateIppool(cfg);
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(cfg.bridge)) {
+  if (!IFNAME.test(cfg.bridge)) {
     throw new ConfigError(`Cannot parse flags: --bridge is not an interface name: ${cfg.bridge}`);
   }
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(cfg.vxlanDevice) || cfg.vxlanDevice === cfg.bridge) {
+  if (!IFNAME.test(cfg.vxlanDevice) || cfg.vxlanDevice === cfg.bridge) {
     throw new ConfigError(
       `Cannot parse flags: --vxlan-device is not a free interface name: ${cfg.vxlanDevice}`,
     );
   }
-  if (cfg.resyncIntervalMs < 100) {
-    throw new ConfigError("Cannot parse flags: --resync-interval must be at least 100ms");
+  if (cfg.resyncIntervalMs < MIN_RESYNC_INTERVAL_MS) {
+    throw new ConfigError(
+      `Cannot parse flags: --resync-interval must be at least ${MIN_RESYNC_INTERVAL_MS}ms`,
+    );
   }
   if (cfg.retryMaxMs < cfg.retryMinMs || cfg.retryMinMs < 1) {
     throw new ConfigError("Cannot parse flags: --retry-min must be >= 1ms and <= --retry-max");

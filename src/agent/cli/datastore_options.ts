@@ -4,7 +4,7 @@
  * @module
  */
 import type { CreateDatastoreOptions } from "../../datastore/mod.ts";
-import type { AgentConfig } from "./config.ts";
+import type { AgentConfig } from "./agent_config.ts";
 import type { Logger } from "../observe/mod.ts";
 
 /** The `createDatastore` options for this config. */

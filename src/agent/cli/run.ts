@@ -8,12 +8,22 @@
 import type { Datastore } from "../../datastore/mod.ts";
 import type { Clock } from "../../system/clock.ts";
 import type { FileSystem } from "../../system/fs.ts";
-import type { Netlink, RouteEvent } from "../../system/netlink/types.ts";
-import type { AgentConfig } from "./config.ts";
+import { type Netlink, type RouteEvent, RT_TABLE_MAIN } from "../../system/netlink/types.ts";
+import type { AgentConfig } from "./agent_config.ts";
 import type { FirewallDriver } from "../firewall/mod.ts";
 import { type HealthServer, type Logger, M, type Metrics, serveHealth } from "../observe/mod.ts";
 import { installPlugins, keepPluginKubeconfig } from "../install/mod.ts";
 import { backoffMs, Reconciler, runLoop, Waker } from "../reconcile/mod.ts";
+
+/**
+ * The loop counts as stalled (liveness fails) after this many resync
+ * intervals or longest retry delays without a pass, whichever is longer...
+ */
+const STALL_FACTOR = 3;
+/** ...and never sooner than this. */
+const MIN_STALL_MS = 60_000;
+/** The plugin's kubeconfig (its service account token) is refreshed at least this often. */
+const MAX_KUBECONFIG_REFRESH_MS = 30_000;
 
 /** Everything `runAgent` needs; main.ts passes the real ones, tests the fakes. */
 export interface RunDeps {
@@ -69,7 +79,11 @@ export async function runAgent(d: RunDeps): Promise<void> {
       log.error("Cannot install the plugin", { error: (e as Error).message });
     }
     if (cfg.healthAddr !== "") {
-      const staleAfter = Math.max(3 * cfg.resyncIntervalMs, 3 * cfg.retryMaxMs, 60_000);
+      const staleAfter = Math.max(
+        STALL_FACTOR * cfg.resyncIntervalMs,
+        STALL_FACTOR * cfg.retryMaxMs,
+        MIN_STALL_MS,
+      );
       health = await serveHealth({
         addr: cfg.healthAddr,
         signal: inner.signal,
@@ -97,7 +111,7 @@ export async function runAgent(d: RunDeps): Promise<void> {
         fs: d.fs,
         clock: d.clock,
         log,
-        intervalMs: Math.min(cfg.resyncIntervalMs, 30_000),
+        intervalMs: Math.min(cfg.resyncIntervalMs, MAX_KUBECONFIG_REFRESH_MS),
         signal: inner.signal,
       }));
     }
@@ -148,7 +162,7 @@ async function monitor(
       await d.netlink.monitorRoutes({
         signal,
         onEvent: (ev) => {
-          if ((ev.route.table ?? 254) !== 254) return;
+          if ((ev.route.table ?? RT_TABLE_MAIN) !== RT_TABLE_MAIN) return;
           d.metrics.inc(M.routeEvents, "Route changes seen by the monitor", { kind: ev.kind });
           if (!o.echo(ev)) fire();
         },

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeFileSystem } from "../../system/fake_fs.ts";
 import { parseKubeconfig } from "../../ipam/ippool/kubeconfig.ts";
-import { RealClock } from "../../system/clock.ts";
+import { FakeClock, until } from "../../system/fake_clock.ts";
 import { installCommand, parseConfig } from "../cli/mod.ts";
 import {
   ensureConflist,
@@ -112,29 +112,30 @@ Deno.test("plugin kubeconfig: token and CA of the service account, mode 0600, re
 Deno.test("plugin kubeconfig: run refreshes it when kubelet rotates the token", async () => {
   const fs = new FakeFileSystem({ files: { "/sa/token": "old" } });
   const ac = new AbortController();
+  const clock = new FakeClock();
   const loop = keepPluginKubeconfig({
     path: "/k/config",
     server: "https://api:443",
     serviceAccountDir: "/sa",
     fs,
-    clock: new RealClock(),
+    clock,
     log: memoryLogger(),
-    intervalMs: 5,
+    intervalMs: 5_000,
     signal: ac.signal,
   });
-  const until = async (token: string) => {
-    for (let i = 0; i < 200; i++) {
-      const text = fs.file("/k/config");
-      if (text && parseKubeconfig(text).token === token) return;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    throw new Error(`the kubeconfig never got token ${token}`);
+  const token = () => {
+    const text = fs.file("/k/config");
+    return text === undefined ? undefined : parseKubeconfig(text).token;
   };
-  await until("old");
+  await until("the first kubeconfig", () => token() === "old");
   fs.setFile("/sa/token", "new");
-  await until("new");
+  await clock.advance(4_999);
+  assert.equal(token(), "old", "the token file is read again only after intervalMs");
+  await clock.advance(1);
+  assert.equal(token(), "new");
   ac.abort();
   await loop;
+  assert.equal(clock.pending, 0, "a stopped refresh leaves no timer");
 });
 
 Deno.test("--ippool-kubeconfig: off by default, needs an absolute path and the service env", () => {
@@ -162,7 +163,7 @@ Deno.test("install --ippool-kubeconfig writes the plugin kubeconfig (also with -
     config,
     netlink: n.nl,
     fs: n.fs,
-    clock: new RealClock(),
+    clock: new FakeClock({ autoAdvance: true }),
     log: n.log,
     openDatastore: () => Promise.reject(new Error("not used")),
     firewall: () => Promise.reject(new Error("not used")),

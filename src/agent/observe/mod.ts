@@ -1,6 +1,7 @@
 /**
- * What the agent shows of itself: the structured logger, the metrics
- * registry, /healthz /readyz /metrics over HTTP, and the `status` report.
+ * What the agent shows of itself: the metrics registry, /healthz /readyz
+ * /metrics over HTTP, and the `status` report; the logger is the one of
+ * src/system/log.ts, re-exported here so agent folders find it in one place.
  *
  * Owns: log lines (stderr, never stdout), metric names, the health listener.
  * Must not: change the node; status reads what the other folders report.
@@ -20,7 +21,7 @@ export {
   type Logger,
   type LoggerOptions,
   memoryLogger,
-} from "./log.ts";
+} from "../../system/log.ts";
 export { DURATION_BUCKETS, M, Metrics } from "./metrics.ts";
 export {
   buildStatus,

@@ -19,6 +19,7 @@ import {
   CidrSet,
   cidrsOverlap,
   type Family,
+  familyBits,
   familyOf,
   gatewayCidr,
   isCidr,
@@ -157,7 +158,7 @@ export function onLinkAddress(
   for (const a of localAddrs) {
     if (a.linkName === bridge || a.linkName === "lo") continue;
     const p = prefixLength(a.cidr);
-    if (p === (familyOf(a.cidr) === 4 ? 32 : 128)) continue;
+    if (p === familyBits(familyOf(a.cidr))) continue;
     if (!cidrContainsIp(a.cidr, ip)) continue;
     if (!best || p > prefixLength(best.cidr)) best = a;
   }
@@ -332,7 +333,7 @@ function podAddressRoutes(a: PodAddressRouteArgs): DesiredRoute[] {
     const family = familyOf(ip);
     const base = viaPeer.get(`${pa.node}|${family}`);
     if (!base || a.localIps.has(ip)) continue;
-    const dst = `${ip}/${family === 4 ? 32 : 128}`;
+    const dst = `${ip}/${familyBits(family)}`;
     if (covered.overlaps(dst) || out.has(dst)) continue;
     out.set(dst, { ...base, dst });
   }

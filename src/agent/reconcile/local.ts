@@ -3,9 +3,8 @@
  * their links, the node IPs to announce, and the uplink MTU. Reads only.
  * @module
  */
-import type { Link, NetlinkHandle } from "../../system/netlink/types.ts";
-import type { Family } from "../../net/mod.ts";
-import { canonIp, cidrContainsIp, familyOf } from "../../net/mod.ts";
+import { type Link, type NetlinkHandle, RT_TABLE_MAIN } from "../../system/netlink/types.ts";
+import { canonIp, cidrContainsIp, type Family, familyOf } from "../../net/mod.ts";
 import type { LocalAddress } from "./desired_state.ts";
 import { HOST_VETH_PATTERN } from "../../plugin/names.ts";
 
@@ -43,7 +42,7 @@ export interface Uplink {
 
 function linkOfDefaultRoute(handle: NetlinkHandle, family: Family): number | undefined {
   const dst = family === 4 ? "0.0.0.0/0" : "::/0";
-  return handle.listRoutes({ family, table: 254 }).find((r) => r.dst === dst)?.linkIndex;
+  return handle.listRoutes({ family, table: RT_TABLE_MAIN }).find((r) => r.dst === dst)?.linkIndex;
 }
 
 /**

@@ -56,10 +56,13 @@ export class Waker {
   }
 }
 
+/** Doublings after which the backoff stops growing (keeps 2**n a finite, exact number). */
+const MAX_DOUBLINGS = 30;
+
 /** Exponential backoff: min, 2*min, 4*min ... capped at max. */
 export function backoffMs(failures: number, minMs: number, maxMs: number): number {
   if (failures <= 0) return 0;
-  return Math.min(maxMs, minMs * 2 ** Math.min(failures - 1, 30));
+  return Math.min(maxMs, minMs * 2 ** Math.min(failures - 1, MAX_DOUBLINGS));
 }
 
 /** Options of `runLoop`. */

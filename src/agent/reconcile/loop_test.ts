@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { RealClock } from "../../system/clock.ts";
+import { FakeClock } from "../../system/fake_clock.ts";
 import { backoffMs, runLoop, Waker } from "./loop.ts";
-
-const clock = new RealClock();
 
 Deno.test("backoff doubles from min and stops at max", () => {
   assert.deepEqual([0, 1, 2, 3, 4, 10].map((n) => backoffMs(n, 500, 3000)), [
@@ -16,6 +14,7 @@ Deno.test("backoff doubles from min and stops at max", () => {
 });
 
 Deno.test("loop: a burst of triggers becomes one pass; the timer makes more", async () => {
+  const clock = new FakeClock();
   const waker = new Waker();
   const ac = new AbortController();
   let passes = 0;
@@ -32,16 +31,27 @@ Deno.test("loop: a burst of triggers becomes one pass; the timer makes more", as
       return Promise.resolve(true);
     },
   });
-  await clock.sleep(60);
+  await clock.advance(29);
+  assert.equal(passes, 0, "the initial pass waits out the debounce");
+  await clock.advance(1);
   assert.equal(passes, 1, "the initial pass");
   for (let i = 0; i < 20; i++) waker.fire();
-  await clock.sleep(80);
-  assert.equal(passes, 2, "twenty triggers, one pass");
+  await clock.advance(29);
+  for (let i = 0; i < 20; i++) waker.fire();
+  await clock.advance(1);
+  assert.equal(passes, 2, "forty triggers within the debounce, one pass");
+  await clock.advance(10_000 - 1);
+  assert.equal(passes, 2, "no pass before the resync interval");
+  await clock.advance(1 + 29);
+  assert.equal(passes, 2, "the resync wake-up is debounced too");
+  await clock.advance(1);
+  assert.equal(passes, 3, "the resync interval makes one more");
   ac.abort();
   await done;
 });
 
 Deno.test("loop: a failed pass is retried with backoff until it succeeds", async () => {
+  const clock = new FakeClock();
   const waker = new Waker();
   const ac = new AbortController();
   const results = [false, false, true];
@@ -58,9 +68,18 @@ Deno.test("loop: a failed pass is retried with backoff until it succeeds", async
     pass: () => Promise.resolve(results[passes++] ?? true),
     onPass: (_ok, next) => delays.push(next),
   });
-  await clock.sleep(150);
+  await clock.advance(0);
+  assert.equal(passes, 1, "the initial pass, at once");
+  await clock.advance(9);
+  assert.equal(passes, 1, "the first retry waits retryMinMs");
+  await clock.advance(1);
+  assert.equal(passes, 2);
+  await clock.advance(14);
+  assert.equal(passes, 2, "the second retry waits twice as long, capped at retryMaxMs");
+  await clock.advance(1);
   assert.equal(passes, 3);
   assert.deepEqual(delays, [10, 15, 10_000]);
   ac.abort();
   await done;
+  assert.equal(clock.pending, 0, "a stopped loop leaves no timer");
 });

@@ -18,6 +18,7 @@ import {
   type NetlinkHandle,
   type RouteEvent,
 } from "../../system/netlink/types.ts";
+import { ensureBridge } from "../../system/netlink/bridge.ts";
 import { familyOf } from "../../net/mod.ts";
 import type { AgentConfig } from "../cli/mod.ts";
 import {
@@ -38,13 +39,7 @@ import {
 import type { FirewallDriver } from "../firewall/mod.ts";
 import { detectUplink, readLocalAddrs } from "./local.ts";
 import { type Logger, M, type Metrics } from "../observe/mod.ts";
-import {
-  ensureBridge,
-  ownRoutes,
-  type RouteApplyResult,
-  RouteExpectation,
-  syncRoutes,
-} from "../routes/mod.ts";
+import { ownRoutes, type RouteApplyResult, RouteExpectation, syncRoutes } from "../routes/mod.ts";
 import { passCache } from "./pass_cache.ts";
 import {
   planVxlanEntries,
@@ -270,7 +265,7 @@ export class Reconciler {
           name: cfg.bridge,
           mtu,
           gateways: desired.bridgeGateways,
-        })) ?? 0;
+        }).writes) ?? 0;
     }
 
     const spec = { clusterCidrs: cfg.clusterCidrs, masquerade: cfg.masquerade };

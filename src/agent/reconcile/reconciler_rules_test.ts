@@ -13,7 +13,9 @@ Deno.test("reconcile: rules are re-read once per resync interval, not on every t
   const quick = await rec.resync();
   assert.deepEqual(quick.errors, [], "rules not read within the interval");
   assert.equal(quick.routes.added, 1, "the route still follows the datastore at once");
-  await new Promise((r) => setTimeout(r, 160));
+  await n.clock.advance(149);
+  assert.deepEqual((await rec.resync()).errors, [], "not yet: 149 ms of 150");
+  await n.clock.advance(1);
   const due = await rec.resync();
   assert.equal(due.errors.length, 1, "read again after the interval");
   assert.equal(due.ready, false);

@@ -166,7 +166,8 @@ Deno.test("reconcile: an off-link peer is skipped with a log line and a metric",
   await rec.resync();
   assert.deepEqual(routesOf(n.handle), ["10.244.2.0/24 via 192.168.1.12"]);
   assert.equal(n.metrics.value(M.peersSkipped, { reason: "not-on-link" }), 1);
-  const lines = n.log.lines.filter((l) => l.includes("peer skipped") && l.includes("peer=far"));
+  const lines = n.log.lines.map((l) => l.text)
+    .filter((l) => l.includes("peer skipped") && l.includes("peer=far"));
   assert.equal(lines.length, 1, "logged once, not on every pass");
   assert.match(lines[0]!, /reason=not-on-link/);
 });

@@ -1,15 +1,13 @@
 /**
  * Host-gateway routes to other nodes' pod subnets: read the routes tagged
  * with hostgate's protocol number, plan the difference to the desired ones,
- * apply it, and suppress the echo of our own writes; plus the pod bridge the
- * agent keeps ready before the first pod.
+ * apply it, and suppress the echo of our own writes. (The pod bridge is
+ * ensured by src/system/netlink/bridge.ts, shared with the plugin.)
  *
- * Owns: every route with protocol 151 in the node's netns and the pod
- * bridge's gateway addresses. Must not: touch routes of any other protocol,
+ * Owns: every route with protocol 151 in the node's netns. Must not: touch routes of any other protocol,
  * decide which peers get routes (reconcile/ does), or touch VXLAN devices.
  * @module
  */
-export { ensureBridge } from "./bridge.ts";
 export { RouteExpectation } from "./route_echo.ts";
 export {
   applyRoutePlan,

@@ -6,7 +6,11 @@
  * node at every datastore change.
  * @module
  */
-import { HOSTGATE_ROUTE_PROTOCOL, type RouteEvent } from "../../system/netlink/types.ts";
+import {
+  HOSTGATE_ROUTE_PROTOCOL,
+  type RouteEvent,
+  RT_TABLE_MAIN,
+} from "../../system/netlink/types.ts";
 import { canonIp, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
 import { isPodRoute } from "../../plugin/wiring/routed.ts";
 import type { DesiredRoute } from "../reconcile/mod.ts";
@@ -28,7 +32,9 @@ export class RouteExpectation {
    */
   isEcho(ev: RouteEvent): boolean {
     const r = ev.route;
-    if (r.protocol !== HOSTGATE_ROUTE_PROTOCOL || (r.table ?? 254) !== 254) return false;
+    if (r.protocol !== HOSTGATE_ROUTE_PROTOCOL || (r.table ?? RT_TABLE_MAIN) !== RT_TABLE_MAIN) {
+      return false;
+    }
     // A pod's host route (routed mode) is the plugin's: no pass for a pod coming or going.
     if (isPodRoute(r)) return true;
     if (!isCidr(r.dst)) return false;

@@ -115,10 +115,16 @@ export function planIsEmpty(plan: RoutePlan): boolean {
  * its metric. IPv6 keeps the kernel's default (its table has no such chain).
  */
 export function spreadMetric(gateway: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < gateway.length; i++) h = Math.imul(h ^ gateway.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % 256;
+  let h = FNV1A_OFFSET_BASIS;
+  for (let i = 0; i < gateway.length; i++) h = Math.imul(h ^ gateway.charCodeAt(i), FNV1A_PRIME);
+  return (h >>> 0) % METRIC_SPREAD;
 }
+
+/** 32-bit FNV-1a: a cheap, well-spread hash of the gateway text. */
+const FNV1A_OFFSET_BASIS = 0x811c9dc5;
+const FNV1A_PRIME = 0x01000193;
+/** How many metrics the IPv4 routes spread over (one hash chain each in the kernel). */
+const METRIC_SPREAD = 256;
 
 /** The kernel route for a desired one, stamped with hostgate's protocol. */
 export function toKernelRoute(d: DesiredRoute): Route {

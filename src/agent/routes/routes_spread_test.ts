@@ -62,12 +62,12 @@ Deno.test("routes: a burst of changes is logged as one line, single changes line
   const res = syncRoutes(h, { desired, allowDelete: true, log });
   assert.equal(res.added, 40);
   assert.equal(h.listRoutes({ family: 4, protocol: HOSTGATE_ROUTE_PROTOCOL }).length, 40);
-  const info = log.lines.filter((l) => l.includes("INFO"));
+  const info = log.lines.filter((l) => l.level === "info").map((l) => l.text);
   assert.equal(info.length, 1, info.join("\n"));
   assert.match(info[0]!, /routes added count=40/);
-  assert.equal(log.lines.filter((l) => /DEBUG route added/.test(l)).length, 40);
+  assert.equal(log.lines.filter((l) => /DEBUG route added/.test(l.text)).length, 40);
   log.lines.length = 0;
   syncRoutes(h, { desired: desired.slice(1), allowDelete: true, log });
   assert.equal(log.lines.length, 1);
-  assert.match(log.lines[0]!, /INFO +route removed dst=10\.0\.1\.0\/24/);
+  assert.match(log.lines[0]!.text, /INFO +route removed dst=10\.0\.1\.0\/24/);
 });

@@ -5,14 +5,14 @@
  * @module
  */
 import { FakeDatastore, type NodeInfo } from "../../datastore/mod.ts";
-import { type Clock, RealClock } from "../../system/clock.ts";
+import { FakeClock } from "../../system/fake_clock.ts";
 import { FakeFileSystem } from "../../system/fake_fs.ts";
 import { FakeIptables } from "../../system/fake_iptables.ts";
 import { FakeNetlink } from "../../system/netlink/mod.ts";
 import type { NetlinkHandle } from "../../system/netlink/types.ts";
 import { type AgentConfig, type CommandDeps, parseConfig } from "../cli/mod.ts";
 import { IptablesDriver } from "../firewall/mod.ts";
-import { type Logger, memoryLogger, Metrics } from "../observe/mod.ts";
+import { memoryLogger, Metrics } from "../observe/mod.ts";
 import { Reconciler } from "../reconcile/mod.ts";
 
 /** Netlink operations that change the kernel. */
@@ -48,7 +48,9 @@ export interface FakeNode {
   ds: FakeDatastore;
   config: AgentConfig;
   metrics: Metrics;
-  log: Logger & { lines: string[] };
+  log: ReturnType<typeof memoryLogger>;
+  /** The node's time: moves only when the test advances it. */
+  clock: FakeClock;
   reconciler: () => Reconciler;
   /** Number of kernel, rule and file writes so far. */
   writes: () => number;
@@ -61,7 +63,7 @@ export function peer(name: string, n: number, extra: Partial<NodeInfo> = {}): No
 
 /** Builds a fake node; `flags` are extra `run` flags. */
 export function fakeNode(
-  opts: { peers?: NodeInfo[]; flags?: string[]; pool?: string[]; clock?: Clock } = {},
+  opts: { peers?: NodeInfo[]; flags?: string[]; pool?: string[]; clock?: FakeClock } = {},
 ): FakeNode {
   const nl = new FakeNetlink();
   nl.addNetns("/run/netns/switch");
@@ -89,6 +91,7 @@ export function fakeNode(
   ], { env: {}, hostname: "a" });
   const metrics = new Metrics();
   const log = memoryLogger();
+  const clock = opts.clock ?? new FakeClock();
   const firewall = new IptablesDriver({ v4, v6 });
   const reconciler = () =>
     new Reconciler({
@@ -99,7 +102,7 @@ export function fakeNode(
       fs,
       metrics,
       log,
-      clock: opts.clock ?? new RealClock(),
+      clock,
       onDatastoreChange: () => {},
     });
   const writes = () =>
@@ -118,6 +121,7 @@ export function fakeNode(
     config,
     metrics,
     log,
+    clock,
     reconciler,
     writes,
   };
@@ -147,7 +151,8 @@ export function commandDeps(n: FakeNode, argv: string[]): CommandDeps & { out: s
     },
     netlink: n.nl,
     fs: n.fs,
-    clock: new RealClock(),
+    // Retries and polls run through their sleeps at once, seeing the time pass.
+    clock: new FakeClock({ autoAdvance: true }),
     log: n.log,
     openDatastore: () => Promise.resolve(n.ds),
     firewall: () => Promise.resolve(new IptablesDriver({ v4: n.v4, v6: n.v6 })),

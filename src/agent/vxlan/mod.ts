@@ -10,6 +10,7 @@
  */
 export {
   canonMac,
+  DEFAULT_UPLINK_MTU,
   podMtu,
   sameVtep,
   usableVtep,

@@ -14,6 +14,12 @@ import type { Backend } from "../cli/mod.ts";
 /** Bytes VXLAN adds over IPv4: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14. */
 export const VXLAN_OVERHEAD = 50;
 
+/** The MTU assumed for an uplink whose MTU is unknown: plain Ethernet. */
+export const DEFAULT_UPLINK_MTU = 1500;
+
+/** First two bytes of every VTEP MAC: locally administered (0x02 bit), unicast. */
+const VTEP_MAC_PREFIX = ["0e", "68"] as const;
+
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 /** True when the backend creates the vxlan device and may tunnel to some peer. */
@@ -33,7 +39,7 @@ export function canonMac(mac: string): string | undefined {
  */
 export function vtepMac(ip: string): string {
   const bytes = canonIp(ip).split(".").map((b) => Number(b).toString(16).padStart(2, "0"));
-  return ["0e", "68", ...bytes].join(":");
+  return [...VTEP_MAC_PREFIX, ...bytes].join(":");
 }
 
 /** This node's VTEP from its pod subnets: the IPv4 subnet's network address and its MAC. */
@@ -68,6 +74,6 @@ export function sameVtep(a: Vtep | undefined, b: Vtep | undefined): boolean {
  */
 export function podMtu(o: { mtu: number; backend: Backend; uplinkMtu?: number }): number {
   if (o.mtu > 0) return o.mtu;
-  const uplink = o.uplinkMtu || 1500;
+  const uplink = o.uplinkMtu || DEFAULT_UPLINK_MTU;
   return usesVxlan(o.backend) ? uplink - VXLAN_OVERHEAD : uplink;
 }

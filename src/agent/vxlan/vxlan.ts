@@ -1,11 +1,11 @@
 /**
- * hostgate's VXLAN device and the tunnel entries on it. The bvcni seed failed
- * here: its FDB, ARP and routes were written by event handlers that missed
- * the first run. Here they are level-triggered like the routes: the device
- * is checked and fixed on every pass, the neighbour and FDB entries are a
- * pure diff of the desired peers against what the kernel lists on that one
- * device (entries elsewhere are never looked at), and the apply is split so
- * entries exist before a route points at them and go only after it is gone.
+ * hostgate's VXLAN device and the tunnel entries on it, level-triggered like
+ * the routes: the device is checked and fixed on every pass (not only when
+ * an event arrives, so nothing depends on having seen the first one); the
+ * neighbour and FDB entries are a pure diff of the desired peers against what
+ * the kernel lists on that one device (entries elsewhere are never looked
+ * at); and the apply is split so entries exist before a route points at them
+ * and go only after it is gone.
  * @module
  */
 import type { Vtep } from "../../datastore/mod.ts";

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import type { NodeInfo } from "../../datastore/mod.ts";
-import { RealClock } from "../../system/clock.ts";
 import { installCommand, parseConfig, statusCommand, uninstallCommand } from "../cli/mod.ts";
 import { IptablesDriver } from "../firewall/mod.ts";
 import { M } from "../observe/mod.ts";
@@ -222,7 +221,7 @@ Deno.test("vxlan reconcile: host-gw removes a device left by an overlay run; MTU
     fs: n.fs,
     metrics: n.metrics,
     log: n.log,
-    clock: new RealClock(),
+    clock: n.clock,
     onDatastoreChange: () => {},
   });
   const r = await rec.resync();

@@ -11,7 +11,7 @@ import { familyOf } from "../../net/mod.ts";
 import type { AgentConfig } from "../cli/mod.ts";
 import type { DesiredState, Uplink } from "../reconcile/mod.ts";
 import { type Logger, M, type Metrics } from "../observe/mod.ts";
-import { usesVxlan, vtepFor, VXLAN_OVERHEAD } from "./vtep.ts";
+import { DEFAULT_UPLINK_MTU, usesVxlan, vtepFor, VXLAN_OVERHEAD } from "./vtep.ts";
 import {
   applyVxlanRemovals,
   applyVxlanSets,
@@ -70,7 +70,7 @@ export function syncVxlanDevice(
     port: cfg.vxlanPort,
     local,
     underlay: o.uplink?.link?.index,
-    mtu: (o.uplink?.link?.mtu || 1500) - VXLAN_OVERHEAD,
+    mtu: (o.uplink?.link?.mtu || DEFAULT_UPLINK_MTU) - VXLAN_OVERHEAD,
     vtep,
   });
   if (res.writes > 0) {

@@ -57,6 +57,19 @@ export interface EtcdDatastoreOptions {
   log?: (msg: string) => void;
 }
 
+/** Lease of a node entry: it disappears this long after its agent stops renewing. */
+const DEFAULT_LEASE_TTL_SECONDS = 15;
+/** Reconnect and retry backoff of the client. */
+const DEFAULT_BACKOFF = { initialMs: 200, maxMs: 5000 } as const;
+/** Deadline of each unary call. */
+const DEFAULT_CALL_TIMEOUT_MS = 5000;
+/** etcd3 retries a failed keepalive after 100 ms; close() waits this long after a failure. */
+const KEEPALIVE_RETRY_WAIT_MS = 150;
+/** Added to a wait for someone else's timer, so it has surely fired. */
+const TIMER_SLACK_MS = 20;
+/** How long close() waits for a watch cancel the server may never answer. */
+const WATCH_CANCEL_WAIT_MS = 1000;
+
 /** The etcd datastore; see the module doc. */
 export class EtcdDatastore implements Datastore {
   readonly kind = "etcd";
@@ -87,19 +100,19 @@ export class EtcdDatastore implements Datastore {
     if (endpoints.length === 0) throw new Error("Cannot create etcd datastore: no endpoints");
     this.#keys = etcdKeys(opts.prefix);
     const clusterCidrs = parseClusterCidrs(opts.clusterCidr);
-    this.#ttl = opts.leaseTtlSeconds ?? 15;
+    this.#ttl = opts.leaseTtlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
     if (!Number.isInteger(this.#ttl) || this.#ttl < 1) {
       throw new Error(`Cannot create etcd datastore: lease TTL ${this.#ttl} is not a whole second`);
     }
     this.#backoff = {
-      initialMs: opts.backoff?.initialMs ?? 200,
-      maxMs: opts.backoff?.maxMs ?? 5000,
+      initialMs: opts.backoff?.initialMs ?? DEFAULT_BACKOFF.initialMs,
+      maxMs: opts.backoff?.maxMs ?? DEFAULT_BACKOFF.maxMs,
     };
     this.#clock = opts.clock ?? new RealClock();
     this.#log = opts.log ?? ((msg) => console.error(msg));
     this.#client = new Etcd3(clientOptions({
       endpoints,
-      callTimeoutMs: opts.callTimeoutMs ?? 5000,
+      callTimeoutMs: opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
       backoff: this.#backoff,
       tracker: this.#tracker,
       auth: opts.auth,
@@ -183,13 +196,13 @@ export class EtcdDatastore implements Datastore {
     await Promise.allSettled([...this.#tasks, this.#registering]);
     this.#client.close();
     // The client's own timers cannot be cancelled; wait until they fired harmlessly:
-    // the watch reconnect timer (tracked) and the keepalive retry timer (100 ms).
+    // the watch reconnect timer (tracked) and the keepalive retry timer.
     const waitMs = Math.max(
       this.#tracker.until - Date.now(),
-      this.#leaseFailedAt + 150 - Date.now(),
+      this.#leaseFailedAt + KEEPALIVE_RETRY_WAIT_MS - Date.now(),
       0,
     );
-    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs + 20));
+    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs + TIMER_SLACK_MS));
   }
 
   // ---- lease -------------------------------------------------------------
@@ -285,7 +298,7 @@ export class EtcdDatastore implements Datastore {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       w.cancel().catch(() => {}),
-      new Promise((r) => (timer = setTimeout(r, 1000))),
+      new Promise((r) => (timer = setTimeout(r, WATCH_CANCEL_WAIT_MS))),
     ]);
     clearTimeout(timer);
   }

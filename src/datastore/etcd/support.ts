@@ -7,6 +7,10 @@
  */
 
 import type { IOptions } from "etcd3";
+import { type Clock, RealClock } from "../../system/clock.ts";
+
+/** Each backoff delay is spread by up to this fraction either way, so agents do not retry in step. */
+const JITTER = 0.2;
 
 /** Key layout under a prefix (default "/hostgate/"). */
 export interface EtcdKeys {
@@ -34,6 +38,7 @@ export function etcdKeys(prefix = "/hostgate/"): EtcdKeys {
 type FaultHandling = NonNullable<IOptions["faultHandling"]>;
 type HostPolicy = ReturnType<NonNullable<FaultHandling["host"]>>;
 type WatchBackoff = NonNullable<FaultHandling["watchBackoff"]>;
+type WallClock = Pick<Clock, "now">;
 
 /** When the client's pending watch reconnect timer fires (ms since epoch), shared by a chain. */
 export interface BackoffTracker {
@@ -46,20 +51,34 @@ class TrackedBackoff {
   readonly #initialMs: number;
   readonly #maxMs: number;
   readonly #tracker: BackoffTracker;
-  constructor(attempt: number, initialMs: number, maxMs: number, tracker: BackoffTracker) {
+  readonly #clock: WallClock;
+  constructor(
+    attempt: number,
+    initialMs: number,
+    maxMs: number,
+    tracker: BackoffTracker,
+    clock: WallClock,
+  ) {
     this.#attempt = attempt;
     this.#initialMs = initialMs;
     this.#maxMs = maxMs;
     this.#tracker = tracker;
+    this.#clock = clock;
   }
   get duration(): number {
     const base = Math.min(this.#initialMs * 2 ** Math.max(0, this.#attempt - 1), this.#maxMs);
-    const ms = Math.round(base * (0.8 + Math.random() * 0.4));
-    this.#tracker.until = Math.max(this.#tracker.until, Date.now() + ms);
+    const ms = Math.round(base * (1 - JITTER + Math.random() * 2 * JITTER));
+    this.#tracker.until = Math.max(this.#tracker.until, this.#clock.now() + ms);
     return ms;
   }
   next(): TrackedBackoff {
-    return new TrackedBackoff(this.#attempt + 1, this.#initialMs, this.#maxMs, this.#tracker);
+    return new TrackedBackoff(
+      this.#attempt + 1,
+      this.#initialMs,
+      this.#maxMs,
+      this.#tracker,
+      this.#clock,
+    );
   }
 }
 
@@ -70,6 +89,8 @@ export interface ClientOptionsInput {
   backoff: { initialMs: number; maxMs: number };
   tracker: BackoffTracker;
   auth?: { username: string; password: string };
+  /** Wall time of call deadlines and the backoff tracker (the real clock when omitted). */
+  clock?: WallClock;
 }
 
 /**
@@ -83,10 +104,11 @@ export function clientOptions(input: ClientOptionsInput): IOptions {
     execute: <T>(fn: (ctx: { signal: AbortSignal }) => PromiseLike<T> | T, signal?: AbortSignal) =>
       Promise.resolve().then(() => fn({ signal: signal ?? new AbortController().signal })),
   } as unknown as HostPolicy;
+  const clock = input.clock ?? new RealClock();
   const opts: IOptions = {
     hosts: [...input.endpoints],
     defaultCallOptions: (ctx) =>
-      ctx.isStream ? {} : { deadline: new Date(Date.now() + input.callTimeoutMs) },
+      ctx.isStream ? {} : { deadline: new Date(clock.now() + input.callTimeoutMs) },
     faultHandling: {
       host: () => passThrough,
       watchBackoff: new TrackedBackoff(
@@ -94,6 +116,7 @@ export function clientOptions(input: ClientOptionsInput): IOptions {
         input.backoff.initialMs,
         input.backoff.maxMs,
         input.tracker,
+        clock,
       ) as unknown as WatchBackoff,
     },
   };

@@ -22,6 +22,9 @@ import {
 import { NodeCache, notifyListener } from "../node_cache.ts";
 import { assignSubnets, type Family, parseClusterCidrs } from "../subnets.ts";
 
+/** How often the directory is read in full besides its change notifications. */
+const DEFAULT_RESCAN_INTERVAL_MS = 5000;
+
 /** A running directory watch: yields something per change, stops on `close()`. */
 export interface DirWatch extends AsyncIterable<unknown> {
   close(): void;
@@ -217,7 +220,7 @@ export class FileDatastore implements Datastore {
     await this.#fs.mkdirp(nodesDir(this.#opts.dir));
     await this.#rescan();
     this.#openWatch();
-    const every = this.#opts.rescanIntervalMs ?? 5000;
+    const every = this.#opts.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS;
     if (every > 0) {
       this.#timer = setInterval(() => {
         if (!this.#watch) this.#openWatch();

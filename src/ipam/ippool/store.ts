@@ -8,12 +8,11 @@
  */
 import { CniCode, CniError } from "../../errors.ts";
 import { podReleasesAddress } from "./allocator.ts";
-import { HTTP, isStatus, KubeApiError, type KubeCall, type KubeClient } from "./client.ts";
+import { HTTP, isStatus, KubeApiError, type KubeClient } from "./client.ts";
 import {
   type Allocation,
   type AllocationInput,
   allocationObject,
-  GROUP,
   LABEL_CONTAINER,
   LABEL_POOL,
   parseAllocation,
@@ -39,17 +38,14 @@ export class AllocationStore {
     this.pool = pool;
   }
 
-  /** A request on hostgate's own objects (`resource` of the hostgate.io group). */
-  #own(resource: string, call: Omit<KubeCall, "group" | "resource">): Promise<unknown> {
-    return this.#api.kube({ ...call, group: GROUP, resource });
-  }
-
   /** The pool; code 7 when it does not exist. */
   async getPool(): Promise<Pool> {
     let obj: unknown;
     try {
-      obj = await this.#own("ippools", {
+      obj = await this.#api.kube({
         verb: "get",
+        group: "hostgate.io",
+        resource: "ippools",
         name: this.pool,
       });
     } catch (e) {
@@ -76,8 +72,10 @@ export class AllocationStore {
     if (opts.released) labelSelector += `,!${LABEL_CONTAINER}`;
     let body: unknown;
     try {
-      body = await this.#own("ipallocations", {
+      body = await this.#api.kube({
         verb: "list",
+        group: "hostgate.io",
+        resource: "ipallocations",
         labelSelector,
         limit: opts.limit,
       });
@@ -93,8 +91,10 @@ export class AllocationStore {
   /** Creates the object of an address for its owner; undefined when it exists (409). */
   async create(input: AllocationInput): Promise<Allocation | undefined> {
     try {
-      const made = await this.#own("ipallocations", {
+      const made = await this.#api.kube({
         verb: "create",
+        group: "hostgate.io",
+        resource: "ipallocations",
         body: allocationObject(input),
       });
       return parseAllocation(made);
@@ -107,8 +107,10 @@ export class AllocationStore {
   /** Takes over `old` for a new owner; undefined when it changed meanwhile (409) or is gone. */
   async takeOver(old: Allocation, input: AllocationInput): Promise<Allocation | undefined> {
     try {
-      const made = await this.#own("ipallocations", {
+      const made = await this.#api.kube({
         verb: "update",
+        group: "hostgate.io",
+        resource: "ipallocations",
         name: old.name,
         body: allocationObject({ ...input, ip: old.ip, resourceVersion: old.resourceVersion }),
       });
@@ -126,14 +128,18 @@ export class AllocationStore {
   async release(a: Allocation): Promise<boolean> {
     try {
       if (a.podName && a.podNamespace) {
-        await this.#own("ipallocations", {
+        await this.#api.kube({
           verb: "update",
+          group: "hostgate.io",
+          resource: "ipallocations",
           name: a.name,
           body: releasedObject(a),
         });
       } else {
-        await this.#own("ipallocations", {
+        await this.#api.kube({
           verb: "delete",
+          group: "hostgate.io",
+          resource: "ipallocations",
           name: a.name,
           resourceVersion: a.resourceVersion,
         });

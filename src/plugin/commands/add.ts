@@ -32,7 +32,8 @@ import {
 import { IPPOOL_TYPE } from "../../ipam/config.ts";
 import { messageOf, step, toCniError } from "../failure.ts";
 import { familyOf, firstHost } from "../ip.ts";
-import { hostVethName, ipamOwner, randomMac } from "../names.ts";
+import { hostVethName, ipamOwner } from "../names.ts";
+import { randomMac } from "../../system/netlink/bridge.ts";
 
 /** Opens the pod's netns; a missing one is error 4 naming CNI_NETNS. */
 export function openPodNetns(ctx: CommandContext): NetlinkHandle {

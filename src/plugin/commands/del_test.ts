@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { CniCode, CniError } from "../../errors.ts";
 import { NetlinkError } from "../../system/netlink/mod.ts";
 import { hostVethName } from "../names.ts";
+import { settle } from "../../system/fake_clock.ts";
 import { addNodeVeth, type Harness, harness, invoke } from "../testing.ts";
 
 const POD = "/run/netns/pod1";
@@ -93,7 +94,7 @@ Deno.test("DEL: uses the handle's async delete by name and releases IPAM meanwhi
       const handle = open(netns);
       handle.deleteLinkByNameAsync = async (name: string) => {
         order.push(`delete ${name} started`);
-        await new Promise((r) => setTimeout(r, 20)); // the kernel's RCU wait
+        await settle(); // the kernel's RCU wait: other work runs meanwhile
         const link = handle.getLink(name);
         if (link) handle.deleteLink(link.index);
         order.push(`delete ${name} done`);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { assertGolden } from "../../agent/testing/golden.ts";
 import { FakeChainNft } from "../../system/fake_nft.ts";
 import {
   GUARD_TABLE,
@@ -19,14 +20,9 @@ const DUAL = {
   ips: ["10.22.0.5/32", "fd00:22::5/128"],
 };
 
-async function golden(name: string, actual: string): Promise<void> {
-  const url = new URL(`./testdata/${name}`, import.meta.url);
-  if (Deno.env.get("UPDATE_GOLDEN") === "1") return Deno.writeTextFile(url, actual);
-  assert.equal(actual, await Deno.readTextFile(url), `golden file testdata/${name} differs`);
-}
-
 Deno.test("guard: dual-stack ADD payload matches its golden file", async () => {
-  await golden("guard_dual.nft", renderGuardAdd(DUAL));
+  // The one testdata/ folder the unit tests may read (deno task golden rewrites it).
+  await assertGolden("guard_dual.nft", renderGuardAdd(DUAL));
 });
 
 Deno.test("guard: v4-only payload has no IPv6 rule, so every IPv6 frame meets policy drop", () => {

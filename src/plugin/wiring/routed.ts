@@ -24,7 +24,7 @@ import {
 } from "../../system/netlink/types.ts";
 import { messageOf, step, toCniError } from "../failure.ts";
 import { canonicalCidr, canonicalIp, familyOf, splitCidr } from "../ip.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../../system/log.ts";
 import type { ResultRoute } from "../../cni/mod.ts";
 
 /** The pod's IPv4 gateway: link-local, never on the wire, answered by a static neighbour. */

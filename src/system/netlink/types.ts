@@ -271,3 +271,6 @@ export interface Netlink {
 
 /** RTPROT number hostgate stamps on every route it owns ("hostgate" = 151). */
 export const HOSTGATE_ROUTE_PROTOCOL = 151;
+
+/** The kernel's main routing table, where hostgate's routes live. */
+export { RT_TABLE_MAIN } from "./constants.ts";

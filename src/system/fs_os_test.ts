@@ -5,23 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { type FileSystem, RealFileSystem, SyncFileSystem } from "./fs.ts";
+import { TEMP_DIR, withTempDir as withDir } from "./os_testing.ts";
 
 const IMPLS: [string, () => FileSystem][] = [
   ["RealFileSystem", () => new RealFileSystem()],
   ["SyncFileSystem", () => new SyncFileSystem()],
 ];
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hgfs-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withTempDir = (fn: (dir: string) => Promise<void>) => withDir("hgfs-", fn);
 
 for (const [name, make] of IMPLS) {
-  Deno.test(`${name}: read, exclusive create, atomic write, remove, list`, async () => {
+  Deno.test(`${name}: read, exclusive create, atomic write, remove, list`, TEMP_DIR, async () => {
     await withTempDir(async (dir) => {
       const fs = make();
       const a = `${dir}/sub/a`;
@@ -53,7 +47,34 @@ for (const [name, make] of IMPLS) {
   });
 }
 
-Deno.test("SyncFileSystem and RealFileSystem locks exclude each other", async () => {
+for (const [name, make] of IMPLS) {
+  Deno.test(`${name}: only "not found" is an answer; other errors surface`, TEMP_DIR, async () => {
+    await withTempDir(async (dir) => {
+      const fs = make();
+      const file = `${dir}/file`;
+      await fs.writeAtomic(file, "x");
+      await fs.mkdirp(`${dir}/full/inner`);
+      // A directory read as a file, a file listed as a directory, a path through a file.
+      await assert.rejects(fs.readText(dir), Deno.errors.IsADirectory);
+      await assert.rejects(fs.readBytes(dir), Deno.errors.IsADirectory);
+      await assert.rejects(fs.readDir(file), Deno.errors.NotADirectory);
+      await assert.rejects(fs.exists(`${file}/x`), Deno.errors.NotADirectory);
+      await assert.rejects(fs.readText(`${file}/x`), Deno.errors.NotADirectory);
+      await assert.rejects(fs.readBytes(`${file}/x`), Deno.errors.NotADirectory);
+      await assert.rejects(fs.createExclusive(`${file}/x`, "y"), Deno.errors.NotADirectory);
+      await assert.rejects(fs.remove(`${file}/x`), Deno.errors.NotADirectory);
+      // A directory that is not empty is not removed, and says so.
+      await assert.rejects(fs.remove(`${dir}/full`));
+      assert.equal(await fs.exists(`${dir}/full/inner`), true);
+      // A lock needs a file it can open: not a directory, not a path through a file.
+      await assert.rejects(fs.lock(`${file}/lock`), Deno.errors.NotADirectory);
+      await assert.rejects(fs.lock(`${dir}/none/lock`), Deno.errors.NotFound);
+      assert.equal(await fs.readText(file), "x", "nothing changed by the failures");
+    });
+  });
+}
+
+Deno.test("SyncFileSystem and RealFileSystem locks exclude each other", TEMP_DIR, async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/lock`;
     const unlock = await new SyncFileSystem().lock(path);
