@@ -9,7 +9,7 @@ import { createIpam } from "../ipam/mod.ts";
 import { RealClock } from "../system/clock.ts";
 import { RealExec } from "../system/exec.ts";
 import { SyncFileSystem } from "../system/fs.ts";
-import { ExecNft } from "../system/nft.ts";
+import { ExecNft, findNft } from "../system/nft.ts";
 import { isOwnNetns } from "../system/netns_identity.ts";
 import { FfiNetlink } from "../system/netlink/ffi_netlink.ts";
 import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netlink/types.ts";
@@ -104,7 +104,7 @@ async function main(): Promise<number> {
     // One task per process: sync file calls skip the async thread pool round trips.
     fs: new SyncFileSystem(),
     exec,
-    nft: new ExecNft({ exec, timeoutMs: 10_000 }),
+    nft: new ExecNft({ exec, timeoutMs: 10_000, program: findNft() }),
     isOwnNetns,
     clock: new RealClock(),
     log: createLogger({ sink: stderrSink, level: level ?? "warn" }),
