@@ -16,7 +16,7 @@ const ignore = !isRoot();
 async function nodeState(n: PluginNode): Promise<string> {
   const out: string[] = [];
   for (
-    const argv of [["-d", "link", "show"], ["addr", "show"], ["route", "show", "table", "all"]]
+    const argv of [["link", "show"], ["addr", "show"], ["route", "show", "table", "all"]]
   ) {
     out.push((await run(["ip", "-n", n.node, ...argv])).stdout.replace(/ +\d+ +sec/g, ""));
   }
