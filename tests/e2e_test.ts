@@ -1,7 +1,7 @@
 /**
  * Root-only end to end: a simulated three-node cluster (tests/cluster/) with
  * `hostgate-agent run` in every node namespace and pods made through the
- * node's conflist (hostgate + the reference portmap), checked against each
+ * node's conflist (hostgate alone: hostPorts built in), checked against each
  * datastore: file, etcd (a real etcd-server in the router namespace) and
  * kubernetes (the test list/watch apiserver in the router namespace, Nodes
  * with spec.podCIDR and an InternalIP). Every check is a step with real
@@ -81,7 +81,7 @@ async function scenario(cell: Cell, t: Deno.TestContext): Promise<void> {
     if (!up) throw new Error("Cannot run the checks: the cluster did not converge");
 
     await step(
-      "pods get an address of their node's subnet (hostgate + portmap chain)",
+      "pods get an address of their node's subnet (hostgate alone in the conflist)",
       async () => {
         const made = await Promise.all([
           c.addPod("n1", "a"),
@@ -150,10 +150,13 @@ async function scenario(cell: Cell, t: Deno.TestContext): Promise<void> {
       assert.equal(tcp, undefined, "the outside reached a pod's server");
     });
 
-    await step("hostPort via portmap: node n2 reaches the server in n1/b at n1's IP", async () => {
-      const seen = await askPeerRetry(ns("n2"), { ip: c.node("n1").ip, port: HOST_PORT });
-      assert.equal(seen, c.node("n2").ip, "the pod's server saw node n2");
-    });
+    await step(
+      "hostPort (built into hostgate): node n2 reaches the server in n1/b at n1's IP",
+      async () => {
+        const seen = await askPeerRetry(ns("n2"), { ip: c.node("n1").ip, port: HOST_PORT });
+        assert.equal(seen, c.node("n2").ip, "the pod's server saw node n2");
+      },
+    );
 
     await step("pod DEL frees its IP (IPAM file, veth, hostPort gone)", async () => {
       const linksWith = await c.links(ns("n1"));

@@ -104,7 +104,7 @@ async function main(): Promise<number> {
     // One task per process: sync file calls skip the async thread pool round trips.
     fs: new SyncFileSystem(),
     exec,
-    nft: new ExecNft({ exec, timeoutMs: 10_000, program: findNft() }),
+    guardNft: new ExecNft({ exec, timeoutMs: 10_000, program: findNft() }),
     isOwnNetns,
     clock: new RealClock(),
     log: createLogger({ sink: stderrSink, level: level ?? "warn" }),

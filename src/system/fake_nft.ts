@@ -1,132 +1,230 @@
 /**
- * A stateful fake of `Nft` at chain level, for the plugin's per-pod guard:
- * it understands `add table`, `add chain` (plain or with a `{ ... }` spec),
- * `flush chain`, `delete chain` and `add rule`, applies a payload all or
- * nothing like a kernel transaction, lists tables the way `nft list table`
- * does, and can be told to fail the next call.
+ * A stateful in-memory nftables for the plugin's hostPort code: tables with
+ * chains (header and rules), maps and sets with commented elements, changed
+ * only by whole transactions, with the kernel's answers the plugin relies
+ * on: `create element` of an existing key is "File exists", `add element`
+ * of an existing key with another value is "Device or resource busy",
+ * `delete element` of a missing key is "No such file or directory". It
+ * understands the statement forms the plugin renders (one per line, one
+ * element per statement) and rejects anything else, so a payload the fake
+ * accepts is one the renderer really produced.
  * @module
  */
-import { type Nft, NftError } from "./nft.ts";
+import { NftError, type NftObject, type NftSets } from "./nft.ts";
+
+interface FakeSet {
+  kind: "map" | "set";
+  type: string;
+  flags?: string;
+  comment?: string;
+  /** key text -> { value text (maps), comment }. */
+  elements: Map<string, { value?: string; comment?: string }>;
+}
 
 interface FakeChain {
-  header?: string;
-  comment?: string;
+  header: string;
   rules: string[];
 }
 
 interface FakeTable {
-  comment?: string;
+  sets: Map<string, FakeSet>;
   chains: Map<string, FakeChain>;
 }
 
-function clone(tables: Map<string, FakeTable>): Map<string, FakeTable> {
-  const out = new Map<string, FakeTable>();
-  for (const [k, t] of tables) {
-    const chains = new Map<string, FakeChain>();
-    for (const [n, c] of t.chains) chains.set(n, { ...c, rules: [...c.rules] });
-    out.set(k, { ...t, chains });
-  }
+const ELEMENT = /^(create|add|delete) element (\S+) (\S+) (\S+) \{ (.+) \}$/;
+
+function parseElement(body: string): { key: string; value?: string; comment?: string } {
+  const m = /^(.+?)(?: comment "([^"]*)")?(?: : (.+))?$/.exec(body.trim());
+  if (!m) throw new Error(`bad element ${body}`);
+  const out: { key: string; value?: string; comment?: string } = { key: m[1]!.trim() };
+  if (m[2] !== undefined) out.comment = m[2];
+  if (m[3] !== undefined) out.value = m[3].trim();
   return out;
 }
 
-/** The chain-level nft fake. */
-export class FakeChainNft implements Nft {
+function jsonAtom(text: string): unknown {
+  if (/^\d+$/.test(text)) return Number(text);
+  const slash = text.indexOf("/");
+  if (slash > 0) {
+    return { prefix: { addr: text.slice(0, slash), len: Number(text.slice(slash + 1)) } };
+  }
+  return text;
+}
+
+function jsonValue(text: string): unknown {
+  const parts = text.split(" . ");
+  return parts.length === 1 ? jsonAtom(parts[0]!) : { concat: parts.map(jsonAtom) };
+}
+
+function clone(t: FakeTable): FakeTable {
+  const sets = new Map<string, FakeSet>();
+  for (const [k, s] of t.sets) sets.set(k, { ...s, elements: new Map(s.elements) });
+  const chains = new Map<string, FakeChain>();
+  for (const [k, c] of t.chains) chains.set(k, { header: c.header, rules: [...c.rules] });
+  return { sets, chains };
+}
+
+/** The fake. */
+export class FakeNftSets implements NftSets {
   /** Every payload applied (also failed ones), in order. */
   readonly payloads: string[] = [];
-  /** Number of listTable calls. */
+  /** Number of listJson calls. */
   lists = 0;
   #tables = new Map<string, FakeTable>();
-  readonly #faults: Error[] = [];
+  #fail: Error | undefined;
 
-  /** Makes the next apply or listTable throw `err` (once each call), changing nothing. */
-  failNext(err: Error = new NftError(1, "Cannot apply nft payload: injected")): void {
-    this.#faults.push(err);
+  /** Makes the next apply throw (once), changing nothing. */
+  failNextApply(err: Error = new NftError(1, "Cannot apply nft payload: injected")): void {
+    this.#fail = err;
   }
 
-  #takeFault(): Error | undefined {
-    return this.#faults.shift();
+  /** The elements of a map or set: key -> value (maps) or "" (sets), for assertions. */
+  elements(table: string, name: string): Map<string, string> {
+    const s = this.#tables.get(table)?.sets.get(name);
+    return new Map([...(s?.elements ?? new Map())].map(([k, v]) => [k, v.value ?? ""]));
   }
 
-  listTable(family: string, name: string): Promise<string | undefined> {
+  /** Rules of a chain, for assertions. */
+  rules(table: string, chain: string): string[] {
+    return [...(this.#tables.get(table)?.chains.get(chain)?.rules ?? [])];
+  }
+
+  /** Drops a table, as an operator's `nft delete table` would. */
+  deleteTable(table: string): void {
+    this.#tables.delete(table);
+  }
+
+  listJson(family: string, name: string): Promise<NftObject[] | undefined> {
     this.lists++;
-    const f = this.#takeFault();
-    if (f) return Promise.reject(f);
     const t = this.#tables.get(`${family} ${name}`);
     if (!t) return Promise.resolve(undefined);
-    const out = [`table ${family} ${name} {`];
-    if (t.comment) out.push(`\tcomment "${t.comment}"`);
-    for (const [n, c] of t.chains) {
-      out.push(`\tchain ${n} {`);
-      if (c.comment) out.push(`\t\tcomment "${c.comment}"`);
-      if (c.header) out.push(`\t\t${c.header}`);
-      for (const r of c.rules) out.push(`\t\t${r}`);
-      out.push("\t}");
+    const out: NftObject[] = [{ table: { family, name } }];
+    for (const [setName, s] of t.sets) {
+      const elem = [...s.elements].map(([key, e]) => {
+        const val = jsonValue(key);
+        const el = e.comment === undefined ? val : { elem: { val, comment: e.comment } };
+        return s.kind === "map" ? [el, jsonValue(e.value ?? "")] : el;
+      });
+      const o: Record<string, unknown> = { family, name: setName, table: name };
+      if (s.comment !== undefined) o["comment"] = s.comment;
+      if (elem.length > 0) o["elem"] = elem;
+      out.push({ [s.kind]: o });
     }
-    out.push("}");
-    return Promise.resolve(out.join("\n") + "\n");
-  }
-
-  /** Chain names of a table (empty when the table is absent). */
-  chains(family: string, name: string): string[] {
-    return [...(this.#tables.get(`${family} ${name}`)?.chains.keys() ?? [])];
+    for (const [chainName] of t.chains) {
+      out.push({ chain: { family, table: name, name: chainName } });
+    }
+    return Promise.resolve(out);
   }
 
   apply(payload: string): Promise<void> {
     this.payloads.push(payload);
-    const f = this.#takeFault();
-    if (f) return Promise.reject(f);
-    const next = clone(this.#tables);
-    for (const raw of payload.split("\n")) {
-      const line = raw.trim();
-      if (line === "" || line.startsWith("#")) continue;
-      const err = this.#line(next, line);
-      if (err) return Promise.reject(new NftError(1, `Cannot apply nft payload: ${err}: ${line}`));
+    if (this.#fail) {
+      const e = this.#fail;
+      this.#fail = undefined;
+      return Promise.reject(e);
+    }
+    const next = new Map<string, FakeTable>();
+    for (const [k, t] of this.#tables) next.set(k, clone(t));
+    try {
+      this.#run(next, payload.split("\n"));
+    } catch (e) {
+      return Promise.reject(
+        new NftError(1, `Cannot apply nft payload: exit 1: ${(e as Error).message}`),
+      );
     }
     this.#tables = next;
     return Promise.resolve();
   }
 
-  #line(tables: Map<string, FakeTable>, line: string): string | undefined {
-    let m = /^add table (\S+) (\S+)(?: \{ comment "([^"]*)"; \})?$/.exec(line);
-    if (m) {
-      const key = `${m[1]} ${m[2]}`;
-      const t: FakeTable = tables.get(key) ?? { chains: new Map() };
-      if (m[3] !== undefined) t.comment = m[3];
-      tables.set(key, t);
-      return undefined;
-    }
-    m = /^(add|flush|delete) chain (\S+) (\S+) (\S+)(?: \{ (.*) \})?$/.exec(line);
-    if (m) {
-      const t = tables.get(`${m[2]} ${m[3]}`);
-      if (!t) return "No such file or directory";
-      const name = m[4]!;
-      const have = t.chains.get(name);
-      if (m[1] === "add") {
-        if (!have) {
-          const c: FakeChain = { rules: [] };
-          const spec = m[5];
-          if (spec) {
-            const cm = /comment "([^"]*)";/.exec(spec);
-            if (cm) c.comment = cm[1];
-            c.header = spec.replace(/\s*comment "[^"]*";/, "").trim();
-          }
-          t.chains.set(name, c);
-        }
-        return undefined;
+  #run(tables: Map<string, FakeTable>, lines: string[]): void {
+    const table = (key: string): FakeTable => {
+      const t = tables.get(key);
+      if (!t) throw new Error(`Error: No such file or directory: table ${key}`);
+      return t;
+    };
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!.trim();
+      if (line === "" || line.startsWith("#")) continue;
+      let m = /^table (\S+) (\S+) \{$/.exec(line);
+      if (m) {
+        const key = `${m[1]} ${m[2]}`;
+        if (!tables.has(key)) tables.set(key, { sets: new Map(), chains: new Map() });
+        i = this.#declare(tables.get(key)!, lines, i + 1);
+        continue;
       }
-      if (!have) return "No such file or directory";
-      if (m[1] === "flush") have.rules = [];
-      else if (have.rules.length > 0) return "Device or resource busy";
-      else t.chains.delete(name);
-      return undefined;
+      m = /^flush chain (\S+) (\S+) (\S+)$/.exec(line);
+      if (m) {
+        const c = table(`${m[1]} ${m[2]}`).chains.get(m[3]!);
+        if (!c) throw new Error(`Error: No such file or directory: chain ${m[3]}`);
+        c.rules = [];
+        continue;
+      }
+      m = /^add rule (\S+) (\S+) (\S+) (.+)$/.exec(line);
+      if (m) {
+        const c = table(`${m[1]} ${m[2]}`).chains.get(m[3]!);
+        if (!c) throw new Error(`Error: No such file or directory: chain ${m[3]}`);
+        c.rules.push(m[4]!);
+        continue;
+      }
+      m = ELEMENT.exec(line);
+      if (m) {
+        const s = table(`${m[2]} ${m[3]}`).sets.get(m[4]!);
+        if (!s) throw new Error(`Error: No such file or directory: set ${m[4]}`);
+        const e = parseElement(m[5]!);
+        const have = s.elements.get(e.key);
+        if (m[1] !== "delete" && (s.kind === "map") !== (e.value !== undefined)) {
+          throw new Error(`Error: syntax error: element ${m[5]} of ${s.kind} ${m[4]}`);
+        }
+        if (m[1] === "delete") {
+          if (!have) throw new Error("Error: Could not process rule: No such file or directory");
+          s.elements.delete(e.key);
+        } else if (have) {
+          if (m[1] === "create") throw new Error("Error: Could not process rule: File exists");
+          if (have.value !== e.value) {
+            throw new Error("Error: Could not process rule: Device or resource busy");
+          }
+        } else {
+          s.elements.set(e.key, { value: e.value, comment: e.comment });
+        }
+        continue;
+      }
+      throw new Error(`Error: syntax error, unexpected ${line}`);
     }
-    m = /^add rule (\S+) (\S+) (\S+) (.+)$/.exec(line);
-    if (m) {
-      const c = tables.get(`${m[1]} ${m[2]}`)?.chains.get(m[3]!);
-      if (!c) return "No such file or directory";
-      c.rules.push(m[4]!);
-      return undefined;
+  }
+
+  /** Reads a `table ... {` block from `from`; returns the index of its closing brace. */
+  #declare(t: FakeTable, lines: string[], from: number): number {
+    let i = from;
+    for (; i < lines.length; i++) {
+      const line = lines[i]!.trim();
+      if (line === "}") return i;
+      const m = /^(map|set|chain) (\S+) \{$/.exec(line);
+      if (!m) throw new Error(`Error: syntax error, unexpected ${line}`);
+      const body: string[] = [];
+      while (++i < lines.length && lines[i]!.trim() !== "}") body.push(lines[i]!.trim());
+      if (m[1] === "chain") {
+        const header = body.find((l) => l.startsWith("type ")) ?? "";
+        const have = t.chains.get(m[2]!);
+        if (have && have.header !== header) {
+          throw new Error("Error: Could not process rule: File exists");
+        }
+        if (!have) t.chains.set(m[2]!, { header, rules: [] });
+        continue;
+      }
+      const type = body.find((l) => l.startsWith("type "))!;
+      const have = t.sets.get(m[2]!);
+      if (have && (have.type !== type || have.kind !== m[1])) {
+        throw new Error("Error: Could not process rule: File exists");
+      }
+      if (!have) {
+        const s: FakeSet = { kind: m[1] as "map" | "set", type, elements: new Map() };
+        const comment = body.find((l) => l.startsWith("comment "));
+        if (comment) s.comment = comment.slice(9, -1);
+        const flags = body.find((l) => l.startsWith("flags "));
+        if (flags) s.flags = flags;
+        t.sets.set(m[2]!, s);
+      }
     }
-    return "syntax error";
+    throw new Error("Error: syntax error, unexpected end of file");
   }
 }

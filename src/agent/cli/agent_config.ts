@@ -27,6 +27,8 @@ export interface AgentConfig {
   datastore: DatastoreKind;
   /** One CIDR per family, canonical. */
   clusterCidrs: string[];
+  /** Service ranges, canonical: the trust gate keeps peer routes and gateways out of them. */
+  serviceCidrs: string[];
   nodePrefixLengthV4: number;
   nodePrefixLengthV6: number;
   /** This node's IPs; empty means detect from the default route's link. */

@@ -84,6 +84,13 @@ function clusterCidrs(s: string): string[] {
   });
 }
 
+function serviceCidrs(s: string): string[] {
+  return list(s).map((c) => {
+    if (!isCidr(c)) throw new ConfigError(`Cannot parse flags: --service-cidr is not a CIDR: ${c}`);
+    return normalizeCidr(c);
+  });
+}
+
 /** Inputs of `parseConfig` besides argv, so the function stays pure. */
 export interface ParseInputs {
   env: Record<string, string | undefined>;
@@ -129,6 +136,7 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     nodeName: get("nodeName") || inputs.hostname,
     datastore: oneOf(get("datastore"), ["kubernetes", "etcd", "file"] as const, "--datastore"),
     clusterCidrs: clusterCidrs(get("clusterCidrs")),
+    serviceCidrs: serviceCidrs(get("serviceCidrs")),
     nodePrefixLengthV4: parseInt10(
       get("nodePrefixLengthV4"),
       "--node-cidr-mask-size-ipv4",

@@ -17,6 +17,7 @@ import { datastoreOptions } from "./datastore_options.ts";
 import { createFirewallDriver } from "../firewall/mod.ts";
 import { createLogger, Metrics } from "../observe/mod.ts";
 import { runAgent } from "./run.ts";
+import { denoWatch } from "../reconcile/mod.ts";
 import { type CommandDeps, installCommand, statusCommand, uninstallCommand } from "./commands.ts";
 
 const enc = new TextEncoder();
@@ -80,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
       log,
       metrics: new Metrics(),
       signal: ac.signal,
+      openWatch: denoWatch,
     });
     return 0;
   }

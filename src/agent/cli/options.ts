@@ -45,6 +45,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "pod network, one CIDR per family, comma separated",
   },
   {
+    key: "serviceCidrs",
+    flag: "service-cidr",
+    env: "SERVICE_CIDR",
+    def: "10.96.0.0/12",
+    help: "service ranges, comma separated: never a peer route or gateway (empty: none)",
+  },
+  {
     key: "nodePrefixLengthV4",
     flag: "node-cidr-mask-size-ipv4",
     env: "NODE_CIDR_MASK_SIZE_IPV4",

@@ -15,7 +15,7 @@ Deno.test("reconcile (bridge mode): first pass installs routes, rules, bridge, f
     "10.244.3.0/24 via 192.168.1.13",
   ]);
   assert.equal(n.handle.listRoutes({ family: 4, protocol: 151 })[0]!.linkIndex, n.uplink);
-  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 2);
+  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 4);
   assert.equal(n.v4.rules("nat", NAT_CHAIN)!.length, 1);
   assert.equal(n.handle.getSysctl("net/ipv4/ip_forward"), "1");
   const br = n.handle.getLink("hostgate0")!;
@@ -145,7 +145,7 @@ Deno.test("reconcile: a fresh start with the store down keeps routes of the prev
   assert.ok(r.errors.some((e) => /register/.test(e.message) || /Cannot register/.test(e.message)));
   assert.deepEqual(routesOf(n.handle), ["10.244.2.0/24 via 192.168.1.12"]);
   assert.equal(r.ready, false);
-  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 2, "rules still ensured");
+  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 4, "rules still ensured");
 });
 
 Deno.test("reconcile: no conflist before the node's subnet is known", async () => {
@@ -221,7 +221,7 @@ Deno.test("reconcile: dual-stack cluster gets v6 routes, v6 rules and v6 forward
     "fd00:10:244:2::/64 via fd00:1::12",
   ]);
   assert.equal(n.handle.getSysctl("net/ipv6/conf/all/forwarding"), "1");
-  assert.equal(n.v6.rules("filter", FILTER_CHAIN)!.length, 2);
+  assert.equal(n.v6.rules("filter", FILTER_CHAIN)!.length, 4);
 });
 
 Deno.test("reconcile: this node's IP changes: it registers again with the new address", async () => {

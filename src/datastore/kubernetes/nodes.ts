@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { NodeInfo, SelfRegistration } from "../types.ts";
+import { MAX_ENTRY_BYTES, type NodeInfo, type SelfRegistration } from "../types.ts";
 
 /** Node annotation holding the VTEP MAC (written by register()). */
 export const VTEP_MAC_ANNOTATION = "hostgate.io/vtep-mac";
@@ -62,7 +62,11 @@ export interface NodeProjection {
 export function projectNode(
   node: NodeLike & { metadata?: { resourceVersion?: string } },
 ): NodeProjection {
-  const ann = node.metadata?.annotations ?? {};
+  // Annotation values over the size cap are ignored unread (a 12 MB value must not be split).
+  const ann: { [key: string]: string } = {};
+  for (const [k, v] of Object.entries(node.metadata?.annotations ?? {})) {
+    if (typeof v === "string" && v.length <= MAX_ENTRY_BYTES) ann[k] = v;
+  }
   const internalIps: string[] = [];
   for (const a of node.status?.addresses ?? []) {
     if (a.type === "InternalIP" && a.address) internalIps.push(a.address);
@@ -102,6 +106,12 @@ export function projectionToInfo(p: NodeProjection, allocated?: readonly string[
     addresses: p.internalIps.length > 0 ? [...p.internalIps] : [...p.announcedIps],
   };
   if (info.podCidrs.length > 0) info.subnetSource = fromSpec ? "spec" : "allocation";
+  // The ownership record for the trust gate: the spec (controller-manager) outranks the
+  // allocation ConfigMap when both name one subnet.
+  info.ownership = {
+    source: fromSpec ? "node-spec" : "allocation",
+    subnets: [...info.podCidrs],
+  };
   if (p.vtepMac && p.vtepIp) info.vtep = { mac: p.vtepMac, ip: p.vtepIp };
   return info;
 }

@@ -21,7 +21,7 @@ import {
   gatewaysOf,
   type VethRequest,
 } from "../ensure.ts";
-import { applyGuard, type GuardSpec, removeGuards } from "../guard/mod.ts";
+import { applyGuard, guardNftOf, type GuardSpec, removeGuards } from "../guard/mod.ts";
 import {
   configureRoutedPod,
   ensureForwarding,
@@ -34,6 +34,7 @@ import { messageOf, step, toCniError } from "../failure.ts";
 import { familyOf, firstHost } from "../ip.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
 import { randomMac } from "../../system/netlink/bridge.ts";
+import { wantsRecord } from "../pod_record.ts";
 
 /** Opens the pod's netns; a missing one is error 4 naming CNI_NETNS. */
 export function openPodNetns(ctx: CommandContext): NetlinkHandle {
@@ -106,7 +107,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
       // The one nft spawn runs beside the kernel steps below (the pod runs nothing before
       // ADD returns); a kernel that refuses a chain for a device not yet there gets it again.
       const guarding = guard
-        ? applyGuard(deps.nft, guard).then(() => undefined, (e: unknown) => e)
+        ? applyGuard(guardNftOf(deps), guard).then(() => undefined, (e: unknown) => e)
         : Promise.resolve(undefined);
       let result: CniResult;
       try {
@@ -115,13 +116,25 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
         await guarding; // finished before the rollback removes the chain
         throw e;
       }
-      if (guard && await guarding) await applyGuard(deps.nft, guard);
+      if (guard && await guarding) await applyGuard(guardNftOf(deps), guard);
+      // hostPorts and bandwidth (capabilities): their code loads only when asked for.
+      if (wantsRecord(conf.runtime)) {
+        const { addFeatures } = await import("../features.ts");
+        await addFeatures(ctx, {
+          containerId: env.containerId,
+          ifname: env.ifname,
+          hostVeth: hostName,
+          podIps: alloc.ips.map((ip) => ip.address),
+          hostLinks: bridge ? [conf.bridge, hostName] : [hostName],
+          ...(conf.mtu === undefined ? {} : { mtu: conf.mtu }),
+        });
+      }
       return result;
     } catch (e) {
       log.warn("ADD failed, rolling back", { error: messageOf(e) });
       rollbackVeth(ctx, { host, hostName });
       if (guard) {
-        await removeGuards(deps.nft, [hostName]).catch((r) =>
+        await removeGuards(guardNftOf(deps), [hostName]).catch((r) =>
           log.error("rollback: cannot remove anti-spoofing", { error: messageOf(r) })
         );
       }

@@ -207,7 +207,7 @@ Deno.test("CNI_NETNS that is the plugin's own netns is code 4 before any change"
     assert.match(String(r.json!["msg"]), /plugin's own network namespace/);
     assert.deepEqual(h.netlink.calls, [], `${command}: no netlink call`);
     assert.deepEqual(h.ipam.calls, [], `${command}: no IPAM call`);
-    assert.deepEqual(h.nft.payloads, [], `${command}: no nft call`);
+    assert.deepEqual(h.guardNft.payloads, [], `${command}: no nft call`);
   }
 });
 

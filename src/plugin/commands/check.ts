@@ -13,8 +13,9 @@ import { messageOf, step } from "../failure.ts";
 import { canonicalCidr, canonicalIp, familyOf, splitCidr } from "../ip.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
 import { openPodNetns } from "./add.ts";
-import { checkGuard } from "../guard/mod.ts";
+import { checkGuard, guardNftOf } from "../guard/mod.ts";
 import { hostCidr, isPodRoute } from "../wiring/routed.ts";
+import { readRecord, recordPath, stateDirOf, wantsRecord } from "../pod_record.ts";
 
 function mismatch(msg: string): CniError {
   return new CniError(CniCode.CheckFailed, `Cannot confirm attachment: ${msg}`);
@@ -104,6 +105,18 @@ function checkPod(
   return { ips: ips.map((ip) => splitCidr(ip.address)[0]), mac: link.mac };
 }
 
+/** The pod's hostPorts and bandwidth limits, when it has a record or the runtime asks for them. */
+async function checkPodFeatures(ctx: CommandContext, hostName: string): Promise<void> {
+  const path = recordPath(stateDirOf(ctx.conf.raw), ctx.conf.name, hostName);
+  const rec = await readRecord(ctx.deps.fs, path);
+  if (!rec) {
+    if (wantsRecord(ctx.conf.runtime)) throw mismatch(`no hostPort/bandwidth record at ${path}`);
+    return;
+  }
+  const { checkFeatures } = await import("../features.ts");
+  await checkFeatures(ctx, rec);
+}
+
 /** Runs CHECK; resolves when everything matches. */
 export async function cmdCheck(ctx: CommandContext): Promise<void> {
   const prev = ctx.conf.prevResult;
@@ -126,12 +139,13 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
     const spec = { hostVeth: hostName, containerId: ctx.env.containerId, ifname: ctx.env.ifname };
     let problem: string | undefined;
     try {
-      problem = await checkGuard(ctx.deps.nft, { ...spec, mac, ips });
+      problem = await checkGuard(guardNftOf(ctx.deps), { ...spec, mac, ips });
     } catch (e) {
       throw mismatch(`cannot read the anti-spoofing table: ${messageOf(e)}`);
     }
     if (problem) throw mismatch(problem);
   }
+  await checkPodFeatures(ctx, hostName);
   try {
     await ctx.ipam.check(ipamOwner(ctx.env), ips);
   } catch (e) {

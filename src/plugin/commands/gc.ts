@@ -10,8 +10,9 @@ import { CniCode, CniError } from "../../errors.ts";
 import { NotFoundError } from "../../system/netlink/errors.ts";
 import type { CommandContext } from "../deps.ts";
 import { toCniError } from "../failure.ts";
-import { listGuards, removeGuards } from "../guard/mod.ts";
+import { guardNftOf, listGuards, removeGuards } from "../guard/mod.ts";
 import { HOST_VETH_PATTERN, hostVethName } from "../names.ts";
+import { listRecords, stateDirOf } from "../pod_record.ts";
 
 /** Runs GC; keeps going past errors and reports them all at the end. */
 export async function cmdGc(ctx: CommandContext): Promise<void> {
@@ -59,12 +60,25 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
   }
   if (ctx.conf.antiSpoofing) {
     try {
-      const stale = (await listGuards(ctx.deps.nft)).filter((n) => !keep.has(n));
-      await removeGuards(ctx.deps.nft, stale);
+      const stale = (await listGuards(guardNftOf(ctx.deps))).filter((n) => !keep.has(n));
+      await removeGuards(guardNftOf(ctx.deps), stale);
       if (stale.length > 0) ctx.log.info("GC: removed stale guards", { chains: stale.join(",") });
     } catch (e) {
       failures.push(toCniError(e, "collect anti-spoofing chains"));
     }
+  }
+  // hostPorts, IFBs and records of stale pods (also nft elements whose record was lost).
+  try {
+    const records = await listRecords(ctx.deps.fs, {
+      stateDir: stateDirOf(ctx.conf.raw),
+      network: ctx.conf.name,
+    });
+    const { gcFeatures } = await import("../features.ts");
+    for (const msg of await gcFeatures(ctx, { keep, records })) {
+      failures.push(new CniError(CniCode.Internal, msg));
+    }
+  } catch (e) {
+    failures.push(toCniError(e, "collect hostPorts and bandwidth limits"));
   }
   if (failures.length > 0) {
     throw new CniError(failures[0]!.code, failures.map((f) => f.message).join("; "));

@@ -54,10 +54,10 @@ Deno.test("routed ADD: no bridge, /32 and /128 with link-local gateways, host ro
     { address: "fd00:22::2/128", gateway: "fe80::1", interface: 1 },
   ]);
   // One nft spawn, guarding exactly this pod's MAC and addresses.
-  assert.equal(h.nft.payloads.length, 1);
-  assert.ok(h.nft.payloads[0]!.includes(`ether saddr != ${eth0.mac} drop`));
-  assert.ok(h.nft.payloads[0]!.includes("ip saddr 10.22.0.2 accept"));
-  assert.deepEqual(h.nft.chains(GUARD_TABLE.family, GUARD_TABLE.name), [hostName]);
+  assert.equal(h.guardNft.payloads.length, 1);
+  assert.ok(h.guardNft.payloads[0]!.includes(`ether saddr != ${eth0.mac} drop`));
+  assert.ok(h.guardNft.payloads[0]!.includes("ip saddr 10.22.0.2 accept"));
+  assert.deepEqual(h.guardNft.chains(GUARD_TABLE.family, GUARD_TABLE.name), [hostName]);
 });
 
 Deno.test("routed CHECK passes, then fails on a missing host route and on a missing guard", async () => {
@@ -69,7 +69,7 @@ Deno.test("routed CHECK passes, then fails on a missing host route and on a miss
   assert.equal(ok.exitCode, 0, ok.stdout);
 
   const hostName = hostVethName("ctr1", "eth0");
-  await h.nft.apply(
+  await h.guardNft.apply(
     `add table netdev hostgate-guard\nflush chain netdev hostgate-guard ${hostName}\n` +
       `delete chain netdev hostgate-guard ${hostName}\n`,
   );
@@ -95,14 +95,14 @@ Deno.test("routed DEL removes veth, routes, guard and reservation; repeated DEL 
   const node = h.netlink.snapshot("");
   assert.ok(!node.links.some((l) => l.name.startsWith("hg")));
   assert.ok(!node.routes.some((r) => r.protocol === HOSTGATE_ROUTE_PROTOCOL));
-  assert.deepEqual(h.nft.chains(GUARD_TABLE.family, GUARD_TABLE.name), []);
+  assert.deepEqual(h.guardNft.chains(GUARD_TABLE.family, GUARD_TABLE.name), []);
   assert.equal(h.ipam.held.size, 0);
 });
 
 Deno.test("routed ADD: a failed nft rolls back veth, routes, guard and address", async () => {
   const h = harness();
-  h.nft.failNext();
-  h.nft.failNext();
+  h.guardNft.failNext();
+  h.guardNft.failNext();
   const r = await invoke(h, "ADD", { conf: ROUTED });
   assert.equal(r.exitCode, 1);
   assert.match(String(r.json!["msg"]), /Cannot install anti-spoofing/);
@@ -116,7 +116,7 @@ Deno.test("ADD with antiSpoofing false spawns no nft; GC removes stale guards an
   const h = harness({ pods: ["/run/netns/pod1", "/run/netns/pod2"] });
   const off = await invoke(h, "ADD", { conf: { ...ROUTED, antiSpoofing: false } });
   assert.equal(off.exitCode, 0, off.stdout);
-  assert.equal(h.nft.payloads.length, 0);
+  assert.equal(h.guardNft.payloads.length, 0);
   const on = await invoke(h, "ADD", {
     conf: ROUTED,
     containerId: "ctr2",
@@ -130,7 +130,7 @@ Deno.test("ADD with antiSpoofing false spawns no nft; GC removes stale guards an
   const names = h.netlink.snapshot("").links.map((l) => l.name);
   assert.ok(names.includes(hostVethName("ctr1", "eth0")));
   assert.ok(!names.includes(hostVethName("ctr2", "eth0")));
-  assert.deepEqual(h.nft.chains(GUARD_TABLE.family, GUARD_TABLE.name), []);
+  assert.deepEqual(h.guardNft.chains(GUARD_TABLE.family, GUARD_TABLE.name), []);
 });
 
 Deno.test("config: mode must be routed or bridge, antiSpoofing a boolean (code 7 naming the key)", async () => {

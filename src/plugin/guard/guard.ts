@@ -5,7 +5,8 @@
  * @module
  */
 import { CniCode, CniError } from "../../errors.ts";
-import type { Nft } from "../../system/nft.ts";
+import type { Exec } from "../../system/exec.ts";
+import { ExecNft, findNft, type Nft } from "../../system/nft.ts";
 import { messageOf } from "../failure.ts";
 import {
   GUARD_CHAIN_PATTERN,
@@ -57,4 +58,9 @@ export async function listGuards(nft: Nft): Promise<string[]> {
 export async function checkGuard(nft: Nft, spec: GuardSpec): Promise<string | undefined> {
   const text = await nft.listTable(GUARD_TABLE.family, GUARD_TABLE.name);
   return guardProblem(parseGuardTable(text).get(spec.hostVeth), spec);
+}
+
+/** The guard's nft: the one handed in (tests), else the real binary run through `exec`. */
+export function guardNftOf(deps: { guardNft?: Nft; exec: Exec }): Nft {
+  return deps.guardNft ?? new ExecNft({ exec: deps.exec, timeoutMs: 10_000, program: findNft() });
 }

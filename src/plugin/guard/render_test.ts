@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { assertGolden } from "../../agent/testing/golden.ts";
-import { FakeChainNft } from "../../system/fake_nft.ts";
+import { FakeChainNft } from "../../system/fake_nft_chains.ts";
 import {
   GUARD_TABLE,
   guardProblem,
