@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { FileDatastore } from "../../datastore/file/mod.ts";
+import { TEMP_DIR } from "../../system/os_testing.ts";
 import { parsePolicyArgs, policyExplain } from "./policy_command.ts";
 
 const OBJECTS = `apiVersion: v1
@@ -22,7 +23,9 @@ spec:
   ingress: [{ from: [{ podSelector: { matchLabels: { app: client } } }], ports: [{ port: http }] }]
 `;
 
-Deno.test("policy explain: from the file datastore's policy folder, exit 0 allowed, 3 denied", async () => {
+Deno.test("policy explain: from the file datastore's policy folder, exit 0 allowed, 3 denied", {
+  permissions: { ...TEMP_DIR.permissions, env: ["LOG_TOKENS", "LOG_STREAM"] },
+}, async () => {
   const dir = await Deno.makeTempDir({ prefix: "hgexplain-" });
   try {
     await Deno.mkdir(`${dir}/policy`);
@@ -67,7 +70,7 @@ Deno.test("policy explain: from the file datastore's policy folder, exit 0 allow
   }
 });
 
-Deno.test("policy explain: usage errors", () => {
+Deno.test("policy explain: usage errors", { permissions: "none" }, () => {
   assert.throws(
     () => parsePolicyArgs(["show"], { env: {}, hostname: "n" }),
     /unknown policy subcommand show/,

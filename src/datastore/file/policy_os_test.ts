@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { TEMP_DIR } from "../../system/os_testing.ts";
 import { FilePolicySource, objectsOfText, policyDir } from "./policy.ts";
+
+/** npm:yaml reads these at parse time. */
+const YAML_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 
 const POLICY = `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -22,13 +26,17 @@ const PODS = JSON.stringify({
   }, { kind: "ConfigMap", metadata: { name: "ignored" } }],
 });
 
-Deno.test("objectsOfText: several documents and Lists; other kinds ignored", () => {
+Deno.test("objectsOfText: several documents and Lists; other kinds ignored", {
+  permissions: { env: YAML_ENV },
+}, () => {
   assert.deepEqual(objectsOfText(POLICY).map((o) => o.kind), ["NetworkPolicy", "Namespace"]);
   assert.deepEqual(objectsOfText(PODS).map((o) => o.kind), ["Pod"]);
   assert.throws(() => objectsOfText("a: [1, 2"));
 });
 
-Deno.test("FilePolicySource: reads the folder, follows changes, keeps the last good file", async () => {
+Deno.test("FilePolicySource: reads the folder, follows changes, keeps the last good file", {
+  permissions: { ...TEMP_DIR.permissions, env: YAML_ENV },
+}, async () => {
   const dir = await Deno.makeTempDir({ prefix: "hgpolicy-" });
   const logs: string[] = [];
   const src = new FilePolicySource({ dir, rescanIntervalMs: 0, log: (m) => logs.push(m) });
