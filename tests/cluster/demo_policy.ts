@@ -127,11 +127,9 @@ async function section(
     `\nNetworkPolicy demo/web-from-client: pods a (app=web) admit only pods b (app=client) on port http (${PORT}/TCP)`,
   );
   out(`(objects in ${dir}/demo.yaml; every node enforces them in nft table inet hostgate-policy)`);
-  const w = left[0]!.length + 4;
-  out(
-    "measured (TCP connect, row to column; . allowed, X denied)".padEnd(w) +
-      "policy explain predicts",
-  );
+  const head = "measured (TCP connect, row to column; . allowed, X denied)";
+  const w = Math.max(left[0]!.length, head.length) + 4;
+  out(head.padEnd(w) + "policy explain predicts");
   left.forEach((l, i) => out(l.padEnd(w) + right[i]));
   const from = pods.find((p) => p.name === "b")!;
   const to = pods.find((p) => p.name === "a" && p.node !== from.node) ??
