@@ -55,7 +55,8 @@ export function groupChainName(dir: Direction, policies: string[]): string {
 function familiesOf(model: PolicyModel): (4 | 6)[] {
   const fams = new Set<4 | 6>();
   for (const p of model.pods.values()) {
-    for (const ip of p.ips) fams.add(parseIp(ip).family as 4 | 6);
+    for (const ip of p.ips) fams.add(ip.includes(":") ? 6 : 4);
+    if (fams.size === 2) break;
   }
   for (const pol of model.policies) {
     for (const r of [...pol.ingress, ...pol.egress]) {
@@ -69,7 +70,12 @@ function familiesOf(model: PolicyModel): (4 | 6)[] {
 
 const proto = (p: string) => p.toLowerCase();
 
-function ruleSets(r: ResolvedRule, fams: (4 | 6)[], out: NftModel): void {
+function ruleSets(
+  r: ResolvedRule,
+  fams: (4 | 6)[],
+  out: NftModel,
+  local: Set<string>,
+): void {
   const names = ruleSetNames(r);
   const what = `${r.policy} ${r.direction} rule ${r.index}`;
   if (!r.anyPeer) {
@@ -104,9 +110,12 @@ function ruleSets(r: ResolvedRule, fams: (4 | 6)[], out: NftModel): void {
     for (const f of fams) {
       const els = new Set<string>();
       for (const n of r.namedPorts) {
-        if (n.family === f) {
-          els.add(`${bigIntToIp(f, n.address)} . ${proto(n.protocol)} . ${n.port}`);
-        }
+        if (n.family !== f) continue;
+        const addr = bigIntToIp(f, n.address);
+        // An ingress rule's named port is looked up on its destination: only
+        // this node's pods are ever a destination of this node's ingress chains.
+        if (r.direction === "ingress" && !local.has(addr)) continue;
+        els.add(`${addr} . ${proto(n.protocol)} . ${n.port}`);
       }
       out.sets.set(names.named[f], {
         name: names.named[f],
@@ -248,9 +257,13 @@ export function compile(model: PolicyModel, opts: CompileOptions): NftModel {
       }
     }
   }
+  const local = new Set<string>();
+  for (const p of model.pods.values()) {
+    if (p.nodeName === opts.node && !p.hostNetwork) { for (const ip of p.ips) local.add(ip); }
+  }
   for (const pol of model.policies) {
     for (const r of [...pol.ingress, ...pol.egress]) {
-      if (usedRules.has(r.key)) ruleSets(r, fams, out);
+      if (usedRules.has(r.key)) ruleSets(r, fams, out, local);
     }
   }
   for (const c of baseChains(fams)) out.chains.set(c.name, c);

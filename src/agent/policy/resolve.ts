@@ -221,9 +221,9 @@ function resolveRule(
 /** Options of `resolvePolicies`. */
 export interface ResolveOptions {
   /**
-   * Resolve only the rules of policies that select a pod on this node (what
-   * the node's compiler needs); the others keep their selection but no rules.
-   * The model is then for that node's enforcement only, not for explain.
+   * Resolve only what this node's compiler needs: selection among this node's
+   * pods, and the rules of policies selecting one of them. The model is then
+   * for that node's enforcement only, not for explain.
    */
   node?: string;
 }
@@ -243,8 +243,11 @@ export function resolvePolicies(input: PolicyInput, opts: ResolveOptions = {}): 
   const keyed = input.policies.map((p) => ({ key: keyOf(p), pol: p }));
   keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   for (const { key, pol } of keyed) {
+    // Scoped to a node, only that node's pods are candidates: the node's table
+    // isolates and names ports only on its own pods.
     const selectedPods = (ix.byNamespace.get(pol.namespace) ?? []).filter((p) =>
-      !p.hostNetwork && selects(pol.podSelector, p.labels)
+      !p.hostNetwork && (opts.node === undefined || p.nodeName === opts.node) &&
+      selects(pol.podSelector, p.labels)
     );
     const selected = selectedPods.map((p) => podKey.get(p)!);
     for (const k of selected) {
@@ -253,7 +256,7 @@ export function resolvePolicies(input: PolicyInput, opts: ResolveOptions = {}): 
       if (pol.ingressIsolation) iso.ingress.push(key);
       if (pol.egressIsolation) iso.egress.push(key);
     }
-    const wanted = opts.node === undefined || selectedPods.some((p) => p.nodeName === opts.node);
+    const wanted = opts.node === undefined || selectedPods.length > 0;
     policies.push({
       key,
       policy: pol,
