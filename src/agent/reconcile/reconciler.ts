@@ -35,6 +35,7 @@ import {
   applyPlugin,
   applyRoutesAndTunnels,
   applyRules,
+  applySecretModes,
   applyVxlanDevice,
   desiredStep,
   mayDelete,
@@ -184,6 +185,7 @@ export class Reconciler {
       onOk: () => (this.#rulesOkAt = now),
     });
     await applyPlugin(d, pass);
+    await applySecretModes(d, pass);
     const conflistWrote = await applyConflist(d, pass, { desired, mtu });
     // report
     const seconds = (d.clock.monotonic() - t0) / 1000;

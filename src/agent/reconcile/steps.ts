@@ -23,6 +23,7 @@ import {
   conflistFor,
   conflistPath,
   ensureConflist,
+  ensureSecretModes,
   installPlugins,
   pluginPresent,
 } from "../install/mod.ts";
@@ -354,6 +355,25 @@ export async function applyConflist(
     });
   }
   return wrote;
+}
+
+/**
+ * Apply: credential files (the agent's kubeconfig, the plugin's) back to
+ * 0600 when someone opened them up. A file it cannot fix (read-only mount)
+ * is a WARN, not a failed pass: routing does not depend on it.
+ */
+export async function applySecretModes(d: StepDeps, pass: PassTally): Promise<void> {
+  const paths = [d.config.kubeconfig, d.config.ippoolKubeconfig ?? ""].filter((p) => p !== "");
+  if (paths.length === 0) return;
+  try {
+    const fixed = await ensureSecretModes(d.fs, paths);
+    for (const p of fixed) {
+      d.log.warn("credential file was readable by others; now 0600", { path: p });
+    }
+    pass.wrote(fixed.length);
+  } catch (e) {
+    d.log.warn("Cannot make a credential file 0600", { error: (e as Error).message });
+  }
 }
 
 /** The pod MTU of this pass. */
