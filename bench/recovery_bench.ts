@@ -18,7 +18,7 @@
  */
 import { run, sh } from "../tests/helpers/netns.ts";
 import { Cluster } from "../tests/cluster/cluster.ts";
-import { hostgateRoutes, httpGet } from "../tests/cluster/probes.ts";
+import { hostgateRoutes } from "../tests/cluster/probes.ts";
 import { fmt, stats, table } from "./table.ts";
 
 /** Options of the recovery benchmark. */
@@ -45,7 +45,25 @@ async function timeUntil(probe: () => Promise<boolean>, cap = WAIT_CAP_MS): Prom
   return cap;
 }
 
-const ready = async (netns: string) => (await httpGet(netns, `${HEALTH}/readyz`)) === "ok\n";
+/** /readyz answered 200 (curl: no stdin to break when the listener is away). */
+async function ready(netns: string): Promise<boolean> {
+  const r = await run([
+    "ip",
+    "netns",
+    "exec",
+    netns,
+    "curl",
+    "-s",
+    "-m",
+    "1",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code}",
+    `${HEALTH}/readyz`,
+  ]);
+  return r.stdout.trim() === "200";
+}
 
 async function routeTo(netns: string, dst: string, via?: string): Promise<boolean> {
   return (await hostgateRoutes(netns)).some((r) =>

@@ -28,7 +28,7 @@ import {
   pluginPresent,
 } from "../install/mod.ts";
 import { computeDesired, type DesiredState, type LocalAddress } from "./desired_state.ts";
-import type { FirewallDriver } from "../firewall/mod.ts";
+import type { FirewallDriver, FirewallSpec } from "../firewall/mod.ts";
 import { detectUplink, readLocalAddrs, type Uplink } from "./local.ts";
 import { type Logger, M, type Metrics } from "../observe/mod.ts";
 import {
@@ -299,10 +299,10 @@ export async function applyBridge(
 export async function applyRules(
   d: StepDeps,
   pass: PassTally,
-  o: { due: boolean; onOk: () => void },
+  o: { due: boolean; onOk: () => void; spec: FirewallSpec },
 ): Promise<boolean> {
   if (!o.due) return false;
-  const spec = { clusterCidrs: d.config.clusterCidrs, masquerade: d.config.masquerade };
+  const spec = o.spec;
   const wrote = await pass.step("sync rules", async () => {
     const w = await d.firewall.sync(spec);
     o.onOk();
@@ -314,6 +314,18 @@ export async function applyRules(
     d.log.info("rules written", { backend: d.firewall.name });
   }
   return wrote;
+}
+
+/**
+ * The rules this pass wants (pure): the config's, plus the VXLAN guard with
+ * the node IPs of the peers reached by VXLAN while this node runs a device.
+ */
+export function firewallSpecOf(cfg: ReconcileConfig, desired: DesiredState): FirewallSpec {
+  const spec: FirewallSpec = { clusterCidrs: cfg.clusterCidrs, masquerade: cfg.masquerade };
+  if (usesVxlan(cfg.backend) && desired.selfVtep) {
+    spec.vxlanGuard = { port: cfg.vxlanPort, peers: desired.vxlan.map((v) => v.nodeIp) };
+  }
+  return spec;
 }
 
 /** Apply: the plugin binaries, when the plugin is missing. */
