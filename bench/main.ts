@@ -11,6 +11,7 @@ import { dataplaneBench } from "./dataplane_bench.ts";
 import { vxlanBench } from "./vxlan_bench.ts";
 import { agentBench } from "./agent_bench.ts";
 import { recoveryBench } from "./recovery_bench.ts";
+import { routedBench } from "./routed_bench.ts";
 
 // `--soak-seconds=N`: the agent soak's duration (default 30 s; the issue's figure is 600).
 const { values } = parseArgs({
@@ -20,6 +21,7 @@ const suites: Record<string, () => Promise<string>> = {
   plugin: () => pluginBench(),
   ippool: () => ippoolBench(),
   dataplane: () => dataplaneBench(),
+  routed: () => routedBench(),
   vxlan: () => vxlanBench(),
   agent: () =>
     agentBench({
