@@ -47,6 +47,7 @@ import {
 } from "./nodes.ts";
 import { describe, httpStatus, type KubeConfigSource, loadKubeConfig } from "./config.ts";
 import { type ApiTransport, fetchTransport } from "./transport.ts";
+import { type ConfigMapLike, CoreApi } from "./core_api.ts";
 
 export * from "./nodes.ts";
 export * from "./config.ts";
@@ -97,12 +98,6 @@ export interface KubernetesDatastoreOptions extends KubeConfigSource {
   watchAllocations?: boolean;
 }
 
-/** The ConfigMap fields the allocation reads and writes. */
-interface ConfigMap {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
-  data?: { [key: string]: string };
-}
-
 /** What the datastore keeps of the allocation ConfigMap. */
 interface ConfigMapProjection {
   allocations: Allocations;
@@ -116,6 +111,7 @@ export class KubernetesDatastore implements Datastore {
   readonly configMapName: string;
   readonly #opts: KubernetesDatastoreOptions;
   readonly #transport: ApiTransport;
+  readonly #core: CoreApi;
   readonly #nodes: ProjectedListWatch<NodeProjection>;
   readonly #cm: ProjectedListWatch<ConfigMapProjection>;
   readonly #allocs: ProjectedListWatch<PodAddress | null> | undefined;
@@ -142,6 +138,7 @@ export class KubernetesDatastore implements Datastore {
     this.namespace = opts.namespace ?? namespace ?? "kube-system";
     this.configMapName = opts.configMapName ?? "hostgate-subnets";
     this.#transport = opts.transport ?? fetchTransport(kubeConfig);
+    this.#core = new CoreApi(this.#transport);
     this.#clock = opts.clock ?? new RealClock();
     this.#random = opts.random ?? Math.random;
     this.#log = opts.log ?? ((m) => console.error(m));
@@ -197,18 +194,10 @@ export class KubernetesDatastore implements Datastore {
 
   async register(self: SelfRegistration): Promise<NodeInfo> {
     let node: NodeLike;
-    const path = `/api/v1/nodes/${encodeURIComponent(self.name)}`;
     try {
-      node = await this.#transport.request<NodeLike>({ method: "GET", path });
+      node = await this.#core.readNode(self.name);
       const patch = registrationPatch(node, self);
-      if (patch) {
-        node = await this.#transport.request<NodeLike>({
-          method: "PATCH",
-          path,
-          body: patch,
-          contentType: "application/merge-patch+json",
-        });
-      }
+      if (patch) node = await this.#core.patchNode(self.name, patch);
     } catch (e) {
       const why = httpStatus(e) === 404 ? "no such Node object" : describe(e);
       throw new Error(`Cannot register node ${self.name}: ${why}`, { cause: e });
@@ -319,15 +308,9 @@ export class KubernetesDatastore implements Datastore {
     });
   }
 
-  /** Path of the ConfigMap collection (no name) or of the allocation ConfigMap. */
-  #cmPath(named = true): string {
-    const base = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/configmaps`;
-    return named ? `${base}/${encodeURIComponent(this.configMapName)}` : base;
-  }
-
-  async #readConfigMap(): Promise<ConfigMap | undefined> {
+  async #readConfigMap(): Promise<ConfigMapLike | undefined> {
     try {
-      return await this.#transport.request<ConfigMap>({ method: "GET", path: this.#cmPath() });
+      return await this.#core.readNamespacedConfigMap(this.namespace, this.configMapName);
     } catch (e) {
       if (httpStatus(e) === 404) return undefined;
       throw e;
@@ -375,21 +358,14 @@ export class KubernetesDatastore implements Datastore {
         const data = { ...cm?.data, [name]: formatAllocation(cidrs) };
         try {
           if (cm) {
-            await this.#transport.request({
-              method: "PUT",
-              path: this.#cmPath(),
-              body: { ...cm, data },
+            await this.#core.replaceNamespacedConfigMap(this.namespace, this.configMapName, {
+              ...cm,
+              data,
             });
           } else {
-            await this.#transport.request({
-              method: "POST",
-              path: this.#cmPath(false),
-              body: {
-                apiVersion: "v1",
-                kind: "ConfigMap",
-                metadata: { name: this.configMapName, namespace: this.namespace },
-                data,
-              },
+            await this.#core.createNamespacedConfigMap(this.namespace, {
+              metadata: { name: this.configMapName, namespace: this.namespace },
+              data,
             });
           }
           this.#log(`kubernetes: allocated ${data[name]} to node ${name} in ${where}`);
@@ -420,10 +396,9 @@ export class KubernetesDatastore implements Datastore {
       const data = { ...cm.data };
       delete data[name];
       try {
-        await this.#transport.request({
-          method: "PUT",
-          path: this.#cmPath(),
-          body: { ...cm, data },
+        await this.#core.replaceNamespacedConfigMap(this.namespace, this.configMapName, {
+          ...cm,
+          data,
         });
         this.#log(`kubernetes: freed ${cm.data[name]} of deleted node ${name}`);
         return;
