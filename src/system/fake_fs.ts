@@ -98,6 +98,7 @@ export class FakeFileSystem implements FileSystem {
   readonly #files = new Map<string, Uint8Array>();
   readonly #modes = new Map<string, number>();
   readonly #dirs = new Set<string>(["/"]);
+  readonly #symlinks = new Set<string>();
   readonly #locks = new Map<string, LockState>();
   readonly #faults: ActiveFault[] = [];
 
@@ -133,6 +134,19 @@ export class FakeFileSystem implements FileSystem {
     this.#files.set(p, typeof data === "string" ? new TextEncoder().encode(data) : data.slice());
   }
 
+  /** Marks `path` as a symlink for `lstatKind` (a directory swapped for a link). */
+  setSymlink(path: string): void {
+    this.#symlinks.add(normalize(path));
+  }
+
+  /** lstat: a marked symlink, a directory, a file, or undefined. */
+  lstatKind(path: string): Promise<"file" | "dir" | "symlink" | undefined> {
+    const p = normalize(path);
+    if (this.#symlinks.has(p)) return Promise.resolve("symlink");
+    if (this.#dirs.has(p)) return Promise.resolve("dir");
+    return Promise.resolve(this.#files.has(p) ? "file" : undefined);
+  }
+
   /** A file's text, read directly (no fault, no record). */
   file(path: string): string | undefined {
     const b = this.#files.get(normalize(path));
@@ -142,6 +156,18 @@ export class FakeFileSystem implements FileSystem {
   /** Mode given at the last `writeAtomic` of `path`, if any. */
   modeOf(path: string): number | undefined {
     return this.#modes.get(normalize(path));
+  }
+
+  /** The FileSystem view of `modeOf`: 0o644 for a file written without one. */
+  mode(path: string): Promise<number | undefined> {
+    const p = normalize(path);
+    if (!this.#files.has(p)) return Promise.resolve(undefined);
+    return Promise.resolve(this.#modes.get(p) ?? 0o644);
+  }
+
+  /** Sets a file's mode as someone else would (chmod), for tests. */
+  setMode(path: string, mode: number): void {
+    this.#modes.set(normalize(path), mode);
   }
 
   /** Sorted paths of all files under `prefix`. */

@@ -21,6 +21,13 @@ export interface DirEntry {
   isDirectory: boolean;
 }
 
+/** What a path is, by lstat. */
+export type PathKind = "file" | "dir" | "symlink" | "other";
+
+function kindOf(i: Deno.FileInfo): PathKind {
+  return i.isSymlink ? "symlink" : i.isDirectory ? "dir" : i.isFile ? "file" : "other";
+}
+
 /** Options of `FileSystem.writeAtomic`. */
 export interface WriteOptions {
   mode?: number;
@@ -48,9 +55,17 @@ export interface FileSystem {
   remove(path: string): Promise<boolean>;
   /** Entries of a directory; [] when it does not exist. */
   readDir(path: string): Promise<DirEntry[]>;
+  /**
+   * What `path` itself is, never following a symlink (lstat): undefined when
+   * absent. Optional: stores that must not be redirected (the IPAM dataDir)
+   * refuse a symlink where they expect a directory.
+   */
+  lstatKind?(path: string): Promise<PathKind | undefined>;
   /** mkdir -p with a mode. */
   mkdirp(path: string, mode?: number): Promise<void>;
   exists(path: string): Promise<boolean>;
+  /** Permission bits of a file (0o644), or undefined when it does not exist. */
+  mode(path: string): Promise<number | undefined>;
   /** Takes an exclusive flock on `path` (created if absent), waiting for it. */
   lock(path: string): Promise<Unlock>;
 }
@@ -150,6 +165,15 @@ export class RealFileSystem implements FileSystem {
     return out;
   }
 
+  async lstatKind(path: string): Promise<PathKind | undefined> {
+    try {
+      return kindOf(await Deno.lstat(path));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+  }
+
   async mkdirp(path: string, mode = 0o755): Promise<void> {
     await Deno.mkdir(path, { recursive: true, mode });
   }
@@ -160,6 +184,15 @@ export class RealFileSystem implements FileSystem {
       return true;
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+  }
+
+  async mode(path: string): Promise<number | undefined> {
+    try {
+      return ((await Deno.stat(path)).mode ?? 0) & 0o7777;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
       throw e;
     }
   }
@@ -295,8 +328,30 @@ export class SyncFileSystem implements FileSystem {
     });
   }
 
+  lstatKind(path: string): Promise<PathKind | undefined> {
+    return settle(() => {
+      try {
+        return kindOf(Deno.lstatSync(path));
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return undefined;
+        throw e;
+      }
+    });
+  }
+
   mkdirp(path: string, mode = 0o755): Promise<void> {
     return settle(() => Deno.mkdirSync(path, { recursive: true, mode }));
+  }
+
+  mode(path: string): Promise<number | undefined> {
+    return settle(() => {
+      try {
+        return (Deno.statSync(path).mode ?? 0) & 0o7777;
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return undefined;
+        throw e;
+      }
+    });
   }
 
   exists(path: string): Promise<boolean> {
