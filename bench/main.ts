@@ -11,15 +11,21 @@ import { dataplaneBench } from "./dataplane_bench.ts";
 import { vxlanBench } from "./vxlan_bench.ts";
 import { agentBench } from "./agent_bench.ts";
 
+// `--soak-seconds=N`: the agent soak's duration (default 30 s; the issue's figure is 600).
+const { values } = parseArgs({
+  options: { only: { type: "string" }, "soak-seconds": { type: "string" } },
+});
 const suites: Record<string, () => Promise<string>> = {
   plugin: () => pluginBench(),
   ippool: () => ippoolBench(),
   dataplane: () => dataplaneBench(),
   vxlan: () => vxlanBench(),
-  agent: () => agentBench(),
+  agent: () =>
+    agentBench({
+      soakSeconds: values["soak-seconds"] ? Number(values["soak-seconds"]) : undefined,
+    }),
 };
 
-const { values } = parseArgs({ options: { only: { type: "string" } } });
 const selected = values.only ? values.only.split(",") : Object.keys(suites);
 for (const name of selected) {
   const suite = suites[name];

@@ -102,7 +102,9 @@ Deno.test("kubernetes: nodes with podCIDRs and InternalIP v4/v6", async () => {
       },
     ]);
     ok(s.listPages >= 2, "the LIST was paged");
-    deepEqual(ds.health(), { connected: true, events: 3 });
+    const h = ds.health();
+    deepEqual([h.connected, h.events, h.authoritative], [true, 3, true]);
+    ok(h.lastContactMs !== undefined);
     equal(ds.namespace, "kube-system", "namespace from the kubeconfig context");
     ok(s.count({ verb: "watch", resource: "nodes" }) >= 1);
     ok(s.count({ verb: "watch", resource: "configmaps" }) >= 1);

@@ -68,6 +68,8 @@ export interface AgentConfig {
   logLevel: "debug" | "info" | "warn" | "error";
   logFormat: "text" | "json";
   kubeconfig: string;
+  /** How the kubernetes datastore reads the initial state and relists. */
+  kubeList: "paged" | "watch-list";
   namespace: string;
   etcdEndpoints: string[];
   etcdPrefix: string;

@@ -180,6 +180,7 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     logLevel: oneOf(get("logLevel"), ["debug", "info", "warn", "error"] as const, "--log-level"),
     logFormat: oneOf(get("logFormat"), ["text", "json"] as const, "--log-format"),
     kubeconfig: get("kubeconfig"),
+    kubeList: oneOf(get("kubeList"), ["paged", "watch-list"] as const, "--kube-list"),
     namespace: get("namespace"),
     etcdEndpoints: list(get("etcdEndpoints")),
     etcdPrefix: get("etcdPrefix"),

@@ -22,7 +22,7 @@ export function datastoreOptions(
       | "etcdPrefix"
       | "storeDir"
     >
-    & Partial<Pick<AgentConfig, "ipam">>,
+    & Partial<Pick<AgentConfig, "ipam" | "kubeList">>,
   log: Logger,
 ): CreateDatastoreOptions {
   const common = {
@@ -49,6 +49,7 @@ export function datastoreOptions(
         namespace: cfg.namespace,
         ...common,
         watchAllocations: cfg.ipam === "ippool",
+        watchList: cfg.kubeList === "watch-list",
       };
   }
 }

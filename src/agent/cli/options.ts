@@ -270,6 +270,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     only: ALL_DS,
   },
   {
+    key: "kubeList",
+    flag: "kube-list",
+    env: "KUBE_LIST",
+    def: "paged",
+    help: "how the kubernetes datastore lists: paged (LIST with limit/continue) | watch-list " +
+      "(streaming sendInitialEvents; paged where the API server refuses it)",
+    only: ALL_DS,
+  },
+  {
     key: "namespace",
     flag: "namespace",
     env: "POD_NAMESPACE",

@@ -9,6 +9,7 @@
  */
 
 import { MAX_ENTRY_BYTES, type NodeInfo, type SelfRegistration } from "../types.ts";
+import type { Selector } from "./prune.ts";
 
 /** Node annotation holding the VTEP MAC (written by register()). */
 export const VTEP_MAC_ANNOTATION = "hostgate.io/vtep-mac";
@@ -19,6 +20,21 @@ export const VTEP_IP_ANNOTATION = "hostgate.io/vtep-ip";
  * used only when the Node has no InternalIP (the kubelet owns status.addresses).
  */
 export const NODE_IPS_ANNOTATION = "hostgate.io/node-ips";
+
+/** What `projectNode` reads of a Node: everything else is skipped while decoding. */
+export const NODE_SELECTOR: Selector = {
+  metadata: {
+    name: true,
+    resourceVersion: true,
+    annotations: {
+      [VTEP_MAC_ANNOTATION]: true,
+      [VTEP_IP_ANNOTATION]: true,
+      [NODE_IPS_ANNOTATION]: true,
+    },
+  },
+  spec: { podCIDR: true, podCIDRs: true },
+  status: { addresses: true },
+};
 
 /** The part of a v1 Node the datastore reads (client-node's V1Node fits it). */
 export interface NodeLike {
