@@ -11,6 +11,7 @@ import { ippoolBench } from "./ippool_bench.ts";
 import { dataplaneBench } from "./dataplane_bench.ts";
 import { vxlanBench } from "./vxlan_bench.ts";
 import { agentBench } from "./agent_bench.ts";
+import { routedBench } from "./routed_bench.ts";
 
 // `--soak-seconds=N`: the agent soak's duration (default 30 s; the issue's figure is 600).
 const { values } = parseArgs({
@@ -21,6 +22,7 @@ const suites: Record<string, () => Promise<string>> = {
   chain: () => chainBench(),
   ippool: () => ippoolBench(),
   dataplane: () => dataplaneBench(),
+  routed: () => routedBench(),
   vxlan: () => vxlanBench(),
   agent: () =>
     agentBench({

@@ -12,7 +12,7 @@ import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { Netlink } from "../system/netlink/types.ts";
 import type { Logger } from "../system/log.ts";
-import type { NftSets } from "../system/nft.ts";
+import type { Nft, NftSets } from "../system/nft.ts";
 import type { Tc } from "../system/tc.ts";
 import type { LogLevel, NetConf } from "./netconf.ts";
 
@@ -35,6 +35,13 @@ export interface PluginDeps {
   exec: Exec;
   clock: Clock;
   log: Logger;
+  /**
+   * True when a CNI_NETNS path is the plugin's own network namespace (refused
+   * with code 4 before any change); main.ts wires system/netns_identity.ts.
+   */
+  isOwnNetns?: (path: string) => boolean;
+  /** nft for the per-pod anti-spoofing chains (guard/); built from `exec` when absent. */
+  guardNft?: Nft;
   /** Builds the IPAM backend; main.ts wires `createIpam`. */
   ipam: IpamFactory;
   /**

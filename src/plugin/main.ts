@@ -9,6 +9,8 @@ import { createIpam } from "../ipam/mod.ts";
 import { RealClock } from "../system/clock.ts";
 import { RealExec } from "../system/exec.ts";
 import { SyncFileSystem } from "../system/fs.ts";
+import { ExecNft, findNft } from "../system/nft.ts";
+import { isOwnNetns } from "../system/netns_identity.ts";
 import { FfiNetlink } from "../system/netlink/ffi_netlink.ts";
 import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netlink/types.ts";
 import type { IpamRequest, PluginDeps } from "./deps.ts";
@@ -96,11 +98,14 @@ async function main(): Promise<number> {
   const level = ["debug", "info", "warn", "error"].includes(wanted)
     ? wanted as LogLevel
     : undefined;
+  const exec = new RealExec();
   const deps: PluginDeps = {
     netlink: lazyNetlink(),
     // One task per process: sync file calls skip the async thread pool round trips.
     fs: new SyncFileSystem(),
-    exec: new RealExec(),
+    exec,
+    guardNft: new ExecNft({ exec, timeoutMs: 10_000, program: findNft() }),
+    isOwnNetns,
     clock: new RealClock(),
     log: createLogger({ sink: stderrSink, level: level ?? "warn" }),
     ipam: buildIpam,

@@ -12,6 +12,7 @@ import type { Exec, ExecResult } from "../system/exec.ts";
 import { FakeConntrack } from "../system/conntrack.ts";
 import { FakeFileSystem } from "../system/fake_fs.ts";
 import { FakeNftSets } from "../system/fake_nft.ts";
+import { FakeChainNft } from "../system/fake_nft_chains.ts";
 import { FakeTc } from "../system/tc.ts";
 import { FakeNetlink } from "../system/netlink/mod.ts";
 import type { PluginDeps } from "./deps.ts";
@@ -136,6 +137,8 @@ export interface Harness {
   exec: NoExec;
   fs: FakeFileSystem;
   nft: FakeNftSets;
+  /** The anti-spoofing chains' nft. */
+  guardNft: FakeChainNft;
   conntrack: FakeConntrack;
   tc: FakeTc;
   deps: PluginDeps;
@@ -148,6 +151,7 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
   for (const p of opts.pods ?? [TEST_POD]) netlink.addNetns(p);
   const ipam = new FakeIpam(opts.ipam);
   const exec = new NoExec();
+  const guardNft = new FakeChainNft();
   const log = memoryLogger();
   const fs = new FakeFileSystem();
   const nft = new FakeNftSets();
@@ -169,11 +173,12 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
     conntrack,
     tc,
     exec,
+    guardNft,
     clock: new RealClock(),
     log,
     ipam: () => ipam,
   };
-  return { netlink, ipam, exec, fs, nft, conntrack, tc, deps, log };
+  return { netlink, ipam, exec, fs, nft, guardNft, conntrack, tc, deps, log };
 }
 
 /** The pod netns `invoke` passes unless told otherwise. */

@@ -38,18 +38,33 @@ export class NftError extends Error {
   }
 }
 
+/** The nft binary: the first of the usual sbin paths that exists, else "nft" from PATH. */
+export function findNft(candidates = ["/usr/sbin/nft", "/sbin/nft"]): string {
+  for (const c of candidates) {
+    try {
+      if (Deno.statSync(c).isFile) return c;
+    } catch {
+      // next
+    }
+  }
+  return "nft";
+}
+
 /** The real nft program, run in the caller's network namespace. */
 export class ExecNft implements Nft, NftSets {
   readonly #exec: Exec;
   readonly #timeoutMs: number;
+  readonly #program: string;
 
-  constructor(opts: { exec: Exec; timeoutMs?: number }) {
+  /** `program`: the nft binary ("nft" from PATH unless given; a runtime's PATH may lack sbin). */
+  constructor(opts: { exec: Exec; timeoutMs?: number; program?: string }) {
     this.#exec = opts.exec;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#program = opts.program ?? "nft";
   }
 
   async listTable(family: string, name: string): Promise<string | undefined> {
-    const r = await this.#exec.run(["nft", "list", "table", family, name], {
+    const r = await this.#exec.run([this.#program, "list", "table", family, name], {
       timeoutMs: this.#timeoutMs,
     });
     if (r.code === 0) return r.stdout;
@@ -70,7 +85,7 @@ export class ExecNft implements Nft, NftSets {
   }
 
   async apply(payload: string): Promise<void> {
-    const r = await this.#exec.run(["nft", "-f", "-"], {
+    const r = await this.#exec.run([this.#program, "-f", "-"], {
       stdin: payload,
       timeoutMs: this.#timeoutMs,
     });

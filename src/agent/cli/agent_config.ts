@@ -44,6 +44,8 @@ export interface AgentConfig {
   /** More plugin binaries to copy into cniBinDir (e.g. /usr/lib/cni/portmap). */
   extraPlugins: string[];
   ipamDir: string;
+  /** How the plugin wires pods: "routed" (default) or "bridge". */
+  podMode: "routed" | "bridge";
   bridge: string;
   /** Conflist MTU; 0 means the uplink's MTU (minus the VXLAN overhead when it can be used). */
   mtu: number;

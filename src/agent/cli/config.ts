@@ -158,6 +158,7 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     pluginSrc: get("pluginSrc"),
     extraPlugins: list(get("extraPlugins")),
     ipamDir: get("ipamDir"),
+    podMode: oneOf(get("podMode"), ["routed", "bridge"] as const, "--pod-mode"),
     bridge: get("bridge"),
     mtu: parseInt10(get("mtu"), "--mtu", 0, MAX_MTU),
     backend: oneOf(get("backend"), ["host-gw", "vxlan", "auto"] as const, "--backend"),

@@ -133,6 +133,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "IPAM data dir (written into the conflist when not the default)",
   },
   {
+    key: "podMode",
+    flag: "pod-mode",
+    env: "HOSTGATE_POD_MODE",
+    def: "routed",
+    help:
+      "routed (a veth per pod with host routes and a link-local gateway, no bridge) | bridge (pods on --bridge)",
+  },
+  {
     key: "bridge",
     flag: "bridge",
     env: "HOSTGATE_BRIDGE",
@@ -180,7 +188,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "manage-bridge",
     env: "HOSTGATE_MANAGE_BRIDGE",
     def: "true",
-    help: "create the bridge with its gateway address before the first pod",
+    help: "create the bridge with its gateway address before the first pod (--pod-mode bridge)",
     boolean: true,
     only: ["run"],
   },

@@ -26,6 +26,9 @@ export function podStateDirFor(ipamDir: string): string {
 export interface ConflistSpec {
   /** Network name ("hostgate"). */
   name: string;
+  /** How the plugin wires pods; "routed" when absent. */
+  mode?: "routed" | "bridge";
+  /** The pod bridge (written only in bridge mode). */
   bridge: string;
   mtu: number;
   /** This node's pod subnets, one per family. */
@@ -66,6 +69,7 @@ export function conflistIppool(
 export type ConflistConfig = Pick<
   AgentConfig,
   | "networkName"
+  | "podMode"
   | "bridge"
   | "ipamDir"
   | "ipam"
@@ -85,6 +89,7 @@ export function conflistFor(
 ): string {
   return renderConflist({
     name: cfg.networkName,
+    mode: cfg.podMode,
     bridge: cfg.bridge,
     mtu: node.mtu,
     podCidrs: node.podCidrs,
@@ -105,7 +110,8 @@ export function renderConflist(spec: ConflistSpec): string {
     : localIpam(spec);
   const entry: Record<string, unknown> = {
     type: "hostgate",
-    bridge: spec.bridge,
+    mode: spec.mode ?? "routed",
+    ...(spec.mode === "bridge" ? { bridge: spec.bridge } : {}),
     isGateway: true,
     isDefaultGateway: true,
     mtu: spec.mtu,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { renderConflist } from "./conflist.ts";
 import { assertGolden } from "../testing/mod.ts";
 
-Deno.test("conflist: single stack (golden)", async () => {
+Deno.test("conflist: single stack, routed by default (golden)", async () => {
   await assertGolden(
     "conflist_v4.json",
     renderConflist({
@@ -14,11 +14,12 @@ Deno.test("conflist: single stack (golden)", async () => {
   );
 });
 
-Deno.test("conflist: dual stack, v4 range first, custom IPAM dir (golden)", async () => {
+Deno.test("conflist: dual stack, bridge mode, v4 range first, custom IPAM dir (golden)", async () => {
   await assertGolden(
     "conflist_dual.json",
     renderConflist({
       name: "hostgate",
+      mode: "bridge",
       bridge: "hostgate0",
       mtu: 9000,
       podCidrs: ["fd00:10:244:1::/64", "10.244.1.0/24"],

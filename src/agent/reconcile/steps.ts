@@ -58,6 +58,7 @@ export type ReconcileConfig =
     | "nodeIps"
     | "iface"
     | "bridge"
+    | "podMode"
     | "clusterCidrs"
     | "masquerade"
     | "mtu"
@@ -277,6 +278,8 @@ export async function applyBridge(
   pass: PassTally,
   o: { desired: DesiredState; mtu: number; allowDelete: boolean },
 ): Promise<void> {
+  // Routed pods need no bridge: their gateway is link-local, their routes the plugin's.
+  if (d.config.podMode !== "bridge") return;
   if (!d.config.manageBridge || o.desired.bridgeGateways.length === 0) return;
   const n = await pass.step("ensure the bridge", () => {
     const gateways = o.desired.bridgeGateways;

@@ -116,8 +116,8 @@ Deno.test("pass: a failed route write keeps the counts of what applied", async (
   assert.ok(r.writes >= added);
 });
 
-Deno.test("pass: the bridge keeps one node-subnet gateway per family; other addresses stay", async () => {
-  const n = fakeNode({ peers: [peer("b", 2)] });
+Deno.test("pass (bridge mode): the bridge keeps one node-subnet gateway per family; other addresses stay", async () => {
+  const n = fakeNode({ peers: [peer("b", 2)], flags: ["--pod-mode=bridge"] });
   const rec = n.reconciler();
   await rec.resync();
   const br = n.handle.getLink("hostgate0")!;

@@ -116,11 +116,30 @@ function lockPath(dir: string): string {
   return `${dir.replace(/\/+$/, "")}/lock`;
 }
 
+/**
+ * Creates the nodes folder of a fresh store. A store whose subnets are
+ * claimed but whose nodes folder is missing is faulty (a restore in
+ * progress, a botched mount): recreating the folder empty would make every
+ * agent read an empty cluster, so this throws instead.
+ */
+async function ensureNodesDir(fs: FileSystem, dir: string): Promise<void> {
+  if (await fs.exists(nodesDir(dir))) return;
+  if ((await readClaims(fs, dir, { required: false })).size > 0) {
+    throw new Error(
+      `Cannot use ${
+        nodesDir(dir)
+      }: it is missing while subnets are claimed (a fault, not an empty cluster)`,
+    );
+  }
+  await fs.mkdirp(nodesDir(dir));
+}
+
 async function withLock<T>(opts: NodeEntryOptions, fn: (fs: FileSystem) => Promise<T>) {
   const fs = opts.fs ?? new RealFileSystem();
-  await fs.mkdirp(nodesDir(opts.dir));
+  await fs.mkdirp(opts.dir);
   const unlock = await fs.lock(lockPath(opts.dir));
   try {
+    await ensureNodesDir(fs, opts.dir);
     return await fn(fs);
   } finally {
     await unlock();
@@ -272,9 +291,12 @@ export class FileDatastore implements Datastore {
       const mine = ownedBy(claims, self.name);
       const current = nodes.find((n) => n.name === self.name);
       const claimedByOthers = [...claims].filter(([, o]) => o !== self.name).map(([c]) => c);
-      // Entries of others count as taken only for subnets nobody claimed (older stores).
-      const unclaimed = nodes.filter((n) => n.name !== self.name)
-        .flatMap((n) => n.podCidrs).filter((c) => !claims.has(c));
+      // The claims are the record. Only a store from before claims (none at all) falls back
+      // to what the other entries say; otherwise an unclaimed entry can never push a node off
+      // its subnet.
+      const unclaimed = claims.size > 0
+        ? []
+        : nodes.filter((n) => n.name !== self.name).flatMap((n) => n.podCidrs);
       const podCidrs = assignSubnets({
         clusterCidrs: this.#clusterCidrs,
         prefixLengths,
@@ -301,7 +323,11 @@ export class FileDatastore implements Datastore {
     if (this.#onChange) throw new Error("Cannot start file datastore: already started");
     if (this.#closed) throw new Error("Cannot start file datastore: it is closed");
     this.#onChange = onChange;
-    await this.#fs.mkdirp(nodesDir(this.#opts.dir));
+    try {
+      await ensureNodesDir(this.#fs, this.#opts.dir);
+    } catch (e) {
+      this.#fail((e as Error).message); // polled until it is back
+    }
     await this.#rescan();
     this.#openWatch();
     const every = this.#opts.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS;
@@ -484,13 +510,16 @@ export class FileDatastore implements Datastore {
 
   /** Takes a new snapshot (sorted by name) and tells the agent when it (or health) changed. */
   #apply(nodes: NodeInfo[], claims: Claims, force = false): void {
-    const claimText = (c: Claims) => [...c].sort().join(";");
+    // Only the ownership of present entries matters: a claim written just before its
+    // entry (registration order) is no change yet.
+    const owned = (list: readonly NodeInfo[], c: Claims) =>
+      list.map((n) => `${n.name}=${ownedBy(c, n.name).join(",")}`).join(";");
     const changed = force || nodes.length !== this.#entries.length ||
       nodes.some((n, i) => !sameNode(n, this.#entries[i])) ||
-      claimText(claims) !== claimText(this.#claims);
+      owned(nodes, claims) !== owned(this.#entries, this.#claims);
+    this.#claims = claims;
     if (!changed) return;
     this.#entries = nodes.map(freezeNode);
-    this.#claims = claims;
     this.#snapshot = undefined;
     this.#notify();
   }

@@ -376,3 +376,58 @@ Deno.test("file: start twice is refused; close is idempotent", TEMP_DIR, async (
     await assert.rejects(a.register({ name: "n", addresses: [] }), /it is closed/);
   });
 });
+
+Deno.test(
+  "file: nodes/ missing while subnets are claimed: never recreated empty; a restart waits",
+  TEMP_DIR,
+  async () => {
+    await withDir(async (dir) => {
+      const a = store(dir, { rescanIntervalMs: 0 });
+      await a.register({ name: "a", addresses: ["10.0.0.1"] });
+      await a.close();
+      await Deno.rename(`${dir}/nodes`, `${dir}/nodes.away`);
+      const again = store(dir, { rescanIntervalMs: 0 });
+      let events = 0;
+      try {
+        await assert.rejects(
+          again.register({ name: "a", addresses: ["10.0.0.1"] }),
+          /missing while subnets are claimed/,
+        );
+        await again.start(() => events++);
+        assert.equal(again.health().connected, false);
+        assert.equal(await Deno.stat(`${dir}/nodes`).catch(() => undefined), undefined);
+        await Deno.rename(`${dir}/nodes.away`, `${dir}/nodes`);
+        await until("the recovery", () => again.health().connected);
+        assert.deepEqual(again.nodes().map((n) => n.name), ["a"]);
+        const n = await again.register({ name: "a", addresses: ["10.0.0.1"] });
+        assert.deepEqual(n.podCidrs, ["10.244.0.0/24"], "the claimed subnet, not a new one");
+        assert.ok(events >= 1);
+      } finally {
+        await again.close();
+      }
+    });
+  },
+);
+
+Deno.test(
+  "file: an unclaimed entry overlapping a claimed subnet moves nobody",
+  TEMP_DIR,
+  async () => {
+    await withDir(async (dir) => {
+      const a = store(dir, { rescanIntervalMs: 0 });
+      try {
+        const first = await a.register({ name: "a", addresses: ["10.0.0.1"] });
+        await Deno.writeTextFile(
+          `${dir}/nodes/evil.json`,
+          JSON.stringify({ name: "evil", podCidrs: ["10.244.0.0/20"], addresses: ["10.0.0.9"] }),
+        );
+        const again = await a.register({ name: "a", addresses: ["10.0.0.1"] });
+        assert.deepEqual(again.podCidrs, first.podCidrs);
+        const b = await a.register({ name: "b", addresses: ["10.0.0.2"] });
+        assert.deepEqual(b.podCidrs, ["10.244.1.0/24"], "allocation follows the claims only");
+      } finally {
+        await a.close();
+      }
+    });
+  },
+);

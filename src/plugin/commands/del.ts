@@ -11,6 +11,7 @@ import type { Ipam } from "../../ipam/types.ts";
 import type { NetlinkHandle } from "../../system/netlink/types.ts";
 import type { CommandContext } from "../deps.ts";
 import { messageOf, toCniError } from "../failure.ts";
+import { guardNftOf, removeGuards } from "../guard/mod.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
 import { readRecord, recordPath, stateDirOf } from "../pod_record.ts";
 
@@ -109,6 +110,10 @@ export async function cmdDel(ctx: DelContext): Promise<void> {
   const hostName = hostVethName(ctx.env.containerId, ctx.env.ifname);
   const features = startFeatureRemoval(ctx, hostName);
   const removal = startHostRemoval(ctx, hostName);
+  // The guard chain outlives its veth on this kernel: removed by name, beside the rest.
+  const unguarding = ctx.conf.antiSpoofing
+    ? removeGuards(guardNftOf(ctx.deps), [hostName]).then(() => undefined, (e: unknown) => e)
+    : Promise.resolve(undefined);
   let ipamFailure: CniError | undefined;
   try {
     await ctx.ipam().del(ipamOwner(ctx.env));
@@ -124,6 +129,8 @@ export async function cmdDel(ctx: DelContext): Promise<void> {
       failures.push(toCniError(e, `delete ${ctx.env.ifname} in ${ctx.env.netns}`));
     }
   }
+  const guardFailure = await unguarding;
+  if (guardFailure) failures.push(toCniError(guardFailure, `remove the guard of ${hostName}`));
   if (ipamFailure) failures.push(ipamFailure);
   const featureFailure = await features;
   if (featureFailure) failures.push(toCniError(featureFailure, "remove hostPorts and bandwidth"));
