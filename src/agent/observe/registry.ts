@@ -124,6 +124,16 @@ export const M = {
     "gauge",
     "Packets dropped by the deny rule of pods a policy isolates, by policy (nft counters)",
   ),
+  podHostPorts: def(
+    "hostgate_pod_hostports",
+    "gauge",
+    "hostPort mappings of this node's pods (the plugin's pod records)",
+  ),
+  podBandwidthLimits: def(
+    "hostgate_pod_bandwidth_limits",
+    "gauge",
+    "Pods of this node with a bandwidth limit (the plugin's pod records)",
+  ),
   healthListenErrors: def(
     "hostgate_health_listen_errors_total",
     "counter",
