@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { pluginBench } from "./plugin_bench.ts";
+import { chainBench } from "./chain_bench.ts";
 import { ippoolBench } from "./ippool_bench.ts";
 import { dataplaneBench } from "./dataplane_bench.ts";
 import { vxlanBench } from "./vxlan_bench.ts";
@@ -19,6 +20,7 @@ const { values } = parseArgs({
 });
 const suites: Record<string, () => Promise<string>> = {
   plugin: () => pluginBench(),
+  chain: () => chainBench(),
   ippool: () => ippoolBench(),
   dataplane: () => dataplaneBench(),
   routed: () => routedBench(),
