@@ -1,7 +1,9 @@
 /**
  * `deno task bench`: every benchmark suite in one run, each printing a table
  * with hostgate next to its reference. `--only plugin,agent,...` selects suites.
- * Needs root: suites build throwaway network namespaces.
+ * The plugin suite takes `--pods`, `--rounds`, `--parallel`, `--versions`,
+ * `--trace-pods` (0: no breakdown) and `--env bare,runtime`, for short runs
+ * while iterating. Needs root: suites build throwaway network namespaces.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -11,15 +13,35 @@ import { dataplaneBench } from "./dataplane_bench.ts";
 import { vxlanBench } from "./vxlan_bench.ts";
 import { agentBench } from "./agent_bench.ts";
 
+const { values } = parseArgs({
+  options: {
+    only: { type: "string" },
+    pods: { type: "string" },
+    rounds: { type: "string" },
+    parallel: { type: "string" },
+    versions: { type: "string" },
+    "trace-pods": { type: "string" },
+    env: { type: "string" },
+  },
+});
+const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+
 const suites: Record<string, () => Promise<string>> = {
-  plugin: () => pluginBench(),
+  plugin: () =>
+    pluginBench({
+      pods: num(values.pods),
+      rounds: num(values.rounds),
+      parallel: num(values.parallel),
+      versions: num(values.versions),
+      tracePods: num(values["trace-pods"]),
+      envs: values.env?.split(","),
+    }),
   ippool: () => ippoolBench(),
   dataplane: () => dataplaneBench(),
   vxlan: () => vxlanBench(),
   agent: () => agentBench(),
 };
 
-const { values } = parseArgs({ options: { only: { type: "string" } } });
 const selected = values.only ? values.only.split(",") : Object.keys(suites);
 for (const name of selected) {
   const suite = suites[name];

@@ -5,21 +5,31 @@
  * code. Logs go to stderr (or the config's logFile), never to stdout.
  * @module
  */
+// First import: its top level is the first line of the program that runs.
+import {
+  MODULE_START,
+  openTracer,
+  tracedFs,
+  tracedIpam,
+  tracedNetlink,
+  type Tracer,
+} from "./trace.ts";
 import { createIpam } from "../ipam/mod.ts";
 import { RealClock } from "../system/clock.ts";
 import { RealExec } from "../system/exec.ts";
 import { SyncFileSystem } from "../system/fs.ts";
 import { FfiNetlink } from "../system/netlink/ffi_netlink.ts";
 import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netlink/types.ts";
+import type { Ipam } from "../ipam/types.ts";
 import type { IpamRequest, PluginDeps } from "./deps.ts";
 import { dispatch } from "./dispatch.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { LogLevel } from "./netconf.ts";
 
 /** Opens libc only on first use, so VERSION and config errors never load FFI. */
-function lazyNetlink(): Netlink {
+function lazyNetlink(trace: Tracer): Netlink {
   let real: Netlink | undefined;
-  const get = () => real ??= new FfiNetlink();
+  const get = () => real ??= trace.span("ffi: dlopen libc", () => new FfiNetlink());
   return {
     open: (netns?: string): NetlinkHandle => get().open(netns),
     monitorRoutes: (opts: RouteMonitorOptions) => get().monitorRoutes(opts),
@@ -40,7 +50,7 @@ function openLog(opts: { file?: string; level?: LogLevel }): Logger {
   return createLogger({ sink, level: opts.level ?? "warn" });
 }
 
-function buildIpam(req: IpamRequest, deps: PluginDeps) {
+function buildIpam(req: IpamRequest, deps: PluginDeps): Ipam {
   const env: {
     containerId?: string;
     netns?: string;
@@ -92,12 +102,14 @@ async function main(): Promise<number> {
   // get them. With the top-level frame on the stack that is the whole bundle,
   // ~1 ms of CPU; after one await the stack holds only small functions.
   await Promise.resolve();
+  const trace = openTracer(Deno.env.get("HOSTGATE_TRACE"));
+  trace.add("evaluate modules", MODULE_START, performance.now());
   const wanted = Deno.env.get("HOSTGATE_LOG_LEVEL") ?? "";
   const level = ["debug", "info", "warn", "error"].includes(wanted)
     ? wanted as LogLevel
     : undefined;
   const deps: PluginDeps = {
-    netlink: lazyNetlink(),
+    netlink: lazyNetlink(trace),
     // One task per process: sync file calls skip the async thread pool round trips.
     fs: new SyncFileSystem(),
     exec: new RealExec(),
@@ -106,12 +118,30 @@ async function main(): Promise<number> {
     ipam: buildIpam,
     openLog,
   };
-  const stdin = readStdin();
-  const out = await dispatch({ env: Deno.env.toObject(), stdin }, deps);
-  const bytes = new TextEncoder().encode(out.stdout);
-  let off = 0;
-  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+  const stdin = trace.span("read stdin and environment", readStdin);
+  const env = Deno.env.toObject();
+  const out = await trace.span(
+    "dispatch",
+    () => dispatch({ env, stdin }, trace.on ? traced(deps, trace) : deps),
+  );
+  trace.span("write result", () => {
+    const bytes = new TextEncoder().encode(out.stdout);
+    let off = 0;
+    while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+  });
+  trace.flush({ cmd: env["CNI_COMMAND"] ?? "" });
   return out.exitCode;
+}
+
+/** The dependencies with every kernel, file and IPAM call timed (HOSTGATE_TRACE set). */
+function traced(deps: PluginDeps, trace: Tracer): PluginDeps {
+  const ipam = deps.ipam;
+  return {
+    ...deps,
+    netlink: tracedNetlink(deps.netlink, trace),
+    fs: tracedFs(deps.fs, trace),
+    ipam: (req, d) => tracedIpam(trace.span("ipam: parse config", () => ipam(req, d)), trace),
+  };
 }
 
 if (import.meta.main) Deno.exit(await main());
