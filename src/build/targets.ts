@@ -22,6 +22,12 @@ export interface Target {
    * caller's HOME or DENO_DIR. Unset: Deno's default, from the caller.
    */
   codeCacheDir?: string;
+  /**
+   * Bundle with code splitting: every dynamic import of the source becomes
+   * a chunk loaded only when that import runs (`deno compile` keeps such
+   * modules apart by itself).
+   */
+  split?: boolean;
 }
 
 /**
@@ -89,6 +95,7 @@ export const ENTRY_POINTS: readonly Target[] = [
     permissions: [...PERMISSIONS],
     v8Flags: PLUGIN_V8_FLAGS,
     codeCacheDir: PLUGIN_CODE_CACHE_DIR || undefined,
+    split: true,
   },
   {
     name: "hostgate-agent",
