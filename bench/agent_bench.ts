@@ -17,7 +17,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { deleteNodeEntry, writeNodeEntry } from "../src/datastore/file.ts";
+import { deleteNodeEntry, writeNodeEntry } from "../src/datastore/file/mod.ts";
 import { FfiNetlink } from "../src/system/netlink/mod.ts";
 import { type NetnsSet, withNetns } from "../tests/helpers/netns.ts";
 import { addSwitch, plug } from "../tests/helpers/switch.ts";

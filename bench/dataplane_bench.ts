@@ -9,9 +9,9 @@
  */
 import { Cluster } from "../tests/cluster/cluster.ts";
 import { tail } from "../tests/cluster/procs.ts";
-import { waitFor } from "../tests/cluster/probes.ts";
 import { run } from "../tests/helpers/netns.ts";
 import { fmt, ratio, table } from "./table.ts";
+import { until } from "../tests/helpers/until.ts";
 
 /** Options of the data plane benchmark. */
 export interface DataplaneBenchOptions {
@@ -100,7 +100,7 @@ export async function dataplaneBench(opts: DataplaneBenchOptions = {}): Promise<
         String(PORT),
         "--forceflush",
       ]);
-      await waitFor(`${s.name} listening`, async () => (await tail(p.log)).includes("listening"));
+      await until(`${s.name} listening`, async () => (await tail(p.log)).includes("listening"));
     }));
     const paths: Path[] = [
       { label: "raw node to node", from: n1.netns, to: n2.ip },

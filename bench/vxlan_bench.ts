@@ -8,7 +8,8 @@
  * @module
  */
 import { run, withNetns } from "../tests/helpers/netns.ts";
-import { AGENT, VxlanLab, waitFor } from "../tests/helpers/vxlan_lab.ts";
+import { AGENT, LAB_WAIT, VxlanLab } from "../tests/helpers/vxlan_lab.ts";
+import { until } from "../tests/helpers/until.ts";
 import { fmt, ratio, stats, table } from "./table.ts";
 
 /** Options of the overlay benchmark. */
@@ -46,7 +47,7 @@ async function iperf(p: Path, seconds: number): Promise<Sample> {
     stderr: "null",
   }).spawn();
   try {
-    const out = await waitFor(`iperf3 ${p.label}`, async () => {
+    const out = await until(`iperf3 ${p.label}`, async () => {
       const r = await run([
         "ip",
         "netns",
@@ -103,7 +104,7 @@ export async function vxlanBench(opts: VxlanBenchOptions = {}): Promise<string> 
       await L.addNode("a2", "a", 12);
       await L.addNode("b1", "b", 11);
       for (const n of ["a1", "a2", "b1"]) await L.start(n);
-      for (const n of ["a1", "a2", "b1"]) await waitFor(`${n} ready`, () => L.ready(n));
+      for (const n of ["a1", "a2", "b1"]) await until(`${n} ready`, () => L.ready(n), LAB_WAIT);
       const pa1 = await L.pod("a1", "pa1");
       const pa2 = await L.pod("a2", "pa2");
       const pb1 = await L.pod("b1", "pb1");

@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { waitFor as pollUntil } from "./cluster/probes.ts";
+import { until } from "./helpers/until.ts";
 import { isRoot, type NetnsSet, run, sh, withNetns } from "./helpers/netns.ts";
 import { addSwitch, plug } from "./helpers/switch.ts";
 
@@ -27,10 +27,8 @@ interface Agent {
   done: Promise<Deno.CommandStatus>;
 }
 
-/** Polls like probes' waitFor, with this suite's 8 s default. */
-function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 8000): Promise<T> {
-  return pollUntil(what, fn, { ms });
-}
+/** How this suite waits (`until`): one agent per namespace converges within seconds. */
+const AGENT_WAIT = { ms: 8000, everyMs: 100 };
 
 Deno.test({
   name: "agent: routes and rules follow node add, delete, IP change, kill -9, manual deletion",
@@ -125,12 +123,12 @@ Deno.test({
         // 1. Nodes join one after another: every agent routes to every other node.
         for (const n of NODES) await start(n);
         for (const n of NODES) {
-          await waitFor(`${n} routes to both peers`, async () => {
+          await until(`${n} routes to both peers`, async () => {
             const have = await routes(n);
             return have.length === 2 &&
               JSON.stringify(have) === JSON.stringify(await expected(n, [...NODES]));
-          });
-          await waitFor(`${n} ready`, async () => await readyz(n) || undefined);
+          }, AGENT_WAIT);
+          await until(`${n} ready`, async () => await readyz(n) || undefined, AGENT_WAIT);
           const rules = await save(n);
           assert.equal(rules.match(/-A FORWARD .*-j HOSTGATE-FWD/g)?.length, 1, rules);
           assert.equal(rules.match(/-A POSTROUTING .*-j HOSTGATE-POSTRTG/g)?.length, 1, rules);
@@ -157,9 +155,10 @@ Deno.test({
         await kill("n3", "SIGTERM");
         await Deno.remove(`${tmp}/store/nodes/n3.json`);
         for (const n of ["n1", "n2"]) {
-          await waitFor(
+          await until(
             `${n} drops n3's route`,
             async () => !(await routes(n)).some((r) => r.startsWith(sub3)),
+            AGENT_WAIT,
           );
         }
 
@@ -169,11 +168,16 @@ Deno.test({
         await sh(["ip", "-n", ns("n2"), "addr", "add", "192.168.100.22/24", "dev", "eth0"]);
         IP.n2 = "192.168.100.22";
         const sub2 = await subnetOf("n2");
-        await waitFor(
+        await until(
           "n1 routes n2's subnet via its new IP",
           async () => (await routes("n1")).includes(`${sub2} via 192.168.100.22`),
+          AGENT_WAIT,
         );
-        await waitFor("n2 still routes to n1", async () => (await routes("n2")).length === 1);
+        await until(
+          "n2 still routes to n1",
+          async () => (await routes("n2")).length === 1,
+          AGENT_WAIT,
+        );
 
         // 4. kill -9 and restart of n1: same routes, no flap, one jump per chain.
         const before = await routes("n1");
@@ -185,7 +189,11 @@ Deno.test({
         try {
           await kill("n1", "SIGKILL");
           await start("n1");
-          await waitFor("n1 ready after restart", async () => await readyz("n1") || undefined);
+          await until(
+            "n1 ready after restart",
+            async () => await readyz("n1") || undefined,
+            AGENT_WAIT,
+          );
         } finally {
           monitor.kill("SIGTERM");
         }
@@ -199,7 +207,7 @@ Deno.test({
         // 5. A route deleted by hand comes back through the route monitor (resync is 60 s).
         await sh(["ip", "-n", ns("n1"), "route", "del", sub2]);
         const t0 = Date.now();
-        await waitFor(
+        await until(
           "n1's route repaired",
           async () => (await routes("n1")).includes(`${sub2} via 192.168.100.22`),
           3000,

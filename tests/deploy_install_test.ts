@@ -35,7 +35,7 @@ async function install(d: Deployment, opts: { root: string; node: string; kubeco
     if (v !== undefined) env[keep] = v;
   }
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", `${ROOT}src/agent/main.ts`, ...d.init.args],
+    args: ["run", "--allow-all", `${ROOT}src/agent/cli/main.ts`, ...d.init.args],
     env,
     clearEnv: true,
     stdout: "piped",

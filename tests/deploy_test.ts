@@ -14,7 +14,8 @@ import { accessKey, grantedAccesses, type PolicyRule, scanApiCalls } from "../de
 import { containerEnv, hostPathOf, loadDeployment, parseDocs } from "../deploy/inspect.ts";
 import { manifestImage } from "../deploy/kind/pure.ts";
 import { ENTRY_POINTS } from "../src/build/targets.ts";
-import { OPTIONS, parseConfig, parseHostPort } from "../src/agent/config.ts";
+import { OPTIONS, parseConfig } from "../src/agent/cli/mod.ts";
+import { parseHostPort } from "../src/agent/observe/mod.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 // deno-lint-ignore no-explicit-any
@@ -291,13 +292,13 @@ async function which(name: string): Promise<boolean> {
 
 /**
  * Source files whose code runs with the agent's ServiceAccount: the module
- * graphs (deno info) of src/agent/main.ts and of src/plugin/main.ts (in IPPool
+ * graphs (deno info) of src/agent/cli/main.ts and of src/plugin/main.ts (in IPPool
  * mode the plugin uses the kubeconfig `install` writes from that account), or,
  * before main.ts exists, every non-test file of src/agent and src/datastore.
  */
 async function agentSourceFiles(): Promise<string[]> {
-  const roots = ["src/agent/main.ts", "src/plugin/main.ts"].filter(exists);
-  if (!exists("src/agent/main.ts")) {
+  const roots = ["src/agent/cli/main.ts", "src/plugin/main.ts"].filter(exists);
+  if (!exists("src/agent/cli/main.ts")) {
     return ["src/agent", "src/datastore"].filter(exists).flatMap((d) =>
       [...Deno.readDirSync(`${ROOT}${d}`)].filter((e) =>
         e.isFile && e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")

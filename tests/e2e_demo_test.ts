@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 import { isRoot, run } from "./helpers/netns.ts";
 import { namespacesWith, REPO_ROOT } from "./cluster/cluster.ts";
-import { pingOk, waitFor } from "./cluster/probes.ts";
+import { pingOk } from "./cluster/probes.ts";
+import { until } from "./helpers/until.ts";
 
 const PREFIX = "hgcd";
 const DEMO = `${REPO_ROOT}tests/cluster/demo.ts`;
@@ -98,7 +99,7 @@ for (
       withStateFile(async (file) => {
         const [cmd, ...args] = demoArgs(file);
         const child = new Deno.Command(cmd!, { args, stdout: "null", stderr: "piped" }).spawn();
-        await waitFor(`namespace ${netns}`, async () =>
+        await until(`namespace ${netns}`, async () =>
           (await namespacesWith(PREFIX)).includes(netns!), { ms: 20_000, everyMs: 10 });
         child.kill("SIGINT");
         const out = await child.output();
@@ -109,7 +110,7 @@ for (
         // milliseconds after the namespaces are gone; none may stay.
         const left = async () =>
           (await run(["pgrep", "-a", "-f", `${PREFIX}-`])).stdout.trim();
-        await waitFor("no process of the demo", async () =>
+        await until("no process of the demo", async () =>
           await left() === "", {
           ms: 5_000,
           everyMs: 50,

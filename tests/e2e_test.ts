@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { isRoot } from "./helpers/netns.ts";
 import { Cluster, namespacesWith, type Pod } from "./cluster/cluster.ts";
 import type { DatastoreKind } from "./cluster/datastores.ts";
+import { until } from "./helpers/until.ts";
 import {
   allPing,
   askPeer,
@@ -26,7 +27,6 @@ import {
   rootLinks,
   routeLines,
   rulesIn,
-  waitFor,
 } from "./cluster/probes.ts";
 
 const PREFIX: Record<DatastoreKind, string> = { file: "hgcf", etcd: "hgce", kubernetes: "hgck" };
@@ -164,7 +164,7 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
         await c.stopAgent("n1", "SIGKILL");
         await allPing([["n1/a -> n2/a (agent dead)", a1.netns, a2.ip]]);
         await c.startAgent("n1");
-        await waitFor(
+        await until(
           "n1 ready after restart",
           async () => (await httpGet(ns("n1"), "http://127.0.0.1:9099/readyz"))?.startsWith("ok"),
           { ms: 15_000 },
@@ -185,7 +185,7 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
       await c.stopAgent("n3");
       await c.backend.removeNode("n3");
       for (const n of ["n1", "n2"]) {
-        await waitFor(`${n} dropping n3's route`, async () => {
+        await until(`${n} dropping n3's route`, async () => {
           const routes = await hostgateRoutes(ns(n));
           return !routes.some((r) => r.dst === sub3) && routes.length === 1;
         });

@@ -7,8 +7,9 @@
 import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
 import { type EtcdFixture, startTcpProxy, withEtcd } from "./helpers/etcd.ts";
-import { EtcdDatastore, type EtcdDatastoreOptions } from "../src/datastore/etcd.ts";
-import { etcdKeys } from "../src/datastore/etcd_support.ts";
+import { until } from "./helpers/until.ts";
+import { EtcdDatastore, type EtcdDatastoreOptions } from "../src/datastore/etcd/datastore.ts";
+import { etcdKeys } from "../src/datastore/etcd/mod.ts";
 
 const PREFIX = "/hgds/";
 const keys = etcdKeys(PREFIX);
@@ -26,15 +27,6 @@ function datastore(
     log: Deno.env.get("HGDS_LOG") ? (m) => console.error(m) : () => {},
     ...extra,
   });
-}
-
-/** Polls until `cond` holds; fails with `what` after `ms`. */
-async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`Cannot wait for ${what}: timed out`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** A raw client for checks and outside changes; always closed. */
@@ -72,7 +64,7 @@ Deno.test("etcd: register, snapshot, leased entry, subnet claim, re-register kee
       // Same node again with a new address: same subnet, and the watcher sees the address.
       const again = await a.register({ name: "node-a", addresses: ["192.168.7.11"] });
       assert.deepEqual(again.podCidrs, ["10.244.0.0/24"]);
-      await waitFor(
+      await until(
         "the new address",
         () => b.nodes().find((n) => n.name === "node-a")?.addresses[0] === "192.168.7.11",
       );
@@ -133,11 +125,11 @@ Deno.test("etcd: a deleted node disappears from another agent's snapshot", async
       assert.deepEqual(b.nodes().map((n) => n.name), ["node-a", "node-gone"]);
       // Deleted from outside (an admin with etcdctl).
       await withClient(etcd, (cl) => cl.delete().key(keys.node("node-a")).exec());
-      await waitFor("node-a gone", () => !b.nodes().some((n) => n.name === "node-a"));
+      await until("node-a gone", () => !b.nodes().some((n) => n.name === "node-a"));
       assert.ok(changes >= 1);
       // Removed through the admin call: the entry and the subnet claim go.
       assert.equal(await a.removeNode("node-gone"), true);
-      await waitFor("node-gone gone", () => b.nodes().length === 0);
+      await until("node-gone gone", () => b.nodes().length === 0);
       assert.equal(await a.removeNode("node-gone"), false);
       const reuse = await c.register({ name: "node-c", addresses: ["192.168.9.3"] });
       // node-a's claim remains (its owner may come back), node-gone's subnet is free again.
@@ -159,13 +151,13 @@ Deno.test("etcd: the entry of an agent that stopped keeping its lease alive expi
       assert.equal(watcher.nodes().length, 1);
       await dead.close(); // stops the keepalive, does not revoke
       const t0 = performance.now();
-      await waitFor("lease expiry", () => watcher.nodes().length === 0, 8000);
+      await until("lease expiry", () => watcher.nodes().length === 0, 8000);
       assert.ok(performance.now() - t0 >= 1000, "expired before the TTL");
       // The node comes back: it gets the subnet it claimed before.
       back = datastore(etcd.endpoints, { leaseTtlSeconds: 2 });
       const again = await back.register({ name: "node-dead", addresses: ["192.168.10.1"] });
       assert.deepEqual(again.podCidrs, first.podCidrs);
-      await waitFor("node back", () => watcher.nodes().length === 1);
+      await until("node back", () => watcher.nodes().length === 1);
     } finally {
       await closeAll([dead, watcher, ...(back ? [back] : [])]);
     }
@@ -183,16 +175,16 @@ Deno.test("etcd: the watch resumes after etcd restarts; health follows", async (
       await w.start(() => {});
       assert.equal(w.health().connected, true);
       await etcd.stop();
-      await waitFor("disconnected", () => !w.health().connected);
+      await until("disconnected", () => !w.health().connected);
       assert.match(w.health().lastError ?? "", /^Cannot watch etcd: /);
       await etcd.restart();
       late = datastore(etcd.endpoints);
       await late.register({ name: "node-late", addresses: ["192.168.11.2"] });
-      await waitFor(
+      await until(
         "node-late via the resumed watch",
         () => w.nodes().some((n) => n.name === "node-late"),
       );
-      await waitFor("connected", () => w.health().connected);
+      await until("connected", () => w.health().connected);
       assert.equal(w.health().lastError, undefined);
       // node-a's lease survived the restart (keepalive resumed).
       assert.deepEqual(w.nodes().map((n) => n.name), ["node-a", "node-late"]);
@@ -217,18 +209,18 @@ Deno.test("etcd: after a network break the watch resumes and replays what it mis
       assert.equal(changes, 1, "the initial list is a change");
       changes = 0;
       await proxy.cut();
-      await waitFor("disconnected", () => !w.health().connected);
+      await until("disconnected", () => !w.health().connected);
       await writer.register({ name: "node-y", addresses: ["192.168.14.2"] });
       await writer.register({ name: "node-x", addresses: ["192.168.14.9"] });
       await writer.removeNode("node-y");
       await writer.register({ name: "node-w", addresses: ["192.168.14.3"] });
       assert.equal(changes, 0);
       proxy.restore();
-      await waitFor("replayed", () =>
+      await until("replayed", () =>
         w.nodes().map((n) => `${n.name}=${n.addresses}`).join() ===
           "node-w=192.168.14.3,node-x=192.168.14.9");
       assert.ok(changes >= 1);
-      await waitFor("connected", () => w.health().connected);
+      await until("connected", () => w.health().connected);
       assert.equal(logs.some((l) => l.includes("listing again")), false, logs.join("\n"));
     } finally {
       await closeAll([w, writer]);
@@ -246,9 +238,9 @@ Deno.test("etcd: an agent cut off longer than its lease registers again", async 
       const first = await a.register({ name: "node-a", addresses: ["192.168.15.1"] });
       await w.start(() => {});
       await proxy.cut();
-      await waitFor("expired", () => w.nodes().length === 0, 8000);
+      await until("expired", () => w.nodes().length === 0, 8000);
       proxy.restore();
-      await waitFor("registered again", () => w.nodes().length === 1, 10_000);
+      await until("registered again", () => w.nodes().length === 1, 10_000);
       assert.deepEqual(w.nodes()[0]!.podCidrs, first.podCidrs);
       await withClient(etcd, async (c) => {
         const entry = await c.get(keys.node("node-a")).exec();
@@ -271,7 +263,7 @@ Deno.test("etcd: after a network break past a compaction, the watcher lists agai
       await w.start(() => {});
       assert.deepEqual(w.nodes().map((n) => n.name), ["node-x"]);
       await proxy.cut();
-      await waitFor("disconnected", () => !w.health().connected);
+      await until("disconnected", () => !w.health().connected);
       await writer.register({ name: "node-y", addresses: ["192.168.12.2"] });
       await writer.removeNode("node-x");
       await withClient(etcd, async (c) => {
@@ -279,11 +271,11 @@ Deno.test("etcd: after a network break past a compaction, the watcher lists agai
         await c.kv.compact({ revision: rev, physical: true });
       });
       proxy.restore();
-      await waitFor("relisted", () => w.nodes().map((n) => n.name).join() === "node-y");
-      await waitFor("connected", () => w.health().connected);
+      await until("relisted", () => w.nodes().map((n) => n.name).join() === "node-y");
+      await until("connected", () => w.health().connected);
       // And the new watch works.
       await writer.register({ name: "node-z", addresses: ["192.168.12.3"] });
-      await waitFor("node-z", () => w.nodes().length === 2);
+      await until("node-z", () => w.nodes().length === 2);
     } finally {
       await closeAll([w, writer]);
       await proxy.close();
@@ -341,7 +333,7 @@ Deno.test("etcd: unreachable at start, then reachable: retries and connects", as
       } finally {
         await other.close();
       }
-      await waitFor("connected and listed", () => w.health().connected && w.nodes().length === 1);
+      await until("connected and listed", () => w.health().connected && w.nodes().length === 1);
       assert.ok(changes >= 1);
     } finally {
       await w.close();

@@ -15,8 +15,9 @@
 import assert from "node:assert/strict";
 import { isRoot, sh } from "./helpers/netns.ts";
 import { Cluster, namespacesWith, type Pod } from "./cluster/cluster.ts";
-import { allPing, hostgateRoutes, rootLinks, waitFor } from "./cluster/probes.ts";
-import { cidrContains } from "../src/net/mod.ts";
+import { allPing, hostgateRoutes, rootLinks } from "./cluster/probes.ts";
+import { cidrContainsIp } from "../src/net/mod.ts";
+import { until } from "./helpers/until.ts";
 
 const PREFIX = "hgpr";
 const POOL = "hgpool";
@@ -48,7 +49,7 @@ async function scenario(t: Deno.TestContext): Promise<void> {
         return `${addr} via ${ip(peer!)}`;
       }),
     ].sort();
-    return waitFor(`${node} routes ${want.join(", ")}`, async () => {
+    return until(`${node} routes ${want.join(", ")}`, async () => {
       const have = (await routes(ns(node))).sort();
       return JSON.stringify(have) === JSON.stringify(want) || undefined;
     }, { ms: 15_000 });
@@ -68,7 +69,7 @@ async function scenario(t: Deno.TestContext): Promise<void> {
       });
       await Promise.all(NODES.map((n) => c.join(n)));
       for (const n of NODES) {
-        const ipam = await waitFor(`${n} conflist`, async () => {
+        const ipam = await until(`${n} conflist`, async () => {
           const text = await Deno.readTextFile(`${c.dirs(n).conf}/10-hostgate.conflist`);
           return JSON.parse(text).plugins[0].ipam as Record<string, unknown>;
         }, { ms: 15_000 });
@@ -93,8 +94,10 @@ async function scenario(t: Deno.TestContext): Promise<void> {
         assert.equal(new Set(ips).size, 3, `distinct: ${ips}`);
         for (const n of NODES) {
           const a = pods[n]!.ip;
-          assert.ok(cidrContains(POOL_CIDR, a), `${n}: ${a} in ${POOL_CIDR}`);
-          for (const m of NODES) assert.ok(!cidrContains(c.podCidrFor(m), a), `${a} not in ${m}'s`);
+          assert.ok(cidrContainsIp(POOL_CIDR, a), `${n}: ${a} in ${POOL_CIDR}`);
+          for (const m of NODES) {
+            assert.ok(!cidrContainsIp(c.podCidrFor(m), a), `${a} not in ${m}'s`);
+          }
         }
         const result = pods.n1!.result as { ips: { address: string; gateway: string }[] };
         assert.equal(result.ips[0]!.address.split("/")[1], "22", "the pool's prefix");

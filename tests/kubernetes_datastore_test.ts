@@ -1,42 +1,32 @@
 /**
- * The Kubernetes datastore driven through the real client-node informer
- * against the test list/watch server: node listing, change events, 410 Gone
- * relist, ConfigMap subnet allocation under contention (409s), freeing on
+ * The Kubernetes datastore (its own projected list/watch, client-node for
+ * config and writes) against the test list/watch server, on kubelet-shaped
+ * Nodes (~10 KB each) with pagination on (2 objects a page): node listing,
+ * change events, status-only updates that change nothing, 410 Gone relist
+ * (paged and watch-list), expired continue tokens, outages, ConfigMap subnet allocation under contention (409s), freeing on
  * node delete, outage and recovery, in-cluster config. No root needed.
  * @module
  */
 
 import { deepEqual, equal, match, ok, rejects, throws } from "node:assert/strict";
 import { type ApiServer, type KubeObject, startApiServer } from "./helpers/apiserver.ts";
+import { kubeletNode, type KubeletNodeSpec } from "./helpers/apiserver_kubelet_node.ts";
 import {
   KubernetesDatastore,
   type KubernetesDatastoreOptions,
   loadKubeConfig,
-} from "../src/datastore/kubernetes.ts";
+} from "../src/datastore/kubernetes/mod.ts";
+import { until } from "./helpers/until.ts";
 
-const FAST = { backoff: { initialMs: 30, maxMs: 200 }, log: () => {} };
+const FAST = { backoff: { initialMs: 30, maxMs: 200 }, log: () => {}, pageSize: 2 };
 
-function node(name: string, o: { cidrs?: string[]; ips?: string[] } = {}): KubeObject {
-  return {
-    metadata: { name },
-    spec: o.cidrs ? { podCIDR: o.cidrs[0], podCIDRs: o.cidrs } : {},
-    status: {
-      addresses: [
-        { type: "Hostname", address: name },
-        ...(o.ips ?? []).map((address) => ({ type: "InternalIP", address })),
-        { type: "ExternalIP", address: "203.0.113.1" },
-      ],
-    },
-  };
+function spec(name: string, o: { cidrs?: string[]; ips?: string[] } = {}): KubeletNodeSpec {
+  return { name, podCidrs: o.cidrs, ips: o.ips };
 }
 
-/** Polls until `cond` holds; fails with `what` after `ms`. */
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`Cannot observe: ${what} within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** A kubelet-shaped Node (~10 KB: managedFields, images, conditions). */
+function node(name: string, o: { cidrs?: string[]; ips?: string[] } = {}, tick = 0): KubeObject {
+  return kubeletNode(spec(name, o), tick);
 }
 
 function datastore(s: ApiServer, extra: Partial<KubernetesDatastoreOptions> = {}) {
@@ -90,10 +80,12 @@ Deno.test("kubernetes: nodes with podCIDRs and InternalIP v4/v6", async () => {
         name: "a",
         podCidrs: ["10.244.1.0/24", "fd00:10:244:1::/64"],
         addresses: ["192.0.2.1", "2001:db8::1"],
+        subnetSource: "spec",
       },
-      { name: "b", podCidrs: ["10.244.2.0/24"], addresses: ["192.0.2.2"] },
-      { name: "c", podCidrs: ["10.244.3.0/24"], addresses: ["192.0.2.3"] },
+      { name: "b", podCidrs: ["10.244.2.0/24"], addresses: ["192.0.2.2"], subnetSource: "spec" },
+      { name: "c", podCidrs: ["10.244.3.0/24"], addresses: ["192.0.2.3"], subnetSource: "spec" },
     ]);
+    ok(s.listPages >= 2, "the LIST was paged");
     deepEqual(ds.health(), { connected: true, events: 3 });
     equal(ds.namespace, "kube-system", "namespace from the kubeconfig context");
     ok(s.count({ verb: "watch", resource: "nodes" }) >= 1);
@@ -128,12 +120,22 @@ Deno.test("kubernetes: register writes the VTEP and node IPs as annotations", as
     await ds.start(() => {});
     const vtep = { mac: "0e:00:00:00:00:01", ip: "10.244.1.0" };
     const info = await ds.register({ name: "a", addresses: ["192.0.2.1"], vtep });
-    deepEqual(info, { name: "a", podCidrs: ["10.244.1.0/24"], addresses: ["192.0.2.1"], vtep });
-    deepEqual(s.get("nodes", "a")?.metadata.annotations, {
-      "hostgate.io/vtep-mac": vtep.mac,
-      "hostgate.io/vtep-ip": vtep.ip,
-      "hostgate.io/node-ips": "192.0.2.1",
+    deepEqual(info, {
+      name: "a",
+      podCidrs: ["10.244.1.0/24"],
+      addresses: ["192.0.2.1"],
+      vtep,
+      subnetSource: "spec",
     });
+    const ann = s.get("nodes", "a")?.metadata.annotations ?? {};
+    deepEqual(
+      Object.fromEntries(Object.entries(ann).filter(([k]) => k.startsWith("hostgate.io/"))),
+      {
+        "hostgate.io/vtep-mac": vtep.mac,
+        "hostgate.io/vtep-ip": vtep.ip,
+        "hostgate.io/node-ips": "192.0.2.1",
+      },
+    );
     await until("vtep in nodes()", () => ds.nodes()[0]?.vtep?.mac === vtep.mac);
     equal(s.count({ verb: "patch", resource: "nodes", code: 200 }), 1);
     await ds.register({ name: "a", addresses: ["192.0.2.1"], vtep });
@@ -170,7 +172,7 @@ Deno.test("kubernetes: 410 Gone forces a relist and the cache recovers", async (
     ok(s.expired >= 1, "the watch was answered 410 Gone");
     ok(s.count({ verb: "list", resource: "nodes" }) > lists, "relisted");
     deepEqual(ds.nodes()[0]?.addresses, ["192.0.2.20"]);
-    ok(changes >= before + 3, "delete a, add c, update b");
+    ok(changes >= before + 1, "the relist's changes reported");
     s.put("nodes", node("d", { cidrs: ["10.244.4.0/24"] }));
     await until("watching again after the relist", () => names(ds) === "b,c,d");
   });
@@ -293,4 +295,126 @@ Deno.test("kubernetes: in-cluster config from the service account mount", async 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("kubernetes: a status-only kubelet update is no change (no onChange, no pass)", async () => {
+  await withCluster(async (s, make) => {
+    const a = spec("a", { cidrs: ["10.244.1.0/24"], ips: ["192.0.2.1"] });
+    const b = spec("b", { cidrs: ["10.244.2.0/24"], ips: ["192.0.2.2"] });
+    s.put("nodes", kubeletNode(a));
+    s.put("nodes", kubeletNode(b));
+    const ds = make(s);
+    let passes = 0;
+    await ds.start(() => passes++);
+    equal(passes, 1);
+    const before = ds.nodes();
+    for (let tick = 1; tick <= 20; tick++) {
+      s.put("nodes", kubeletNode(tick % 2 ? a : b, tick)); // heartbeats, images, managedFields
+    }
+    await until("20 status updates seen", () => ds.nodeStats.unchanged === 20);
+    equal(passes, 1, "no onChange, so no reconcile pass");
+    deepEqual(ds.nodes(), before);
+    // A change the agent reads is still one.
+    s.put("nodes", kubeletNode({ ...a, ips: ["192.0.2.11"] }, 21));
+    await until("new address", () => ds.nodes()[0]?.addresses[0] === "192.0.2.11");
+    equal(passes, 2);
+  });
+});
+
+Deno.test("kubernetes: watch-list and a paged relist after 410 converge to the same nodes", async () => {
+  await withCluster(async (s, make) => {
+    for (let i = 1; i <= 7; i++) {
+      s.put("nodes", node(`n${i}`, { cidrs: [`10.244.${i}.0/24`], ips: [`192.0.2.${i}`] }));
+    }
+    const paged = make(s);
+    const streamed = make(s, { watchList: true });
+    await Promise.all([paged.start(() => {}), streamed.start(() => {})]);
+    equal(streamed.nodeStats.pages, 0, "watch-list: no LIST");
+    ok(paged.nodeStats.pages >= 4, "7 Nodes, 2 a page");
+    deepEqual(streamed.nodes(), paged.nodes());
+    // Both miss changes during an outage, then the history is compacted: 410, relist.
+    await s.setDown(true);
+    await until(
+      "both saw the outage",
+      () => !paged.health().connected && !streamed.health().connected,
+    );
+    s.remove("nodes", "n2");
+    s.put("nodes", node("n3", { cidrs: ["10.244.3.0/24"], ips: ["192.0.2.33"] }, 5));
+    s.put("nodes", node("n8", { cidrs: ["10.244.8.0/24"], ips: ["192.0.2.8"] }));
+    s.compact();
+    const relists = [paged.nodeStats.relists, streamed.nodeStats.relists];
+    await s.setDown(false);
+    const want = "n1,n3,n4,n5,n6,n7,n8";
+    await until("both relisted", () => names(paged) === want && names(streamed) === want);
+    ok(paged.nodeStats.expired >= 1 && streamed.nodeStats.expired >= 1, "both got 410");
+    ok(paged.nodeStats.relists > relists[0]! && streamed.nodeStats.relists > relists[1]!);
+    deepEqual(streamed.nodes(), paged.nodes());
+    deepEqual(paged.nodes().find((n) => n.name === "n3")?.addresses, ["192.0.2.33"]);
+  });
+});
+
+Deno.test("kubernetes: a server without watch-list is listed page by page", async () => {
+  const s = await startApiServer({ watchList: false });
+  try {
+    s.put("nodes", node("a", { cidrs: ["10.244.1.0/24"], ips: ["192.0.2.1"] }));
+    s.put("nodes", node("b", { cidrs: ["10.244.2.0/24"], ips: ["192.0.2.2"] }));
+    s.put("nodes", node("c", { cidrs: ["10.244.3.0/24"], ips: ["192.0.2.3"] }));
+    const ds = datastore(s, { watchList: true });
+    try {
+      await ds.start(() => {});
+      await until("listed", () => names(ds) === "a,b,c" && ds.health().connected);
+      ok(ds.nodeStats.pages >= 2);
+    } finally {
+      await ds.close();
+    }
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("kubernetes: an expired continue token restarts the list, never a partial state", async () => {
+  await withCluster(async (s, make) => {
+    for (let i = 1; i <= 5; i++) {
+      s.put("nodes", node(`n${i}`, { cidrs: [`10.244.${i}.0/24`], ips: [`192.0.2.${i}`] }));
+    }
+    // The second page request of the first list finds its snapshot compacted away.
+    let pages = 0;
+    const ds = make(s);
+    s.barrier(1, (r) => {
+      if (r.verb !== "list" || r.resource !== "nodes" || ++pages !== 2) return false;
+      s.put("nodes", node("n6", { cidrs: ["10.244.6.0/24"], ips: ["192.0.2.6"] }));
+      s.compact();
+      return true;
+    });
+    const seen: string[] = [];
+    await ds.start(() => seen.push(names(ds)));
+    await until("listed", () => names(ds) === "n1,n2,n3,n4,n5,n6");
+    ok(ds.nodeStats.expired >= 1, "the continue token was answered 410");
+    deepEqual(seen, ["n1,n2,n3,n4,n5,n6"], "one complete snapshot, no partial one before it");
+  });
+});
+
+Deno.test("kubernetes: API server gone for a while keeps every node, recovery converges", async () => {
+  await withCluster(async (s, make) => {
+    for (let i = 1; i <= 4; i++) {
+      s.put("nodes", node(`n${i}`, { cidrs: [`10.244.${i}.0/24`], ips: [`192.0.2.${i}`] }));
+    }
+    const ds = make(s);
+    await ds.start(() => {});
+    const before = ds.nodes();
+    for (const mode of ["refuse", "503"] as const) {
+      await s.setDown(true, mode);
+      await until(`down (${mode})`, () => !ds.health().connected);
+      // Several failed relists and watches later, nothing is forgotten.
+      await new Promise((r) => setTimeout(r, 400));
+      deepEqual(ds.nodes(), before, `no node dropped while down (${mode})`);
+      await s.setDown(false);
+      await until(`up (${mode})`, () => ds.health().connected);
+    }
+    s.failNext(3, { match: (r) => r.verb === "list" || r.verb === "watch" });
+    s.dropWatches();
+    s.remove("nodes", "n4");
+    await until("converged after failures", () => names(ds) === "n1,n2,n3");
+    deepEqual(ds.nodes(), before.slice(0, 3));
+  });
 });

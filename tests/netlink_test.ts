@@ -15,6 +15,7 @@ import {
   NotFoundError,
   type RouteEvent,
 } from "../src/system/netlink/mod.ts";
+import { until } from "./helpers/until.ts";
 
 const ignore = !isRoot();
 const nl = ignore ? undefined! : new FfiNetlink();
@@ -423,16 +424,14 @@ nsTest("route monitor sees an add and a delete made by ip -n, and stops on abort
     signal: ac.signal,
     onEvent: (e) => events.push(e),
   });
-  const until = async (pred: () => boolean) => {
-    for (let i = 0; i < 300 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(pred(), JSON.stringify(events));
-  };
+  const seen = (what: string, pred: () => boolean) =>
+    until(`${what} in ${JSON.stringify(events)}`, pred, { ms: 3000, everyMs: 10 });
   const mine = () =>
     events.filter((e) => e.route.protocol === 151).map((e) => [e.kind, e.route.dst]);
   await sh(["ip", "-n", node, "route", "add", "10.77.0.0/24", "dev", "hgbr0", "proto", "151"]);
-  await until(() => mine().length >= 1);
+  await seen("the add", () => mine().length >= 1);
   await sh(["ip", "-n", node, "route", "del", "10.77.0.0/24", "dev", "hgbr0", "proto", "151"]);
-  await until(() => mine().length >= 2);
+  await seen("the delete", () => mine().length >= 2);
   assert.deepEqual(mine(), [["add", "10.77.0.0/24"], ["delete", "10.77.0.0/24"]]);
   const ev = events.find((e) => e.route.protocol === 151)!;
   assert.equal(ev.route.linkIndex, (await ipj(node, ["link", "show", "hgbr0"]))[0].ifindex);

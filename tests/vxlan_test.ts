@@ -11,7 +11,8 @@
 import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import { isRoot, run, sh, withNetns } from "./helpers/netns.ts";
-import { AGENT, VxlanLab, waitFor } from "./helpers/vxlan_lab.ts";
+import { AGENT, LAB_WAIT, VxlanLab } from "./helpers/vxlan_lab.ts";
+import { until } from "./helpers/until.ts";
 
 const DEV = "hostgate.1";
 
@@ -75,7 +76,7 @@ Deno.test({
         await sh(["ip", "netns", "exec", ns("a1"), "ping", "-c1", "-W2", "172.31.2.11"]);
 
         for (const n of ["a1", "a2", "b1"]) await L.start(n);
-        for (const n of ["a1", "a2", "b1"]) await waitFor(`${n} ready`, () => L.ready(n));
+        for (const n of ["a1", "a2", "b1"]) await until(`${n} ready`, () => L.ready(n), LAB_WAIT);
         const e = async (n: string) => await L.entry(n);
         const [a1, a2, b1] = [await e("a1"), await e("a2"), await e("b1")];
         for (const x of [a1, a2, b1]) assert.ok(x.vtep, "every node announces its VTEP");
@@ -89,9 +90,9 @@ Deno.test({
           neigh: [vtep(b1)],
           fdb: [fdbOf(b1, "172.31.2.11")],
         };
-        await waitFor("a1's routes and tunnel entries", async () => {
+        await until("a1's routes and tunnel entries", async () => {
           return isDeepStrictEqual(await entries(ns("a1")), wantA1);
-        }).catch(async (err) => {
+        }, LAB_WAIT).catch(async (err) => {
           throw new Error(`${err.message}\n${JSON.stringify(await entries(ns("a1")))}`);
         });
         const onB1 = await entries(ns("b1"));
@@ -116,7 +117,7 @@ Deno.test({
         const ping = (pod: string, to: string, extra: string[] = []) =>
           run(["ip", "netns", "exec", `${set.prefix}-${pod}`, "ping", "-c1", "-W2", ...extra, to]);
         const mustPing = async (from: string, to: string, extra: string[] = []) => {
-          const r = await waitFor(`${from} -> ${to} ${extra.join(" ")}`, async () => {
+          const r = await until(`${from} -> ${to} ${extra.join(" ")}`, async () => {
             const r = await ping(from, to, extra);
             return r.code === 0 ? r : undefined;
           }, 10_000);
@@ -156,13 +157,15 @@ Deno.test({
 
         // 5. a2 changes IP on its segment: a1's direct route and b1's FDB follow.
         await L.moveNode("a2", 22);
-        await waitFor(
+        await until(
           "a1 routes to a2 via .22",
           async () => (await entries(ns("a1"))).routes[sub(a2)] === "host-gw 172.31.1.22 eth0",
+          LAB_WAIT,
         );
-        await waitFor(
+        await until(
           "b1's FDB sends a2's VTEP to .22",
           async () => (await entries(ns("b1"))).fdb.includes(fdbOf(a2, "172.31.1.22")),
+          LAB_WAIT,
         );
         assert.ok(!(await entries(ns("b1"))).fdb.includes(fdbOf(a2, "172.31.1.12")));
         await mustPing("pa1", pa2.ip);
@@ -170,17 +173,17 @@ Deno.test({
 
         // 6. a2 moves to segment B: a1 tunnels to it, b1 routes directly; stale entries go.
         await L.moveNode("a2", 12, "b");
-        await waitFor("a1 tunnels to a2", async () => {
+        await until("a1 tunnels to a2", async () => {
           const x = await entries(ns("a1"));
           return x.routes[sub(a2)] === `vxlan ${a2.vtep!.ip}` &&
             x.fdb.includes(fdbOf(a2, "172.31.2.12")) && x.neigh.includes(vtep(a2));
-        });
-        await waitFor("b1 routes to a2 directly, its tunnel entries gone", async () => {
+        }, LAB_WAIT);
+        await until("b1 routes to a2 directly, its tunnel entries gone", async () => {
           const x = await entries(ns("b1"));
           return x.routes[sub(a2)] === "host-gw 172.31.2.12 eth0" &&
             isDeepStrictEqual(x.fdb, [fdbOf(a1, "172.31.1.11")]) &&
             isDeepStrictEqual(x.neigh, [vtep(a1)]);
-        });
+        }, LAB_WAIT);
         await mustPing("pa1", pa2.ip);
         await mustPing("pb1", pa2.ip);
         await mustPing("pa1", pa2.ip, ["-M", "do", "-s", "1422"]);
@@ -225,15 +228,15 @@ Deno.test({
         }).spawn();
         try {
           await L.start("a1");
-          await waitFor("a1 ready after restart", () => L.ready("a1"));
-          await waitFor("a1 has only a2's tunnel entries", async () => {
+          await until("a1 ready after restart", () => L.ready("a1"), LAB_WAIT);
+          await until("a1 has only a2's tunnel entries", async () => {
             const x = await entries(ns("a1"));
             return isDeepStrictEqual(x, {
               routes: { [sub(a2)]: `vxlan ${a2.vtep!.ip}` },
               neigh: [vtep(a2)],
               fdb: [fdbOf(a2, "172.31.2.12")],
             });
-          });
+          }, LAB_WAIT);
         } finally {
           monitor.kill("SIGTERM");
         }

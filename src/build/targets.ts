@@ -99,7 +99,7 @@ export const ENTRY_POINTS: readonly Target[] = [
   },
   {
     name: "hostgate-agent",
-    entry: "src/agent/main.ts",
+    entry: "src/agent/cli/main.ts",
     permissions: [...PERMISSIONS],
     v8Flags: AGENT_V8_FLAGS,
     minify: true,

@@ -3,18 +3,21 @@
  * (`Datastore` in types.ts), and `createDatastore`, which picks one by kind.
  * The Kubernetes and etcd implementations are imported lazily, on first use:
  * @kubernetes/client-node takes ~250 ms to load and etcd3 (grpc-js) ~130 ms,
- * and an agent only ever needs one of them. Import "./etcd.ts" directly for
- * the class itself in tests; code that gets bundled must go through
- * `createDatastore` or `loadEtcdModule` (see etcd_load.ts).
+ * and an agent only ever needs one of them. Integration tests import
+ * etcd/datastore.ts for the class itself; code that gets bundled must go
+ * through `createDatastore` or `loadEtcdModule` (etcd/load.ts).
+ *
+ * Owns: the `Datastore` interface (types.ts), the node-entry codec and the
+ * pure subnet allocator the backends share. The backends (file/, etcd/,
+ * kubernetes/) import only these shared files, never each other.
  * @module
  */
 
 import type { Datastore } from "./types.ts";
-import { FileDatastore, type FileDatastoreOptions } from "./file.ts";
-import type { EtcdDatastore, EtcdDatastoreOptions } from "./etcd.ts";
-import type { KubernetesDatastore, KubernetesDatastoreOptions } from "./kubernetes.ts";
+import { FileDatastore, type FileDatastoreOptions } from "./file/mod.ts";
+import { type EtcdDatastore, type EtcdDatastoreOptions, loadEtcdModule } from "./etcd/mod.ts";
+import type { KubernetesDatastore, KubernetesDatastoreOptions } from "./kubernetes/mod.ts";
 import { parseClusterCidrs } from "./subnets.ts";
-import { loadEtcdModule } from "./etcd_load.ts";
 
 export type {
   Datastore,
@@ -24,27 +27,19 @@ export type {
   SelfRegistration,
   Vtep,
 } from "./types.ts";
+export * from "./file/mod.ts";
+export type { KubernetesDatastore, KubernetesDatastoreOptions } from "./kubernetes/mod.ts";
 export {
-  deleteNodeEntry,
-  denoWatchDir,
-  type DirWatch,
-  FileDatastore,
-  type FileDatastoreOptions,
-  type NodeEntryOptions,
-  nodeEntryPath,
-  nodesDir,
-  readNodeEntries,
-  type WatchDir,
-  writeNodeEntry,
-} from "./file.ts";
-export type { EtcdDatastore, EtcdDatastoreOptions } from "./etcd.ts";
-export type { KubernetesDatastore, KubernetesDatastoreOptions } from "./kubernetes.ts";
-export { type EtcdKeys, etcdKeys } from "./etcd_support.ts";
-export { loadEtcdModule } from "./etcd_load.ts";
+  type EtcdDatastore,
+  type EtcdDatastoreOptions,
+  type EtcdKeys,
+  etcdKeys,
+  loadEtcdModule,
+} from "./etcd/mod.ts";
 export {
   allocateSubnet,
   assignSubnets,
-  cidrContains,
+  cidrCovers,
   cidrFamily,
   cidrsOverlap,
   DEFAULT_PREFIX_LENGTH,
@@ -54,6 +49,7 @@ export {
   parseClusterCidrs,
   SubnetExhaustedError,
 } from "./subnets.ts";
+export { FakeDatastore, type FakeDatastoreOptions } from "./fake_datastore.ts";
 export { encodeNodeEntry, parseNodeEntry, validateNodeName } from "./node_entry.ts";
 
 /** Options of the Kubernetes datastore through `createDatastore`, named like the others. */
@@ -102,7 +98,7 @@ export async function createDatastore(opts: CreateDatastoreOptions): Promise<Dat
     }
     case "kubernetes": {
       const { kind: _, clusterCidr, nodePrefixLength, nodePrefixLengthV6, ...rest } = opts;
-      const { KubernetesDatastore } = await import("./kubernetes.ts");
+      const { KubernetesDatastore } = await import("./kubernetes/mod.ts");
       return new KubernetesDatastore({
         ...rest,
         clusterCidrs: clusterCidr === undefined ? undefined : parseClusterCidrs(clusterCidr),

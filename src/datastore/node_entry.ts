@@ -12,9 +12,12 @@ import { normalizeCidr, parseAddress } from "./subnets.ts";
 const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
+/** Longest Kubernetes object name (a DNS-1123 subdomain). */
+const MAX_NODE_NAME_LENGTH = 253;
+
 /** Throws unless `name` is a valid node name (DNS-1123 subdomain, <= 253 chars). */
 export function validateNodeName(name: string): void {
-  if (typeof name !== "string" || name.length > 253 || !NODE_NAME.test(name)) {
+  if (typeof name !== "string" || name.length > MAX_NODE_NAME_LENGTH || !NODE_NAME.test(name)) {
     throw new Error(`Cannot use node name: ${JSON.stringify(name)} is not a DNS-1123 subdomain`);
   }
 }
@@ -85,6 +88,15 @@ export function encodeNodeEntry(node: NodeInfo): string {
   const out: NodeInfo = { name: node.name, podCidrs: node.podCidrs, addresses: node.addresses };
   if (node.vtep) out.vtep = { mac: node.vtep.mac, ip: node.vtep.ip };
   return JSON.stringify(out);
+}
+
+/**
+ * The entry as it reads back after a write: encoding and parsing it again
+ * validates names, addresses and the VTEP before anything is written, and
+ * gives the canonical spelling the other agents will see.
+ */
+export function storedNode(node: NodeInfo): NodeInfo {
+  return parseNodeEntry(encodeNodeEntry(node));
 }
 
 /** True when two nodes would be stored identically. */

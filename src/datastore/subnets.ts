@@ -11,7 +11,7 @@
 
 import {
   bigIntToIp,
-  cidrCovers,
+  cidrCovers as netCidrCovers,
   cidrsOverlap as netCidrsOverlap,
   type Family,
   familyBits,
@@ -82,9 +82,9 @@ export function cidrsOverlap(a: string, b: string): boolean {
   return netCidrsOverlap(trimmed(a), trimmed(b));
 }
 
-/** True when `inner` lies entirely inside `outer`. */
-export function cidrContains(outer: string, inner: string): boolean {
-  return cidrCovers(trimmed(outer), trimmed(inner));
+/** True when the block `inner` lies entirely inside `outer` (blanks around either ignored). */
+export function cidrCovers(outer: string, inner: string): boolean {
+  return netCidrCovers(trimmed(outer), trimmed(inner));
 }
 
 /**
@@ -174,7 +174,7 @@ export function assignSubnets(req: AssignRequest): string[] {
     const kept = (req.current ?? []).find((c) => {
       const iv = tryParse(c);
       return iv !== undefined && iv.family === cluster.family && iv.prefix === prefix &&
-        cidrContains(clusterCidr, c) && !req.taken.some((t) => safeOverlap(t, c));
+        cidrCovers(clusterCidr, c) && !req.taken.some((t) => safeOverlap(t, c));
     });
     const subnet = kept !== undefined
       ? normalizeCidr(kept)

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import {
   allocateSubnet,
   assignSubnets,
-  cidrContains,
+  cidrCovers,
   cidrFamily,
   cidrsOverlap,
   normalizeCidr,
@@ -29,8 +29,8 @@ Deno.test("cidr relations", () => {
   assert.ok(cidrsOverlap("10.244.0.0/16", "10.244.3.0/24"));
   assert.ok(!cidrsOverlap("10.244.0.0/24", "10.244.1.0/24"));
   assert.ok(!cidrsOverlap("10.0.0.0/8", "fd00::/8"));
-  assert.ok(cidrContains("10.244.0.0/16", "10.244.255.0/24"));
-  assert.ok(!cidrContains("10.244.0.0/24", "10.244.0.0/16"));
+  assert.ok(cidrCovers("10.244.0.0/16", "10.244.255.0/24"));
+  assert.ok(!cidrCovers("10.244.0.0/24", "10.244.0.0/16"));
 });
 
 Deno.test("parseClusterCidrs splits by family, v4 first", () => {

@@ -23,6 +23,14 @@ export interface NodeInfo {
   addresses: string[];
   /** Present when the node runs a vxlan device. */
   vtep?: Vtep;
+  /**
+   * Where `podCidrs` came from, when the datastore can tell (for the trust
+   * gate): "spec" = Node.spec.podCIDRs, set by the controller-manager;
+   * "allocation" = the datastore's own allocation (the Kubernetes
+   * datastore's hostgate-subnets ConfigMap). Absent without subnets or when
+   * the datastore does not know.
+   */
+  subnetSource?: "spec" | "allocation";
 }
 
 /**

@@ -69,6 +69,11 @@ export function podOf(owner: IpamOwner): PodRef | undefined {
  * candidates are tried, the common case after round-robin) and by value once
  * a walk gets long (near exhaustion), so a full /16 is not formatted 65k times.
  */
+/** Lookups by value after which TakenIndex parses every name once instead of formatting. */
+const INDEX_AFTER_LOOKUPS = 64;
+/** Lost races for a round-robin pick tolerated before ADD gives up (requested ones: none). */
+const MAX_LOST_RACES = 8;
+
 class TakenIndex {
   readonly #names: Set<string>;
   #values: Set<string> | undefined;
@@ -77,7 +82,7 @@ class TakenIndex {
     this.#names = new Set(names);
   }
   has(family: Family, v: bigint): boolean {
-    if (!this.#values && ++this.#lookups > 64) {
+    if (!this.#values && ++this.#lookups > INDEX_AFTER_LOOKUPS) {
       this.#values = new Set();
       for (const n of this.#names) {
         const p = tryParseIp(n);
@@ -186,7 +191,7 @@ export async function allocate(opts: AllocateOptions): Promise<Allocation[]> {
       for (const p of picks) {
         if (lost.has(p.ip)) {
           taken.add(p.ip);
-          if (requested.has(p.rangeSetIndex) || attempt > 8) {
+          if (requested.has(p.rangeSetIndex) || attempt > MAX_LOST_RACES) {
             throw new IpamRequestError(p.ip, "is held by another container");
           }
           continue;

@@ -6,6 +6,7 @@
  * naming the key, so a bad config fails at ADD time with a precise message.
  * @module
  */
+import { decodeDns, isObject, parseIpamSection } from "../cni/mod.ts";
 import { invalidConfig } from "../errors.ts";
 import {
   bigIntToIp,
@@ -58,10 +59,6 @@ export type IpamConfig = LocalIpamConfig | IppoolIpamConfig | DelegatedIpamConfi
 
 type Obj = Record<string, unknown>;
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function optString(o: Obj, key: string, path: string): string | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
@@ -69,33 +66,16 @@ function optString(o: Obj, key: string, path: string): string | undefined {
   return v;
 }
 
-function stringList(v: unknown, key: string): string[] | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.some((s) => typeof s !== "string")) {
-    throw invalidConfig(key, "must be an array of strings");
-  }
-  return v as string[];
-}
-
 /**
  * Parses the `ipam` section. Only the type is read for delegated and IPPool
  * types: their config belongs to them.
  */
 export function parseIpamConfig(ipam: unknown): IpamConfig {
-  if (!isObj(ipam)) throw invalidConfig("ipam", "must be an object");
-  const type = ipam.type;
-  if (typeof type !== "string" || type === "") {
-    throw invalidConfig("ipam.type", "must be a non-empty string");
-  }
-  if (type === IPPOOL_TYPE) return { kind: "ippool", type, raw: ipam };
-  if (type !== LOCAL_TYPE) {
-    // The type is a file name in CNI_PATH: never a path.
-    if (type.includes("/") || type === "." || type === "..") {
-      throw invalidConfig("ipam.type", `must be a plugin name, got ${JSON.stringify(type)}`);
-    }
-    return { kind: "delegated", type };
-  }
-  return parseLocalConfig(ipam);
+  const section = parseIpamSection(ipam);
+  const type = section.type;
+  if (type === IPPOOL_TYPE) return { kind: "ippool", type, raw: section };
+  if (type !== LOCAL_TYPE) return { kind: "delegated", type };
+  return parseLocalConfig(section);
 }
 
 /** Parses the `hostgate-local` section (see the module doc). */
@@ -189,7 +169,7 @@ function addressIn(o: Obj, key: string, path: string, subnet: Cidr): bigint | un
 }
 
 function parseRange(r: unknown, path: string): AllocRange {
-  if (!isObj(r)) throw invalidConfig(path, "must be an object");
+  if (!isObject(r)) throw invalidConfig(path, "must be an object");
   const subnetText = r.subnet;
   if (typeof subnetText !== "string") {
     throw invalidConfig(`${path}.subnet`, "must be a CIDR string");
@@ -226,7 +206,7 @@ export function parseRoutes(v: unknown): IpamRoute[] {
   if (!Array.isArray(v)) throw invalidConfig("ipam.routes", "must be an array");
   return v.map((r, i) => {
     const key = `ipam.routes[${i}]`;
-    if (!isObj(r)) throw invalidConfig(key, "must be an object");
+    if (!isObject(r)) throw invalidConfig(key, "must be an object");
     const dstText = r.dst;
     const dst = typeof dstText === "string" ? tryParseCidr(dstText) : undefined;
     if (!dst) throw invalidConfig(`${key}.dst`, `must be a CIDR, got ${JSON.stringify(dstText)}`);
@@ -258,21 +238,7 @@ function parseReserved(v: unknown): IpRange[] {
   });
 }
 
-/** Parses `ipam.dns` (shared with the IPPool backend). */
+/** Parses `ipam.dns` (shared with the IPPool backend): nameservers must be addresses. */
 export function parseDns(v: unknown): IpamDns | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) throw invalidConfig("ipam.dns", "must be an object");
-  const dns: IpamDns = {};
-  const nameservers = stringList(v.nameservers, "ipam.dns.nameservers");
-  nameservers?.forEach((s, i) => {
-    if (!tryParseIp(s)) throw invalidConfig(`ipam.dns.nameservers[${i}]`, "must be an IP address");
-  });
-  if (nameservers) dns.nameservers = nameservers;
-  const domain = optString(v, "domain", "ipam.dns");
-  if (domain !== undefined) dns.domain = domain;
-  const search = stringList(v.search, "ipam.dns.search");
-  if (search) dns.search = search;
-  const options = stringList(v.options, "ipam.dns.options");
-  if (options) dns.options = options;
-  return dns;
+  return decodeDns(v, { key: "ipam.dns", addresses: true });
 }

@@ -116,7 +116,7 @@ Deno.test("other types: delegated by name, ippool recognised", () => {
 Deno.test("invalid configs are code 7 naming the key", () => {
   const t = "hostgate-local";
   const cases: [unknown, string | RegExp][] = [
-    [undefined, "ipam must be an object"],
+    [undefined, "ipam is required"],
     [[], "ipam must be an object"],
     [{}, "ipam.type"],
     [{ type: "" }, "ipam.type"],

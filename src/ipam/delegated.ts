@@ -7,34 +7,37 @@
  * static and dhcp plugins work unchanged.
  * @module
  */
+import {
+  type CniCommand,
+  cniPathDirs,
+  type CniResult,
+  decodeError,
+  decodeResult,
+  encodeEnv,
+  type EnvCall,
+  type Fail,
+  hasDns,
+  versionAtLeast,
+} from "../cni/mod.ts";
 import { CniCode, CniError } from "../errors.ts";
 import { tryParseCidr, tryParseIp } from "../net/mod.ts";
 import type { Exec, ExecResult } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import { IpamPluginNotFoundError, IpamUnavailableError } from "./errors.ts";
-import type {
-  Attachment,
-  Ipam,
-  IpamAddress,
-  IpamDns,
-  IpamOwner,
-  IpamResult,
-  IpamRoute,
-} from "./types.ts";
+import type { Attachment, Ipam, IpamAddress, IpamOwner, IpamResult } from "./types.ts";
 
 /** libcni's code for an error without a CNI error JSON ("internal"). */
-export const DELEGATE_INTERNAL_ERROR = 999;
+export const DELEGATE_INTERNAL_ERROR = CniCode.Internal;
 
-/** The parts of the plugin's CNI environment a delegate inherits. */
-export interface CniEnvLike {
-  containerId?: string;
-  netns?: string;
-  ifname?: string;
-  /** Raw CNI_ARGS ("K=V;K2=V2"), passed through unchanged. */
-  args?: string;
-  /** CNI_PATH: the colon-separated text or its directories. */
-  path?: string | readonly string[];
-}
+/** Most characters of a delegate's output kept in an error's details. */
+const MAX_DETAILS_CHARS = 2000;
+/** Oldest version with CHECK; a delegate is not asked to CHECK below it. */
+const CHECK_SINCE = "0.4.0";
+/** Oldest version with GC and STATUS. */
+const GC_STATUS_SINCE = "1.1.0";
+
+/** The parts of the plugin's CNI environment a delegate inherits (CNI_ARGS raw, unchanged). */
+export type CniEnvLike = Omit<EnvCall, "command">;
 
 /** Options of a DelegatedIpam. */
 export interface DelegatedIpamOptions {
@@ -48,22 +51,6 @@ export interface DelegatedIpamOptions {
   exec: Exec;
   /** Kill the delegate after this long; no limit when omitted. */
   timeoutMs?: number;
-}
-
-/** True when CNI version `v` is at least `min` ("0.4.0" >= "0.3.1"). */
-export function versionAtLeast(v: string, min: string): boolean {
-  const a = v.split(".").map((x) => Number(x) || 0);
-  const b = min.split(".").map((x) => Number(x) || 0);
-  for (let i = 0; i < 3; i++) {
-    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
-  }
-  return true;
-}
-
-/** Directories of CNI_PATH. */
-export function cniPathDirs(path: CniEnvLike["path"]): string[] {
-  const dirs = typeof path === "string" ? path.split(":") : [...(path ?? [])];
-  return dirs.filter((d) => d !== "");
 }
 
 /** Runs an IPAM plugin binary from CNI_PATH. */
@@ -89,20 +76,20 @@ export class DelegatedIpam implements Ipam {
   }
 
   async #run(
-    command: string,
+    command: CniCommand,
     owner: Partial<IpamOwner>,
     config: Record<string, unknown>,
   ): Promise<ExecResult> {
     const bin = await this.locate();
     const env = this.#o.env;
-    const vars: Record<string, string> = {
-      CNI_COMMAND: command,
-      CNI_CONTAINERID: owner.containerId ?? env.containerId ?? "",
-      CNI_NETNS: env.netns ?? "",
-      CNI_IFNAME: owner.ifname ?? env.ifname ?? "",
-      CNI_ARGS: env.args ?? "",
-      CNI_PATH: cniPathDirs(env.path).join(":"),
-    };
+    const vars = encodeEnv({
+      command,
+      containerId: owner.containerId ?? env.containerId,
+      netns: env.netns,
+      ifname: owner.ifname ?? env.ifname,
+      args: env.args,
+      path: env.path,
+    });
     const stdin = JSON.stringify({ ...config, cniVersion: this.#o.cniVersion });
     let r: ExecResult;
     try {
@@ -123,22 +110,10 @@ export class DelegatedIpam implements Ipam {
   }
 
   #error(command: string, r: ExecResult): CniError {
-    try {
-      const e = JSON.parse(r.stdout) as { code?: unknown; msg?: unknown; details?: unknown };
-      if (typeof e.code === "number") {
-        return new CniError(
-          e.code,
-          typeof e.msg === "string" ? e.msg : `IPAM plugin ${this.plugin} failed`,
-          typeof e.details === "string" ? e.details : "",
-        );
-      }
-    } catch {
-      // not an error JSON: fall through
-    }
-    return new CniError(
+    return decodeError(r.stdout, `IPAM plugin ${this.plugin} failed`) ?? new CniError(
       DELEGATE_INTERNAL_ERROR,
       `Cannot ${command} with IPAM plugin ${this.plugin}: exit ${r.code}`,
-      (r.stderr || r.stdout).trim().slice(0, 2000),
+      (r.stderr || r.stdout).trim().slice(0, MAX_DETAILS_CHARS),
     );
   }
 
@@ -152,7 +127,7 @@ export class DelegatedIpam implements Ipam {
       throw new CniError(
         CniCode.DecodeFailure,
         `Cannot decode the result of IPAM plugin ${this.plugin}: not JSON`,
-        r.stdout.slice(0, 2000),
+        r.stdout.slice(0, MAX_DETAILS_CHARS),
       );
     }
     return parseIpamResult(parsed, this.plugin);
@@ -164,12 +139,12 @@ export class DelegatedIpam implements Ipam {
 
   async check(owner: IpamOwner, _ips: string[]): Promise<void> {
     // CHECK exists from 0.4.0 on; the delegate compares prevResult itself.
-    if (!versionAtLeast(this.#o.cniVersion, "0.4.0")) return;
+    if (!versionAtLeast(this.#o.cniVersion, CHECK_SINCE)) return;
     await this.#run("CHECK", owner, this.#o.config);
   }
 
   async gc(valid: Attachment[]): Promise<void> {
-    if (!versionAtLeast(this.#o.cniVersion, "1.1.0")) return;
+    if (!versionAtLeast(this.#o.cniVersion, GC_STATUS_SINCE)) return;
     const attachments = valid.map((a) => ({ containerID: a.containerId, ifname: a.ifname }));
     await this.#run("GC", {}, { ...this.#o.config, "cni.dev/valid-attachments": attachments });
   }
@@ -180,12 +155,10 @@ export class DelegatedIpam implements Ipam {
     } catch (e) {
       throw new IpamUnavailableError((e as Error).message, "", { cause: e });
     }
-    if (!versionAtLeast(this.#o.cniVersion, "1.1.0")) return;
+    if (!versionAtLeast(this.#o.cniVersion, GC_STATUS_SINCE)) return;
     await this.#run("STATUS", {}, this.#o.config);
   }
 }
-
-type Obj = Record<string, unknown>;
 
 function bad(plugin: string, why: string): CniError {
   return new CniError(
@@ -194,63 +167,45 @@ function bad(plugin: string, why: string): CniError {
   );
 }
 
-function address(plugin: string, text: unknown, gateway: unknown): IpamAddress {
-  const c = typeof text === "string" ? tryParseCidr(text) : undefined;
+function address(plugin: string, text: string, gateway: string | undefined): IpamAddress {
+  const c = tryParseCidr(text);
   if (!c) throw bad(plugin, `address ${JSON.stringify(text)} is not address/prefix`);
   const out: IpamAddress = { family: c.family, address: `${c.address}/${c.prefix}` };
-  if (gateway !== undefined && gateway !== null && gateway !== "") {
-    const g = typeof gateway === "string" ? tryParseIp(gateway) : undefined;
+  if (gateway !== undefined && gateway !== "") {
+    const g = tryParseIp(gateway);
     if (!g) throw bad(plugin, `gateway ${JSON.stringify(gateway)} is not an address`);
     out.gateway = g.text;
   }
   return out;
 }
 
-function routes(plugin: string, v: unknown): IpamRoute[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw bad(plugin, "routes is not an array");
-  return v.map((r: Obj) => {
-    const dst = typeof r?.dst === "string" ? tryParseCidr(r.dst) : undefined;
-    if (!dst) throw bad(plugin, `route dst ${JSON.stringify(r?.dst)} is not a CIDR`);
-    const gw = typeof r.gw === "string" && r.gw !== "" ? tryParseIp(r.gw) : undefined;
-    if (typeof r.gw === "string" && r.gw !== "" && !gw) throw bad(plugin, "route gw is invalid");
-    return gw ? { dst: dst.text, gw: gw.text } : { dst: dst.text };
-  });
-}
-
-function dns(v: unknown): IpamDns | undefined {
-  if (typeof v !== "object" || v === null) return undefined;
-  const d = v as Obj;
-  const out: IpamDns = {};
-  const strings = (x: unknown) =>
-    Array.isArray(x) && x.every((s) => typeof s === "string") ? x as string[] : undefined;
-  if (strings(d.nameservers)?.length) out.nameservers = strings(d.nameservers);
-  if (typeof d.domain === "string" && d.domain !== "") out.domain = d.domain;
-  if (strings(d.search)?.length) out.search = strings(d.search);
-  if (strings(d.options)?.length) out.options = strings(d.options);
-  return Object.keys(out).length > 0 ? out : undefined;
+function gatewayOf(plugin: string, v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw bad(plugin, `gateway ${JSON.stringify(v)} is not an address`);
+  return v;
 }
 
 /**
- * An IPAM result of any CNI version as an IpamResult: `ips[]` (0.3.0 and
- * later, with or without `version`) or `ip4`/`ip6` (0.1.0, 0.2.0, whose routes
- * live inside them).
+ * A delegate's result of any CNI version (decoded by src/cni: `ips[]` with
+ * or without `version`, or 0.1.0/0.2.0 `ip4`/`ip6`) as an IpamResult, each
+ * address, gateway and route checked and canonical. Anything malformed is
+ * code 6: the plugin's output cannot be decoded.
  */
 export function parseIpamResult(v: unknown, plugin = "ipam"): IpamResult {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw bad(plugin, "not an object");
-  const o = v as Obj;
-  const out: IpamResult = { ips: [], routes: routes(plugin, o.routes) };
-  if (Array.isArray(o.ips)) {
-    for (const ip of o.ips as Obj[]) out.ips.push(address(plugin, ip?.address, ip?.gateway));
-  } else {
-    for (const key of ["ip4", "ip6"]) {
-      const legacy = o[key] as Obj | undefined;
-      if (!legacy) continue;
-      out.ips.push(address(plugin, legacy.ip, legacy.gateway));
-      out.routes.push(...routes(plugin, legacy.routes));
-    }
-  }
-  const d = dns(o.dns);
-  if (d) out.dns = d;
+  const fail: Fail = (key, why) => bad(plugin, `${key} ${why}`);
+  const r: CniResult = decodeResult(v, { key: "result", fail });
+  const out: IpamResult = {
+    ips: r.ips.map((ip) => address(plugin, ip.address, gatewayOf(plugin, ip.gateway))),
+    routes: r.routes.map((route) => {
+      const dst = tryParseCidr(route.dst);
+      if (!dst) throw bad(plugin, `route dst ${JSON.stringify(route.dst)} is not a CIDR`);
+      const gwText = route.gw;
+      if (gwText === undefined || gwText === null || gwText === "") return { dst: dst.text };
+      const gw = typeof gwText === "string" ? tryParseIp(gwText) : undefined;
+      if (!gw) throw bad(plugin, "route gw is invalid");
+      return { dst: dst.text, gw: gw.text };
+    }),
+  };
+  if (hasDns(r.dns)) out.dns = r.dns;
   return out;
 }

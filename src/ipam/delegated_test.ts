@@ -2,12 +2,7 @@ import assert from "node:assert/strict";
 import { CniCode, CniError } from "../errors.ts";
 import { FakeExec } from "../system/fake_exec.ts";
 import { FakeFileSystem } from "../system/fake_fs.ts";
-import {
-  DELEGATE_INTERNAL_ERROR,
-  DelegatedIpam,
-  parseIpamResult,
-  versionAtLeast,
-} from "./delegated.ts";
+import { DELEGATE_INTERNAL_ERROR, DelegatedIpam, parseIpamResult } from "./delegated.ts";
 import { IpamPluginNotFoundError, IpamUnavailableError } from "./errors.ts";
 
 const NETCONF = {
@@ -176,12 +171,4 @@ Deno.test("results of every version parse into one shape", () => {
       (e: unknown) => e instanceof CniError && e.code === CniCode.DecodeFailure,
     );
   }
-});
-
-Deno.test("versionAtLeast", () => {
-  assert.ok(versionAtLeast("1.1.0", "1.1.0"));
-  assert.ok(versionAtLeast("1.0.0", "0.4.0"));
-  assert.ok(versionAtLeast("0.4.0", "0.3.1"));
-  assert.ok(!versionAtLeast("0.3.1", "0.4.0"));
-  assert.ok(!versionAtLeast("1.0.0", "1.1.0"));
 });

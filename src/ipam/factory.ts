@@ -3,6 +3,7 @@
  * gets an `Ipam`, never knowing which backend serves it.
  * @module
  */
+import { requestedIpsOf } from "../cni/mod.ts";
 import { invalidConfig } from "../errors.ts";
 import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
@@ -11,7 +12,6 @@ import { type CniEnvLike, DelegatedIpam } from "./delegated.ts";
 import { DiskStore } from "./disk_store.ts";
 import { createIppoolIpam, type HttpTransport } from "./ippool/mod.ts";
 import { LocalIpam } from "./local.ts";
-import { requestedIps } from "./request.ts";
 import type { Ipam } from "./types.ts";
 
 /** Options of `createIpam`. */
@@ -52,7 +52,7 @@ export function createIpam(opts: CreateIpamOptions): Ipam {
       return new LocalIpam({
         config: ipam,
         store: new DiskStore({ fs: opts.fs, dataDir: ipam.dataDir, network: opts.netName }),
-        defaultRequestedIps: requestedIps({ config, cniArgs: opts.env.args }),
+        defaultRequestedIps: requestedIpsOf(config, opts.env.args),
       });
     case "ippool":
       return createIppoolIpam({

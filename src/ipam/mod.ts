@@ -42,11 +42,9 @@ export {
 } from "./ippool/mod.ts";
 export {
   type CniEnvLike,
-  cniPathDirs,
   DelegatedIpam,
   type DelegatedIpamOptions,
   parseIpamResult,
-  versionAtLeast,
 } from "./delegated.ts";
 export { DiskStore, type DiskStoreOptions, LAST_IP_PREFIX, LOCK_FILE } from "./disk_store.ts";
 export {
@@ -61,4 +59,3 @@ export {
 } from "./store.ts";
 export { allocate, type Allocation, layoutOf } from "./allocator.ts";
 export { type AllocRange, describeRangeSet, type RangeSet } from "./range.ts";
-export { parseCniArgs, requestedIps } from "./request.ts";

@@ -49,13 +49,7 @@ Deno.test("round-robin starts after the last reserved address and wraps around t
     "10.0.0.6",
   ]);
   // A cursor outside the ranges (config changed) starts from the beginning.
-  assert.deepEqual(walk(c, "10.9.9.9"), [
-    "10.0.0.2",
-    "10.0.0.3",
-    "10.0.0.4",
-    "10.0.0.5",
-    "10.0.0.6",
-  ]);
+  assert.deepEqual(walk(c, "10.9.9.9"), walk(c, "10.0.0.6"));
 });
 
 Deno.test("multi-range sets continue in the next range", () => {

@@ -4,7 +4,10 @@
  * IPAM plugin executed from CNI_PATH, and the cluster-wide `hostgate-ippool`.
  * @module
  */
-import type { Family } from "../system/netlink/types.ts";
+import type { Attachment, Dns } from "../cni/mod.ts";
+import type { Family } from "../net/mod.ts";
+
+export type { Attachment };
 
 /** Who an allocation belongs to. */
 export interface IpamOwner {
@@ -29,25 +32,14 @@ export interface IpamRoute {
   gw?: string;
 }
 
-/** DNS settings passed through from the ipam config. */
-export interface IpamDns {
-  nameservers?: string[];
-  domain?: string;
-  search?: string[];
-  options?: string[];
-}
+/** DNS settings passed through from the ipam config (the spec's DNS type). */
+export type IpamDns = Dns;
 
 /** The IPAM part of an ADD result. */
 export interface IpamResult {
   ips: IpamAddress[];
   routes: IpamRoute[];
   dns?: IpamDns;
-}
-
-/** An attachment still valid at GC time. */
-export interface Attachment {
-  containerId: string;
-  ifname: string;
 }
 
 /** An IPAM backend. Every method is idempotent. */

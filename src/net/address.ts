@@ -1,5 +1,5 @@
 /**
- * Single IP addresses: parse, normalise, compare, step. Parsing (validation)
+ * Single IP addresses: parse, normalise, step. Parsing (validation)
  * goes through `ip-cidr` (and the `ip-address` classes it hands out), and so
  * does IPv6 formatting, so the canonical text is the library's RFC 5952 form
  * for IPv6 and dotted quad for IPv4 — the same text Go's `net.IP.String()`
@@ -19,9 +19,27 @@
  * @module
  */
 import IPCIDR from "ip-cidr";
-import type { Family } from "../system/netlink/types.ts";
 
-export type { Family };
+/**
+ * An address family by its IP version. The project's one spelling of it:
+ * netlink, iptables, IPAM and the agent all import it from here (src/net is
+ * the bottom layer, so nothing below it has to know the OS types).
+ */
+export type Family = 4 | 6;
+
+/** Character codes the char-loop parsers compare against. */
+export const CHAR_DOT = 46;
+export const CHAR_0 = 48;
+export const CHAR_9 = 57;
+/** Values of one IPv4 octet (0-255). */
+const OCTET_VALUES = 256;
+/** Most decimal digits of an IPv4 octet. */
+const MAX_OCTET_DIGITS = 3;
+/**
+ * Entries each parse memo keeps: above a 5,000-node cluster's working set of
+ * node and subnet texts, small enough (a few MiB) for the agent's heap.
+ */
+export const MEMO_ENTRIES = 8192;
 
 /** An address or prefix text that is not a valid IPv4/IPv6 value. */
 export class AddressError extends Error {
@@ -123,17 +141,17 @@ export class ParseMemo<T> {
 export function fastV4(text: string, from = 0, to = text.length): number {
   let octets = 0, digits = 0, octet = 0, value = 0;
   for (let i = from; i <= to; i++) {
-    const c = i < to ? text.charCodeAt(i) : 46; // the end acts as a final "."
-    if (c === 46) {
+    const c = i < to ? text.charCodeAt(i) : CHAR_DOT; // the end acts as a final "."
+    if (c === CHAR_DOT) {
       if (digits === 0 || octets === 4) return -1;
-      value = value * 256 + octet;
+      value = value * OCTET_VALUES + octet;
       octets++;
       digits = 0;
       octet = 0;
-    } else if (c >= 48 && c <= 57) {
+    } else if (c >= CHAR_0 && c <= CHAR_9) {
       if (digits === 1 && octet === 0) return -1; // leading zero
-      octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return -1;
+      octet = octet * 10 + (c - CHAR_0);
+      if (++digits > MAX_OCTET_DIGITS || octet >= OCTET_VALUES) return -1;
     } else {
       return -1;
     }
@@ -201,8 +219,8 @@ export function libValue(a: LibAddress): bigint {
   const g = a.parsedAddress;
   if (g.length === 4) {
     return BigInt(
-      parseInt(g[0]!, 10) * 0x1000000 + parseInt(g[1]!, 10) * 0x10000 +
-        parseInt(g[2]!, 10) * 0x100 + parseInt(g[3]!, 10),
+      ((parseInt(g[0]!, 10) * OCTET_VALUES + parseInt(g[1]!, 10)) * OCTET_VALUES +
+            parseInt(g[2]!, 10)) * OCTET_VALUES + parseInt(g[3]!, 10),
     );
   }
   let hex = "0x";
@@ -228,7 +246,7 @@ export function tryParseIp(text: string): ParsedIp | undefined {
 }
 
 /** Memoised slow-path parses (IPv6, and IPv4 text the fast path refused). */
-const IP_MEMO = new ParseMemo<ParsedIp>(8192);
+const IP_MEMO = new ParseMemo<ParsedIp>(MEMO_ENTRIES);
 
 function libParseIp(text: string): ParsedIp | undefined {
   if (text.includes("/")) return undefined;
@@ -251,11 +269,6 @@ export function parseIp(text: string): ParsedIp {
 /** True when `text` is a plain IPv4 or IPv6 address. */
 export function isIp(text: string): boolean {
   return tryParseIp(text) !== undefined;
-}
-
-/** Family (4 or 6) of an address; throws on invalid text. */
-export function ipFamily(text: string): Family {
-  return parseIp(text).family;
 }
 
 /** Canonical text of an address ("FD00:0::1" -> "fd00::1"); throws on invalid text. */
@@ -283,37 +296,6 @@ export function bigIntToIp(family: Family, value: bigint): string {
   const groups = new Array<number>(8);
   for (let i = 7, v = value; i >= 0; i--, v >>= 16n) groups[i] = Number(v & 0xffffn);
   return formatV6Groups(groups);
-}
-
-/**
- * Orders two addresses: IPv4 before IPv6, then numerically. Returns <0, 0, >0.
- * Throws on invalid text.
- */
-export function compareIps(a: string, b: string): number {
-  const pa = parseIp(a);
-  const pb = parseIp(b);
-  if (pa.family !== pb.family) return pa.family - pb.family;
-  return pa.value < pb.value ? -1 : pa.value > pb.value ? 1 : 0;
-}
-
-/** True when both texts denote the same address ("fd00::1" equals "FD00:0::1"). */
-export function ipEquals(a: string, b: string): boolean {
-  const pa = tryParseIp(a);
-  const pb = tryParseIp(b);
-  return pa !== undefined && pb !== undefined && pa.family === pb.family &&
-    pa.value === pb.value;
-}
-
-/** The address after `ip`, or undefined past the family's last address. */
-export function nextIp(ip: string): string | undefined {
-  const p = parseIp(ip);
-  return p.value === maxAddressValue(p.family) ? undefined : bigIntToIp(p.family, p.value + 1n);
-}
-
-/** The address before `ip`, or undefined before the family's first address. */
-export function prevIp(ip: string): string | undefined {
-  const p = parseIp(ip);
-  return p.value === 0n ? undefined : bigIntToIp(p.family, p.value - 1n);
 }
 
 /**

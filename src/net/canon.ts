@@ -7,15 +7,7 @@
  * @module
  */
 import { AddressError, bigIntToIp, type Family, familyBits, tryParseIp } from "./address.ts";
-import { type Cidr, tryParseCidr } from "./cidr.ts";
-
-function mustCidr(cidr: string): Cidr {
-  const c = tryParseCidr(cidr);
-  if (!c) {
-    throw new AddressError(`Cannot parse a CIDR: ${JSON.stringify(cidr)} is not valid`, cidr);
-  }
-  return c;
-}
+import { type Cidr, parseCidr } from "./cidr.ts";
 
 /**
  * An address in its shortest standard form ("fd00:10::1"); a "/len" suffix
@@ -30,24 +22,22 @@ export function canonIp(ip: string): string {
   return p.text;
 }
 
-/** The network of a CIDR in standard form: "10.244.1.7/24" gives "10.244.1.0/24". */
-export function canonCidr(cidr: string): string {
-  return mustCidr(cidr).text;
-}
-
 /** Prefix length of a CIDR; throws on invalid text. */
 export function prefixLength(cidr: string): number {
-  return mustCidr(cidr).prefix;
+  return parseCidr(cidr).prefix;
 }
 
 /** The first usable address of a subnet with its prefix: "10.244.1.0/24" gives "10.244.1.1/24". */
 export function gatewayCidr(subnet: string): string {
-  const c = mustCidr(subnet);
+  const c = parseCidr(subnet);
   if (c.prefix === familyBits(c.family)) {
     throw new Error(`Cannot compute a gateway: ${subnet} has no address`);
   }
   return `${bigIntToIp(c.family, c.networkValue + 1n)}/${c.prefix}`;
 }
+
+/** Map keys are family * KEY_BASE + prefix length (a prefix is at most 128). */
+const KEY_BASE = 1000;
 
 /** The network of `c` truncated to `len` bits, as a set key. */
 function keyAt(c: Cidr, len: number): bigint {
@@ -62,9 +52,9 @@ function keyAt(c: Cidr, len: number): bigint {
  */
 export class CidrSet {
   readonly #members: Cidr[] = [];
-  /** family*1000+prefix -> network keys of the members with that prefix. */
+  /** family*KEY_BASE+prefix -> network keys of the members with that prefix. */
   readonly #byPrefix = new Map<number, Set<bigint>>();
-  /** family*1000+len -> the members of prefix >= len, truncated to len (built on first use). */
+  /** family*KEY_BASE+len -> the members of prefix >= len, truncated to len (built on first use). */
   readonly #within = new Map<number, Set<bigint>>();
 
   /** Number of members. */
@@ -74,14 +64,14 @@ export class CidrSet {
 
   /** Adds a CIDR (throws when it does not parse). */
   add(cidr: string): this {
-    const c = mustCidr(cidr);
+    const c = parseCidr(cidr);
     this.#members.push(c);
-    const k = c.family * 1000 + c.prefix;
+    const k = c.family * KEY_BASE + c.prefix;
     let set = this.#byPrefix.get(k);
     if (!set) this.#byPrefix.set(k, set = new Set());
     set.add(keyAt(c, c.prefix));
     for (const [key, within] of this.#within) {
-      const len = key % 1000;
+      const len = key % KEY_BASE;
       if (familyOfKey(key) === c.family && c.prefix >= len) within.add(keyAt(c, len));
     }
     return this;
@@ -89,13 +79,13 @@ export class CidrSet {
 
   /** True when `cidr` shares an address with a member (equal, inside or around it). */
   overlaps(cidr: string): boolean {
-    const c = mustCidr(cidr);
+    const c = parseCidr(cidr);
     for (const [key, set] of this.#byPrefix) {
-      const p = key % 1000;
+      const p = key % KEY_BASE;
       if (familyOfKey(key) !== c.family || p > c.prefix) continue;
       if (set.has(keyAt(c, p))) return true;
     }
-    const wkey = c.family * 1000 + c.prefix;
+    const wkey = c.family * KEY_BASE + c.prefix;
     let within = this.#within.get(wkey);
     if (!within) {
       within = new Set();
@@ -109,5 +99,5 @@ export class CidrSet {
 }
 
 function familyOfKey(key: number): Family {
-  return Math.floor(key / 1000) === 4 ? 4 : 6;
+  return Math.floor(key / KEY_BASE) === 4 ? 4 : 6;
 }

@@ -10,12 +10,15 @@
 import {
   AddressError,
   bigIntToIp,
+  CHAR_0,
+  CHAR_9,
   type Family,
   familyBits,
   fastV4,
   libFamily,
   libParse,
   libValue,
+  MEMO_ENTRIES,
   ParseMemo,
   tryParseIp,
 } from "./address.ts";
@@ -53,17 +56,22 @@ export function tryParseCidr(text: string): Cidr | undefined {
 }
 
 /** Memoised slow-path parses (IPv6, and IPv4 text the fast path refused). */
-const CIDR_MEMO = new ParseMemo<Cidr>(8192);
+const CIDR_MEMO = new ParseMemo<Cidr>(MEMO_ENTRIES);
+
+/** Most decimal digits of a prefix length ("128"). */
+const MAX_PREFIX_DIGITS = 3;
 
 /** The decimal prefix after the slash (no sign, no leading zero, at most 3 digits), or -1. */
 function prefixOf(text: string, slash: number): number {
   const len = text.length - slash - 1;
-  if (len < 1 || len > 3 || (len > 1 && text.charCodeAt(slash + 1) === 48)) return -1;
+  if (len < 1 || len > MAX_PREFIX_DIGITS || (len > 1 && text.charCodeAt(slash + 1) === CHAR_0)) {
+    return -1;
+  }
   let prefix = 0;
   for (let i = slash + 1; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return -1;
-    prefix = prefix * 10 + (c - 48);
+    if (c < CHAR_0 || c > CHAR_9) return -1;
+    prefix = prefix * 10 + (c - CHAR_0);
   }
   return prefix;
 }
@@ -121,15 +129,21 @@ export function normalizeCidr(text: string): string {
   return parseCidr(text).text;
 }
 
-/** True when the address `ip` lies in `cidr` (same family, inside the block). */
-export function cidrContains(cidr: Cidr | string, ip: string): boolean {
+/**
+ * True when the address `ip` lies in `cidr` (same family, inside the block).
+ * For a block inside a block use `cidrCovers`.
+ */
+export function cidrContainsIp(cidr: Cidr | string, ip: string): boolean {
   const c = typeof cidr === "string" ? parseCidr(cidr) : cidr;
   const p = tryParseIp(ip);
   return p !== undefined && p.family === c.family && p.value >= c.networkValue &&
     p.value <= c.lastValue;
 }
 
-/** True when the block `inner` lies entirely inside `outer` (same family). */
+/**
+ * True when the block `inner` lies entirely inside `outer` (same family).
+ * For an address inside a block use `cidrContainsIp`.
+ */
 export function cidrCovers(outer: Cidr | string, inner: Cidr | string): boolean {
   const o = typeof outer === "string" ? parseCidr(outer) : outer;
   const i = typeof inner === "string" ? parseCidr(inner) : inner;

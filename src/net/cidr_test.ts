@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import {
-  cidrContains,
+  cidrContainsIp,
   cidrsOverlap,
   isCidr,
   normalizeCidr,
@@ -50,11 +50,11 @@ Deno.test("invalid CIDRs are refused", () => {
 });
 
 Deno.test("contains and overlap", () => {
-  assert.ok(cidrContains("10.22.0.0/24", "10.22.0.255"));
-  assert.ok(!cidrContains("10.22.0.0/24", "10.22.1.0"));
-  assert.ok(!cidrContains("10.22.0.0/24", "fd00::1"));
-  assert.ok(!cidrContains("10.22.0.0/24", "garbage"));
-  assert.ok(cidrContains(parseCidr("fd00::/64"), "fd00::ffff"));
+  assert.ok(cidrContainsIp("10.22.0.0/24", "10.22.0.255"));
+  assert.ok(!cidrContainsIp("10.22.0.0/24", "10.22.1.0"));
+  assert.ok(!cidrContainsIp("10.22.0.0/24", "fd00::1"));
+  assert.ok(!cidrContainsIp("10.22.0.0/24", "garbage"));
+  assert.ok(cidrContainsIp(parseCidr("fd00::/64"), "fd00::ffff"));
   assert.ok(cidrsOverlap("10.0.0.0/8", "10.22.0.0/24"));
   assert.ok(!cidrsOverlap("10.22.0.0/24", "10.22.1.0/24"));
   assert.ok(!cidrsOverlap("10.0.0.0/8", "fd00::/8"));

@@ -4,13 +4,13 @@
  * exec) and run every command without root. main.ts builds the real set.
  * @module
  */
+import type { CniEnv } from "../cni/mod.ts";
 import type { Ipam } from "../ipam/types.ts";
 import type { Clock } from "../system/clock.ts";
 import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { Netlink } from "../system/netlink/types.ts";
-import type { CniEnv } from "./env.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../system/log.ts";
 import type { LogLevel, NetConf } from "./netconf.ts";
 
 /** What an IPAM backend is built from: the validated config and the call's environment. */

@@ -5,6 +5,16 @@
  * details}`, exit 1). Pure of I/O itself: main.ts reads and writes.
  * @module
  */
+import {
+  configVersion,
+  CURRENT_VERSION,
+  decodeStdin,
+  encodeError,
+  encodeResult,
+  mergeResults,
+  parseEnv,
+  SUPPORTED_VERSIONS,
+} from "../cni/mod.ts";
 import { CniCode, CniError } from "../errors.ts";
 import { cmdAdd } from "./commands/add.ts";
 import { cmdCheck } from "./commands/check.ts";
@@ -13,11 +23,8 @@ import { cmdGc } from "./commands/gc.ts";
 import { cmdStatus } from "./commands/status.ts";
 import { cmdVersion } from "./commands/version.ts";
 import type { CommandContext, PluginDeps } from "./deps.ts";
-import { parseEnv } from "./env.ts";
 import { messageOf, toCniError } from "./failure.ts";
-import { configVersion, decodeStdin, parseNetConf } from "./netconf.ts";
-import { encodeResult, mergeResults } from "./result.ts";
-import { CURRENT_VERSION, SUPPORTED_VERSIONS } from "./version.ts";
+import { parseNetConf } from "./netconf.ts";
 
 /** What the runtime handed the plugin. */
 export interface PluginInput {
@@ -34,10 +41,7 @@ export interface PluginOutput {
 
 /** The CNI error object for `e`, in `cniVersion`. */
 export function errorJson(e: unknown, cniVersion: string): Record<string, unknown> {
-  const err = toCniError(e);
-  const out: Record<string, unknown> = { cniVersion, code: err.code, msg: err.message };
-  if (err.details) out["details"] = err.details;
-  return out;
+  return encodeError(toCniError(e), cniVersion);
 }
 
 function json(v: unknown): string {

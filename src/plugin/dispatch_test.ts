@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../system/log.ts";
 import { harness, invoke, netconf } from "./testing.ts";
 
 Deno.test("dispatch: VERSION needs no config and no other variable", async () => {

@@ -5,16 +5,21 @@
  * only through NetlinkHandle, so unit tests run them against FakeNetlink.
  * @module
  */
+import type { ResultRoute } from "../cni/mod.ts";
 import { CniCode, CniError } from "../errors.ts";
 import type { IpamAddress, IpamRoute } from "../ipam/types.ts";
 import { ExistsError, LinkExistsError } from "../system/netlink/errors.ts";
-import type { Family, Link, NetlinkHandle, Route } from "../system/netlink/types.ts";
+import {
+  BridgeVanishedError,
+  ensureBridge as ensureNetlinkBridge,
+  NotABridgeError,
+} from "../system/netlink/bridge.ts";
+import type { Family } from "../net/mod.ts";
+import type { Link, NetlinkHandle, Route } from "../system/netlink/types.ts";
 import { messageOf, step, toCniError } from "./failure.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../system/log.ts";
 import { canonicalCidr, canonicalIp, familyOf, firstHost, splitCidr } from "./ip.ts";
 import type { NetConf } from "./netconf.ts";
-import { randomMac } from "./names.ts";
-import type { ResultRoute } from "./result.ts";
 
 /** A gateway of one allocated address: the IP and the CIDR it gets on the bridge. */
 export interface Gateway {
@@ -44,53 +49,36 @@ export function gatewaysOf(ips: IpamAddress[], isGateway: boolean): Gateway[] {
 
 /**
  * Makes sure `conf.bridge` exists, is a bridge, is up (and promiscuous when
- * asked). A link of that name that is not a bridge is error 7 naming `bridge`.
+ * asked), with src/system's one bridge ensure (shared with the agent). A link
+ * of that name that is not a bridge is error 7 naming `bridge`; a bridge a
+ * parallel ADD created and another removed at once is 11 (try again).
  */
 export function ensureBridge(host: NetlinkHandle, conf: NetConf): Link {
-  const notBridge = (l: Link) =>
-    new CniError(
-      CniCode.InvalidNetworkConfig,
-      `Cannot use bridge ${conf.bridge}: a link of that name exists and is ${
-        l.kind ? `a ${l.kind}` : "no bridge"
-      }`,
-      "config key: bridge",
-    );
-  let br = step(`look up bridge ${conf.bridge}`, () => host.getLink(conf.bridge));
-  if (!br) {
-    try {
-      const opts: { name: string; mtu?: number; mac: string } = {
-        name: conf.bridge,
-        mac: randomMac(),
-      };
-      if (conf.mtu !== undefined) opts.mtu = conf.mtu;
-      br = host.addBridge(opts);
-    } catch (e) {
-      // A parallel ADD created it first: use theirs.
-      if (!(e instanceof LinkExistsError)) {
-        throw toCniError(e, `create bridge ${conf.bridge}`);
-      }
-      br = step(`look up bridge ${conf.bridge}`, () => host.getLink(conf.bridge));
-      if (!br) {
-        throw new CniError(
-          CniCode.TryAgainLater,
-          `Cannot create bridge ${conf.bridge}: raced with its removal`,
-        );
-      }
+  return bridgeStep(conf.bridge, () =>
+    ensureNetlinkBridge(host, {
+      name: conf.bridge,
+      mtu: conf.mtu,
+      promisc: conf.promiscMode,
+    }).link);
+}
+
+/** Runs a bridge ensure, mapping its typed errors to CNI codes. */
+function bridgeStep<T>(name: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof NotABridgeError) {
+      throw new CniError(CniCode.InvalidNetworkConfig, e.message, "config key: bridge");
     }
+    if (e instanceof BridgeVanishedError) throw new CniError(CniCode.TryAgainLater, e.message);
+    throw toCniError(e, `ensure bridge ${name}`);
   }
-  if (br.kind !== "bridge") throw notBridge(br);
-  const b = br;
-  if (conf.promiscMode && !b.promisc) {
-    step(`set ${b.name} promisc`, () => host.setPromisc(b.index, true));
-  }
-  if (!b.up) step(`set ${b.name} up`, () => host.setLinkUp(b.index));
-  return b;
 }
 
 /**
  * Puts each gateway address on the bridge unless the IP is already there
- * (whatever its prefix), and turns forwarding on for the families used. v6
- * gateways are added with IFA_F_NODAD so they are usable at once.
+ * (whatever its prefix; v6 without DAD, so usable at once), through the same
+ * shared ensure, and turns forwarding on for the families used.
  */
 export function ensureGateways(
   host: NetlinkHandle,
@@ -98,19 +86,10 @@ export function ensureGateways(
 ): void {
   const { bridge, gateways, log } = target;
   if (gateways.length === 0) return;
-  const present = new Set(
-    step(`list addresses of ${bridge.name}`, () => host.listAddrs({ linkIndex: bridge.index }))
-      // The kernel reports canonical text, as gatewaysOf produces.
-      .map((a) => splitCidr(a.cidr)[0]),
+  bridgeStep(
+    bridge.name,
+    () => ensureNetlinkBridge(host, { name: bridge.name, gateways: gateways.map((g) => g.cidr) }),
   );
-  for (const gw of gateways) {
-    if (present.has(gw.ip)) continue;
-    try {
-      host.addAddr({ linkIndex: bridge.index, cidr: gw.cidr, noDad: gw.family === 6 });
-    } catch (e) {
-      if (!(e instanceof ExistsError)) throw toCniError(e, `add ${gw.cidr} to ${bridge.name}`);
-    }
-  }
   const families = new Set(gateways.map((g) => g.family));
   for (const f of families) {
     const key = f === 4 ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding";

@@ -5,14 +5,9 @@
  * host. Pure functions.
  * @module
  */
-import { familyOf, isIp, nthAddress, tryParseCidr, tryParseIp } from "../net/mod.ts";
+import { familyBits, familyOf, nthAddress, tryParseCidr, tryParseIp } from "../net/mod.ts";
 
 export { familyOf };
-
-/** True for a bare IPv4 or IPv6 address (no prefix). */
-export function isIpAddress(s: string): boolean {
-  return isIp(s);
-}
 
 /** Canonical text of an address ("fd00:0::01" -> "fd00::1"); unparsable text is lower-cased. */
 export function canonicalIp(s: string): string {
@@ -28,7 +23,7 @@ export function canonicalCidr(s: string): string {
 /** Splits "10.0.0.5/24" into ["10.0.0.5", 24]; a bare address gets the host prefix. */
 export function splitCidr(s: string): [string, number] {
   const slash = s.indexOf("/");
-  if (slash < 0) return [s, familyOf(s) === 4 ? 32 : 128];
+  if (slash < 0) return [s, familyBits(familyOf(s))];
   return [s.slice(0, slash), Number(s.slice(slash + 1))];
 }
 

@@ -1,21 +1,20 @@
 import assert from "node:assert/strict";
-import { canonicalCidr, canonicalIp, familyOf, firstHost, isIpAddress, splitCidr } from "./ip.ts";
+import { canonicalCidr, canonicalIp, familyOf, firstHost, splitCidr } from "./ip.ts";
 
 Deno.test("ip: canonical forms, with and without the fast v4 path", () => {
-  assert.equal(canonicalIp("10.22.0.5"), "10.22.0.5");
-  assert.equal(canonicalIp("FD00:0:0::01"), "fd00::1");
-  assert.equal(canonicalCidr("10.22.0.5/24"), "10.22.0.5/24");
-  assert.equal(canonicalCidr("fd00:0::5/64"), "fd00::5/64");
-  assert.equal(canonicalCidr("::/0"), "::/0");
-  assert.equal(canonicalCidr("0:0::0/0"), "::/0");
+  const cases: [(s: string) => string, string, string][] = [
+    [canonicalIp, "10.22.0.5", "10.22.0.5"],
+    [canonicalIp, "FD00:0:0::01", "fd00::1"],
+    [canonicalCidr, "10.22.0.5/24", "10.22.0.5/24"],
+    [canonicalCidr, "fd00:0::5/64", "fd00::5/64"],
+    [canonicalCidr, "::/0", "::/0"],
+    [canonicalCidr, "0:0::0/0", "::/0"],
+  ];
+  for (const [canonical, text, want] of cases) assert.equal(canonical(text), want, text);
   assert.notEqual(canonicalCidr("10.22.0.5/24"), canonicalCidr("10.22.0.5/25"));
 });
 
-Deno.test("ip: validation, family, split, first host", () => {
-  assert.equal(isIpAddress("10.0.0.1"), true);
-  assert.equal(isIpAddress("10.0.0.1/24"), false);
-  assert.equal(isIpAddress("10.0.0.256"), false);
-  assert.equal(isIpAddress("fd00::1"), true);
+Deno.test("ip: family, split, first host", () => {
   assert.equal(familyOf("fd00::/64"), 6);
   assert.equal(familyOf("10.0.0.0/8"), 4);
   assert.deepEqual(splitCidr("10.0.0.5/24"), ["10.0.0.5", 24]);

@@ -23,7 +23,7 @@ import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netl
 import type { Ipam } from "../ipam/types.ts";
 import type { IpamRequest, PluginDeps } from "./deps.ts";
 import { dispatch } from "./dispatch.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, type Logger } from "../system/log.ts";
 import type { LogLevel } from "./netconf.ts";
 
 /** Opens libc only on first use, so VERSION and config errors never load FFI. */

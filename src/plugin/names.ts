@@ -3,15 +3,20 @@
  * GC find what ADD made without keeping any state of their own.
  * @module
  */
+import type { CniEnv } from "../cni/mod.ts";
 import type { IpamOwner } from "../ipam/types.ts";
-import type { CniEnv } from "./env.ts";
 import { sha256 } from "./sha256.ts";
 
 /** Prefix of every host-side veth hostgate creates. */
 export const HOST_VETH_PREFIX = "hg";
 
+/** Bytes of SHA-256 in a host veth name: 12 hex digits, "hg" + 12 = 14 bytes < IFNAMSIZ. */
+const VETH_HASH_BYTES = 6;
+
 /** Matches exactly the host veth names `hostVethName` produces. */
-export const HOST_VETH_PATTERN = /^hg[0-9a-f]{12}$/;
+export const HOST_VETH_PATTERN = new RegExp(
+  `^${HOST_VETH_PREFIX}[0-9a-f]{${2 * VETH_HASH_BYTES}}$`,
+);
 
 /**
  * The host-side veth name of (containerId, ifname): "hg" + 12 hex digits of
@@ -21,7 +26,7 @@ export const HOST_VETH_PATTERN = /^hg[0-9a-f]{12}$/;
 export function hostVethName(containerId: string, ifname: string): string {
   const digest = sha256(new TextEncoder().encode(`${containerId}\n${ifname}`));
   let hex = "";
-  for (let i = 0; i < 6; i++) hex += digest[i]!.toString(16).padStart(2, "0");
+  for (let i = 0; i < VETH_HASH_BYTES; i++) hex += digest[i]!.toString(16).padStart(2, "0");
   return HOST_VETH_PREFIX + hex;
 }
 
@@ -33,11 +38,4 @@ export function ipamOwner(env: CniEnv): IpamOwner {
     owner.podName = env.args.podName;
   }
   return owner;
-}
-
-/** A random locally administered unicast MAC, given to a new bridge so its MAC never follows its ports. */
-export function randomMac(): string {
-  const b = crypto.getRandomValues(new Uint8Array(6));
-  b[0] = (b[0]! & 0xfc) | 0x02;
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":");
 }

@@ -13,7 +13,7 @@ import type { FileSystem } from "../system/fs.ts";
 import { FakeNetlink } from "../system/netlink/mod.ts";
 import type { PluginDeps } from "./deps.ts";
 import { dispatch } from "./dispatch.ts";
-import { memoryLogger } from "./log.ts";
+import { memoryLogger } from "../system/log.ts";
 
 /** Options of FakeIpam. */
 export interface FakeIpamOptions {
@@ -154,7 +154,7 @@ export interface Harness {
 /** Builds a harness with the given pod netns paths. */
 export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}): Harness {
   const netlink = new FakeNetlink();
-  for (const p of opts.pods ?? ["/run/netns/pod1"]) netlink.addNetns(p);
+  for (const p of opts.pods ?? [TEST_POD]) netlink.addNetns(p);
   const ipam = new FakeIpam(opts.ipam);
   const exec = new NoExec();
   const log = memoryLogger();
@@ -167,6 +167,22 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
     ipam: () => ipam,
   };
   return { netlink, ipam, exec, deps, log };
+}
+
+/** The pod netns `invoke` passes unless told otherwise. */
+export const TEST_POD = "/run/netns/pod1";
+
+/** Puts a veth `name` on the node with its `peerName` end in `peerNetns` (default TEST_POD). */
+export function addNodeVeth(
+  h: Harness,
+  link: { name: string; peerName: string; peerNetns?: string },
+): void {
+  const host = h.netlink.open();
+  try {
+    host.addVeth({ peerNetns: TEST_POD, ...link });
+  } finally {
+    host.close();
+  }
 }
 
 /** The conflist entry most tests use. */
@@ -209,7 +225,7 @@ export async function invoke(
     CNI_CONTAINERID: opts.containerId ?? "ctr1",
     CNI_IFNAME: opts.ifname ?? "eth0",
     CNI_PATH: "/opt/cni/bin",
-    ...(opts.netns === null ? {} : { CNI_NETNS: opts.netns ?? "/run/netns/pod1" }),
+    ...(opts.netns === null ? {} : { CNI_NETNS: opts.netns ?? TEST_POD }),
     ...(opts.args ? { CNI_ARGS: opts.args } : {}),
     ...opts.env,
   };

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { settle } from "./fake_clock.ts";
 import { FakeFileSystem, InjectedFault } from "./fake_fs.ts";
 
 Deno.test("files and directories behave like a disk", async () => {
@@ -62,7 +63,7 @@ Deno.test("flock: a second locker waits for the first unlock, in order", async (
     order.push("3");
     await u();
   });
-  await new Promise((r) => setTimeout(r, 5));
+  await settle();
   assert.equal(order.length, 0, "waiting while held");
   order.push("1");
   await u1();

@@ -6,7 +6,7 @@
  * call log let tests assert "a second pass writes nothing".
  * @module
  */
-import type { Family } from "./netlink/types.ts";
+import type { Family } from "../net/mod.ts";
 import { IptablesError, type IptablesMode, ruleKey, tokenize } from "./iptables.ts";
 import type { Iptables } from "./iptables.ts";
 

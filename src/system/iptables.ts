@@ -6,7 +6,7 @@
  * @module
  */
 import type { Exec } from "./exec.ts";
-import type { Family } from "./netlink/types.ts";
+import type { Family } from "../net/mod.ts";
 
 /** Which iptables flavour holds the rules: the legacy x_tables or the nf_tables shim. */
 export type IptablesMode = "legacy" | "nft";

@@ -22,10 +22,11 @@ import {
   REPO_ROOT,
 } from "./cluster_types.ts";
 import { type Backend, startBackend } from "./datastores.ts";
-import { hostgateRoutes, ipamFilesIn, linksIn, waitFor } from "./probes.ts";
+import { hostgateRoutes, ipamFilesIn, linksIn } from "./probes.ts";
 import { type Proc, spawnIn, stopProc, sweepNamespaces, tail } from "./procs.ts";
 import { addPod, delPod, type NodeCni, type PortMapping } from "./runtime.ts";
 import { buildTopology, type SimNode, type Topology } from "./topology.ts";
+import { until } from "../helpers/until.ts";
 
 export * from "./cluster_types.ts";
 
@@ -220,7 +221,7 @@ export class Cluster {
     try {
       await Promise.all(
         members.map((self) =>
-          waitFor(`${self} routing to ${members.filter((m) => m !== self).join(",")}`, async () => {
+          until(`${self} routing to ${members.filter((m) => m !== self).join(",")}`, async () => {
             const want = await this.expectedRoutes(self, members);
             if (!want) return false;
             const have = (await hostgateRoutes(this.node(self).netns)).map((r) =>
@@ -306,7 +307,7 @@ export class Cluster {
       argv: [Deno.execPath(), "run", "--allow-net", "--quiet", ECHO_SERVER, `--port=${port}`],
     });
     this.#servers.push(p);
-    await waitFor(`echo server in ${netns}`, async () => (await tail(log)).includes("listening"), {
+    await until(`echo server in ${netns}`, async () => (await tail(log)).includes("listening"), {
       ms: 15_000,
     });
     return p;

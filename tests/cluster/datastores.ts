@@ -7,11 +7,12 @@
  * stdin): nothing listens or connects in the root namespace.
  * @module
  */
-import { deleteNodeEntry } from "../../src/datastore/file.ts";
+import { deleteNodeEntry } from "../../src/datastore/file/mod.ts";
 import { run } from "../helpers/netns.ts";
-import { httpGet, waitFor } from "./probes.ts";
+import { httpGet } from "./probes.ts";
 import { type Proc, readLineMatching, spawnIn, stopProc, tail } from "./procs.ts";
 import type { SimNode, Topology } from "./topology.ts";
+import { until } from "../helpers/until.ts";
 
 /** The datastores an agent can use. */
 export type DatastoreKind = "file" | "etcd" | "kubernetes";
@@ -112,7 +113,7 @@ async function etcdBackend(ctx: BackendContext): Promise<Backend> {
     ],
   });
   try {
-    await waitFor("etcd healthy", async () => {
+    await until("etcd healthy", async () => {
       const body = await httpGet(ctx.topo.routerNs, `${endpoint}/health`);
       return body?.includes('"health":"true"');
     }, { ms: 15_000 });

@@ -11,7 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { EtcdDatastore } from "../../src/datastore/etcd.ts";
+import { EtcdDatastore } from "../../src/datastore/etcd/datastore.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

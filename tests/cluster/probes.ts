@@ -1,35 +1,12 @@
 /**
  * What the checks look at, each read from inside a namespace: ping, a TCP
  * question to the echo server (busybox nc), hostgate's routes (protocol 151)
- * and the packet filter rules. Convergence is polled (`waitFor`, `pingOk`
+ * and the packet filter rules. Convergence is polled (`until` of helpers/until.ts, `pingOk`
  * with retries), never waited for with a blind sleep.
  * @module
  */
 import assert from "node:assert/strict";
 import { run, sh } from "../helpers/netns.ts";
-
-/** Polls `fn` until it returns something other than undefined/false; throws after `ms`. */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  opts: { ms?: number; everyMs?: number } = {},
-): Promise<T> {
-  const ms = opts.ms ?? 10_000;
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (true) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-      last = v;
-    } catch (e) {
-      last = e instanceof Error ? e.message : e;
-    }
-    if (Date.now() >= end) break;
-    await new Promise((r) => setTimeout(r, opts.everyMs ?? 100));
-  }
-  throw new Error(`Cannot see ${what} within ${ms} ms${last ? `: ${last}` : ""}`);
-}
 
 /** One ping (1 s timeout) from inside `netns`; true when a reply came. */
 export async function pingOnce(netns: string, ip: string): Promise<boolean> {

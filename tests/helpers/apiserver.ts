@@ -2,7 +2,9 @@
  * An in-process HTTP server that behaves like kube-apiserver for what
  * hostgate uses, so the real `@kubernetes/client-node` clients and informers
  * can be driven in tests without a cluster: list with a resourceVersion, get,
- * create (409 AlreadyExists), update (409 Conflict on a stale
+ * paginated list (limit, continue tokens on a consistent snapshot, 410 on an
+ * expired one), watch-list (sendInitialEvents, the initial-events-end
+ * bookmark), create (409 AlreadyExists), update (409 Conflict on a stale
  * resourceVersion), merge/strategic/JSON patch incl. /status, delete with
  * preconditions, watch streams with bookmarks and 410 Gone, selectors.
  * Resources are generic (core nodes, configmaps, pods, namespaces and
@@ -56,6 +58,8 @@ export interface ApiServerOptions {
   maxWatchSeconds?: number;
   /** Address to listen on; default 127.0.0.1 (the simulated cluster uses a node-segment IP). */
   hostname?: string;
+  /** Serve watch-list (sendInitialEvents=true); false answers 422 like a server without it. */
+  watchList?: boolean;
 }
 
 /** How `setDown(true)` makes the API unreachable. */
@@ -91,8 +95,12 @@ export class ApiServer {
   readonly store: ObjectStore;
   readonly resources: readonly ResourceDef[];
 
-  /** Watches answered with 410 Gone (resourceVersion older than the retained history). */
+  /** Watches and LIST pages answered with 410 Gone (older than the retained history). */
   expired = 0;
+  /** LIST responses served (pages). */
+  listPages = 0;
+  /** Whether `sendInitialEvents` watches are served (the WatchList feature); settable. */
+  watchList: boolean;
 
   #http: Deno.HttpServer;
   #dir: string;
@@ -122,6 +130,7 @@ export class ApiServer {
     this.token = init.token;
     this.store = init.store;
     this.resources = init.resources;
+    this.watchList = init.opts.watchList ?? true;
     this.#opts = {
       bookmarkIntervalMs: init.opts.bookmarkIntervalMs ?? 5000,
       maxWatchSeconds: init.opts.maxWatchSeconds ?? 300,
@@ -342,22 +351,8 @@ export class ApiServer {
     switch (rec.verb) {
       case "get":
         return json(this.store.get(def, ns, name!));
-      case "list": {
-        const items = this.store.list(def, compileFilter(filter));
-        const limit = Number(q.get("limit") ?? 0);
-        const start = Number(q.get("continue") ?? 0) || 0;
-        const page = limit > 0 ? items.slice(start, start + limit) : items;
-        const more = limit > 0 && start + limit < items.length;
-        return json({
-          kind: `${def.kind}List`,
-          apiVersion: apiVersionOf(def),
-          metadata: {
-            resourceVersion: String(this.store.resourceVersion),
-            ...(more ? { continue: String(start + limit) } : {}),
-          },
-          items: page,
-        });
-      }
+      case "list":
+        return this.#list(def, filter, q);
       case "watch":
         return this.#watch(def, filter, q);
       case "create": {
@@ -396,6 +391,53 @@ export class ApiServer {
     }
   }
 
+  /**
+   * LIST with the apiserver's paging: `limit` and an opaque `continue` token
+   * holding the snapshot's resourceVersion and the last key served; every
+   * page is served from that snapshot, and a token whose resourceVersion left
+   * the retained history is answered 410 Expired, as etcd compaction does.
+   */
+  #list(
+    def: ResourceDef,
+    filter: { namespace?: string; labelSelector?: string; fieldSelector?: string },
+    q: URLSearchParams,
+  ): Response {
+    const limit = Math.max(0, Number(q.get("limit") ?? 0) || 0);
+    const token = q.get("continue");
+    let from: { rv?: number; after?: string } = {};
+    if (token) {
+      try {
+        const t = JSON.parse(atob(token)) as { rv: number; after: string };
+        if (typeof t.rv !== "number" || typeof t.after !== "string") throw new Error("shape");
+        from = t;
+      } catch {
+        throw new ApiStatusError(400, "BadRequest", "continue key is not valid");
+      }
+    } else if (q.get("resourceVersionMatch") === "Exact" && q.get("resourceVersion")) {
+      from = { rv: Number(q.get("resourceVersion")) };
+    }
+    const page = this.store.listPage(def, compileFilter(filter), { ...from, limit });
+    if (!page) {
+      this.expired++;
+      throw new ApiStatusError(
+        410,
+        "Expired",
+        token
+          ? "The provided continue parameter is too old to display a consistent list result. " +
+            "You can start a new list without the continue parameter."
+          : `too old resource version: ${from.rv} (${this.store.compactedRevision})`,
+      );
+    }
+    this.listPages++;
+    const next = page.more ? btoa(JSON.stringify({ rv: page.rv, after: page.last })) : undefined;
+    return json({
+      kind: `${def.kind}List`,
+      apiVersion: apiVersionOf(def),
+      metadata: { resourceVersion: String(page.rv), ...(next ? { continue: next } : {}) },
+      items: page.items,
+    });
+  }
+
   #watch(
     def: ResourceDef,
     filter: { namespace?: string; labelSelector?: string; fieldSelector?: string },
@@ -410,6 +452,7 @@ export class ApiServer {
       maxWatchSeconds: this.#opts.maxWatchSeconds,
       track: this.#watchers,
       onExpired: () => this.expired++,
+      watchList: this.watchList,
     });
   }
 }

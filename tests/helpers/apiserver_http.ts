@@ -105,6 +105,8 @@ export interface WatchRequest {
   track: { add(w: WatchHandle): void; delete(w: WatchHandle): void };
   /** Called when the watch is refused with 410 Gone. */
   onExpired: () => void;
+  /** Serve sendInitialEvents (else 422, as a server without the WatchList feature). */
+  watchList: boolean;
 }
 
 /** Starts a watch stream response. */
@@ -113,6 +115,24 @@ export function openWatch(r: WatchRequest): Response {
   const matches = compileFilter(r.filter);
   const rvParam = r.query.get("resourceVersion") ?? "";
   const bookmarks = r.query.get("allowWatchBookmarks") === "true";
+  const initialEvents = r.query.get("sendInitialEvents") === "true";
+  if (initialEvents) {
+    if (!r.watchList) {
+      throw new ApiStatusError(
+        422,
+        "Invalid",
+        "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the " +
+          "WatchList feature gate is enabled",
+      );
+    }
+    if (r.query.get("resourceVersionMatch") !== "NotOlderThan" || !bookmarks) {
+      throw new ApiStatusError(
+        422,
+        "Invalid",
+        "sendInitialEvents requires resourceVersionMatch=NotOlderThan and allowWatchBookmarks=true",
+      );
+    }
+  }
   const asked = Number(r.query.get("timeoutSeconds") ?? r.maxWatchSeconds) || r.maxWatchSeconds;
   const timeout = Math.min(asked, r.maxWatchSeconds);
   let handle: WatchHandle | undefined;
@@ -155,7 +175,18 @@ export function openWatch(r: WatchRequest): Response {
       const w: WatchHandle = { close };
       handle = w;
       r.track.add(w);
-      if (rvParam === "" || rvParam === "0") {
+      if (initialEvents) {
+        // Watch-list: the state as ADDED events, then the bookmark that ends them.
+        for (const o of store.list(def, matches)) send("ADDED", o);
+        send("BOOKMARK", {
+          kind: def.kind,
+          apiVersion: apiVersionOf(def),
+          metadata: {
+            resourceVersion: String(store.resourceVersion),
+            annotations: { "k8s.io/initial-events-end": "true" },
+          },
+        });
+      } else if (rvParam === "" || rvParam === "0") {
         for (const o of store.list(def, matches)) send("ADDED", o);
       } else {
         const rv = Number(rvParam);

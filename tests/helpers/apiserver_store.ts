@@ -128,6 +128,45 @@ export class ObjectStore {
     return out.sort((a, b) => k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0);
   }
 
+  /**
+   * One page of a LIST as the objects were at `rv` (a consistent snapshot,
+   * rebuilt by undoing the retained history; default now), after the object
+   * key `after`, at most `limit` (0: all). Undefined when `rv` is older than
+   * the retained history (the apiserver answers 410 Expired).
+   */
+  listPage(
+    def: ResourceDef,
+    filter: (o: KubeObject) => boolean,
+    page: { rv?: number; after?: string; limit: number },
+  ): { items: KubeObject[]; rv: number; last?: string; more: boolean } | undefined {
+    const rv = page.rv ?? this.#rv;
+    const since = this.eventsSince(rv);
+    if (!since) return undefined;
+    const state = new Map<string, KubeObject>();
+    for (const [k, e] of this.#objects) if (e.def === def) state.set(k, e.obj);
+    for (let i = since.length - 1; i >= 0; i--) {
+      const ev = since[i]!;
+      if (ev.def !== def) continue;
+      const m = ev.object.metadata;
+      const k = this.#key(def, m.namespace ?? "", m.name!);
+      if (ev.type === "ADDED") state.delete(k);
+      else state.set(k, ev.prev!);
+    }
+    const sortKey = (o: KubeObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+    const keyed: [string, KubeObject][] = [];
+    for (const o of state.values()) if (filter(o)) keyed.push([sortKey(o), o]);
+    keyed.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    const from = page.after === undefined ? 0 : keyed.findIndex(([k]) => k > page.after!);
+    const rest = from < 0 ? [] : keyed.slice(from);
+    const taken = page.limit > 0 ? rest.slice(0, page.limit) : rest;
+    return {
+      items: taken.map(([, o]) => structuredClone(o)),
+      rv,
+      last: taken.at(-1)?.[0],
+      more: taken.length < rest.length,
+    };
+  }
+
   /** Creates; 409 AlreadyExists when the name is taken. */
   create(def: ResourceDef, ns: string, input: KubeObject): KubeObject {
     const obj = structuredClone(input);

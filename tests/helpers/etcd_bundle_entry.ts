@@ -1,7 +1,7 @@
 /**
  * Entry point bundled by tests/etcd_test.ts to prove the etcd datastore works
  * inside a `deno bundle` file (etcd3 reads its protos from disk while it
- * initializes; see src/datastore/etcd_load.ts). Registers one node against
+ * initializes; see src/datastore/etcd/load.ts). Registers one node against
  * the endpoint in argv[0] and prints what it stored and listed.
  * @module
  */

@@ -9,7 +9,6 @@
  * @module
  */
 import { addPod, type NodeCni, type PodAttachment } from "../cluster/runtime.ts";
-import { waitFor as pollUntil } from "../cluster/probes.ts";
 import { type NetnsSet, run, sh } from "./netns.ts";
 import { addSwitch, plug } from "./switch.ts";
 
@@ -36,14 +35,8 @@ interface Agent {
   done: Promise<Deno.CommandStatus>;
 }
 
-/** Polls `fn` until it returns something other than undefined/false (probes' waitFor, 15 s). */
-export function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  ms = 15_000,
-): Promise<T> {
-  return pollUntil(what, fn, { ms, everyMs: 150 });
-}
+/** How the lab waits (`until` of helpers/until.ts): agents in namespaces converge within seconds. */
+export const LAB_WAIT = { ms: 15_000, everyMs: 150 };
 
 /** The lab: switches, router, nodes, agents and pods. */
 export class VxlanLab {

@@ -11,9 +11,14 @@ import type { Interval, PoolSub } from "./pool.ts";
 /** A uniform random integer in [0, n) (n > 0). */
 export type RandomBelow = (n: bigint) => bigint;
 
+/** 32-bit words drawn beyond `n`'s width: 64 extra bits make the modulo bias negligible. */
+const EXTRA_RANDOM_WORDS = 2;
+/** Random draws before the ordered scan when `tries` is not given. */
+const DEFAULT_TRIES = 32;
+
 /** crypto-strength `RandomBelow`: 64 extra random bits make the modulo bias negligible. */
 export function cryptoRandomBelow(n: bigint): bigint {
-  const words = Math.ceil(n.toString(2).length / 32) + 2;
+  const words = Math.ceil(n.toString(2).length / 32) + EXTRA_RANDOM_WORDS;
   const buf = crypto.getRandomValues(new Uint32Array(words));
   let v = 0n;
   for (const w of buf) v = (v << 32n) | BigInt(w);
@@ -60,7 +65,7 @@ export function pickFree(opts: PickOptions): string | undefined {
   let takenInside = 0n;
   for (const v of opts.taken) if (inside(intervals, v)) takenInside++;
   if (takenInside >= total) return undefined;
-  const tries = opts.tries ?? 32;
+  const tries = opts.tries ?? DEFAULT_TRIES;
   let k = 0n;
   for (let t = 0; t < tries; t++) {
     k = opts.random(total);

@@ -68,6 +68,19 @@ export class KubeUnavailableError extends CniError {
   }
 }
 
+/** The HTTP statuses the client and the store act on. */
+export const HTTP = {
+  unauthorized: 401,
+  forbidden: 403,
+  notFound: 404,
+  conflict: 409,
+  tooManyRequests: 429,
+  firstServerError: 500,
+} as const;
+
+/** Most characters of a non-Status error body kept in a message. */
+const MAX_BODY_CHARS = 200;
+
 /** True for a KubeApiError of `status`. */
 export function isStatus(e: unknown, status: number): e is KubeApiError {
   return e instanceof KubeApiError && e.status === status;
@@ -180,7 +193,7 @@ export class KubeClient {
       }
     }
     let reason = res.statusText;
-    let message = text.slice(0, 200);
+    let message = text.slice(0, MAX_BODY_CHARS);
     try {
       const s = JSON.parse(text) as { reason?: string; message?: string };
       reason = s.reason ?? reason;
@@ -189,10 +202,13 @@ export class KubeClient {
       // Not a Status body: keep the text.
     }
     const why = `Cannot ${what}: ${res.status} ${reason}: ${message}`;
-    if (res.status >= 500 || res.status === 429 || res.status === 401) {
+    if (
+      res.status >= HTTP.firstServerError || res.status === HTTP.tooManyRequests ||
+      res.status === HTTP.unauthorized
+    ) {
       throw new KubeUnavailableError(why);
     }
-    if (res.status === 403) {
+    if (res.status === HTTP.forbidden) {
       throw new CniError(
         CniCode.InvalidNetworkConfig,
         why,

@@ -15,6 +15,8 @@ import { DEFAULT_PLUGIN_KUBECONFIG } from "./kubeconfig.ts";
 
 /** Default per-request timeout: long enough for a loaded API server, short next to kubelet's. */
 export const DEFAULT_TIMEOUT_MS = 5000;
+/** Longest per-request timeout accepted: ten minutes, past any runtime's own CNI timeout. */
+const MAX_TIMEOUT_MS = 600_000;
 
 /** Parsed config of `hostgate-ippool`. */
 export interface IppoolConfig {
@@ -58,8 +60,8 @@ export function parseIppoolConfig(ipam: Record<string, unknown>): IppoolConfig {
   }
   if (ipam.timeoutMs !== undefined && ipam.timeoutMs !== null) {
     const t = ipam.timeoutMs;
-    if (typeof t !== "number" || !Number.isInteger(t) || t < 1 || t > 600_000) {
-      throw invalidConfig("ipam.timeoutMs", "must be an integer within 1..600000");
+    if (typeof t !== "number" || !Number.isInteger(t) || t < 1 || t > MAX_TIMEOUT_MS) {
+      throw invalidConfig("ipam.timeoutMs", `must be an integer within 1..${MAX_TIMEOUT_MS}`);
     }
     out.timeoutMs = t;
   }

@@ -10,25 +10,15 @@ Deno.test("ippool config: defaults and every key", () => {
     timeoutMs: 5000,
     routes: [],
   });
-  assert.deepEqual(
-    parseIppoolConfig({
-      type: "hostgate-ippool",
-      pool: "p1",
-      kubeconfig: "/k",
-      nodeName: "node-a.example",
-      timeoutMs: 300,
-      routes: [{ dst: "0.0.0.0/0" }],
-      dns: { nameservers: ["10.96.0.10"] },
-    }),
-    {
-      pool: "p1",
-      kubeconfig: "/k",
-      nodeName: "node-a.example",
-      timeoutMs: 300,
-      routes: [{ dst: "0.0.0.0/0" }],
-      dns: { nameservers: ["10.96.0.10"] },
-    },
-  );
+  const every = {
+    pool: "p1",
+    kubeconfig: "/k",
+    nodeName: "node-a.example",
+    timeoutMs: 300,
+    routes: [{ dst: "0.0.0.0/0" }],
+    dns: { nameservers: ["10.96.0.10"] },
+  };
+  assert.deepEqual(parseIppoolConfig({ type: "hostgate-ippool", ...every }), every);
 });
 
 Deno.test("ippool config: invalid values are code 7 naming the key", () => {

@@ -66,6 +66,10 @@ interface AddCtx {
 
 /** Released allocations fetched at once when random draws keep colliding. */
 const RELEASED_BATCH = 32;
+/** Blind random creates before listing the whole pool (a sparse pool needs one or two). */
+const DEFAULT_BLIND_DRAWS = 4;
+/** Rounds over the whole pool lost to other nodes before giving up with code 11. */
+const DEFAULT_MAX_ROUNDS = 16;
 
 /** The IPPool IPAM backend. */
 export class IppoolIpam implements Ipam {
@@ -82,8 +86,8 @@ export class IppoolIpam implements Ipam {
     this.#connect = opts.connect;
     this.#hostname = opts.hostname;
     this.#random = opts.random ?? cryptoRandomBelow;
-    this.#blind = opts.blindDraws ?? 4;
-    this.#rounds = opts.maxRounds ?? 16;
+    this.#blind = opts.blindDraws ?? DEFAULT_BLIND_DRAWS;
+    this.#rounds = opts.maxRounds ?? DEFAULT_MAX_ROUNDS;
   }
 
   #api(): Promise<AllocationStore> {

@@ -55,12 +55,17 @@ function labelValue(v: string): string | undefined {
   return /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(v) ? v : undefined;
 }
 
+/** Bytes of SHA-256 kept in a label value: 40 hex digits, under the 63-character limit. */
+const KEY_HASH_BYTES = 20;
+/** Hex digits of a 128-bit IPv6 address. */
+const IPV6_HEX_DIGITS = 32;
+
 async function hashKey(text: string): Promise<string> {
   const d = new Uint8Array(
     await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
   );
   let hex = "";
-  for (let i = 0; i < 20; i++) hex += d[i]!.toString(16).padStart(2, "0");
+  for (let i = 0; i < KEY_HASH_BYTES; i++) hex += d[i]!.toString(16).padStart(2, "0");
   return hex;
 }
 
@@ -87,7 +92,7 @@ export function allocationName(ip: string): string {
   const p = tryParseIp(ip);
   if (!p) throw new Error(`Cannot name an allocation: ${JSON.stringify(ip)} is not an address`);
   if (p.family === 4) return p.text;
-  const hex = p.value.toString(16).padStart(32, "0");
+  const hex = p.value.toString(16).padStart(IPV6_HEX_DIGITS, "0");
   return hex.match(/.{4}/g)!.join("-");
 }
 

@@ -8,7 +8,7 @@
  */
 import { CniCode, CniError } from "../../errors.ts";
 import { podReleasesAddress } from "./allocator.ts";
-import { isStatus, KubeApiError, type KubeClient } from "./client.ts";
+import { HTTP, isStatus, KubeApiError, type KubeClient } from "./client.ts";
 import {
   type Allocation,
   type AllocationInput,
@@ -49,7 +49,7 @@ export class AllocationStore {
         name: this.pool,
       });
     } catch (e) {
-      if (isStatus(e, 404)) {
+      if (isStatus(e, HTTP.notFound)) {
         throw new CniError(
           CniCode.InvalidNetworkConfig,
           `Cannot find IPPool ${this.pool}: no such IPPool in the cluster`,
@@ -99,7 +99,7 @@ export class AllocationStore {
       });
       return parseAllocation(made);
     } catch (e) {
-      if (isStatus(e, 409)) return undefined;
+      if (isStatus(e, HTTP.conflict)) return undefined;
       throw unexpected(e);
     }
   }
@@ -116,7 +116,7 @@ export class AllocationStore {
       });
       return parseAllocation(made);
     } catch (e) {
-      if (isStatus(e, 409) || isStatus(e, 404)) return undefined;
+      if (isStatus(e, HTTP.conflict) || isStatus(e, HTTP.notFound)) return undefined;
       throw unexpected(e);
     }
   }
@@ -146,8 +146,8 @@ export class AllocationStore {
       }
       return true;
     } catch (e) {
-      if (isStatus(e, 404)) return true;
-      if (isStatus(e, 409)) return false;
+      if (isStatus(e, HTTP.notFound)) return true;
+      if (isStatus(e, HTTP.conflict)) return false;
       throw unexpected(e);
     }
   }
@@ -164,7 +164,7 @@ export class AllocationStore {
       }) as { status?: { phase?: string } };
       return pod.status?.phase ?? "Pending";
     } catch (e) {
-      if (isStatus(e, 404)) return undefined;
+      if (isStatus(e, HTTP.notFound)) return undefined;
       throw unexpected(e);
     }
   }

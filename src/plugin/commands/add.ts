@@ -4,6 +4,7 @@
  * (veth removed, address released), so a failed ADD leaves nothing behind.
  * @module
  */
+import { type CniResult, hasDns, requestedIps, type ResultInterface } from "../../cni/mod.ts";
 import { CniCode, CniError } from "../../errors.ts";
 import type { IpamResult } from "../../ipam/types.ts";
 import { NoSuchNetnsError, NotFoundError } from "../../system/netlink/errors.ts";
@@ -22,7 +23,6 @@ import { IPPOOL_TYPE } from "../../ipam/config.ts";
 import { messageOf, step, toCniError } from "../failure.ts";
 import { firstHost } from "../ip.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
-import type { CniResult, ResultDns, ResultInterface } from "../result.ts";
 
 /** Opens the pod's netns; a missing one is error 4 naming CNI_NETNS. */
 export function openPodNetns(ctx: CommandContext): NetlinkHandle {
@@ -47,10 +47,6 @@ function iface(link: Link, sandbox?: string): ResultInterface {
   return out;
 }
 
-function hasDns(d: ResultDns | undefined): d is ResultDns {
-  return Boolean(d && (d.nameservers?.length || d.domain || d.search?.length || d.options?.length));
-}
-
 /** Runs ADD and returns hostgate's own part of the result (dispatch merges prevResult). */
 export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
   const { env, conf, deps, log } = ctx;
@@ -69,10 +65,10 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
     const bridge = ensureBridge(host, conf);
     const owner = ipamOwner(env);
     const hostName = hostVethName(env.containerId, env.ifname);
-    const requestedIps = [...env.args.ips, ...conf.requestedIps];
+    const wanted = requestedIps({ cniArgs: env.args, args: conf.args, runtime: conf.runtime });
     const alloc: IpamResult = await ctx.ipam.add(
       owner,
-      requestedIps.length > 0 ? { requestedIps } : undefined,
+      wanted.length > 0 ? { requestedIps: wanted } : undefined,
     );
     try {
       return wire({ ctx, host, pod, bridge, hostName, alloc });

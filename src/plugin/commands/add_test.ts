@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { NetlinkError } from "../../system/netlink/mod.ts";
 import { hostVethName } from "../names.ts";
-import { harness, invoke, netconf } from "../testing.ts";
+import { addNodeVeth, harness, invoke, netconf } from "../testing.ts";
 
 const POD = "/run/netns/pod1";
 
@@ -9,7 +9,7 @@ Deno.test("ADD: bridge, gateway, veth, pod addresses and default route; result 1
   const h = harness();
   const r = await invoke(h, "ADD");
   assert.equal(r.exitCode, 0, r.stdout);
-  const hostName = await hostVethName("ctr1", "eth0");
+  const hostName = hostVethName("ctr1", "eth0");
   const node = h.netlink.snapshot("");
   const br = node.links.find((l) => l.name === "hg-br0")!;
   assert.equal(br.kind, "bridge");
@@ -117,9 +117,7 @@ Deno.test("ADD: twice on one ifname fails with 102 and keeps the first attachmen
 
 Deno.test("ADD: a non-bridge link with the bridge's name is error 7 before any allocation", async () => {
   const h = harness();
-  const host = h.netlink.open();
-  host.addVeth({ name: "hg-br0", peerName: "x0", peerNetns: POD });
-  host.close();
+  addNodeVeth(h, { name: "hg-br0", peerName: "x0" });
   const r = await invoke(h, "ADD");
   assert.equal(r.exitCode, 1);
   assert.equal(r.json!["code"], 7);
@@ -181,7 +179,7 @@ for (
 
 Deno.test("ADD: a stale host veth of the same attachment is replaced", async () => {
   const h = harness({ pods: [POD, "/run/netns/old"] });
-  const name = await hostVethName("ctr1", "eth0");
+  const name = hostVethName("ctr1", "eth0");
   const host = h.netlink.open();
   host.addVeth({ name, peerName: "eth0", peerNetns: "/run/netns/old" });
   host.close();

@@ -5,13 +5,13 @@
  * is error 103 saying what differs.
  * @module
  */
+import type { CniResult } from "../../cni/mod.ts";
 import { CniCode, CniError, invalidConfig } from "../../errors.ts";
 import type { NetlinkHandle, Route } from "../../system/netlink/types.ts";
 import type { CommandContext } from "../deps.ts";
 import { messageOf, step } from "../failure.ts";
 import { canonicalCidr, canonicalIp, familyOf, splitCidr } from "../ip.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
-import type { CniResult } from "../result.ts";
 import { openPodNetns } from "./add.ts";
 
 function mismatch(msg: string): CniError {

@@ -57,16 +57,16 @@ Deno.test("CHECK: a changed MAC, a lost address, a lost route, a down link are e
       pod.setLinkDown(pod.getLink("eth0")!.index);
       pod.close();
     }],
-    ["host veth", async (h) => {
+    ["host veth", (h) => {
       const host = h.netlink.open();
-      const name = await hostVethName("ctr1", "eth0");
+      const name = hostVethName("ctr1", "eth0");
       host.setLinkDown(host.getLink(name)!.index);
       host.close();
     }],
   ];
   for (const [what, mutate] of mutations) {
     const { h, conf } = await added({ v6: true });
-    await mutate(h);
+    mutate(h);
     const r = await invoke(h, "CHECK", { conf });
     assert.equal(r.exitCode, 1, what);
     assert.equal(r.json!["code"], 103, `${what}: ${r.stdout}`);

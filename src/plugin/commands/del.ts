@@ -80,8 +80,14 @@ function startHostRemoval(ctx: DelContext, hostName: string): Promise<Removal> {
 /**
  * Runs DEL. The host veth is removed by name while the IPAM reservation is
  * released: deleting a veth keeps the kernel busy for an RCU barrier (~15-20
- * ms) that would otherwise come on top. Releasing before the link is gone is
- * the reference bridge plugin's order too; the pod is going away either way.
+ * ms) that would otherwise come on top. This is NOT the reference bridge
+ * plugin's order: it deletes the link in the pod first and calls IPAM DEL
+ * after, so an address is never free while an interface still holds it.
+ * Here the two overlap, so for those milliseconds a concurrent ADD could be
+ * given the address while the old veth (already being torn down, its pod
+ * gone) still carries it; its host route and ARP entry go with the link.
+ * The IPAM release still completes (and is reported) even when the link
+ * removal fails.
  */
 export async function cmdDel(ctx: DelContext): Promise<void> {
   const failures: CniError[] = [];

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { CniCode, CniError } from "../../errors.ts";
 import { NetlinkError } from "../../system/netlink/mod.ts";
 import { hostVethName } from "../names.ts";
-import { harness, invoke } from "../testing.ts";
+import { settle } from "../../system/fake_clock.ts";
+import { addNodeVeth, type Harness, harness, invoke } from "../testing.ts";
 
 const POD = "/run/netns/pod1";
 
@@ -44,9 +45,7 @@ Deno.test("DEL: a vanished netns or link is fine", async () => {
 
 Deno.test("DEL: removes a pod-side veth when the host side is not found by name", async () => {
   const h = harness();
-  const host = h.netlink.open();
-  host.addVeth({ name: "renamed0", peerName: "eth0", peerNetns: POD });
-  host.close();
+  addNodeVeth(h, { name: "renamed0", peerName: "eth0" });
   const r = await invoke(h, "DEL");
   assert.equal(r.exitCode, 0, r.stdout);
   assert.ok(!h.netlink.snapshot(POD).links.some((l) => l.name === "eth0"));
@@ -59,30 +58,30 @@ Deno.test("DEL: keeps going past a kernel error, releases IPAM, then fails", asy
   const r = await invoke(h, "DEL");
   assert.equal(r.exitCode, 1);
   assert.equal(r.json!["code"], CniCode.NetlinkFailure);
-  assert.match(String(r.json!["msg"]), new RegExp(await hostVethName("ctr1", "eth0")));
+  assert.match(String(r.json!["msg"]), new RegExp(hostVethName("ctr1", "eth0")));
   assert.equal(h.ipam.held.size, 0, "IPAM released despite the kernel error");
 });
 
-Deno.test("DEL: an IPAM failure is reported after the veth is gone", async () => {
-  const h = harness();
-  await invoke(h, "ADD");
-  h.ipam.failNext("del", new CniError(CniCode.IoFailure, "Cannot release: disk gone"));
-  const r = await invoke(h, "DEL");
-  assert.equal(r.exitCode, 1);
-  assert.equal(r.json!["code"], CniCode.IoFailure);
-  assert.ok(!h.netlink.snapshot("").links.some((l) => l.kind === "veth"));
-});
-
-Deno.test("DEL: a bad IPAM config still removes the veth, then fails with its error", async () => {
-  const h = harness();
-  await invoke(h, "ADD");
-  h.deps.ipam = () => {
-    throw new CniError(CniCode.InvalidNetworkConfig, "Cannot parse ipam.subnet: bad");
-  };
-  const r = await invoke(h, "DEL");
-  assert.equal(r.exitCode, 1);
-  assert.equal(r.json!["code"], CniCode.InvalidNetworkConfig);
-  assert.ok(!h.netlink.snapshot("").links.some((l) => l.kind === "veth"));
+Deno.test("DEL: an IPAM failure or a bad IPAM config is reported after the veth is gone", async () => {
+  const faults: [string, number, (h: Harness) => void][] = [
+    ["IPAM DEL fails", CniCode.IoFailure, (h) => {
+      h.ipam.failNext("del", new CniError(CniCode.IoFailure, "Cannot release: disk gone"));
+    }],
+    ["IPAM config is bad", CniCode.InvalidNetworkConfig, (h) => {
+      h.deps.ipam = () => {
+        throw new CniError(CniCode.InvalidNetworkConfig, "Cannot parse ipam.subnet: bad");
+      };
+    }],
+  ];
+  for (const [what, code, inject] of faults) {
+    const h = harness();
+    await invoke(h, "ADD");
+    inject(h);
+    const r = await invoke(h, "DEL");
+    assert.equal(r.exitCode, 1, what);
+    assert.equal(r.json!["code"], code, what);
+    assert.ok(!h.netlink.snapshot("").links.some((l) => l.kind === "veth"), what);
+  }
 });
 
 Deno.test("DEL: uses the handle's async delete by name and releases IPAM meanwhile", async () => {
@@ -95,7 +94,7 @@ Deno.test("DEL: uses the handle's async delete by name and releases IPAM meanwhi
       const handle = open(netns);
       handle.deleteLinkByNameAsync = async (name: string) => {
         order.push(`delete ${name} started`);
-        await new Promise((r) => setTimeout(r, 20)); // the kernel's RCU wait
+        await settle(); // the kernel's RCU wait: other work runs meanwhile
         const link = handle.getLink(name);
         if (link) handle.deleteLink(link.index);
         order.push(`delete ${name} done`);

@@ -11,7 +11,7 @@ Deno.test("GC: releases stale reservations and removes stale host veths", async 
     assert.equal((await invoke(h, "ADD", { containerId: `c${i}`, netns })).exitCode, 0);
   }
   // A half-made ADD (killed before setMaster) left an unattached veth.
-  const orphan = await hostVethName("killed", "eth0");
+  const orphan = hostVethName("killed", "eth0");
   const host = h.netlink.open();
   host.addVeth({ name: orphan, peerName: "eth9", peerNetns: PODS[0]! });
   // Not ours: a veth with another name must stay.
@@ -25,7 +25,7 @@ Deno.test("GC: releases stale reservations and removes stale host veths", async 
   assert.equal(r.exitCode, 0, r.stdout);
   assert.deepEqual([...h.ipam.held.keys()], ["c1/eth0"]);
   const names = h.netlink.snapshot("").links.filter((l) => l.kind === "veth").map((l) => l.name);
-  assert.deepEqual(names.sort(), [await hostVethName("c1", "eth0"), "other0"].sort());
+  assert.deepEqual(names.sort(), [hostVethName("c1", "eth0"), "other0"].sort());
 });
 
 Deno.test("GC: the cni.dev/attachments spelling and an empty list (all stale)", async () => {

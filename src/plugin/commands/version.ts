@@ -3,7 +3,7 @@
  * environment besides CNI_COMMAND.
  * @module
  */
-import { versionInfo } from "../version.ts";
+import { versionInfo } from "../../cni/mod.ts";
 
 /** Runs VERSION: the object written to stdout. */
 export function cmdVersion(): Record<string, unknown> {

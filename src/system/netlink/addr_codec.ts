@@ -25,7 +25,8 @@ import {
 } from "./constants.ts";
 import { formatIp, formatMac, parseCidr, parseIp, parseMac } from "./ip.ts";
 import { getI32, getU16, getU8, type MessageBuilder, type NlMsg, parseAttrs } from "./message.ts";
-import type { Address, Family, FdbEntry, Neighbor } from "./types.ts";
+import type { Family } from "../../net/mod.ts";
+import type { Address, FdbEntry, Neighbor } from "./types.ts";
 
 /** AF_INET/AF_INET6 for a family, AF_UNSPEC for none. */
 export function afOf(family?: Family): number {

@@ -66,7 +66,6 @@ export const NLMSGERR_ATTR_MSG = 1;
 
 /** Attribute header flags. */
 export const NLA_F_NESTED = 0x8000;
-export const NLA_F_NET_BYTEORDER = 0x4000;
 export const NLA_TYPE_MASK = 0x3fff;
 
 /** Fixed header sizes. */
@@ -82,7 +81,6 @@ export const IFF_PROMISC = 0x100;
 
 /** IFLA_* link attributes. */
 export const IFLA_ADDRESS = 1;
-export const IFLA_BROADCAST = 2;
 export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
 export const IFLA_LINK = 5;
@@ -91,7 +89,6 @@ export const IFLA_PROTINFO = 12;
 export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_FD = 28;
 export const IFLA_EXT_MASK = 29;
-export const IFLA_LINK_NETNSID = 37;
 export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 
 /** IFLA_LINKINFO nested attributes. */
@@ -116,7 +113,6 @@ export const IFLA_VXLAN_LOCAL6 = 17;
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
 export const IFA_BROADCAST = 4;
-export const IFA_FLAGS = 8;
 export const IFA_F_NODAD = 0x02;
 
 /** RTA_* route attributes. */
@@ -130,7 +126,6 @@ export const RTA_TABLE = 15;
 /** Route tables, protocols, scopes, types, flags. */
 export const RT_TABLE_UNSPEC = 0;
 export const RT_TABLE_MAIN = 254;
-export const RT_TABLE_LOCAL = 255;
 export const RTPROT_KERNEL = 2;
 export const RTPROT_BOOT = 3;
 export const RT_SCOPE_UNIVERSE = 0;
@@ -145,6 +140,5 @@ export const RTNH_F_ONLINK = 0x4;
 export const NDA_DST = 1;
 export const NDA_LLADDR = 2;
 export const NUD_REACHABLE = 0x02;
-export const NUD_NOARP = 0x40;
 export const NUD_PERMANENT = 0x80;
 export const NTF_SELF = 0x02;

@@ -10,10 +10,10 @@ import { needLink } from "./fake_routes.ts";
 import type { FakeLink, FakeNs, FakeWorld } from "./fake_world.ts";
 import { formatIp, formatMac, parseIp, parseMac } from "./ip.ts";
 import { fakeGetSysctl, fakeSetSysctl } from "./fake_sysctl.ts";
+import type { Family } from "../../net/mod.ts";
 import type {
   AddAddrOptions,
   Address,
-  Family,
   FdbEntry,
   Link,
   Neighbor,

@@ -10,7 +10,7 @@ import { RT_TABLE_MAIN, RTPROT_BOOT, RTPROT_KERNEL } from "./constants.ts";
 import { Errno, kernelError } from "./errno.ts";
 import type { FakeNs } from "./fake_world.ts";
 import {
-  cidrContains,
+  bytesContainIp,
   formatCidr,
   formatIp,
   isNetworkAddress,
@@ -153,7 +153,7 @@ function normalize(ns: FakeNs, r: Route, action: string): Route {
         (x.table === out.table || x.table === RT_TABLE_MAIN) &&
         (linkIndex === undefined || x.linkIndex === linkIndex) &&
         x.linkIndex !== undefined && ns.links.get(x.linkIndex)?.up &&
-        cidrContains(parseCidr(x.dst), gw)
+        bytesContainIp(parseCidr(x.dst), gw)
       );
       if (!via) {
         throw fail(gw.family === 4 ? Errno.ENETUNREACH : Errno.EHOSTUNREACH, action, "route");

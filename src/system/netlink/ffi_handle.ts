@@ -65,10 +65,10 @@ import { inNetns, openNetnsFd } from "./netns.ts";
 import { decodeRoute, encodeDumpRoutes, encodeRoute } from "./route_codec.ts";
 import { type NetlinkSocket, openSocketIn, type RequestContext } from "./socket.ts";
 import { readSysctl, writeSysctl } from "./sysctl.ts";
+import type { Family } from "../../net/mod.ts";
 import type {
   AddAddrOptions,
   Address,
-  Family,
   FdbEntry,
   Link,
   Neighbor,

@@ -6,8 +6,7 @@
  * @module
  */
 
-import type { Family } from "./types.ts";
-import { formatV6Groups, tryParseIp } from "../../net/address.ts";
+import { type Family, formatV6Groups, tryParseIp } from "../../net/address.ts";
 import { NetlinkError } from "./errors.ts";
 
 const EINVAL = 22;
@@ -89,8 +88,8 @@ export function isNetworkAddress(c: CidrBytes): boolean {
   return maskBytes(c.bytes, c.prefix).every((x, i) => x === c.bytes[i]);
 }
 
-/** True when `ip` lies inside `net`. */
-export function cidrContains(net: CidrBytes, ip: IpBytes): boolean {
+/** True when the address bytes `ip` lie inside the block `net` (src/net's `cidrContainsIp` on bytes). */
+export function bytesContainIp(net: CidrBytes, ip: IpBytes): boolean {
   if (net.family !== ip.family) return false;
   const a = maskBytes(net.bytes, net.prefix);
   const b = maskBytes(ip.bytes, net.prefix);
@@ -100,12 +99,6 @@ export function cidrContains(net: CidrBytes, ip: IpBytes): boolean {
 /** Canonical "addr/prefix" text of a cidr. */
 export function formatCidr(c: { bytes: Uint8Array; prefix: number }): string {
   return `${formatIp(c.bytes)}/${c.prefix}`;
-}
-
-/** Canonical network text "10.0.0.0/24" of any address in it. */
-export function networkOf(cidr: string): string {
-  const c = parseCidr(cidr);
-  return formatCidr({ bytes: maskBytes(c.bytes, c.prefix), prefix: c.prefix });
 }
 
 /** Parses "aa:bb:cc:dd:ee:ff" (or with dashes); throws NetlinkError(EINVAL). */

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import {
-  cidrContains,
+  bytesContainIp,
   formatIp,
   formatMac,
   isNetworkAddress,
-  networkOf,
   parseCidr,
   parseIp,
   parseMac,
@@ -40,12 +39,10 @@ Deno.test("cidr helpers", () => {
     bytes: new Uint8Array([10, 1, 2, 3]),
     prefix: 32,
   });
-  assert.equal(networkOf("10.22.1.7/23"), "10.22.0.0/23");
-  assert.equal(networkOf("fd00::1:5/112"), "fd00::1:0/112");
   assert.equal(isNetworkAddress(parseCidr("10.0.0.0/8")), true);
   assert.equal(isNetworkAddress(parseCidr("10.0.0.1/8")), false);
-  assert.equal(cidrContains(parseCidr("10.0.0.0/8"), parseIp("10.255.0.1")), true);
-  assert.equal(cidrContains(parseCidr("10.0.0.0/8"), parseIp("11.0.0.1")), false);
-  assert.equal(cidrContains(parseCidr("::/0"), parseIp("10.0.0.1")), false);
+  assert.equal(bytesContainIp(parseCidr("10.0.0.0/8"), parseIp("10.255.0.1")), true);
+  assert.equal(bytesContainIp(parseCidr("10.0.0.0/8"), parseIp("11.0.0.1")), false);
+  assert.equal(bytesContainIp(parseCidr("::/0"), parseIp("10.0.0.1")), false);
   assert.equal(formatMac(parseMac("AA-bb-CC-00-01-02")), "aa:bb:cc:00:01:02");
 });

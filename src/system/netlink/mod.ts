@@ -23,16 +23,15 @@ export {
   type KernelErrorOptions,
   type Subject,
 } from "./errno.ts";
+export {
+  type BridgeSpec,
+  BridgeVanishedError,
+  ensureBridge,
+  type EnsuredBridge,
+  NotABridgeError,
+  randomMac,
+} from "./bridge.ts";
 export { FfiNetlink } from "./ffi_netlink.ts";
 export { FakeNetlink } from "./fake_netlink.ts";
 export type { FakeCall, FakeLink, FakeNs, FakeSnapshot, FaultHook } from "./fake_netlink.ts";
-export {
-  cidrContains,
-  formatCidr,
-  formatIp,
-  formatMac,
-  networkOf,
-  parseCidr,
-  parseIp,
-  parseMac,
-} from "./ip.ts";
+export { formatCidr, formatIp, formatMac, parseCidr, parseIp, parseMac } from "./ip.ts";

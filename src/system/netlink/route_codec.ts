@@ -30,7 +30,8 @@ import {
 } from "./constants.ts";
 import { formatIp, parseCidr, parseIp } from "./ip.ts";
 import { getU32, getU8, type MessageBuilder, type NlMsg, parseAttrs } from "./message.ts";
-import type { Family, Route, RouteScope, RouteType } from "./types.ts";
+import type { Family } from "../../net/mod.ts";
+import type { Route, RouteScope, RouteType } from "./types.ts";
 import { afOf } from "./addr_codec.ts";
 
 const TYPES: RouteType[] = [

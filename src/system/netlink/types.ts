@@ -9,8 +9,7 @@
  * @module
  */
 
-/** IP family. */
-export type Family = 4 | 6;
+import type { Family } from "../../net/mod.ts";
 
 /** A network interface as the kernel reports it. */
 export interface Link {
@@ -272,3 +271,6 @@ export interface Netlink {
 
 /** RTPROT number hostgate stamps on every route it owns ("hostgate" = 151). */
 export const HOSTGATE_ROUTE_PROTOCOL = 151;
+
+/** The kernel's main routing table, where hostgate's routes live. */
+export { RT_TABLE_MAIN } from "./constants.ts";

@@ -1,0 +1,184 @@
+/**
+ * `hostgate-agent run`: wires the datastore, the kernel, the rules and the
+ * files to the reconciler, and drives it from three triggers (datastore
+ * events, the route monitor, a timer). Stops cleanly on the signal, leaving
+ * routes and rules in place so a restart (or a crash) never cuts traffic.
+ * @module
+ */
+import type { Datastore } from "../../datastore/mod.ts";
+import type { Clock } from "../../system/clock.ts";
+import type { FileSystem } from "../../system/fs.ts";
+import { type Netlink, type RouteEvent, RT_TABLE_MAIN } from "../../system/netlink/types.ts";
+import type { AgentConfig } from "./config.ts";
+import type { FirewallDriver } from "../firewall/mod.ts";
+import { type HealthServer, type Logger, M, type Metrics, serveHealth } from "../observe/mod.ts";
+import { installPlugins, keepPluginKubeconfig } from "../install/mod.ts";
+import { backoffMs, Reconciler, runLoop, Waker } from "../reconcile/mod.ts";
+
+/**
+ * The loop counts as stalled (liveness fails) after this many resync
+ * intervals or longest retry delays without a pass, whichever is longer...
+ */
+const STALL_FACTOR = 3;
+/** ...and never sooner than this. */
+const MIN_STALL_MS = 60_000;
+/** The plugin's kubeconfig (its service account token) is refreshed at least this often. */
+const MAX_KUBECONFIG_REFRESH_MS = 30_000;
+
+/** Everything `runAgent` needs; main.ts passes the real ones, tests the fakes. */
+export interface RunDeps {
+  config: AgentConfig;
+  netlink: Netlink;
+  datastore: Datastore;
+  firewall: FirewallDriver;
+  fs: FileSystem;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  signal: AbortSignal;
+  /** Called once the health server listens (tests learn the port). */
+  onHealthListening?: (addr: string) => void;
+  /** Called after each pass (tests wait on it). */
+  onPass?: (r: Reconciler) => void;
+}
+
+/** Runs the daemon until `signal` aborts. */
+export async function runAgent(d: RunDeps): Promise<void> {
+  const { config: cfg, log, metrics } = d;
+  const handle = d.netlink.open();
+  const waker = new Waker();
+  const inner = new AbortController();
+  const stop = () => inner.abort();
+  d.signal.addEventListener("abort", stop, { once: true });
+  const reconciler = new Reconciler({
+    config: cfg,
+    handle,
+    datastore: d.datastore,
+    firewall: d.firewall,
+    fs: d.fs,
+    metrics,
+    log,
+    clock: d.clock,
+    onDatastoreChange: () => waker.fire(),
+  });
+  let lastProgress = d.clock.monotonic();
+  let health: HealthServer | undefined;
+  const tasks: Promise<unknown>[] = [];
+  try {
+    log.info("agent starting", {
+      node: cfg.nodeName,
+      datastore: d.datastore.kind,
+      clusterCidr: cfg.clusterCidrs.join(","),
+      firewall: d.firewall.name,
+    });
+    try {
+      const n = await installPlugins(d.fs, cfg);
+      if (n > 0) log.info("plugin installed", { dir: cfg.cniBinDir, files: n });
+      metrics.inc(M.pluginInstalls, "Plugin binaries written", {}, n);
+    } catch (e) {
+      log.error("Cannot install the plugin", { error: (e as Error).message });
+    }
+    if (cfg.healthAddr !== "") {
+      const staleAfter = Math.max(
+        STALL_FACTOR * cfg.resyncIntervalMs,
+        STALL_FACTOR * cfg.retryMaxMs,
+        MIN_STALL_MS,
+      );
+      health = await serveHealth({
+        addr: cfg.healthAddr,
+        signal: inner.signal,
+        source: {
+          live: () => d.clock.monotonic() - lastProgress < staleAfter,
+          ready: () => {
+            const last = reconciler.last;
+            if (!last) return { ready: false, reasons: ["no reconcile pass yet"] };
+            return { ready: last.ready, reasons: last.notReady };
+          },
+          metrics: () => metrics.render(),
+        },
+      });
+      log.info("health server listening", { addr: health.addr });
+      d.onHealthListening?.(health.addr);
+    }
+    tasks.push(monitor(d, inner.signal, {
+      fire: () => waker.fire(),
+      echo: (ev) => reconciler.isEcho(ev),
+    }));
+    if (cfg.ippoolKubeconfig && cfg.kubernetesApi) {
+      tasks.push(keepPluginKubeconfig({
+        path: cfg.ippoolKubeconfig,
+        server: cfg.kubernetesApi,
+        fs: d.fs,
+        clock: d.clock,
+        log,
+        intervalMs: Math.min(cfg.resyncIntervalMs, MAX_KUBECONFIG_REFRESH_MS),
+        signal: inner.signal,
+      }));
+    }
+    await runLoop({
+      clock: d.clock,
+      waker,
+      signal: inner.signal,
+      debounceMs: cfg.debounceMs,
+      resyncIntervalMs: cfg.resyncIntervalMs,
+      retryMinMs: cfg.retryMinMs,
+      retryMaxMs: cfg.retryMaxMs,
+      pass: async () => {
+        const r = await reconciler.resync();
+        lastProgress = d.clock.monotonic();
+        d.onPass?.(reconciler);
+        return r.errors.length === 0 && r.routes.conflicts.length === 0;
+      },
+      onPass: (ok, next) => {
+        if (!ok) log.warn("resync incomplete; retrying", { inMs: next });
+      },
+    });
+  } finally {
+    inner.abort();
+    d.signal.removeEventListener("abort", stop);
+    await Promise.allSettled(tasks);
+    if (health) await health.finished.catch(() => {});
+    await d.datastore.close().catch((e) =>
+      log.warn("Cannot close the datastore", { error: (e as Error).message })
+    );
+    handle.close();
+    log.info("agent stopped");
+  }
+}
+
+/**
+ * Keeps a route monitor running; restarts it with backoff when it fails.
+ * Events that are the echo of the agent's own writes (`echo`) ask for no pass.
+ */
+async function monitor(
+  d: RunDeps,
+  signal: AbortSignal,
+  o: { fire: () => void; echo: (ev: RouteEvent) => boolean },
+): Promise<void> {
+  const fire = o.fire;
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      await d.netlink.monitorRoutes({
+        signal,
+        onEvent: (ev) => {
+          if ((ev.route.table ?? RT_TABLE_MAIN) !== RT_TABLE_MAIN) return;
+          d.metrics.inc(M.routeEvents, "Route changes seen by the monitor", { kind: ev.kind });
+          if (!o.echo(ev)) fire();
+        },
+        onOverflow: fire,
+      });
+      failures = 0;
+    } catch (e) {
+      failures++;
+      d.log.warn("route monitor failed; restarting", { error: (e as Error).message });
+      fire();
+    }
+    if (!signal.aborted) {
+      await d.clock.sleep(
+        backoffMs(Math.max(failures, 1), d.config.retryMinMs, d.config.retryMaxMs),
+        signal,
+      );
+    }
+  }
+}

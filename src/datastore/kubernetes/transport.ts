@@ -1,0 +1,114 @@
+/**
+ * How the project's own list/watch reaches the API server: Deno's fetch, with
+ * client-node doing only what it is good at (kubeconfig, in-cluster token
+ * re-read as it rotates, exec/OIDC credentials, CA and client certificates).
+ * client-node's own list and informer parse a whole LIST into one object tree
+ * and keep every object; this path streams and projects instead.
+ * @module
+ */
+
+import type { KubeConfig } from "@kubernetes/client-node";
+
+/** A non-2xx answer of the API server, with the Status body's message. */
+export class ApiError extends Error {
+  /** HTTP status (410 Gone means "relist"). */
+  readonly status: number;
+  /** The Status reason, e.g. "Expired", "Conflict". */
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/** GET requests against one API server; the responses stream. */
+export interface ApiTransport {
+  /** GET `path` with `query`; non-2xx answers throw `ApiError`. */
+  get(path: string, query: URLSearchParams, signal: AbortSignal): Promise<Response>;
+  /** Releases the connection pool. */
+  close(): void;
+}
+
+/** Reads a metav1.Status failure body into an ApiError (tolerates any body). */
+export async function apiErrorOf(res: Response): Promise<ApiError> {
+  let reason = "";
+  let message = res.statusText || `HTTP ${res.status}`;
+  try {
+    const body = JSON.parse(await res.text()) as { reason?: string; message?: string };
+    reason = body.reason ?? "";
+    message = body.message ?? message;
+  } catch {
+    // not a Status body
+  }
+  return new ApiError(res.status, reason, `${message} (HTTP ${res.status})`);
+}
+
+interface HttpsOptions {
+  headers?: Record<string, string | string[] | number>;
+  auth?: string;
+  ca?: string | Uint8Array;
+  cert?: string | Uint8Array;
+  key?: string | Uint8Array;
+  rejectUnauthorized?: boolean;
+}
+
+const text = (v: string | Uint8Array | undefined) =>
+  v === undefined ? undefined : typeof v === "string" ? v : new TextDecoder().decode(v);
+
+/**
+ * A transport over Deno's fetch for the kubeconfig's current cluster. Auth
+ * headers are applied per request (a rotated token is picked up); the TLS
+ * client (CA, client certificate) is built on first use.
+ */
+export function fetchTransport(kc: KubeConfig): ApiTransport {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error("Cannot reach the Kubernetes API: no current cluster");
+  const base = cluster.server.replace(/\/+$/, "");
+  const https = base.startsWith("https:");
+  let client: Deno.HttpClient | undefined;
+  const prepare = async (): Promise<Headers> => {
+    const o: HttpsOptions = {};
+    await kc.applyToHTTPSOptions(o as Parameters<KubeConfig["applyToHTTPSOptions"]>[0]);
+    const headers = new Headers({ accept: "application/json" });
+    for (const [k, v] of Object.entries(o.headers ?? {})) {
+      if (Array.isArray(v)) v.forEach((x) => headers.append(k, x));
+      else headers.set(k, String(v));
+    }
+    if (o.auth) headers.set("authorization", `Basic ${btoa(o.auth)}`);
+    if (https && client === undefined) {
+      if (o.rejectUnauthorized === false || cluster.skipTLSVerify) {
+        throw new Error(
+          `Cannot reach the Kubernetes API at ${base}: insecure-skip-tls-verify is not supported ` +
+            "for https; give the cluster's CA (certificate-authority or in-cluster ca.crt)",
+        );
+      }
+      const ca = text(o.ca);
+      const cert = text(o.cert);
+      const key = text(o.key);
+      client = Deno.createHttpClient({
+        ...(ca ? { caCerts: [ca] } : {}),
+        ...(cert && key ? { cert, key } : {}),
+      });
+    }
+    return headers;
+  };
+  return {
+    async get(path, query, signal) {
+      const headers = await prepare();
+      const qs = query.toString();
+      const res = await fetch(`${base}${path}${qs ? `?${qs}` : ""}`, {
+        headers,
+        signal,
+        ...(client ? { client } : {}),
+      });
+      if (!res.ok) throw await apiErrorOf(res);
+      return res;
+    },
+    close() {
+      client?.close();
+      client = undefined;
+    },
+  };
+}
