@@ -2,8 +2,8 @@
  * `deno task bundle`: writes dist/bundle/hostgate and dist/bundle/hostgate-agent,
  * each an executable JavaScript file whose shebang runs it with this deno and
  * the same narrow permissions `deno task compile` bakes in (the plugin's
- * lazily imported parts go to dist/bundle/hostgate.chunks/). A runtime calls
- * it exactly like a binary; the tests and the demo run these files.
+ * per-command programs go to dist/bundle/hostgate.programs/). A runtime
+ * calls it exactly like a binary; the tests and the demo run these files.
  * @module
  */
 import { ENTRY_POINTS, permissionFlags, type Target, v8FlagArgs } from "./targets.ts";
@@ -23,7 +23,9 @@ const deno = Deno.execPath();
 
 for (const target of ENTRY_POINTS) {
   const entry = new URL(`../../${target.entry}`, import.meta.url).pathname;
-  const body = target.split ? await bundleSplit(target, entry) : await bundleOne(target, entry);
+  const body = target.programs
+    ? await bundleWithPrograms(target, entry)
+    : await bundleOne(target, entry);
   const flags = [
     "run",
     "--no-config",
@@ -71,55 +73,63 @@ async function bundleOne(target: Target, entry: string): Promise<string> {
 }
 
 /**
- * The program split where the source imports dynamically: the entry (the
- * returned text, which becomes the executable) and chunks in
- * `<name>.chunks/` beside it, so a call loads and compiles only the code its
- * command needs (VERSION: the entry alone). The entry names its chunks by
- * absolute file URL, like its shebang names deno: a copy installed into a
- * CNI bin directory still finds them. Chunk names carry a content hash, so
- * a rebuild never changes a file an installed copy uses; chunks no build
- * made within the last day are removed.
+ * The entry bundled with its programs (`target.programs`, imported by the
+ * entry as `./<dir>/<name>.ts`) left out, and each program bundled on its
+ * own into `<name>.programs/`: one self-contained file per command, so a
+ * call loads two files, the entry and its command's program (Deno's dynamic
+ * import costs per module it brings in, so fewer, whole files are faster
+ * than shared chunks). The entry names them by absolute file URL, like its
+ * shebang names deno: a copy installed into a CNI bin directory still finds
+ * them. File names carry a content hash, so a rebuild never changes a file
+ * an installed copy uses; program files no build made within a day go.
  */
-async function bundleSplit(target: Target, entry: string): Promise<string> {
-  const tmpDir = await Deno.makeTempDir({ dir: outDir, prefix: `.${target.name}-split-` });
-  const chunkDir = `${outDir}${target.name}.chunks`;
-  try {
-    await denoBundle(target, ["--code-splitting", "--outdir", tmpDir, entry]);
-    const entryJs = entry.slice(entry.lastIndexOf("/") + 1).replace(/\.ts$/, ".js");
-    let body = await Deno.readTextFile(`${tmpDir}/${entryJs}`);
-    await Deno.mkdir(chunkDir, { recursive: true });
-    const made = new Set<string>();
-    for await (const e of Deno.readDir(tmpDir)) {
-      if (e.name === entryJs) continue;
-      made.add(e.name);
-      await Deno.rename(`${tmpDir}/${e.name}`, `${chunkDir}/${e.name}`);
-      body = body.replaceAll(
-        `"./${e.name}"`,
-        JSON.stringify(new URL(`file://${chunkDir}/${e.name}`).href),
-      );
-    }
-    const relative = /(?:from|import)\s*\(?\s*["']\.\.?\//.exec(body);
-    if (relative) {
-      throw new Error(`Cannot bundle ${target.name}: the entry still imports a relative path`);
-    }
-    await pruneChunks(chunkDir, made);
-    return body;
-  } finally {
-    await Deno.remove(tmpDir, { recursive: true });
+async function bundleWithPrograms(target: Target, entry: string): Promise<string> {
+  const dir = target.programs!;
+  const rel = `./${dir.slice(dir.lastIndexOf("/") + 1)}/`;
+  const progDir = `${outDir}${target.name}.programs`;
+  await Deno.mkdir(progDir, { recursive: true });
+  const js = `${outDir}.${target.name}-entry-${Deno.pid}.js`;
+  await denoBundle(target, ["--external", `${rel}*`, "--output", js, entry]);
+  let body = await Deno.readTextFile(js);
+  await Deno.remove(js);
+  const made = new Set<string>();
+  const srcDir = new URL(`../../${dir}/`, import.meta.url).pathname;
+  for await (const e of Deno.readDir(srcDir)) {
+    if (!e.name.endsWith(".ts") || e.name.endsWith("_test.ts")) continue;
+    const tmp = `${progDir}/.${e.name}.tmp-${Deno.pid}.js`;
+    await denoBundle(target, ["--output", tmp, `${srcDir}${e.name}`]);
+    const text = await Deno.readTextFile(tmp);
+    const hash = await sha256Hex(text);
+    const name = `${e.name.replace(/\.ts$/, "")}-${hash.slice(0, 12)}.js`;
+    await Deno.rename(tmp, `${progDir}/${name}`);
+    made.add(name);
+    const url = new URL(`file://${progDir}/${name}`).href;
+    body = body.replaceAll(JSON.stringify(`${rel}${e.name}`), JSON.stringify(url));
   }
+  if (body.includes(rel)) {
+    throw new Error(`Cannot bundle ${target.name}: the entry still imports ${rel}`);
+  }
+  await pruneOld(progDir, made);
+  return body;
 }
 
-async function pruneChunks(dir: string, keep: Set<string>): Promise<void> {
+async function sha256Hex(text: string): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function pruneOld(dir: string, keep: Set<string>): Promise<void> {
   const dayAgo = Date.now() - 24 * 3600 * 1000;
   for await (const e of Deno.readDir(dir)) {
+    const path = `${dir}/${e.name}`;
     if (keep.has(e.name)) {
-      // Touch: a chunk this build uses again is as new as the build.
+      // A file this build uses again is as new as the build.
       const now = new Date();
-      await Deno.utime(`${dir}/${e.name}`, now, now);
+      await Deno.utime(path, now, now);
       continue;
     }
-    const st = await Deno.stat(`${dir}/${e.name}`);
-    if ((st.mtime?.getTime() ?? 0) < dayAgo) await Deno.remove(`${dir}/${e.name}`);
+    const st = await Deno.stat(path);
+    if ((st.mtime?.getTime() ?? 0) < dayAgo) await Deno.remove(path);
   }
 }
 
@@ -141,19 +151,23 @@ function shebangLine(target: Target, argv: string[]): string {
 }
 
 /**
- * Runs the new bundle once (VERSION) so Deno stores its code cache before
- * the first real call; the plugin's first ADD then pays no compilation. A
- * copy installed elsewhere gets its own entry on its first call. Failure
- * only costs that first call its speed, so it is reported, not fatal.
+ * Runs the new bundle once per command (VERSION, then the others with no
+ * container, which they refuse before doing anything) so Deno stores the
+ * code cache of the entry and of every program before the first real call.
+ * A copy installed elsewhere gets its entry's on its first call. Failure only
+ * costs that first call its speed, so it is reported, not fatal.
  */
 async function warmCodeCache(path: string): Promise<void> {
-  const out = await new Deno.Command(path, {
-    env: { CNI_COMMAND: "VERSION" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    console.error(`bundle: cannot warm the code cache of ${path}: exit ${out.code}`);
+  for (const command of ["VERSION", "ADD", "DEL", "CHECK", "GC", "STATUS"]) {
+    const out = await new Deno.Command(path, {
+      env: { CNI_COMMAND: command },
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (command === "VERSION" && !out.success) {
+      console.error(`bundle: cannot warm the code cache of ${path}: exit ${out.code}`);
+    }
   }
 }

@@ -23,11 +23,12 @@ export interface Target {
    */
   codeCacheDir?: string;
   /**
-   * Bundle with code splitting: every dynamic import of the source becomes
-   * a chunk loaded only when that import runs (`deno compile` keeps such
-   * modules apart by itself).
+   * A directory of programs the entry imports dynamically, one per command
+   * (src/plugin/program/): bundled as one file each beside the entry, so a
+   * call loads only its command's code (`deno compile` keeps dynamically
+   * imported modules apart by itself).
    */
-  split?: boolean;
+  programs?: string;
 }
 
 /**
@@ -95,7 +96,7 @@ export const ENTRY_POINTS: readonly Target[] = [
     permissions: [...PERMISSIONS],
     v8Flags: PLUGIN_V8_FLAGS,
     codeCacheDir: PLUGIN_CODE_CACHE_DIR || undefined,
-    split: true,
+    programs: "src/plugin/program",
   },
   {
     name: "hostgate-agent",

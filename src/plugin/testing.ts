@@ -12,6 +12,7 @@ import type { Exec, ExecResult } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import { FakeNetlink } from "../system/netlink/mod.ts";
 import type { PluginDeps } from "./deps.ts";
+import { ALL_COMMANDS } from "./commands/mod.ts";
 import { dispatch } from "./dispatch.ts";
 import { memoryLogger } from "../system/log.ts";
 
@@ -165,6 +166,7 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
     clock: new RealClock(),
     log,
     ipam: () => ipam,
+    commands: ALL_COMMANDS,
   };
   return { netlink, ipam, exec, deps, log };
 }
