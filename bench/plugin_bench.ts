@@ -16,7 +16,13 @@
 import { withNetns } from "../tests/helpers/netns.ts";
 import { breakdownTable, parseTrace } from "./plugin_breakdown.ts";
 import { fmt, ratio, stats, table } from "./table.ts";
-import type { Variant, VariantSamples, WorkerInput, WorkerOutput } from "./plugin_worker.ts";
+import {
+  PARALLEL_ADD,
+  type Variant,
+  type VariantSamples,
+  type WorkerInput,
+  type WorkerOutput,
+} from "./plugin_worker.ts";
 
 /** Options of the plugin benchmark. */
 export interface PluginBenchOptions {
@@ -161,6 +167,7 @@ export async function pluginBench(opts: PluginBenchOptions = {}): Promise<string
             "CHECK",
             "STATUS",
             "VERSION",
+            PARALLEL_ADD,
           ]);
         }
         runs.push(run);

@@ -78,9 +78,14 @@ export interface WorkerOutput {
   traced: TracedCall[];
 }
 
-const libc = Deno.dlopen("libc.so.6", {
-  getrusage: { parameters: ["i32", "buffer"], result: "i32" },
-});
+/** libc's getrusage, opened on first use (importing this module has no side effect). */
+const rusage = (() => {
+  let lib: Deno.DynamicLibrary<{ getrusage: { parameters: ["i32", "buffer"]; result: "i32" } }>;
+  return (who: number, buf: Uint8Array) =>
+    (lib ??= Deno.dlopen("libc.so.6", {
+      getrusage: { parameters: ["i32", "buffer"], result: "i32" },
+    })).symbols.getrusage(who, buf);
+})();
 
 /**
  * CPU time of every reaped child of this process so far (ms, microsecond
@@ -90,7 +95,7 @@ const libc = Deno.dlopen("libc.so.6", {
  */
 function childCpuMs(): number {
   const ru = new BigInt64Array(18); // struct rusage: ru_utime, ru_stime (timeval), then longs
-  if (libc.symbols.getrusage(-1, /* RUSAGE_CHILDREN */ new Uint8Array(ru.buffer)) !== 0) {
+  if (rusage(-1, /* RUSAGE_CHILDREN */ new Uint8Array(ru.buffer)) !== 0) {
     throw new Error("Cannot read child CPU time: getrusage failed");
   }
   return Number(ru[0]) * 1e3 + Number(ru[1]) / 1e3 + Number(ru[2]) * 1e3 + Number(ru[3]) / 1e3;
@@ -219,10 +224,14 @@ async function versions(input: WorkerInput, all: VariantSamples[], out: WorkerOu
   out.emptyCpuMs = input.versionSamples ? emptyCpu / input.versionSamples : NaN;
 }
 
+/** The command label of the traced parallel round's ADDs. */
+export const PARALLEL_ADD = "ADD (parallel)";
+
 /**
  * The traced pass: per pod ADD, CHECK (with the ADD's result as
  * prevResult), STATUS (cniVersion 1.1.0), VERSION, DEL, each with
- * HOSTGATE_TRACE set; their spawn and reap times go with the trace lines.
+ * HOSTGATE_TRACE set, then one parallel round of ADDs; their spawn and reap
+ * times go with the trace lines.
  */
 async function traced(input: WorkerInput, t: TraceInput): Promise<TracedCall[]> {
   const k = input.variants.findIndex((v) => v.label === t.label);
@@ -248,6 +257,18 @@ async function traced(input: WorkerInput, t: TraceInput): Promise<TracedCall[]> 
     record("VERSION", await call(input, v, { ...base, cmd: "VERSION" }));
     record("DEL", await call(input, v, { ...base, cmd: "DEL" }));
   }
+  // One traced parallel round: lock waits and kernel steps under contention.
+  const batch = input.pods.slice(0, input.parallel);
+  const args = (i: number, cmd: string) => ({
+    cmd,
+    id: `${v.label}-tp${i}`,
+    netns: batch[i]!,
+    ifname: ifname(k),
+    extraEnv,
+  });
+  const adds = await Promise.all(batch.map((_, i) => call(input, v, args(i, "ADD"))));
+  for (const r of adds) record(PARALLEL_ADD, r);
+  await Promise.all(batch.map((_, i) => call(input, v, args(i, "DEL"))));
   return calls;
 }
 
