@@ -53,12 +53,15 @@ const PERMISSIONS = [
  * the V8 code cache Deno stores after the first call (in PLUGIN_CODE_CACHE_DIR)
  * holds the whole program, whichever command wrote it; later calls then
  * compile nothing. Lazy compilation would store only the functions the first
- * call ran (a VERSION-only cache when a runtime's first call is VERSION, as
- * podman's is) and every later ADD would compile its path again. Measured
- * with the cache (bench/plugin_bench.ts, interleaved, CPU per call): ADD
- * 41.1 ms eager vs 48.4 lazy, DEL 34.2 vs 38.0, VERSION 25.7 vs 27.2. Eager
- * loses only when no cache can be used at all (an unwritable DENO_DIR: ADD
- * 86.9 vs 77.9), which the project-owned cache directory rules out.
+ * call ran (an error path, or VERSION when a runtime's first call is VERSION,
+ * as podman's is) and every later ADD would compile its path again.
+ * Measured with the per-command programs and the project's cache, interleaved,
+ * CPU per call, eager vs lazy: bare environment ADD 43.1 vs 49.4 ms, DEL
+ * 39.5 vs 43.5, VERSION 25.2 vs 25.7; runtime environment ADD 39.4 vs 45.6,
+ * DEL 33.2 vs 36.7, VERSION 21.0 vs 20.9 (the entry is too small to differ).
+ * Eager loses only when no cache can be used at all (an unwritable DENO_DIR:
+ * ADD 86.9 vs 77.9 ms with the single-file bundle), which the project-owned
+ * cache directory rules out.
  */
 export const PLUGIN_V8_FLAGS: readonly string[] = ["--no-lazy"];
 
