@@ -7,13 +7,13 @@
  *    bridge, veth uplinks, one /24), an agent in each on a shared file
  *    datastore. A simulated node is written to / deleted from the store;
  *    the time until its route is present / gone on all 10 nodes, ~20 cycles.
- * 2. Cold start: one agent on the kubernetes datastore against the test
- *    list/watch server holding 5,000 Nodes (its own namespace, reached over a
- *    veth); time from spawning the agent until 4,999 routes are in the
- *    kernel, and the agent's memory (VmRSS after convergence, VmHWM peak).
+ * 2. Scale (issue 14, agent_scale.ts): one agent on the kubernetes datastore
+ *    against the test list/watch server holding tiny or kubelet-shaped Nodes
+ *    (1,000 / 5,000 / 20,000; its own namespace, reached over a veth): cold
+ *    start to all routes, VmHWM, settled VmRSS, CPU and passes per 1,000
+ *    status updates; the idle RSS on the file datastore; a soak with churn.
  *
- * The agents run with the flags in `CONVERGENCE_FLAGS` / `COLD_FLAGS`
- * (agent_cold.ts holds the second suite).
+ * The agents run with the flags in `CONVERGENCE_FLAGS` / `COLD_FLAGS`.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -31,7 +31,9 @@ import {
   tail,
   until,
 } from "./agent_bench_util.ts";
-import { COLD_FLAGS, coldStartBench } from "./agent_cold.ts";
+import { COLD_FLAGS } from "./agent_cold.ts";
+import { DEFAULT_CASES, scaleBench } from "./agent_scale.ts";
+import type { NodeShape } from "./agent_apiserver.ts";
 import { fmt, stats, table } from "./table.ts";
 
 export { COLD_FLAGS };
@@ -42,12 +44,18 @@ export interface AgentBenchOptions {
   nodes?: number;
   /** Add/delete cycles (default 20). */
   cycles?: number;
-  /** Nodes served for the cold start (default 5000). */
-  coldNodes?: number;
-  /** Cold starts, each in a fresh node namespace (default 3). */
+  /** Sizes of the scale suite, e.g. "kubelet:5000,tiny:5000" (default: DEFAULT_CASES). */
+  scaleCases?: string;
+  /** Cold starts per size, each in a fresh node namespace (default 1). */
   coldRuns?: number;
+  /** Soak seconds (default 30; 0 skips). */
+  soakSeconds?: number;
   /** Which suites (default both). */
-  suites?: readonly ("convergence" | "cold")[];
+  suites?: readonly ("convergence" | "scale")[];
+  /** Heap snapshot breakdown after the scale suite (default true). */
+  breakdown?: boolean;
+  /** Agent V8 flags instead of the bundle's (experiments). */
+  v8Flags?: string[];
 }
 
 const PREFIX = "hgab";
@@ -62,18 +70,35 @@ export async function agentBench(opts: AgentBenchOptions = {}): Promise<string> 
   const tmp = await Deno.makeTempDir({ prefix: "hostgate-bench-agent-" });
   const netlink = new FfiNetlink();
   try {
-    const suites = opts.suites ?? ["convergence", "cold"];
+    const suites = opts.suites ?? ["convergence", "scale"];
     const out: string[] = [];
     if (suites.includes("convergence")) {
       out.push(renderConvergence(
         await withNetns(PREFIX, (ns) => convergence(ns, netlink, tmp, opts)),
       ));
     }
-    if (suites.includes("cold")) {
+    if (suites.includes("scale")) {
+      const cases = opts.scaleCases
+        ? opts.scaleCases.split(",").map((c) => {
+          const [shape, nodes, list] = c.split(":");
+          return {
+            shape: shape as NodeShape,
+            nodes: Number(nodes),
+            list: list as "paged" | "watch-list" | undefined,
+          };
+        })
+        : DEFAULT_CASES;
       out.push(
         await withNetns(
           PREFIX,
-          (ns) => coldStartBench(ns, netlink, tmp, { nodes: opts.coldNodes, runs: opts.coldRuns }),
+          (ns) =>
+            scaleBench(ns, netlink, tmp, {
+              cases,
+              runs: opts.coldRuns,
+              soakSeconds: opts.soakSeconds,
+              breakdown: opts.breakdown,
+              v8Flags: opts.v8Flags,
+            }),
         ),
       );
     }
@@ -210,13 +235,17 @@ function renderConvergence(r: ConvergenceResult): string {
 }
 
 if (import.meta.main) {
-  // `deno run -A bench/agent_bench.ts [--only=cold] [--cycles=N] [--cold-runs=N] [--cold-nodes=N]`
+  // `deno run -A bench/agent_bench.ts [--only=scale] [--cycles=N] [--cold-runs=N]
+  //   [--scale=kubelet:5000,tiny:5000] [--soak-seconds=600]`
   const { values: v } = parseArgs({
     options: {
       only: { type: "string" },
       cycles: { type: "string" },
       "cold-runs": { type: "string" },
-      "cold-nodes": { type: "string" },
+      scale: { type: "string" },
+      "soak-seconds": { type: "string" },
+      breakdown: { type: "string" },
+      "v8-flags": { type: "string" },
     },
   });
   const num = (x: string | undefined) => x === undefined ? undefined : Number(x);
@@ -225,7 +254,10 @@ if (import.meta.main) {
       suites: v.only?.split(",") as AgentBenchOptions["suites"],
       cycles: num(v.cycles),
       coldRuns: num(v["cold-runs"]),
-      coldNodes: num(v["cold-nodes"]),
+      scaleCases: v.scale,
+      soakSeconds: num(v["soak-seconds"]),
+      breakdown: v.breakdown !== "false",
+      v8Flags: v["v8-flags"] === undefined ? undefined : v["v8-flags"].split(",").filter((f) => f),
     }),
   );
 }

@@ -7,6 +7,7 @@
  */
 import { FfiNetlink } from "../src/system/netlink/mod.ts";
 import { HOSTGATE_ROUTE_PROTOCOL, type RouteEvent } from "../src/system/netlink/types.ts";
+import { ENTRY_POINTS, v8FlagArgs } from "../src/build/targets.ts";
 
 /** The bundled agent. */
 export const AGENT_BIN = new URL("../dist/bundle/hostgate-agent", import.meta.url).pathname;
@@ -134,9 +135,27 @@ export async function startAgent(
   netns: string,
   args: string[],
   logPath: string,
+  opts: { inspect?: string; v8Flags?: string[] } = {},
 ): Promise<AgentProcess> {
+  // With `inspect` or `v8Flags`, the same bundle runs through deno (heap snapshots, experiments).
+  const flags = opts.v8Flags
+    ? (opts.v8Flags.length ? [`--v8-flags=${opts.v8Flags.join(",")}`] : [])
+    : v8FlagArgs(ENTRY_POINTS.find((t) => t.name === "hostgate-agent")!);
+  const program = opts.inspect || opts.v8Flags
+    ? [
+      Deno.execPath(),
+      "run",
+      ...(opts.inspect ? [`--inspect=${opts.inspect}`] : []),
+      "--no-config",
+      "--no-lock",
+      "--ext=js",
+      ...flags,
+      "--allow-all",
+      AGENT_BIN,
+    ]
+    : [AGENT_BIN];
   const child = new Deno.Command("ip", {
-    args: ["netns", "exec", netns, AGENT_BIN, "run", ...args],
+    args: ["netns", "exec", netns, ...program, "run", ...args],
     stdin: "null",
     stdout: "null",
     stderr: "piped",

@@ -1,17 +1,30 @@
 /**
- * The cold-start suite of the agent benchmark (see agent_bench.ts): one agent
- * on the kubernetes datastore against the test list/watch server holding
- * 5,000 Nodes, in a namespace of its own reached over a veth (a node netns
- * cannot reach the root netns loopback). Time from spawning the agent until
- * 4,999 routes are in the kernel (a netlink monitor in the node netns), and
- * the agent's memory from /proc (VmRSS after convergence, VmHWM peak).
+ * The Kubernetes suites of the agent benchmark (see agent_bench.ts): one
+ * agent on the kubernetes datastore against the test list/watch server (its
+ * own namespace, reached over a veth: a node netns cannot reach the root
+ * netns loopback), with tiny or kubelet-shaped Nodes (~10 KB). Per size:
+ * time from spawning the agent until all N-1 routes are in the kernel (a
+ * netlink monitor in the node netns), VmHWM peak and VmRSS when settled
+ * (/proc), then 1,000 kubelet status updates nobody reads: agent CPU per
+ * 1,000 and reconcile passes (the agent's /metrics). Everything measured from
+ * outside the agent. The soak (agent_soak.ts) reuses the server and agent
+ * helpers here.
  * @module
  */
 import type { FfiNetlink } from "../src/system/netlink/mod.ts";
 import { HOSTGATE_ROUTE_PROTOCOL } from "../src/system/netlink/types.ts";
+import { jsonLines } from "../src/datastore/kubernetes/ndjson.ts";
 import { type NetnsSet, sh } from "../tests/helpers/netns.ts";
-import { type ColdServerInput, type ColdServerReady, nodeIpOf } from "./agent_apiserver.ts";
 import {
+  type ColdServerInput,
+  type ColdServerReady,
+  nodeIpOf,
+  type NodeShape,
+  type ServerCommand,
+} from "./agent_apiserver.ts";
+import {
+  type AgentProcess,
+  cpuMsOf,
   dirsOf,
   memoryOf,
   RouteWatch,
@@ -20,58 +33,59 @@ import {
   tail,
   until,
 } from "./agent_bench_util.ts";
-import { fmt, table } from "./table.ts";
 
-/** Agent flags of the cold start beyond names and directories. */
-export const COLD_FLAGS = ["--debounce=0ms", "--log-level=info"];
+/** Agent flags of the Kubernetes suites beyond names and directories. */
+export const COLD_FLAGS = ["--debounce=0ms", "--log-level=info", "--resync-interval=1h"];
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const TARGET_COLD_MS = 1000;
-const TARGET_RSS_MIB = 64;
+const API_IP = "172.16.255.254";
+const HEALTH = "127.0.0.1:9099";
 
-/** Options of the cold-start suite. */
-export interface ColdOptions {
-  /** Nodes served (default 5000). */
-  nodes?: number;
-  /** Cold starts, each in a fresh node namespace (default 3). */
-  runs?: number;
+/** One size of the scale suite. */
+export interface ScaleCase {
+  shape: NodeShape;
+  nodes: number;
+  /** The agent's --kube-list (default paged). */
+  list?: "paged" | "watch-list";
 }
 
-interface ColdRun {
+/** What one cold start measured. */
+export interface ColdRun {
   firstRouteMs: number;
   convergedMs: number;
   routes: number;
-  rssKiB: number;
-  hwmKiB: number;
   exact: boolean;
+  hwmKiB: number;
+  /** VmRSS 2 s after convergence. */
+  rssKiB: number;
+  /** Agent CPU ms per 1,000 status updates nobody reads. */
+  cpuMsPer1000: number;
+  /** Reconcile passes during those updates. */
+  passes: number;
+  updates: number;
 }
 
-interface ColdResult {
-  nodes: number;
-  runs: ColdRun[];
+/** A running list/watch server child in its own netns. */
+export interface BenchServer {
+  api: string;
+  kubeconfig: string;
+  /** Applies a command; resolves once the server has applied it. */
+  send(cmd: ServerCommand): Promise<void>;
+  close(): Promise<void>;
 }
 
-const API_IP = "172.16.255.254";
-
-/** Runs the cold starts in `ns` and returns the printed table. */
-export async function coldStartBench(
+/** Starts the server child with `nodes` Nodes of `shape` in a new netns of `ns`. */
+export async function startBenchServer(
   ns: NetnsSet,
-  netlink: FfiNetlink,
-  tmp: string,
-  opts: ColdOptions = {},
-): Promise<string> {
-  return renderCold(await coldStart(ns, netlink, tmp, opts));
-}
-
-async function coldStart(
-  ns: NetnsSet,
-  netlink: FfiNetlink,
-  tmp: string,
-  opts: ColdOptions,
-): Promise<ColdResult> {
-  const count = opts.nodes ?? 5000;
-  const api = await ns.add("api");
-  const server = new Deno.Command("ip", {
+  input: ColdServerInput,
+  name = "api",
+): Promise<BenchServer> {
+  const api = await ns.add(name);
+  // The server binds API_IP: it must exist in its netns before it starts listening.
+  await sh(["ip", "-n", api, "link", "add", "apilo", "type", "bridge"]);
+  await sh(["ip", "-n", api, "addr", "add", `${API_IP}/16`, "dev", "apilo"]);
+  await sh(["ip", "-n", api, "link", "set", "apilo", "up"]);
+  const child = new Deno.Command("ip", {
     args: [
       "netns",
       "exec",
@@ -79,6 +93,7 @@ async function coldStart(
       Deno.execPath(),
       "run",
       "--allow-all",
+      "--v8-flags=--max-old-space-size=8192",
       `${ROOT}bench/agent_apiserver.ts`,
       `--hostname=${API_IP}`,
     ],
@@ -86,60 +101,71 @@ async function coldStart(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const stdin = server.stdin.getWriter();
-  try {
-    // The server binds API_IP: it must exist in its netns before it starts listening.
-    await sh(["ip", "-n", api, "link", "add", "apilo", "type", "bridge"]);
-    await sh(["ip", "-n", api, "addr", "add", `${API_IP}/16`, "dev", "apilo"]);
-    await sh(["ip", "-n", api, "link", "set", "apilo", "up"]);
-    const input: ColdServerInput = { nodes: count };
-    await stdin.write(new TextEncoder().encode(JSON.stringify(input) + "\n"));
-    const ready = JSON.parse(await firstLine(server.stdout)) as ColdServerReady;
-    const runs: ColdRun[] = [];
-    for (let r = 0; r < (opts.runs ?? 3); r++) {
-      runs.push(
-        await coldRun({ ns, netlink, tmp, api, run: r, count, kubeconfig: ready.kubeconfig }),
-      );
-    }
-    return { nodes: count, runs };
-  } finally {
+  const stdin = child.stdin.getWriter();
+  const lines = jsonLines(child.stdout);
+  const write = (v: unknown) => stdin.write(new TextEncoder().encode(JSON.stringify(v) + "\n"));
+  const read = async () => {
+    const r = await lines.next();
+    if (r.done) throw new Error("Cannot drive the list/watch server: it exited");
+    return r.value;
+  };
+  const close = async () => {
     await stdin.close().catch(() => {});
-    const timer = setTimeout(() => server.kill("SIGKILL"), 5000);
-    await server.status;
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await child.status;
     clearTimeout(timer);
+    await lines.return(undefined).catch(() => {});
+  };
+  try {
+    await write(input);
+    const ready = await read() as ColdServerReady;
+    return {
+      api,
+      kubeconfig: ready.kubeconfig,
+      send: async (cmd) => {
+        await write(cmd);
+        await read();
+      },
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
   }
 }
 
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  let text = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    text += chunk;
-    const nl = text.indexOf("\n");
-    if (nl >= 0) return text.slice(0, nl);
-  }
-  throw new Error("Cannot start the list/watch server: it exited without a ready line");
+/** A node netns wired to the server's segment, and its agent. */
+export interface BenchNode {
+  netns: string;
+  agent: AgentProcess;
+  watch: RouteWatch;
+  t0: number;
+  stop(): Promise<void>;
 }
 
-interface ColdRunArgs {
-  ns: NetnsSet;
-  netlink: FfiNetlink;
-  tmp: string;
-  api: string;
-  run: number;
-  count: number;
-  kubeconfig: string;
-}
-
-async function coldRun(a: ColdRunArgs): Promise<ColdRun> {
-  const node = await a.ns.add(`cold${a.run}`);
-  // The apiserver's netns and the node share the 172.16.0.0/16 segment over a veth.
+/** Makes node netns `name` on the server's segment and starts an agent in it. */
+export async function startBenchNode(
+  a: {
+    ns: NetnsSet;
+    netlink: FfiNetlink;
+    tmp: string;
+    server: BenchServer;
+    name: string;
+    inspect?: string;
+    list?: "paged" | "watch-list";
+    /** V8 flags instead of the bundle's (runs the bundle through deno, for experiments). */
+    v8Flags?: string[];
+  },
+): Promise<BenchNode> {
+  const node = await a.ns.add(a.name);
+  const peer = `v${a.name}`.slice(0, 15);
   await sh([
     "ip",
     "-n",
-    a.api,
+    a.server.api,
     "link",
     "add",
-    `c${a.run}`,
+    peer,
     "type",
     "veth",
     "peer",
@@ -147,95 +173,117 @@ async function coldRun(a: ColdRunArgs): Promise<ColdRun> {
     "netns",
     node,
   ]);
-  await sh(["ip", "-n", a.api, "link", "set", `c${a.run}`, "master", "apilo", "up"]);
+  await sh(["ip", "-n", a.server.api, "link", "set", peer, "master", "apilo", "up"]);
   await sh(["ip", "-n", node, "addr", "add", `${nodeIpOf(0)}/16`, "dev", "up0"]);
   await sh(["ip", "-n", node, "link", "set", "up0", "up"]);
+  await sh(["ip", "-n", node, "link", "set", "lo", "up"]);
   const watch = new RouteWatch(a.netlink, a.ns.path(node));
-  const want = a.count - 1;
   const t0 = performance.now();
-  const agent = await startAgent(node, [
-    "--datastore=kubernetes",
-    `--kubeconfig=${a.kubeconfig}`,
-    "--node-name=node-0",
-    "--iface=up0",
-    "--cluster-cidr=10.0.0.0/8",
-    ...dirsOf(a.tmp, `cold${a.run}`),
-    ...COLD_FLAGS,
-  ], `${a.tmp}/cold${a.run}.log`);
-  try {
-    const handle = a.netlink.open(a.ns.path(node));
-    let listed = { n: 0, t: 0 };
-    try {
-      await until(`${want} routes`, () => {
-        if (agent.exited()) throw new Error("Cannot benchmark the agent: it exited");
-        if (watch.firstAdd.size >= want) return true;
-        if (!watch.overflowed) return false;
-        // Events were dropped: count from a listing instead (accurate to the poll).
-        const n = handle.listRoutes({ family: 4, protocol: HOSTGATE_ROUTE_PROTOCOL }).length;
-        listed = { n, t: performance.now() };
-        return n >= want;
-      }, 30_000);
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\n${await tail(agent.logPath)}`);
-    } finally {
-      handle.close();
-    }
-    const times = [...watch.firstAdd.values()].sort((x, y) => x - y);
-    const exact = watch.firstAdd.size >= want;
-    const convergedMs = (exact ? times[want - 1]! : listed.t) - t0;
-    await sleep(1000);
-    const mem = await memoryOf(agent.child.pid);
-    return {
-      firstRouteMs: (times[0] ?? NaN) - t0,
-      convergedMs,
-      routes: exact ? watch.firstAdd.size : listed.n,
-      rssKiB: mem.rssKiB,
-      hwmKiB: mem.hwmKiB,
-      exact,
-    };
-  } finally {
-    await agent.stop();
-    await watch.close();
-  }
+  const agent = await startAgent(
+    node,
+    [
+      "--datastore=kubernetes",
+      `--kubeconfig=${a.server.kubeconfig}`,
+      "--node-name=node-0",
+      "--iface=up0",
+      "--cluster-cidr=10.0.0.0/8",
+      `--health-addr=${HEALTH}`,
+      `--kube-list=${a.list ?? "paged"}`,
+      ...dirsOf(a.tmp, a.name),
+      ...COLD_FLAGS,
+    ],
+    `${a.tmp}/${a.name}.log`,
+    { inspect: a.inspect },
+  );
+  return {
+    netns: node,
+    agent,
+    watch,
+    t0,
+    stop: async () => {
+      await agent.stop();
+      await watch.close();
+    },
+  };
 }
 
-function renderCold(r: ColdResult): string {
-  const col = (f: (x: ColdRun) => number, d = 1) => r.runs.map((x) => fmt(f(x), d));
-  const mib = (kib: number) => kib / 1024;
-  const worst = (f: (x: ColdRun) => number) => Math.max(...r.runs.map(f));
-  const met = (v: number, target: number) => v <= target ? "yes" : "NO";
-  const rows = [
-    ["first route ms", ...col((x) => x.firstRouteMs), "", ""],
-    [
-      `${r.nodes - 1} routes ms`,
-      ...col((x) => x.convergedMs),
-      `${TARGET_COLD_MS}`,
-      met(worst((x) => x.convergedMs), TARGET_COLD_MS),
-    ],
-    ["routes seen", ...col((x) => x.routes, 0), "", ""],
-    [
-      "VmRSS after MiB",
-      ...col((x) => mib(x.rssKiB)),
-      `${TARGET_RSS_MIB}`,
-      met(worst((x) => mib(x.rssKiB)), TARGET_RSS_MIB),
-    ],
-    [
-      "VmHWM peak MiB",
-      ...col((x) => mib(x.hwmKiB)),
-      `${TARGET_RSS_MIB}`,
-      met(worst((x) => mib(x.hwmKiB)), TARGET_RSS_MIB),
-    ],
-  ];
-  const inexact = r.runs.some((x) => !x.exact)
-    ? ["(a monitor overflowed: that run's time is from a route listing, +-5 ms)"]
-    : [];
-  return [
-    `Agent cold start: ${r.nodes} Nodes from the list/watch server (kubernetes datastore, ` +
-    `${COLD_FLAGS.join(" ")}), ms from spawning the agent, fresh node netns per run`,
-    table(
-      ["metric", ...r.runs.map((_, i) => `run ${i + 1}`), "target", "met (worst)"],
-      rows,
-    ),
-    ...inexact,
-  ].join("\n");
+/** The agent's reconcile pass counter, read from its /metrics inside its netns. */
+export async function passesOf(netns: string): Promise<number> {
+  const text = await sh(["ip", "netns", "exec", netns, "curl", "-s", `http://${HEALTH}/metrics`]);
+  const m = /^hostgate_reconciles_total(?:\{[^}]*\})?\s+(\d+)/m.exec(text);
+  if (!m) throw new Error("Cannot read the agent's reconcile counter from /metrics");
+  return Number(m[1]);
+}
+
+/** Waits until `n` hostgate routes are in the node's kernel; returns when the n-th came. */
+export async function routesIn(
+  n: BenchNode,
+  a: { netlink: FfiNetlink; ns: NetnsSet; want: number; timeoutMs: number },
+): Promise<{ firstMs: number; allMs: number; routes: number; exact: boolean }> {
+  const handle = a.netlink.open(a.ns.path(n.netns));
+  let listed = { n: 0, t: 0 };
+  try {
+    await until(`${a.want} routes`, () => {
+      if (n.agent.exited()) throw new Error("Cannot benchmark the agent: it exited");
+      if (n.watch.firstAdd.size >= a.want) return true;
+      if (!n.watch.overflowed) return false;
+      // Events were dropped: count from a listing instead (accurate to the poll).
+      const count = handle.listRoutes({ family: 4, protocol: HOSTGATE_ROUTE_PROTOCOL }).length;
+      listed = { n: count, t: performance.now() };
+      return count >= a.want;
+    }, a.timeoutMs);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${await tail(n.agent.logPath)}`);
+  } finally {
+    handle.close();
+  }
+  const times = [...n.watch.firstAdd.values()].sort((x, y) => x - y);
+  const exact = n.watch.firstAdd.size >= a.want;
+  return {
+    firstMs: (times[0] ?? NaN) - n.t0,
+    allMs: (exact ? times[a.want - 1]! : listed.t) - n.t0,
+    routes: exact ? n.watch.firstAdd.size : listed.n,
+    exact,
+  };
+}
+
+/** One cold start plus the status-update measurement, in a fresh node netns. */
+export async function coldRun(
+  a: {
+    ns: NetnsSet;
+    netlink: FfiNetlink;
+    tmp: string;
+    server: BenchServer;
+    name: string;
+    v8Flags?: string[];
+  },
+  c: ScaleCase,
+  updates = 1000,
+): Promise<ColdRun> {
+  const n = await startBenchNode({ ...a, list: c.list });
+  try {
+    const r = await routesIn(n, { ...a, want: c.nodes - 1, timeoutMs: 120_000 });
+    await sleep(2000);
+    const mem = await memoryOf(n.agent.child.pid);
+    const pid = n.agent.child.pid;
+    const passes0 = await passesOf(n.netns);
+    const cpu0 = await cpuMsOf(pid);
+    await a.server.send({ status: updates });
+    await sleep(1500); // the last events reach the agent and are handled
+    const cpu1 = await cpuMsOf(pid);
+    const passes1 = await passesOf(n.netns);
+    return {
+      firstRouteMs: r.firstMs,
+      convergedMs: r.allMs,
+      routes: r.routes,
+      exact: r.exact,
+      hwmKiB: mem.hwmKiB,
+      rssKiB: mem.rssKiB,
+      cpuMsPer1000: (cpu1 - cpu0) * 1000 / updates,
+      passes: passes1 - passes0,
+      updates,
+    };
+  } finally {
+    await n.stop();
+  }
 }

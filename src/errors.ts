@@ -25,6 +25,8 @@ export const CniCode = {
   InterfaceExists: 102,
   /** hostgate: CHECK found the attachment differs from prevResult. */
   CheckFailed: 103,
+  /** hostgate: a requested hostPort is already mapped for another pod. */
+  PortInUse: 104,
   /** An unexpected error (libcni's ErrInternal). */
   Internal: 999,
 } as const;

@@ -64,6 +64,8 @@ Deno.test({
           "--resync-interval=60s",
           "--health-addr=127.0.0.1:9099",
           "--log-level=debug",
+          // The peers' bridge gateways are what this test pings across the routes.
+          "--pod-mode=bridge",
         ],
         stdin: "null",
         stdout: "null",
@@ -227,6 +229,7 @@ Deno.test({
           `--store-dir=${tmp}/store`,
           `--cni-conf-dir=${tmp}/n1/conf`,
           `--ipam-dir=${tmp}/n1/ipam`,
+          "--pod-mode=bridge",
           "--timeout=5s",
         ]);
         assert.equal(st.code, 0, st.stdout + st.stderr);

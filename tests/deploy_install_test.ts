@@ -86,10 +86,7 @@ Deno.test("install with the DaemonSet's settings, within RBAC", async (t) => {
         await Deno.readTextFile(`${root}/etc/cni/net.d/10-hostgate.conflist`),
       );
       assert.ok(conflist.cniVersions.includes("1.1.0"), JSON.stringify(conflist));
-      assert.deepEqual(conflist.plugins.map((p: { type: string }) => p.type), [
-        "hostgate",
-        "portmap",
-      ]);
+      assert.deepEqual(conflist.plugins.map((p: { type: string }) => p.type), ["hostgate"]);
       assert.match(JSON.stringify(conflist.plugins[0]), /10\.244\.7\.0\/24/);
       assertAuthorized();
     });

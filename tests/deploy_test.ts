@@ -220,7 +220,7 @@ Deno.test("deploy manifests", async (t) => {
     }
   });
 
-  await t.step("every env name is one the agent reads (src/agent/config.ts)", () => {
+  await t.step("every env name is one the agent reads (src/agent/cli/options.ts)", () => {
     const known = new Set(OPTIONS.map((o) => o.env).filter((e) => e));
     for (const e of agent.env) {
       assert.ok(known.has(e.name), `the agent reads no ${e.name}`);

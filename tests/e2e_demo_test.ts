@@ -40,28 +40,33 @@ async function withStateFile(fn: (file: string) => Promise<void>): Promise<void>
 
 const opts = { ignore: !isRoot(), sanitizeOps: false, sanitizeResources: false };
 
-Deno.test({
-  ...opts,
-  name: "demo: 3 nodes x 2 pods, every cell of the matrix reachable, nothing left",
-  fn: () =>
-    withStateFile(async (file) => {
-      const r = await run(demoArgs(file));
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.match(r.stdout, /^81\/81 reachable$/m, r.stdout);
-      assert.doesNotMatch(r.stdout, /✗/);
-      // 9 sources x 9 other columns (8 peers + the outside), the diagonal is "·".
-      assert.equal(r.stdout.match(/✓/g)?.length, 81);
-      for (const n of ["n1", "n2", "n3"]) {
-        const block = r.stdout.split(`  ${n}:\n`)[1]?.split("\n").slice(0, 2) ?? [];
-        assert.equal(
-          block.filter((l) => / via 172\.30\.0\.1\d dev eth0( metric \d+)?$/.test(l)).length,
-          2,
-          n,
-        );
-      }
-      assert.deepEqual(await namespacesWith(PREFIX), []);
-    }),
-});
+for (const mode of ["routed", "bridge"] as const) {
+  Deno.test({
+    ...opts,
+    name: `demo (${mode} pods): 3 nodes x 2 pods, every cell of the matrix reachable, nothing left`,
+    fn: () =>
+      withStateFile(async (file) => {
+        const r = await run(demoArgs(file, `--pod-mode=${mode}`));
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        assert.match(r.stdout, /^81\/81 reachable$/m, r.stdout);
+        assert.doesNotMatch(r.stdout, /✗/);
+        // 9 sources x 9 other columns (8 peers + the outside), the diagonal is "·".
+        assert.equal(r.stdout.match(/✓/g)?.length, 81);
+        for (const n of ["n1", "n2", "n3"]) {
+          const block = r.stdout.split(`  ${n}:\n`)[1]?.split(/\n(?! {4})/)[0]?.split("\n") ?? [];
+          assert.equal(
+            block.filter((l) => / via 172\.30\.0\.1\d dev eth0( metric \d+)?$/.test(l)).length,
+            2,
+            `${n}: ${block.join("; ")}`,
+          );
+          // Routed: one host route per local pod on its veth, no gateway.
+          const podRoutes = block.filter((l) => / dev hg[0-9a-f]{12} scope link/.test(l)).length;
+          assert.equal(podRoutes, mode === "routed" ? 2 : 0, `${n}: ${block.join("; ")}`);
+        }
+        assert.deepEqual(await namespacesWith(PREFIX), []);
+      }),
+  });
+}
 
 Deno.test({
   ...opts,

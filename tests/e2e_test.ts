@@ -1,7 +1,7 @@
 /**
  * Root-only end to end: a simulated three-node cluster (tests/cluster/) with
  * `hostgate-agent run` in every node namespace and pods made through the
- * node's conflist (hostgate + the reference portmap), checked against each
+ * node's conflist (hostgate alone: hostPorts built in), checked against each
  * datastore: file, etcd (a real etcd-server in the router namespace) and
  * kubernetes (the test list/watch apiserver in the router namespace, Nodes
  * with spec.podCIDR and an InternalIP). Every check is a step with real
@@ -38,10 +38,24 @@ function ruleLines(save: string): string[] {
   return save.split("\n").filter((l) => l.startsWith("-A ")).sort();
 }
 
-async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void> {
+/** One cell of the matrix: datastore, pod wiring, and the agents' backend. */
+interface Cell {
+  kind: DatastoreKind;
+  mode: "routed" | "bridge";
+  backend: "host-gw" | "vxlan";
+  prefix: string;
+}
+
+async function scenario(cell: Cell, t: Deno.TestContext): Promise<void> {
+  const { kind, mode } = cell;
   const t0 = Date.now();
   const linksBefore = await rootLinks();
-  const c = await Cluster.start({ prefix: PREFIX[kind], nodes: 3, datastore: kind });
+  const c = await Cluster.start({
+    prefix: cell.prefix,
+    nodes: 3,
+    datastore: kind,
+    agentFlags: [`--pod-mode=${mode}`, `--backend=${cell.backend}`],
+  });
   const timings: string[] = [];
   const step = async (name: string, fn: () => Promise<void>) => {
     const s = Date.now();
@@ -67,7 +81,7 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
     if (!up) throw new Error("Cannot run the checks: the cluster did not converge");
 
     await step(
-      "pods get an address of their node's subnet (hostgate + portmap chain)",
+      "pods get an address of their node's subnet (hostgate alone in the conflist)",
       async () => {
         const made = await Promise.all([
           c.addPod("n1", "a"),
@@ -136,10 +150,13 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
       assert.equal(tcp, undefined, "the outside reached a pod's server");
     });
 
-    await step("hostPort via portmap: node n2 reaches the server in n1/b at n1's IP", async () => {
-      const seen = await askPeerRetry(ns("n2"), { ip: c.node("n1").ip, port: HOST_PORT });
-      assert.equal(seen, c.node("n2").ip, "the pod's server saw node n2");
-    });
+    await step(
+      "hostPort (built into hostgate): node n2 reaches the server in n1/b at n1's IP",
+      async () => {
+        const seen = await askPeerRetry(ns("n2"), { ip: c.node("n1").ip, port: HOST_PORT });
+        assert.equal(seen, c.node("n2").ip, "the pod's server saw node n2");
+      },
+    );
 
     await step("pod DEL frees its IP (IPAM file, veth, hostPort gone)", async () => {
       const linksWith = await c.links(ns("n1"));
@@ -152,7 +169,7 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
         await askPeer(ns("n2"), { ip: c.node("n1").ip, port: HOST_PORT, timeoutS: 1 }),
         undefined,
       );
-      // The pod left on the bridge keeps working (the bridge MAC must not follow its ports).
+      // The pod left keeps working (in bridge mode the bridge MAC must not follow its ports).
       await allPing([["n1/a -> n2/a after the DEL", a1.netns, a2.ip]]);
     });
 
@@ -187,7 +204,8 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
       for (const n of ["n1", "n2"]) {
         await until(`${n} dropping n3's route`, async () => {
           const routes = await hostgateRoutes(ns(n));
-          return !routes.some((r) => r.dst === sub3) && routes.length === 1;
+          return !routes.some((r) => r.dst === sub3) &&
+            routes.filter((r) => r.gateway).length === 1;
         });
       }
       await allPing([["n1/a -> n2/a", a1.netns, a2.ip]]);
@@ -199,6 +217,7 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
       await c.join("n3");
       await c.waitMesh(["n1", "n2", "n3"]);
       for (const n of ["n1", "n2"]) {
+        if (cell.backend === "vxlan") break; // via the VTEP, which keeps its address
         const routes = await routeLines(ns(n));
         assert.ok(routes.some((r) => r.endsWith(" via 172.30.0.23")), routes.join("; "));
         assert.ok(!routes.some((r) => r.endsWith(` via ${oldIp}`)), routes.join("; "));
@@ -212,27 +231,52 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
       for (const p of Object.values(pods)) await c.delPod(p);
       for (const n of ["n1", "n2", "n3"]) {
         assert.deepEqual(await c.ipamFiles(n), [], `IP files left on ${n}`);
-        assert.deepEqual(await c.links(ns(n)), ["eth0", "hostgate0", "lo"], `links left on ${n}`);
+        const want = [
+          "eth0",
+          ...(mode === "bridge" ? ["hostgate0"] : []),
+          ...(cell.backend === "vxlan" ? ["hostgate.1"] : []),
+          "lo",
+        ].sort();
+        assert.deepEqual((await c.links(ns(n))).sort(), want, `links left on ${n}`);
       }
       const errors = await c.teardown();
       assert.deepEqual(errors, []);
-      assert.deepEqual(await namespacesWith(PREFIX[kind]), []);
+      assert.deepEqual(await namespacesWith(cell.prefix), []);
       await assert.rejects(Deno.stat(c.dir), Deno.errors.NotFound);
       assert.deepEqual(await rootLinks(), linksBefore, "a link of ours in the root namespace");
     });
   } finally {
     await c.teardown();
     const total = ((Date.now() - t0) / 1000).toFixed(1);
-    console.log(`\n[e2e ${kind}] ${total}s\n  ${timings.join("\n  ")}`);
+    console.log(
+      `\n[e2e ${kind} ${mode} ${cell.backend}] ${total}s\n  ${timings.join("\n  ")}`,
+    );
   }
 }
 
-for (const kind of ["file", "etcd", "kubernetes"] as const) {
+/**
+ * The matrix: every datastore in routed mode (the conflist's default) over
+ * host-gw; the file datastore also in bridge mode, and both modes over VXLAN.
+ */
+const CELLS: Cell[] = [
+  ...(["file", "etcd", "kubernetes"] as const).map((kind) => ({
+    kind,
+    mode: "routed" as const,
+    backend: "host-gw" as const,
+    prefix: PREFIX[kind],
+  })),
+  { kind: "file", mode: "bridge", backend: "host-gw", prefix: "hgcb" },
+  { kind: "file", mode: "routed", backend: "vxlan", prefix: "hgcv" },
+  { kind: "file", mode: "bridge", backend: "vxlan", prefix: "hgcw" },
+];
+
+for (const cell of CELLS) {
   Deno.test({
-    name: `e2e (${kind} datastore): simulated 3-node cluster`,
+    name:
+      `e2e (${cell.kind} datastore, ${cell.mode} pods, ${cell.backend}): simulated 3-node cluster`,
     ignore: !isRoot(),
     sanitizeOps: false,
     sanitizeResources: false,
-    fn: (t) => scenario(kind, t),
+    fn: (t) => scenario(cell, t),
   });
 }

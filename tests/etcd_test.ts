@@ -214,7 +214,8 @@ Deno.test("etcd: after a network break the watch resumes and replays what it mis
       await writer.register({ name: "node-x", addresses: ["192.168.14.9"] });
       await writer.removeNode("node-y");
       await writer.register({ name: "node-w", addresses: ["192.168.14.3"] });
-      assert.equal(changes, 0);
+      assert.equal(changes, 1, "one change: the fault itself (the agent re-reads readiness)");
+      assert.deepEqual(w.nodes().map((n) => n.name), ["node-x"], "the last good list is kept");
       proxy.restore();
       await until("replayed", () =>
         w.nodes().map((n) => `${n.name}=${n.addresses}`).join() ===
@@ -362,7 +363,8 @@ Deno.test("etcd: the datastore works from a deno bundle (protos shimmed, nothing
       assert.equal(out.code, 0, stderr);
       const got = JSON.parse(new TextDecoder().decode(out.stdout));
       const node = { name: "bundled", podCidrs: ["10.244.0.0/24"], addresses: ["192.168.17.1"] };
-      assert.deepEqual(got, { node, nodes: [node], dirname: "undefined" });
+      const owned = { ...node, ownership: { source: "claim", subnets: node.podCidrs } };
+      assert.deepEqual(got, { node, nodes: [owned], dirname: "undefined" });
     });
     const after = [...Deno.readDirSync("/tmp")].filter((e) => e.name.startsWith("hostgate-etcd3-"));
     assert.equal(after.length, before.length, "temp proto dir left behind");

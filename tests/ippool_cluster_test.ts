@@ -4,9 +4,10 @@
  * --ipam=ippool: their conflists name hostgate-ippool (the plugin reaches
  * the test apiserver in the router namespace with the agents' JSON
  * kubeconfig), they watch IPAllocation objects and route each pool address
- * of a pod on another node with a host route; the plugin turns proxy ARP on
- * the bridge so a pod reaches a pool address that its /22 makes look
- * on-link. Checked: pool addresses (not node subnets) on three nodes,
+ * of a pod on another node with a host route. Routed pods hold a /32 and
+ * reach everything via their link-local gateway; bridge pods hold the /22
+ * and the plugin turns proxy ARP on the bridge so a pod reaches a pool
+ * address that the /22 makes look on-link. Checked: pool addresses (not node subnets) on three nodes,
  * pings across nodes both ways, a pod re-created under its name on another
  * node keeps its IP and its route moves, and the teardown leaves nothing.
  * Needs `deno task bundle` first. Namespace prefix hgpr.
@@ -24,18 +25,24 @@ const POOL = "hgpool";
 const POOL_CIDR = "10.244.100.0/22";
 const NODES = ["n1", "n2", "n3"];
 
-/** hostgate routes of `netns` as "dst via gw" ("10.244.100.7 via 172.30.0.12"). */
+/**
+ * The agent's routes of `netns` as "dst via gw" ("10.244.100.7 via 172.30.0.12");
+ * routed pods' own host routes (no gateway) are the plugin's and left out.
+ */
 async function routes(netns: string): Promise<string[]> {
-  return (await hostgateRoutes(netns)).map((r) => `${r.dst} via ${r.gateway ?? "-"}`);
+  return (await hostgateRoutes(netns)).filter((r) => r.gateway).map((r) =>
+    `${r.dst} via ${r.gateway}`
+  );
 }
 
-async function scenario(t: Deno.TestContext): Promise<void> {
+async function scenario(t: Deno.TestContext, mode: "routed" | "bridge"): Promise<void> {
+  const prefix = mode === "routed" ? PREFIX : "hgpb";
   const linksBefore = await rootLinks();
   const c = await Cluster.start({
-    prefix: PREFIX,
+    prefix,
     nodes: 3,
     datastore: "kubernetes",
-    agentFlags: ["--ipam=ippool", `--ippool-name=${POOL}`],
+    agentFlags: ["--ipam=ippool", `--ippool-name=${POOL}`, `--pod-mode=${mode}`],
   });
   const ns = (n: string) => c.node(n).netns;
   const ip = (n: string) => c.node(n).ip;
@@ -100,6 +107,12 @@ async function scenario(t: Deno.TestContext): Promise<void> {
           }
         }
         const result = pods.n1!.result as { ips: { address: string; gateway: string }[] };
+        if (mode === "routed") {
+          // A /32 and the link-local gateway: every other address, pool or not, is routed.
+          assert.equal(result.ips[0]!.address.split("/")[1], "32");
+          assert.equal(result.ips[0]!.gateway, "169.254.1.1");
+          return;
+        }
         assert.equal(result.ips[0]!.address.split("/")[1], "22", "the pool's prefix");
         const bridgeAddrs = await sh(["ip", "-n", ns("n1"), "-br", "addr", "show", "hostgate0"]);
         assert.match(bridgeAddrs, new RegExp(`${result.ips[0]!.gateway}/22`));
@@ -164,10 +177,11 @@ async function scenario(t: Deno.TestContext): Promise<void> {
       assert.deepEqual(held, [], "every allocation released by DEL");
       for (const n of NODES) {
         await waitRoutes(n, []);
-        assert.deepEqual(await c.links(ns(n)), ["eth0", "hostgate0", "lo"], `links left on ${n}`);
+        const want = mode === "bridge" ? ["eth0", "hostgate0", "lo"] : ["eth0", "lo"];
+        assert.deepEqual(await c.links(ns(n)), want, `links left on ${n}`);
       }
       assert.deepEqual(await c.teardown(), []);
-      assert.deepEqual(await namespacesWith(PREFIX), []);
+      assert.deepEqual(await namespacesWith(prefix), []);
       await assert.rejects(Deno.stat(c.dir), Deno.errors.NotFound);
       assert.deepEqual(await rootLinks(), linksBefore, "a link of ours in the root namespace");
     });
@@ -176,10 +190,13 @@ async function scenario(t: Deno.TestContext): Promise<void> {
   }
 }
 
-Deno.test({
-  name: "ippool cluster: pool addresses routed across nodes, sticky IP moves its route",
-  ignore: !isRoot(),
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: (t) => scenario(t),
-});
+for (const mode of ["routed", "bridge"] as const) {
+  Deno.test({
+    name:
+      `ippool cluster (${mode} pods): pool addresses routed across nodes, sticky IP moves its route`,
+    ignore: !isRoot(),
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: (t) => scenario(t, mode),
+  });
+}

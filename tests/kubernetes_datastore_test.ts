@@ -57,6 +57,9 @@ const allocations = (s: ApiServer) =>
 
 const names = (ds: KubernetesDatastore) => ds.nodes().map((n) => n.name).join(",");
 
+/** The ownership record a Node's spec gives it. */
+const specOwned = (...subnets: string[]) => ({ source: "node-spec", subnets });
+
 Deno.test("kubernetes: nodes with podCIDRs and InternalIP v4/v6", async () => {
   await withCluster(async (s, make) => {
     s.put("nodes", node("b", { cidrs: ["10.244.2.0/24"], ips: ["192.0.2.2"] }));
@@ -81,12 +84,27 @@ Deno.test("kubernetes: nodes with podCIDRs and InternalIP v4/v6", async () => {
         podCidrs: ["10.244.1.0/24", "fd00:10:244:1::/64"],
         addresses: ["192.0.2.1", "2001:db8::1"],
         subnetSource: "spec",
+        ownership: specOwned("10.244.1.0/24", "fd00:10:244:1::/64"),
       },
-      { name: "b", podCidrs: ["10.244.2.0/24"], addresses: ["192.0.2.2"], subnetSource: "spec" },
-      { name: "c", podCidrs: ["10.244.3.0/24"], addresses: ["192.0.2.3"], subnetSource: "spec" },
+      {
+        name: "b",
+        podCidrs: ["10.244.2.0/24"],
+        addresses: ["192.0.2.2"],
+        subnetSource: "spec",
+        ownership: specOwned("10.244.2.0/24"),
+      },
+      {
+        name: "c",
+        podCidrs: ["10.244.3.0/24"],
+        addresses: ["192.0.2.3"],
+        subnetSource: "spec",
+        ownership: specOwned("10.244.3.0/24"),
+      },
     ]);
     ok(s.listPages >= 2, "the LIST was paged");
-    deepEqual(ds.health(), { connected: true, events: 3 });
+    const h = ds.health();
+    deepEqual([h.connected, h.events, h.authoritative], [true, 3, true]);
+    ok(h.lastContactMs !== undefined);
     equal(ds.namespace, "kube-system", "namespace from the kubeconfig context");
     ok(s.count({ verb: "watch", resource: "nodes" }) >= 1);
     ok(s.count({ verb: "watch", resource: "configmaps" }) >= 1);
@@ -126,6 +144,7 @@ Deno.test("kubernetes: register writes the VTEP and node IPs as annotations", as
       addresses: ["192.0.2.1"],
       vtep,
       subnetSource: "spec",
+      ownership: specOwned("10.244.1.0/24"),
     });
     const ann = s.get("nodes", "a")?.metadata.annotations ?? {};
     deepEqual(

@@ -35,6 +35,7 @@ async function entries(netns: string): Promise<Entries> {
     flags?: string[];
   }[];
   for (const r of rs) {
+    if (r.gateway === undefined) continue; // a routed pod's host route: the plugin's
     const onlink = r.flags?.includes("onlink") ?? false;
     routes[r.dst] = r.dev === DEV && onlink
       ? `vxlan ${r.gateway}`

@@ -3,7 +3,10 @@
  * each an executable JavaScript file whose shebang runs it with this deno and
  * the same narrow permissions `deno task compile` bakes in (the plugin's
  * per-command programs go to dist/bundle/hostgate.programs/). A runtime
- * calls it exactly like a binary; the tests and the demo run these files.
+ * calls it exactly like a binary; the tests and the demo run these files. A
+ * target with `split` also gets `<name>.chunks/`: the modules it imports
+ * dynamically (the agent's datastore backends), loaded from there only when
+ * used.
  * @module
  */
 import { ENTRY_POINTS, permissionFlags, type Target, v8FlagArgs } from "./targets.ts";
@@ -23,9 +26,24 @@ const deno = Deno.execPath();
 
 for (const target of ENTRY_POINTS) {
   const entry = new URL(`../../${target.entry}`, import.meta.url).pathname;
-  const body = target.programs
-    ? await bundleWithPrograms(target, entry)
-    : await bundleOne(target, entry);
+  const chunks = `${target.name}.chunks`;
+  const tmpDir = await Deno.makeTempDir({ dir: outDir, prefix: `.${target.name}-` });
+  await Deno.chmod(tmpDir, 0o755);
+  let body: string;
+  try {
+    body = target.programs
+      ? await bundleWithPrograms(target, entry)
+      : target.split
+      ? await bundleSplit(target, entry, tmpDir)
+      : await bundleOne(target, entry);
+    if (target.split) {
+      // Chunks first (the old program keeps its old chunk names until replaced below).
+      await Deno.remove(`${outDir}${chunks}`, { recursive: true }).catch(() => {});
+      await Deno.rename(tmpDir, `${outDir}${chunks}`);
+    }
+  } finally {
+    await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+  }
   const flags = [
     "run",
     "--no-config",
@@ -41,7 +59,7 @@ for (const target of ENTRY_POINTS) {
   await Deno.chmod(tmp, 0o755);
   await Deno.rename(tmp, final);
   if (target.codeCacheDir) await warmCodeCache(final);
-  console.error(`bundle: ${final}`);
+  console.error(`bundle: ${final}${target.split ? ` (+ ${chunks}/)` : ""}`);
 }
 
 async function denoBundle(target: Target, args: string[]): Promise<void> {
@@ -61,6 +79,23 @@ async function denoBundle(target: Target, args: string[]): Promise<void> {
   if (!out.success) {
     throw new Error(`Cannot bundle ${target.entry}: deno bundle exited ${out.code}`);
   }
+}
+
+/**
+ * The entry with what it imports dynamically in chunk files, which move to
+ * `<name>.chunks/` beside it (the caller renames `dir` there); returns the
+ * entry's text, its imports pointed at that directory.
+ */
+async function bundleSplit(target: Target, entry: string, dir: string): Promise<string> {
+  await denoBundle(target, ["--code-splitting", "--outdir", dir, entry]);
+  const js = `${dir}/${entry.split("/").pop()!.replace(/\.ts$/, ".js")}`;
+  const chunks = `${target.name}.chunks`;
+  const body = (await Deno.readTextFile(js)).replace(
+    /(["'])\.\/([\w.-]+\.js)\1/g,
+    (_m, q: string, file: string) => `${q}./${chunks}/${file}${q}`,
+  );
+  await Deno.remove(js);
+  return body;
 }
 
 /** One file holding the whole program; returns its text. */

@@ -29,6 +29,13 @@ export interface Target {
    * imported modules apart by itself).
    */
   programs?: string;
+  /**
+   * Split the bundle: what is imported dynamically (the Kubernetes and etcd
+   * datastores, with client-node and etcd3) goes to chunk files beside the
+   * program, in `<name>.chunks/`, loaded only when configured. An agent on
+   * the file datastore then never parses ~2 MB of clients it does not use.
+   */
+  split?: boolean;
 }
 
 /**
@@ -107,6 +114,7 @@ export const ENTRY_POINTS: readonly Target[] = [
     permissions: [...PERMISSIONS],
     v8Flags: AGENT_V8_FLAGS,
     minify: true,
+    split: true,
   },
 ];
 

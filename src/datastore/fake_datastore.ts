@@ -120,12 +120,22 @@ export class FakeDatastore implements Datastore {
     return Promise.resolve();
   }
 
+  /** Every node; an entry without an ownership record owns its own subnets (set one to test the gate). */
   nodes(): NodeInfo[] {
-    return [...this.#nodes.values()].map((n) => structuredClone(n));
+    return [...this.#nodes.values()].map((n) => {
+      const c = structuredClone(n);
+      c.ownership ??= { source: "claim", subnets: [...c.podCidrs] };
+      return c;
+    });
   }
 
   health(): DatastoreHealth {
-    return { connected: this.#connected, lastError: this.#lastError, events: this.#events };
+    return {
+      connected: this.#connected,
+      lastError: this.#lastError,
+      events: this.#events,
+      authoritative: this.#connected,
+    };
   }
 
   close(): Promise<void> {

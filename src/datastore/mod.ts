@@ -22,11 +22,15 @@ import { parseClusterCidrs } from "./subnets.ts";
 export type {
   Datastore,
   DatastoreHealth,
+  EntryReject,
   NodeInfo,
+  Ownership,
+  OwnershipSource,
   PodAddress,
   SelfRegistration,
   Vtep,
 } from "./types.ts";
+export { MAX_ENTRY_BYTES } from "./types.ts";
 export * from "./file/mod.ts";
 export type { KubernetesDatastore, KubernetesDatastoreOptions } from "./kubernetes/mod.ts";
 export {

@@ -113,6 +113,12 @@ export function freezeNode(node: NodeInfo): NodeInfo {
     addresses: Object.freeze([...node.addresses]) as string[],
   };
   if (node.vtep) copy.vtep = Object.freeze({ mac: node.vtep.mac, ip: node.vtep.ip });
+  if (node.ownership) {
+    copy.ownership = Object.freeze({
+      source: node.ownership.source,
+      subnets: Object.freeze([...node.ownership.subnets]),
+    });
+  }
   return Object.freeze(copy);
 }
 

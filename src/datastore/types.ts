@@ -1,8 +1,8 @@
 /**
  * The datastore interface the agent reads nodes from. Three implementations:
- * kubernetes.ts (Node objects; podCIDR fallback allocation via a ConfigMap),
- * etcd.ts (registration with a lease, subnet allocation in a transaction),
- * file.ts (a shared directory with a lock, for one machine and the demo).
+ * kubernetes/ (Node objects; podCIDR fallback allocation via a ConfigMap),
+ * etcd/ (registration with a lease, subnet allocation in a transaction),
+ * file/ (a shared directory with a lock, for one machine and the demo).
  * @module
  */
 
@@ -31,6 +31,35 @@ export interface NodeInfo {
    * the datastore does not know.
    */
   subnetSource?: "spec" | "allocation";
+  /**
+   * What the datastore's ownership record says this node holds, apart from
+   * what its entry claims: the agent's trust gate routes only subnets found
+   * here. Absent means no record (nothing is routed for this node).
+   */
+  ownership?: Ownership;
+}
+
+/** Where an ownership record comes from; decides conflicts (see the trust gate). */
+export type OwnershipSource = "node-spec" | "claim" | "allocation";
+
+/** The subnets an ownership record gives one node. */
+export interface Ownership {
+  source: OwnershipSource;
+  /** Canonical CIDRs. */
+  subnets: readonly string[];
+}
+
+/** Largest stored value a datastore parses; bigger ones are refused unread. */
+export const MAX_ENTRY_BYTES = 64 * 1024;
+
+/** An entry a datastore refused before it became a NodeInfo (too big, not parseable). */
+export interface EntryReject {
+  node: string;
+  /** "entry" (the whole value), or the field that failed. */
+  field: string;
+  value: string;
+  reason: "oversize" | "garbage";
+  detail: string;
 }
 
 /**
@@ -61,6 +90,13 @@ export interface DatastoreHealth {
   lastError?: string;
   /** Count of change events seen since start. */
   events: number;
+  /**
+   * False while the node list may be incomplete (a fault since the last full
+   * read): the agent then adds and updates but never deletes.
+   */
+  authoritative?: boolean;
+  /** Monotonic ms of the last sign of life from the store (a read, an event, a keepalive). */
+  lastContactMs?: number;
 }
 
 /**
@@ -87,6 +123,8 @@ export interface Datastore {
    * Changes to them trigger `onChange` like node changes.
    */
   podAddresses?(): PodAddress[];
+  /** Entries refused before parsing since the last full read (oversize, garbage). */
+  entryRejects?(): EntryReject[];
   /** Stops watches and timers; does not remove this node's entry. */
   close(): Promise<void>;
 }

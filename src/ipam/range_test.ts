@@ -81,14 +81,13 @@ Deno.test("reservedRanges are jumped over, even huge ones in a /64", () => {
     ranges: [[{ subnet: "fd00::/64" }]],
     reservedRanges: ["fd00::2-fd00::ffff:ffff:ffff:fff0"],
   });
-  const t0 = performance.now();
+  // 2^64 reserved addresses: a walk that stepped through them would never return.
   assert.deepEqual(walk(v6, undefined, 4), [
     "fd00::ffff:ffff:ffff:fff1",
     "fd00::ffff:ffff:ffff:fff2",
     "fd00::ffff:ffff:ffff:fff3",
     "fd00::ffff:ffff:ffff:fff4",
   ]);
-  assert.ok(performance.now() - t0 < 500, "the walk must jump, not step");
 });
 
 Deno.test("freeCount subtracts exclusions and reservations by interval", () => {

@@ -31,8 +31,13 @@ export type Family = 4 | 6;
 export const CHAR_DOT = 46;
 export const CHAR_0 = 48;
 export const CHAR_9 = 57;
-/** Values of one IPv4 octet (0-255). */
+/** Values of one IPv4 octet (0-255), and the octets of an address. */
 const OCTET_VALUES = 256;
+const IPV4_OCTETS = 4;
+/** An IPv6 address is eight groups of 16 bits. */
+const IPV6_GROUPS = 8;
+const GROUP_BITS = 16n;
+const GROUP_MASK = 0xffffn;
 /** Most decimal digits of an IPv4 octet. */
 const MAX_OCTET_DIGITS = 3;
 /**
@@ -143,7 +148,7 @@ export function fastV4(text: string, from = 0, to = text.length): number {
   for (let i = from; i <= to; i++) {
     const c = i < to ? text.charCodeAt(i) : CHAR_DOT; // the end acts as a final "."
     if (c === CHAR_DOT) {
-      if (digits === 0 || octets === 4) return -1;
+      if (digits === 0 || octets === IPV4_OCTETS) return -1;
       value = value * OCTET_VALUES + octet;
       octets++;
       digits = 0;
@@ -156,12 +161,13 @@ export function fastV4(text: string, from = 0, to = text.length): number {
       return -1;
     }
   }
-  return octets === 4 ? value : -1;
+  return octets === IPV4_OCTETS ? value : -1;
 }
 
 /** Text of an IPv4 value (a 32-bit unsigned number). */
 export function formatV4(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  const o = OCTET_VALUES - 1;
+  return `${n >>> 24}.${(n >>> 16) & o}.${(n >>> 8) & o}.${n & o}`;
 }
 
 /**
@@ -171,18 +177,18 @@ export function formatV4(n: number): string {
  */
 export function formatV6Groups(g: ArrayLike<number>): string {
   let best = -1, bestLen = 1;
-  for (let i = 0; i < 8;) {
+  for (let i = 0; i < IPV6_GROUPS;) {
     if (g[i] !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < 8 && g[j] === 0) j++;
+    while (j < IPV6_GROUPS && g[j] === 0) j++;
     if (j - i > bestLen) [best, bestLen] = [i, j - i];
     i = j;
   }
   let out = "";
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < IPV6_GROUPS; i++) {
     if (i === best) {
       out += "::";
       i += bestLen - 1;
@@ -217,7 +223,7 @@ export function libParse(text: string): LibAddress | undefined {
  */
 export function libValue(a: LibAddress): bigint {
   const g = a.parsedAddress;
-  if (g.length === 4) {
+  if (g.length === IPV4_OCTETS) {
     return BigInt(
       ((parseInt(g[0]!, 10) * OCTET_VALUES + parseInt(g[1]!, 10)) * OCTET_VALUES +
             parseInt(g[2]!, 10)) * OCTET_VALUES + parseInt(g[3]!, 10),
@@ -230,7 +236,7 @@ export function libValue(a: LibAddress): bigint {
 
 /** Family of a library parse (its `v4` flag is also set on IPv6 with embedded IPv4). */
 export function libFamily(a: LibAddress): Family {
-  return a.parsedAddress.length === 4 ? 4 : 6;
+  return a.parsedAddress.length === IPV4_OCTETS ? 4 : 6;
 }
 
 function libToParsed(a: LibAddress): ParsedIp {
@@ -293,8 +299,10 @@ export function bigIntToIp(family: Family, value: bigint): string {
     );
   }
   if (family === 4) return formatV4(Number(value));
-  const groups = new Array<number>(8);
-  for (let i = 7, v = value; i >= 0; i--, v >>= 16n) groups[i] = Number(v & 0xffffn);
+  const groups = new Array<number>(IPV6_GROUPS);
+  for (let i = IPV6_GROUPS - 1, v = value; i >= 0; i--, v >>= GROUP_BITS) {
+    groups[i] = Number(v & GROUP_MASK);
+  }
   return formatV6Groups(groups);
 }
 

@@ -7,10 +7,13 @@
 import type { CniEnv, CniResult } from "../cni/mod.ts";
 import type { Ipam } from "../ipam/types.ts";
 import type { Clock } from "../system/clock.ts";
+import type { Conntrack } from "../system/conntrack.ts";
 import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { Netlink } from "../system/netlink/types.ts";
 import type { Logger } from "../system/log.ts";
+import type { Nft, NftSets } from "../system/nft.ts";
+import type { Tc } from "../system/tc.ts";
 import type { LogLevel, NetConf } from "./netconf.ts";
 import type { Tracer } from "./trace.ts";
 
@@ -33,6 +36,13 @@ export interface PluginDeps {
   exec: Exec;
   clock: Clock;
   log: Logger;
+  /**
+   * True when a CNI_NETNS path is the plugin's own network namespace (refused
+   * with code 4 before any change); main.ts wires system/netns_identity.ts.
+   */
+  isOwnNetns?: (path: string) => boolean;
+  /** nft for the per-pod anti-spoofing chains (guard/); built from `exec` when absent. */
+  guardNft?: Nft;
   /** Builds the IPAM backend; main.ts wires `createIpam`. */
   ipam: IpamFactory;
   /**
@@ -40,6 +50,12 @@ export interface PluginDeps {
    * boundary logger `log` is kept.
    */
   openLog?: (opts: { file?: string; level?: LogLevel }) => Logger;
+  /** nft for hostPorts; built from `exec` when absent (only when a pod has hostPorts). */
+  nft?: NftSets;
+  /** conntrack for hostPorts; built from `exec` when absent. */
+  conntrack?: Conntrack;
+  /** tc for bandwidth limits; built from `exec` when absent. */
+  tc?: Tc;
   /**
    * The command handlers this process has loaded: main.ts loads the one
    * program (src/plugin/program/) its command needs, and each program hands

@@ -67,6 +67,13 @@ export async function dispatch(input: PluginInput, deps: PluginDeps): Promise<Pl
     if (deps.openLog && (conf.logFile || conf.logLevel)) {
       log = deps.openLog({ file: conf.logFile, level: conf.logLevel });
     }
+    if (env.netns !== "" && deps.isOwnNetns?.(env.netns)) {
+      throw new CniError(
+        CniCode.InvalidEnvironment,
+        `Cannot use CNI_NETNS ${env.netns}: it is the plugin's own network namespace`,
+        "a pod's netns is never the node's; nothing was changed",
+      );
+    }
     const makeIpam = () => deps.ipam({ conf, env, rawEnv: input.env, stdin: input.stdin }, deps);
     let stdout = "";
     const handler = <K extends keyof CommandTable>(k: K): NonNullable<CommandTable[K]> => {

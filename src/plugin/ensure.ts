@@ -125,6 +125,8 @@ export interface VethRequest {
   ifname: string;
   netns: string;
   mtu?: number;
+  /** The pod end's MAC (the guard pins it before the link exists); random when absent. */
+  peerMac?: string;
 }
 
 /**
@@ -138,8 +140,10 @@ export function ensureVeth(host: NetlinkHandle, req: VethRequest): Link {
     peerName: string;
     peerNetns: string;
     mtu?: number;
+    peerMac?: string;
   };
   if (req.mtu !== undefined) spec.mtu = req.mtu;
+  if (req.peerMac !== undefined) spec.peerMac = req.peerMac;
   try {
     return host.addVeth(spec);
   } catch (e) {

@@ -19,8 +19,19 @@ import type { CniCommand } from "../cni/mod.ts";
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
+/**
+ * How a pod is wired: "routed" (a veth per pod, /32 and /128 with a
+ * link-local gateway and a host route per pod, no bridge) or "bridge" (every
+ * pod's veth on one bridge holding the subnet gateway).
+ */
+export type PodMode = "routed" | "bridge";
+
 /** A validated hostgate network configuration. */
 export interface NetConf extends SpecConf {
+  /** "bridge" when absent (the shape of configs written before routed mode existed). */
+  mode: PodMode;
+  /** Per-pod anti-spoofing (own addresses and MAC only); on unless `"antiSpoofing": false`. */
+  antiSpoofing: boolean;
   /** Bridge the pods attach to (default "hostgate0"). */
   bridge: string;
   /** Put the gateway addresses on the bridge (implied by isDefaultGateway). */
@@ -98,8 +109,14 @@ export function parseNetConf(raw: Json, command: CniCommand): NetConf {
   if (hairpinMode && promiscMode) {
     throw configFail("promiscMode", "cannot be combined with hairpinMode");
   }
+  const mode = isAbsent(raw["mode"]) ? "bridge" : raw["mode"];
+  if (mode !== "routed" && mode !== "bridge") {
+    throw configFail("mode", `must be "routed" or "bridge", not ${JSON.stringify(mode)}`);
+  }
   const conf: NetConf = {
     ...spec,
+    mode,
+    antiSpoofing: isAbsent(raw["antiSpoofing"]) ? true : bool(raw, "antiSpoofing"),
     bridge: parseBridge(raw["bridge"]),
     isGateway: bool(raw, "isGateway") || isDefaultGateway,
     isDefaultGateway,

@@ -9,6 +9,8 @@ import type { Ipam } from "../ipam/types.ts";
 import { RealClock } from "../system/clock.ts";
 import { RealExec } from "../system/exec.ts";
 import { SyncFileSystem } from "../system/fs.ts";
+import { ExecNft, findNft } from "../system/nft.ts";
+import { isOwnNetns } from "../system/netns_identity.ts";
 import { createLogger, type Logger } from "../system/log.ts";
 import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netlink/types.ts";
 import type { CommandTable, IpamRequest, PluginDeps } from "./deps.ts";
@@ -83,11 +85,14 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
     ? wanted as LogLevel
     : undefined;
   const netlink = program.kernel ? lazyNetlink(program.kernel, trace) : NO_NETLINK;
+  const exec = new RealExec();
   const deps: PluginDeps = {
     netlink,
     // One task per process: sync file calls skip the async thread pool round trips.
     fs: new SyncFileSystem(),
-    exec: new RealExec(),
+    exec,
+    guardNft: new ExecNft({ exec, timeoutMs: 10_000, program: findNft() }),
+    isOwnNetns,
     clock: new RealClock(),
     log: createLogger({ sink: stderrSink, level: level ?? "warn" }),
     ipam: buildIpam,

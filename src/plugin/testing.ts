@@ -9,7 +9,11 @@ import { CniCode, CniError } from "../errors.ts";
 import type { Attachment, Ipam, IpamOwner, IpamResult, IpamRoute } from "../ipam/types.ts";
 import { RealClock } from "../system/clock.ts";
 import type { Exec, ExecResult } from "../system/exec.ts";
-import type { FileSystem } from "../system/fs.ts";
+import { FakeConntrack } from "../system/conntrack.ts";
+import { FakeFileSystem } from "../system/fake_fs.ts";
+import { FakeNftSets } from "../system/fake_nft.ts";
+import { FakeChainNft } from "../system/fake_nft_chains.ts";
+import { FakeTc } from "../system/tc.ts";
 import { FakeNetlink } from "../system/netlink/mod.ts";
 import type { PluginDeps } from "./deps.ts";
 import { ALL_COMMANDS } from "./commands/mod.ts";
@@ -127,27 +131,17 @@ export class NoExec implements Exec {
   }
 }
 
-/** A FileSystem that must not be touched (the fake IPAM holds the state). */
-function untouchableFs(): FileSystem {
-  const no = () => Promise.reject(new Error("Cannot use the file system in this test"));
-  return {
-    readText: no,
-    readBytes: no,
-    writeAtomic: no,
-    createExclusive: no,
-    remove: no,
-    readDir: no,
-    mkdirp: no,
-    exists: no,
-    lock: no,
-  };
-}
-
 /** A node (netns "") plus pods, a fake IPAM and deps wired for dispatch. */
 export interface Harness {
   netlink: FakeNetlink;
   ipam: FakeIpam;
   exec: NoExec;
+  fs: FakeFileSystem;
+  nft: FakeNftSets;
+  /** The anti-spoofing chains' nft. */
+  guardNft: FakeChainNft;
+  conntrack: FakeConntrack;
+  tc: FakeTc;
   deps: PluginDeps;
   log: ReturnType<typeof memoryLogger>;
 }
@@ -158,17 +152,35 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
   for (const p of opts.pods ?? [TEST_POD]) netlink.addNetns(p);
   const ipam = new FakeIpam(opts.ipam);
   const exec = new NoExec();
+  const guardNft = new FakeChainNft();
   const log = memoryLogger();
+  const fs = new FakeFileSystem();
+  const nft = new FakeNftSets();
+  const conntrack = new FakeConntrack();
+  const tc = new FakeTc({
+    exists: (dev) => {
+      const host = netlink.open();
+      try {
+        return host.getLink(dev) !== undefined;
+      } finally {
+        host.close();
+      }
+    },
+  });
   const deps: PluginDeps = {
     netlink,
-    fs: untouchableFs(),
+    fs,
+    nft,
+    conntrack,
+    tc,
     exec,
+    guardNft,
     clock: new RealClock(),
     log,
     ipam: () => ipam,
     commands: ALL_COMMANDS,
   };
-  return { netlink, ipam, exec, deps, log };
+  return { netlink, ipam, exec, fs, nft, guardNft, conntrack, tc, deps, log };
 }
 
 /** The pod netns `invoke` passes unless told otherwise. */

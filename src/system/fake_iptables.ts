@@ -224,7 +224,31 @@ export class FakeIptables implements Iptables {
   }
 }
 
-/** An in-memory nft for the `nftables` backend: tables kept as their listed text. */
+/** The chains of a table body (lines inside `table ... {}`): name -> header and rule lines. */
+function chainsOf(body: readonly string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let cur: string[] | undefined;
+  for (const l of body) {
+    const m = /^chain (\S+) \{$/.exec(l);
+    if (m) {
+      cur = [];
+      out.set(m[1]!, cur);
+    } else if (l === "}") {
+      cur = undefined;
+    } else if (cur && l !== "") {
+      cur.push(l);
+    }
+  }
+  return out;
+}
+
+function bodyOf(chains: Map<string, string[]>): string[] {
+  const out: string[] = [];
+  for (const [name, lines] of chains) out.push(`chain ${name} {`, ...lines, "}");
+  return out;
+}
+
+/** An in-memory nft for the `nftables` backend: tables kept as their listed text, chain-aware. */
 export class FakeNft {
   readonly calls: FakeIptablesCall[] = [];
   readonly #tables = new Map<string, string[]>();
@@ -260,23 +284,25 @@ export class FakeNft {
       this.#failApply = undefined;
       return Promise.reject(e);
     }
-    const next = new Map(this.#tables);
+    const next = new Map<string, Map<string, string[]>>();
+    for (const [k, body] of this.#tables) next.set(k, chainsOf(body));
     const lines = payload.split("\n");
+    const fail = (why: string) => Promise.reject(new Error(`Cannot apply nft payload: ${why}`));
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!.trim();
       if (line === "" || line.startsWith("#")) continue;
       const del = /^delete table (\S+) (\S+)$/.exec(line);
+      const delChain = /^delete chain (\S+) (\S+) (\S+)$/.exec(line);
       const add = /^table (\S+) (\S+)( \{)?$/.exec(line);
       if (del) {
-        if (!next.delete(`${del[1]} ${del[2]}`)) {
-          return Promise.reject(new Error("Cannot apply nft payload: No such file or directory"));
-        }
+        if (!next.delete(`${del[1]} ${del[2]}`)) return fail("No such file or directory");
+      } else if (delChain) {
+        const t = next.get(`${delChain[1]} ${delChain[2]}`);
+        if (!t || !t.delete(delChain[3]!)) return fail("No such file or directory");
       } else if (add) {
         const key = `${add[1]} ${add[2]}`;
-        if (!add[3]) {
-          if (!next.has(key)) next.set(key, []);
-          continue;
-        }
+        if (!next.has(key)) next.set(key, new Map());
+        if (!add[3]) continue;
         const body: string[] = [];
         let depth = 1;
         while (++i < lines.length) {
@@ -286,13 +312,19 @@ export class FakeNft {
           if (depth === 0) break;
           body.push(l);
         }
-        next.set(key, [...(next.get(key) ?? []), ...body]);
+        const t = next.get(key)!;
+        for (const [name, chainLines] of chainsOf(body)) {
+          const have = t.get(name);
+          // Declaring an existing chain keeps it and appends the rules given.
+          if (have) have.push(...chainLines.filter((l) => !l.startsWith("type ")));
+          else t.set(name, chainLines);
+        }
       } else {
-        return Promise.reject(new Error(`Cannot apply nft payload: unknown line ${line}`));
+        return fail(`unknown line ${line}`);
       }
     }
     this.#tables.clear();
-    for (const [k, v] of next) this.#tables.set(k, v);
+    for (const [k, chains] of next) this.#tables.set(k, bodyOf(chains));
     return Promise.resolve();
   }
 }

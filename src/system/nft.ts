@@ -14,6 +14,20 @@ export interface Nft {
   apply(payload: string): Promise<void>;
 }
 
+/**
+ * What the plugin's hostPort code needs: apply a payload atomically and read
+ * a table as `nft -j` objects (sets and maps with their elements and comments).
+ */
+export interface NftSets {
+  /** Applies a payload atomically (`nft -f -`); the kernel's error text is in the NftError. */
+  apply(payload: string): Promise<void>;
+  /** The objects of `nft -j list table <family> <name>`, or undefined when there is no table. */
+  listJson(family: string, name: string): Promise<NftObject[] | undefined>;
+}
+
+/** One entry of `nft -j` output: `{"map": {...}}`, `{"set": {...}}`, `{"chain": {...}}`... */
+export type NftObject = Record<string, Record<string, unknown>>;
+
 /** Raised when nft fails; carries its stderr. */
 export class NftError extends Error {
   readonly code: number;
@@ -24,18 +38,33 @@ export class NftError extends Error {
   }
 }
 
+/** The nft binary: the first of the usual sbin paths that exists, else "nft" from PATH. */
+export function findNft(candidates = ["/usr/sbin/nft", "/sbin/nft"]): string {
+  for (const c of candidates) {
+    try {
+      if (Deno.statSync(c).isFile) return c;
+    } catch {
+      // next
+    }
+  }
+  return "nft";
+}
+
 /** The real nft program, run in the caller's network namespace. */
-export class ExecNft implements Nft {
+export class ExecNft implements Nft, NftSets {
   readonly #exec: Exec;
   readonly #timeoutMs: number;
+  readonly #program: string;
 
-  constructor(opts: { exec: Exec; timeoutMs?: number }) {
+  /** `program`: the nft binary ("nft" from PATH unless given; a runtime's PATH may lack sbin). */
+  constructor(opts: { exec: Exec; timeoutMs?: number; program?: string }) {
     this.#exec = opts.exec;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#program = opts.program ?? "nft";
   }
 
   async listTable(family: string, name: string): Promise<string | undefined> {
-    const r = await this.#exec.run(["nft", "list", "table", family, name], {
+    const r = await this.#exec.run([this.#program, "list", "table", family, name], {
       timeoutMs: this.#timeoutMs,
     });
     if (r.code === 0) return r.stdout;
@@ -43,8 +72,20 @@ export class ExecNft implements Nft {
     throw new NftError(r.code, `Cannot list nft table ${family} ${name}: ${r.stderr.trim()}`);
   }
 
+  async listJson(family: string, name: string): Promise<NftObject[] | undefined> {
+    const r = await this.#exec.run(["nft", "-j", "list", "table", family, name], {
+      timeoutMs: this.#timeoutMs,
+    });
+    if (r.code !== 0) {
+      if (/No such file or directory/.test(r.stderr)) return undefined;
+      throw new NftError(r.code, `Cannot list nft table ${family} ${name}: ${r.stderr.trim()}`);
+    }
+    const doc = JSON.parse(r.stdout) as { nftables?: NftObject[] };
+    return (doc.nftables ?? []).filter((o) => !("metainfo" in o));
+  }
+
   async apply(payload: string): Promise<void> {
-    const r = await this.#exec.run(["nft", "-f", "-"], {
+    const r = await this.#exec.run([this.#program, "-f", "-"], {
       stdin: payload,
       timeoutMs: this.#timeoutMs,
     });

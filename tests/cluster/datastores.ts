@@ -40,6 +40,11 @@ export interface Backend {
   listObjects?(resource: string): Promise<Record<string, unknown>[]>;
   /** Processes to list in a kept cluster's state. */
   procs(): Proc[];
+  /** etcd only: writes a raw value (hostile-entry tests), from inside the router namespace. */
+  putRaw?(key: string, value: string): Promise<void>;
+  /** etcd only: stops the server (an outage) and starts it again on the same data. */
+  stopServer?(): Promise<void>;
+  startServer?(): Promise<void>;
   /** Stops its processes. */
   close(): Promise<void>;
 }
@@ -93,34 +98,55 @@ async function etcdBackend(ctx: BackendContext): Promise<Backend> {
   const ip = routerIp(ctx.topo);
   const endpoint = `http://${ip}:2379`;
   const peer = "http://127.0.0.1:2380";
-  const proc = spawnIn({
-    name: "etcd",
-    netns: ctx.topo.routerNs,
-    log: `${ctx.dir}/etcd.log`,
-    detach: ctx.detach,
-    argv: [
-      "etcd",
-      "--name=hgc",
-      `--data-dir=${ctx.dir}/etcd`,
-      `--listen-client-urls=${endpoint}`,
-      `--advertise-client-urls=${endpoint}`,
-      `--listen-peer-urls=${peer}`,
-      `--initial-advertise-peer-urls=${peer}`,
-      `--initial-cluster=hgc=${peer}`,
-      "--initial-cluster-state=new",
-      "--logger=zap",
-      "--log-level=warn",
-    ],
-  });
-  try {
-    await until("etcd healthy", async () => {
-      const body = await httpGet(ctx.topo.routerNs, `${endpoint}/health`);
-      return body?.includes('"health":"true"');
-    }, { ms: 15_000 });
-  } catch (e) {
-    await stopProc(proc);
-    throw new Error(`${(e as Error).message}\n${await tail(proc.log)}`);
-  }
+  const spawnEtcd = () =>
+    spawnIn({
+      name: "etcd",
+      netns: ctx.topo.routerNs,
+      log: `${ctx.dir}/etcd.log`,
+      detach: ctx.detach,
+      argv: [
+        "etcd",
+        "--name=hgc",
+        `--data-dir=${ctx.dir}/etcd`,
+        `--listen-client-urls=${endpoint}`,
+        `--advertise-client-urls=${endpoint}`,
+        `--listen-peer-urls=${peer}`,
+        `--initial-advertise-peer-urls=${peer}`,
+        `--initial-cluster=hgc=${peer}`,
+        "--initial-cluster-state=new",
+        "--logger=zap",
+        "--log-level=warn",
+      ],
+    });
+  const healthy = async () => {
+    try {
+      await until("etcd healthy", async () => {
+        const body = await httpGet(ctx.topo.routerNs, `${endpoint}/health`);
+        return body?.includes('"health":"true"');
+      }, { ms: 15_000 });
+    } catch (e) {
+      await stopProc(proc);
+      throw new Error(`${(e as Error).message}\n${await tail(proc.log)}`);
+    }
+  };
+  let proc = spawnEtcd();
+  await healthy();
+  const ctl = (args: string[]) =>
+    run([
+      "ip",
+      "netns",
+      "exec",
+      ctx.topo.routerNs,
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      `--config=${ctx.root}deno.json`,
+      `${ctx.root}tests/cluster/etcd_ctl.ts`,
+      ...args,
+      `--endpoints=${endpoint}`,
+      `--cluster-cidr=${ctx.clusterCidr}`,
+    ]);
   return {
     kind: "etcd",
     agentFlags: () => ["--datastore=etcd", `--etcd-endpoints=${endpoint}`],
@@ -145,6 +171,15 @@ async function etcdBackend(ctx: BackendContext): Promise<Backend> {
       if (r.code !== 0 || !r.stdout.includes('"removed":true')) {
         throw new Error(`Cannot remove node ${name} from etcd: ${r.stdout}${r.stderr}`);
       }
+    },
+    putRaw: async (key, value) => {
+      const r = await ctl(["put", `--key=${key}`, `--value=${value}`]);
+      if (r.code !== 0) throw new Error(`Cannot put ${key} in etcd: ${r.stdout}${r.stderr}`);
+    },
+    stopServer: () => stopProc(proc),
+    startServer: async () => {
+      proc = spawnEtcd();
+      await healthy();
     },
     procs: () => [proc],
     close: () => stopProc(proc),

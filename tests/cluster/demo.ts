@@ -129,20 +129,28 @@ async function main(): Promise<number> {
       keep: { type: "boolean", default: false },
       clean: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
+      // Pod wiring the agents write into the conflist: routed (default) or bridge.
+      "pod-mode": { type: "string", default: "routed" },
       // For tests of the demo itself: their own namespaces and state file.
       prefix: { type: "string", default: PREFIX },
       "state-file": { type: "string", default: STATE_FILE },
     },
   });
   if (values.help) {
-    out("Usage: deno task demo [--keep]   |   deno task demo:clean");
+    out("Usage: deno task demo [--keep] [--pod-mode=routed|bridge]   |   deno task demo:clean");
     out("  --keep   leave the cluster running (state in " + STATE_FILE + ")");
+    out("  --pod-mode  routed (a veth per pod, host routes; default) or bridge");
     out("  --clean  remove a kept cluster (what demo:clean runs)");
     return 0;
   }
   const where = { prefix: values.prefix, file: values["state-file"] };
   if (!/^[a-z][a-z0-9]{1,11}$/.test(where.prefix)) {
     console.error(`Cannot use prefix ${JSON.stringify(where.prefix)}: want 2-12 of [a-z0-9]`);
+    return 2;
+  }
+  const podMode = values["pod-mode"];
+  if (podMode !== "routed" && podMode !== "bridge") {
+    console.error(`Cannot use --pod-mode ${JSON.stringify(podMode)}: want routed or bridge`);
     return 2;
   }
   if (!isRoot()) {
@@ -164,6 +172,7 @@ async function main(): Promise<number> {
     nodes: NODES,
     datastore: "file",
     detach: values.keep,
+    agentFlags: [`--pod-mode=${podMode}`],
   });
   let failed = 1;
   try {

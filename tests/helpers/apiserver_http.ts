@@ -10,6 +10,7 @@ import {
   ApiStatusError,
   apiVersionOf,
   compileFilter,
+  type KubeObject,
   type ObjectFilter,
   type ResourceDef,
 } from "./apiserver_semantics.ts";
@@ -143,6 +144,12 @@ export function openWatch(r: WatchRequest): Response {
       const send = (type: string, object: unknown) => {
         if (!closed) controller.enqueue(enc.encode(JSON.stringify({ type, object }) + "\n"));
       };
+      /** An event of a stored object, its JSON text cached by the store. */
+      const sendStored = (type: string, object: KubeObject) => {
+        if (!closed) {
+          controller.enqueue(enc.encode(`{"type":"${type}","object":${store.jsonOf(object)}}\n`));
+        }
+      };
       const bookmark = () =>
         send("BOOKMARK", {
           kind: def.kind,
@@ -155,10 +162,10 @@ export function openWatch(r: WatchRequest): Response {
         const now = matches(ev.object);
         const before = ev.type === "MODIFIED" && ev.prev !== undefined && matches(ev.prev);
         if (ev.type !== "MODIFIED") {
-          if (now) send(ev.type, ev.object);
-        } else if (now && before) send("MODIFIED", ev.object);
-        else if (now) send("ADDED", ev.object);
-        else if (before) send("DELETED", ev.object);
+          if (now) sendStored(ev.type, ev.object);
+        } else if (now && before) sendStored("MODIFIED", ev.object);
+        else if (now) sendStored("ADDED", ev.object);
+        else if (before) sendStored("DELETED", ev.object);
       };
       let unsubscribe = () => {};
       const timers: ReturnType<typeof setTimeout>[] = [];
@@ -177,7 +184,7 @@ export function openWatch(r: WatchRequest): Response {
       r.track.add(w);
       if (initialEvents) {
         // Watch-list: the state as ADDED events, then the bookmark that ends them.
-        for (const o of store.list(def, matches)) send("ADDED", o);
+        for (const o of store.scan(def, matches)) sendStored("ADDED", o);
         send("BOOKMARK", {
           kind: def.kind,
           apiVersion: apiVersionOf(def),
@@ -187,7 +194,7 @@ export function openWatch(r: WatchRequest): Response {
           },
         });
       } else if (rvParam === "" || rvParam === "0") {
-        for (const o of store.list(def, matches)) send("ADDED", o);
+        for (const o of store.scan(def, matches)) sendStored("ADDED", o);
       } else {
         const rv = Number(rvParam);
         const events = Number.isFinite(rv) ? store.eventsSince(rv) : undefined;

@@ -45,6 +45,10 @@ export class ObjectStore {
   #compactedRv = 0;
   #uid = 0;
   #listeners = new Set<(ev: StoreEvent) => void>();
+  /** The last sorted listing (valid while nothing changed). */
+  #sorted: { def: ResourceDef; rv: number; keyed: [string, KubeObject][] } | undefined;
+  /** JSON text of stored objects (never mutated once stored), so big LISTs serialize once. */
+  #json = new WeakMap<KubeObject, string>();
   readonly #window: number;
 
   constructor(opts: StoreOptions) {
@@ -131,15 +135,44 @@ export class ObjectStore {
   /**
    * One page of a LIST as the objects were at `rv` (a consistent snapshot,
    * rebuilt by undoing the retained history; default now), after the object
-   * key `after`, at most `limit` (0: all). Undefined when `rv` is older than
-   * the retained history (the apiserver answers 410 Expired).
+   * key `after`, at most `limit` (0: all), as JSON texts. Undefined when `rv`
+   * is older than the retained history (the apiserver answers 410 Expired).
    */
   listPage(
     def: ResourceDef,
     filter: (o: KubeObject) => boolean,
     page: { rv?: number; after?: string; limit: number },
-  ): { items: KubeObject[]; rv: number; last?: string; more: boolean } | undefined {
+  ): { items: string[]; rv: number; last?: string; more: boolean } | undefined {
     const rv = page.rv ?? this.#rv;
+    const keyed = this.#sortedAt(def, rv);
+    if (!keyed) return undefined;
+    const matching = keyed.filter(([, o]) => filter(o));
+    let from = 0;
+    if (page.after !== undefined) {
+      // First key after `after` (binary search: pages of a 20,000-object LIST stay cheap).
+      let lo = 0;
+      let hi = matching.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (matching[mid]![0] <= page.after) lo = mid + 1;
+        else hi = mid;
+      }
+      from = lo;
+    }
+    const rest = matching.length - from;
+    const taken = matching.slice(from, page.limit > 0 ? from + page.limit : undefined);
+    return {
+      items: taken.map(([, o]) => this.jsonOf(o)),
+      rv,
+      last: taken.at(-1)?.[0],
+      more: taken.length < rest,
+    };
+  }
+
+  /** The objects of `def` at `rv`, sorted by namespace/name; the current ones are cached. */
+  #sortedAt(def: ResourceDef, rv: number): [string, KubeObject][] | undefined {
+    const cached = this.#sorted;
+    if (cached && cached.def === def && cached.rv === rv && rv === this.#rv) return cached.keyed;
     const since = this.eventsSince(rv);
     if (!since) return undefined;
     const state = new Map<string, KubeObject>();
@@ -153,18 +186,22 @@ export class ObjectStore {
       else state.set(k, ev.prev!);
     }
     const sortKey = (o: KubeObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
-    const keyed: [string, KubeObject][] = [];
-    for (const o of state.values()) if (filter(o)) keyed.push([sortKey(o), o]);
+    const keyed: [string, KubeObject][] = [...state.values()].map((o) => [sortKey(o), o]);
     keyed.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-    const from = page.after === undefined ? 0 : keyed.findIndex(([k]) => k > page.after!);
-    const rest = from < 0 ? [] : keyed.slice(from);
-    const taken = page.limit > 0 ? rest.slice(0, page.limit) : rest;
-    return {
-      items: taken.map(([, o]) => structuredClone(o)),
-      rv,
-      last: taken.at(-1)?.[0],
-      more: taken.length < rest.length,
-    };
+    if (rv === this.#rv) this.#sorted = { def, rv, keyed };
+    return keyed;
+  }
+
+  /** The JSON text of a stored object (cached: stored objects are never changed in place). */
+  jsonOf(obj: KubeObject): string {
+    let text = this.#json.get(obj);
+    if (text === undefined) this.#json.set(obj, text = JSON.stringify(obj));
+    return text;
+  }
+
+  /** The stored objects of one resource that pass the filter (not copies: do not change them). */
+  *scan(def: ResourceDef, filter: (o: KubeObject) => boolean = () => true): Generator<KubeObject> {
+    for (const e of this.#objects.values()) if (e.def === def && filter(e.obj)) yield e.obj;
   }
 
   /** Creates; 409 AlreadyExists when the name is taken. */
@@ -197,7 +234,7 @@ export class ObjectStore {
     meta.generation = 1;
     meta.resourceVersion = String(++this.#rv);
     this.#objects.set(key, { def, obj });
-    this.#commit(def, "ADDED", structuredClone(obj));
+    this.#commit(def, "ADDED", obj);
     return structuredClone(obj);
   }
 
@@ -262,7 +299,7 @@ export class ObjectStore {
     next.kind = def.kind;
     next.metadata.resourceVersion = String(++this.#rv);
     this.#objects.set(key, { def, obj: next });
-    this.#commit(def, "MODIFIED", structuredClone(next), structuredClone(prev));
+    this.#commit(def, "MODIFIED", next, prev);
     return structuredClone(next);
   }
 
@@ -328,7 +365,7 @@ export class ObjectStore {
     this.#objects.delete(key);
     const gone = structuredClone(cur.obj);
     gone.metadata.resourceVersion = String(++this.#rv);
-    this.#commit(def, "DELETED", structuredClone(gone), structuredClone(cur.obj));
+    this.#commit(def, "DELETED", gone, cur.obj);
     return gone;
   }
 }

@@ -27,6 +27,8 @@ export interface AgentConfig {
   datastore: DatastoreKind;
   /** One CIDR per family, canonical. */
   clusterCidrs: string[];
+  /** Service ranges, canonical: the trust gate keeps peer routes and gateways out of them. */
+  serviceCidrs: string[];
   nodePrefixLengthV4: number;
   nodePrefixLengthV6: number;
   /** This node's IPs; empty means detect from the default route's link. */
@@ -42,6 +44,8 @@ export interface AgentConfig {
   /** More plugin binaries to copy into cniBinDir (e.g. /usr/lib/cni/portmap). */
   extraPlugins: string[];
   ipamDir: string;
+  /** How the plugin wires pods: "routed" (default) or "bridge". */
+  podMode: "routed" | "bridge";
   bridge: string;
   /** Conflist MTU; 0 means the uplink's MTU (minus the VXLAN overhead when it can be used). */
   mtu: number;
@@ -66,6 +70,8 @@ export interface AgentConfig {
   logLevel: "debug" | "info" | "warn" | "error";
   logFormat: "text" | "json";
   kubeconfig: string;
+  /** How the kubernetes datastore reads the initial state and relists. */
+  kubeList: "paged" | "watch-list";
   namespace: string;
   etcdEndpoints: string[];
   etcdPrefix: string;

@@ -7,7 +7,8 @@ import type { Datastore } from "../../datastore/mod.ts";
 import type { Clock } from "../../system/clock.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import { HOSTGATE_ROUTE_PROTOCOL, type Netlink } from "../../system/netlink/types.ts";
-import type { AgentConfig, FirewallBackendName } from "./config.ts";
+import type { AgentConfig, FirewallBackendName } from "./agent_config.ts";
+import { desiredStep, type Observed, trustStep } from "../reconcile/mod.ts";
 import {
   conflistFor,
   conflistPath,
@@ -206,14 +207,18 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
     });
     const vxlan = handle.getLink(cfg.vxlanDevice);
     const vxlanIndex = usesVxlan(cfg.backend) && vxlan?.kind === "vxlan" ? vxlan.index : undefined;
-    const desired = computeDesired({
-      selfName: cfg.nodeName,
+    const observed: Observed = {
+      uplink,
+      nodeIps: uplink.nodeIps,
+      health,
       nodes: ds.nodes(),
       localAddrs: readLocalAddrs(handle),
-      bridge: cfg.bridge,
-      backend: cfg.backend,
-      vxlanLinkIndex: vxlanIndex,
-    });
+      podAddresses: ds.podAddresses?.() ?? [],
+      entryRejects: ds.entryRejects?.() ?? [],
+    };
+    // The same gate as the agent's pass: status shows what the agent routes and what it refused.
+    const trusted = trustStep(cfg, observed);
+    const desired = desiredStep(cfg, { observed, trusted, vxlanLinkIndex: vxlanIndex });
     const routes = ownRoutes([
       ...handle.listRoutes({ family: 4, protocol: HOSTGATE_ROUTE_PROTOCOL }),
       ...handle.listRoutes({ family: 6, protocol: HOSTGATE_ROUTE_PROTOCOL }),
@@ -241,6 +246,7 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
       rules: { backend: fw.name, inPlace: await fw.inSync(spec) },
       conflist: { path, state },
       ipam: { dir: ipamDir, inUse: await countIpsInUse(d.fs, ipamDir) },
+      rejects: trusted.rejects,
     });
   } finally {
     await ds.close().catch(() => {});

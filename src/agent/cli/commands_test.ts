@@ -124,3 +124,13 @@ Deno.test("status report: a wrong gateway and a stale route are shown", () => {
   assert.match(text, /NOT connected \(refused\)/);
   assert.match(text, /stale route: 10\.244\.5\.0\/24 via 192\.168\.1\.15/);
 });
+
+Deno.test("status: values the trust gate refused are listed, never routed", async () => {
+  const n = fakeNode({ peers: [peer("b", 2), peer("w", 0, { podCidrs: ["128.0.0.0/1"] })] });
+  await n.reconciler().resync();
+  const d = commandDeps(n, ["status"]);
+  await statusCommand(d);
+  const text = d.out.join("");
+  assert.match(text, /rejected: node w podCidrs 128\.0\.0\.0\/1: outside-cluster-cidr/);
+  assert.doesNotMatch(text, /128\.0\.0\.0\/1 +host-gw/);
+});

@@ -12,16 +12,6 @@ import { OPTIONS, type OptionSpec } from "./options.ts";
 import { parseHostPort } from "../observe/mod.ts";
 import type { AgentConfig } from "./agent_config.ts";
 
-export type {
-  AgentConfig,
-  Backend,
-  Command,
-  DatastoreKind,
-  FirewallBackendName,
-  IpamMode,
-} from "./agent_config.ts";
-export { commandHelp, OPTIONS, type OptionSpec, usage } from "./options.ts";
-
 /** The shortest resync interval accepted: a faster safety resync would only burn CPU. */
 const MIN_RESYNC_INTERVAL_MS = 100;
 /** Longest node subnet prefix per family: a node subnet needs a gateway and some pods. */
@@ -94,6 +84,13 @@ function clusterCidrs(s: string): string[] {
   });
 }
 
+function serviceCidrs(s: string): string[] {
+  return list(s).map((c) => {
+    if (!isCidr(c)) throw new ConfigError(`Cannot parse flags: --service-cidr is not a CIDR: ${c}`);
+    return normalizeCidr(c);
+  });
+}
+
 /** Inputs of `parseConfig` besides argv, so the function stays pure. */
 export interface ParseInputs {
   env: Record<string, string | undefined>;
@@ -139,6 +136,7 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     nodeName: get("nodeName") || inputs.hostname,
     datastore: oneOf(get("datastore"), ["kubernetes", "etcd", "file"] as const, "--datastore"),
     clusterCidrs: clusterCidrs(get("clusterCidrs")),
+    serviceCidrs: serviceCidrs(get("serviceCidrs")),
     nodePrefixLengthV4: parseInt10(
       get("nodePrefixLengthV4"),
       "--node-cidr-mask-size-ipv4",
@@ -160,6 +158,7 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     pluginSrc: get("pluginSrc"),
     extraPlugins: list(get("extraPlugins")),
     ipamDir: get("ipamDir"),
+    podMode: oneOf(get("podMode"), ["routed", "bridge"] as const, "--pod-mode"),
     bridge: get("bridge"),
     mtu: parseInt10(get("mtu"), "--mtu", 0, MAX_MTU),
     backend: oneOf(get("backend"), ["host-gw", "vxlan", "auto"] as const, "--backend"),
@@ -182,6 +181,7 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     logLevel: oneOf(get("logLevel"), ["debug", "info", "warn", "error"] as const, "--log-level"),
     logFormat: oneOf(get("logFormat"), ["text", "json"] as const, "--log-format"),
     kubeconfig: get("kubeconfig"),
+    kubeList: oneOf(get("kubeList"), ["paged", "watch-list"] as const, "--kube-list"),
     namespace: get("namespace"),
     etcdEndpoints: list(get("etcdEndpoints")),
     etcdPrefix: get("etcdPrefix"),

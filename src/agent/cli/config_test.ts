@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig, parseDuration, usage } from "./config.ts";
+import { ConfigError, parseConfig, parseDuration } from "./config.ts";
+import { usage } from "./options.ts";
 import { OPTIONS } from "./options.ts";
 
 const parse = (argv: string[], env: Record<string, string> = {}) =>

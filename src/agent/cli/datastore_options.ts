@@ -4,7 +4,7 @@
  * @module
  */
 import type { CreateDatastoreOptions } from "../../datastore/mod.ts";
-import type { AgentConfig } from "./config.ts";
+import type { AgentConfig } from "./agent_config.ts";
 import type { Logger } from "../observe/mod.ts";
 
 /** The `createDatastore` options for this config. */
@@ -22,7 +22,7 @@ export function datastoreOptions(
       | "etcdPrefix"
       | "storeDir"
     >
-    & Partial<Pick<AgentConfig, "ipam">>,
+    & Partial<Pick<AgentConfig, "ipam" | "kubeList">>,
   log: Logger,
 ): CreateDatastoreOptions {
   const common = {
@@ -49,6 +49,7 @@ export function datastoreOptions(
         namespace: cfg.namespace,
         ...common,
         watchAllocations: cfg.ipam === "ippool",
+        watchList: cfg.kubeList === "watch-list",
       };
   }
 }

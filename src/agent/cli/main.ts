@@ -10,11 +10,14 @@ import { RealExec } from "../../system/exec.ts";
 import { RealFileSystem } from "../../system/fs.ts";
 import { FfiNetlink } from "../../system/netlink/mod.ts";
 import { createDatastore } from "../../datastore/mod.ts";
-import { type AgentConfig, commandHelp, ConfigError, parseConfig, usage } from "./config.ts";
+import type { AgentConfig } from "./agent_config.ts";
+import { ConfigError, parseConfig } from "./config.ts";
+import { commandHelp, usage } from "./options.ts";
 import { datastoreOptions } from "./datastore_options.ts";
 import { createFirewallDriver } from "../firewall/mod.ts";
 import { createLogger, Metrics } from "../observe/mod.ts";
 import { runAgent } from "./run.ts";
+import { denoWatch } from "../reconcile/mod.ts";
 import { type CommandDeps, installCommand, statusCommand, uninstallCommand } from "./commands.ts";
 
 const enc = new TextEncoder();
@@ -78,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
       log,
       metrics: new Metrics(),
       signal: ac.signal,
+      openWatch: denoWatch,
     });
     return 0;
   }

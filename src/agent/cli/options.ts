@@ -45,6 +45,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "pod network, one CIDR per family, comma separated",
   },
   {
+    key: "serviceCidrs",
+    flag: "service-cidr",
+    env: "SERVICE_CIDR",
+    def: "10.96.0.0/12",
+    help: "service ranges, comma separated: never a peer route or gateway (empty: none)",
+  },
+  {
     key: "nodePrefixLengthV4",
     flag: "node-cidr-mask-size-ipv4",
     env: "NODE_CIDR_MASK_SIZE_IPV4",
@@ -126,6 +133,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "IPAM data dir (written into the conflist when not the default)",
   },
   {
+    key: "podMode",
+    flag: "pod-mode",
+    env: "HOSTGATE_POD_MODE",
+    def: "routed",
+    help:
+      "routed (a veth per pod with host routes and a link-local gateway, no bridge) | bridge (pods on --bridge)",
+  },
+  {
     key: "bridge",
     flag: "bridge",
     env: "HOSTGATE_BRIDGE",
@@ -173,7 +188,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "manage-bridge",
     env: "HOSTGATE_MANAGE_BRIDGE",
     def: "true",
-    help: "create the bridge with its gateway address before the first pod",
+    help: "create the bridge with its gateway address before the first pod (--pod-mode bridge)",
     boolean: true,
     only: ["run"],
   },
@@ -260,6 +275,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: "KUBECONFIG",
     def: "",
     help: "kubeconfig path (default: in-cluster)",
+    only: ALL_DS,
+  },
+  {
+    key: "kubeList",
+    flag: "kube-list",
+    env: "KUBE_LIST",
+    def: "paged",
+    help: "how the kubernetes datastore lists: paged (LIST with limit/continue) | watch-list " +
+      "(streaming sendInitialEvents; paged where the API server refuses it)",
     only: ALL_DS,
   },
   {

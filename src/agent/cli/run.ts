@@ -8,12 +8,18 @@
 import type { Datastore } from "../../datastore/mod.ts";
 import type { Clock } from "../../system/clock.ts";
 import type { FileSystem } from "../../system/fs.ts";
-import { type Netlink, type RouteEvent, RT_TABLE_MAIN } from "../../system/netlink/types.ts";
-import type { AgentConfig } from "./config.ts";
+import {
+  type LinkEvent,
+  type Netlink,
+  type RouteEvent,
+  RT_TABLE_MAIN,
+} from "../../system/netlink/types.ts";
+import type { AgentConfig } from "./agent_config.ts";
 import type { FirewallDriver } from "../firewall/mod.ts";
 import { type HealthServer, type Logger, M, type Metrics, serveHealth } from "../observe/mod.ts";
-import { installPlugins, keepPluginKubeconfig } from "../install/mod.ts";
+import { conflistPath, installPlugins, keepPluginKubeconfig } from "../install/mod.ts";
 import { backoffMs, Reconciler, runLoop, Waker } from "../reconcile/mod.ts";
+import { linkEventWantsPass, type OpenWatch, watchOwnedFiles } from "../reconcile/triggers.ts";
 
 /**
  * The loop counts as stalled (liveness fails) after this many resync
@@ -40,7 +46,12 @@ export interface RunDeps {
   onHealthListening?: (addr: string) => void;
   /** Called after each pass (tests wait on it). */
   onPass?: (r: Reconciler) => void;
+  /** Directory watches for the conflist and plugin; none when absent (unit tests). */
+  openWatch?: OpenWatch;
 }
+
+/** Wait between attempts to open the health listener when its port is taken. */
+export const HEALTH_RETRY_MS = 5_000;
 
 /** Runs the daemon until `signal` aborts. */
 export async function runAgent(d: RunDeps): Promise<void> {
@@ -74,7 +85,7 @@ export async function runAgent(d: RunDeps): Promise<void> {
     try {
       const n = await installPlugins(d.fs, cfg);
       if (n > 0) log.info("plugin installed", { dir: cfg.cniBinDir, files: n });
-      metrics.inc(M.pluginInstalls, "Plugin binaries written", {}, n);
+      metrics.inc(M.pluginInstalls, {}, n);
     } catch (e) {
       log.error("Cannot install the plugin", { error: (e as Error).message });
     }
@@ -84,25 +95,59 @@ export async function runAgent(d: RunDeps): Promise<void> {
         STALL_FACTOR * cfg.retryMaxMs,
         MIN_STALL_MS,
       );
-      health = await serveHealth({
-        addr: cfg.healthAddr,
-        signal: inner.signal,
-        source: {
-          live: () => d.clock.monotonic() - lastProgress < staleAfter,
-          ready: () => {
-            const last = reconciler.last;
-            if (!last) return { ready: false, reasons: ["no reconcile pass yet"] };
-            return { ready: last.ready, reasons: last.notReady };
-          },
-          metrics: () => metrics.render(),
-        },
-      });
-      log.info("health server listening", { addr: health.addr });
-      d.onHealthListening?.(health.addr);
+      const source = {
+        live: () => d.clock.monotonic() - lastProgress < staleAfter,
+        ready: () => reconciler.readiness(),
+        metrics: () => metrics.render(),
+      };
+      // A taken port is an error in the log, never a reason to stop routing: retried.
+      tasks.push((async () => {
+        let logged = false;
+        while (!inner.signal.aborted) {
+          try {
+            health = await serveHealth({ addr: cfg.healthAddr, signal: inner.signal, source });
+            log.info("health server listening", { addr: health.addr });
+            d.onHealthListening?.(health.addr);
+            return;
+          } catch (e) {
+            metrics.inc(M.healthListenErrors);
+            if (!logged) {
+              log.error("Cannot open the health listener; routing goes on, retrying", {
+                addr: cfg.healthAddr,
+                error: (e as Error).message,
+                everyMs: HEALTH_RETRY_MS,
+              });
+              logged = true;
+            }
+            await d.clock.sleep(HEALTH_RETRY_MS, inner.signal);
+          }
+        }
+      })());
+    }
+    if (d.openWatch) {
+      const fire = () => waker.fire();
+      const conf = conflistPath(cfg);
+      for (
+        const [dir, names] of [
+          [conf.slice(0, conf.lastIndexOf("/")), [conf.slice(conf.lastIndexOf("/") + 1)]],
+          [cfg.cniBinDir.replace(/\/+$/, ""), ["hostgate"]],
+        ] as const
+      ) {
+        tasks.push(watchOwnedFiles({
+          open: d.openWatch,
+          dir,
+          names,
+          fire,
+          signal: inner.signal,
+          clock: d.clock,
+          log,
+        }));
+      }
     }
     tasks.push(monitor(d, inner.signal, {
       fire: () => waker.fire(),
       echo: (ev) => reconciler.isEcho(ev),
+      wants: (ev) => linkEventWantsPass(ev, reconciler.vxlanIndex),
     }));
     if (cfg.ippoolKubeconfig && cfg.kubernetesApi) {
       tasks.push(keepPluginKubeconfig({
@@ -153,7 +198,7 @@ export async function runAgent(d: RunDeps): Promise<void> {
 async function monitor(
   d: RunDeps,
   signal: AbortSignal,
-  o: { fire: () => void; echo: (ev: RouteEvent) => boolean },
+  o: { fire: () => void; echo: (ev: RouteEvent) => boolean; wants: (ev: LinkEvent) => boolean },
 ): Promise<void> {
   const fire = o.fire;
   let failures = 0;
@@ -163,10 +208,13 @@ async function monitor(
         signal,
         onEvent: (ev) => {
           if ((ev.route.table ?? RT_TABLE_MAIN) !== RT_TABLE_MAIN) return;
-          d.metrics.inc(M.routeEvents, "Route changes seen by the monitor", { kind: ev.kind });
+          d.metrics.inc(M.routeEvents, { kind: ev.kind });
           if (!o.echo(ev)) fire();
         },
         onOverflow: fire,
+        onLinkEvent: (ev) => {
+          if (o.wants(ev)) fire();
+        },
       });
       failures = 0;
     } catch (e) {

@@ -3,7 +3,7 @@ import { until } from "../../system/fake_clock.ts";
 import { IptablesDriver } from "../firewall/mod.ts";
 import type { Reconciler } from "../reconcile/mod.ts";
 import { runAgent } from "./run.ts";
-import { fakeNode, peer, routesOf } from "../testing/mod.ts";
+import { fakeNode, FakeWatches, peer, routesOf } from "../testing/mod.ts";
 
 Deno.test("run: converges, follows datastore events, repairs a deleted route, stops cleanly", async () => {
   const n = fakeNode({
@@ -53,10 +53,15 @@ Deno.test("run: converges, follows datastore events, repairs a deleted route, st
 });
 
 /** Starts the agent on fake node `n` with `config`; returns the stop function. */
-function start(n: ReturnType<typeof fakeNode>, config = n.config) {
+function start(
+  n: ReturnType<typeof fakeNode>,
+  config = n.config,
+  extra: Partial<Parameters<typeof runAgent>[0]> = {},
+) {
   const ac = new AbortController();
   const passes: boolean[] = [];
   const done = runAgent({
+    ...extra,
     config,
     netlink: n.nl,
     datastore: n.ds,
@@ -151,6 +156,33 @@ Deno.test("run: with --ippool-kubeconfig the plugin's kubeconfig follows the tok
     n.fs.setFile(`${sa}/token`, "rotated");
     await until("the rotated token", () => n.fs.file(path)?.includes("rotated") === true, step);
     assert.equal(n.fs.modeOf(path), 0o600);
+  } finally {
+    await a.stop();
+  }
+});
+
+Deno.test("run: a conflist or plugin removed by hand is put back after one debounce", async () => {
+  const n = fakeNode({ flags: ["--health-addr=", "--debounce=50ms", "--resync-interval=1h"] });
+  const watches = new FakeWatches();
+  const a = start(n, n.config, { openWatch: watches.open });
+  const conflist = "/etc/cni/net.d/10-hostgate.conflist";
+  try {
+    const step = { clock: n.clock, stepMs: 10 };
+    await until("the first pass", () => a.passes.length >= 1, step);
+    await n.clock.advance(1_000); // its own registration asks for one more
+    const settled = a.passes.length;
+    assert.equal(watches.opened, 2, "the conflist and plugin directories");
+    const written = n.fs.file(conflist)!;
+    await n.fs.remove(conflist);
+    watches.event("/etc/cni/net.d", "/etc/cni/net.d/99-other.conflist");
+    await n.clock.advance(1_000);
+    assert.equal(a.passes.length, settled, "another file: no pass");
+    watches.event("/etc/cni/net.d", conflist);
+    await until("the repair", () => n.fs.file(conflist) === written, step);
+    assert.equal(a.passes.length, settled + 1);
+    await n.fs.remove("/opt/cni/bin/hostgate");
+    watches.event("/opt/cni/bin", "/opt/cni/bin/hostgate");
+    await until("the plugin back", () => n.fs.file("/opt/cni/bin/hostgate") !== undefined, step);
   } finally {
     await a.stop();
   }

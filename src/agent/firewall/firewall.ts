@@ -2,9 +2,12 @@
  * hostgate's packet filter rules as data, and the payloads that install them.
  * Everything here is pure: it reads `iptables-save` / `nft list` text and
  * renders `iptables-restore --noflush` / `nft -f` payloads (golden-tested in
- * testdata/). Own chains only, every rule commented; the jumps from FORWARD
- * and POSTROUTING are inserted only when missing (and duplicates deleted), so
- * a restart never adds a second jump.
+ * testdata/). Own chains only, every rule commented. The jumps from FORWARD
+ * and POSTROUTING are APPENDED, only when missing (duplicates deleted, a jump
+ * of an older version that was inserted first is moved): they never pre-empt
+ * rules hostgate does not own, so an operator's DROP or kube-proxy's
+ * KUBE-FORWARD above them keeps deciding first, after any number of resyncs.
+ * Forwarded pod traffic in conntrack state INVALID is dropped.
  * @module
  */
 import { parseSave, ruleKey, type SavedTable, tokenize } from "../../system/iptables.ts";
@@ -38,13 +41,13 @@ const CHAINS: readonly ChainSpec[] = [
     table: "filter",
     chain: FILTER_CHAIN,
     from: "FORWARD",
-    jumpComment: "hostgate: pod forwarding rules",
+    jumpComment: "hostgate: pod forwarding rules, after all others",
   },
   {
     table: "nat",
     chain: NAT_CHAIN,
     from: "POSTROUTING",
-    jumpComment: "hostgate: pod masquerade rules",
+    jumpComment: "hostgate: pod masquerade rules, after all others",
   },
 ];
 
@@ -62,7 +65,10 @@ export function chainRules(spec: FirewallSpec, family: Family, chain: string): s
   const c = cidrOf(spec, family);
   if (c === undefined) return [];
   if (chain === FILTER_CHAIN) {
+    const invalid = q("hostgate: drop pod traffic in conntrack state INVALID");
     return [
+      `-s ${c} -m conntrack --ctstate INVALID -m comment --comment ${invalid} -j DROP`,
+      `-d ${c} -m conntrack --ctstate INVALID -m comment --comment ${invalid} -j DROP`,
       `-s ${c} -m comment --comment ${q("hostgate: forward traffic from pods")} -j ACCEPT`,
       `-d ${c} -m comment --comment ${q("hostgate: forward traffic to pods")} -j ACCEPT`,
     ];
@@ -88,6 +94,11 @@ function jumpsIn(t: SavedTable | undefined, c: ChainSpec): string[] {
   });
 }
 
+/** True for a jump this version writes (appended); an older version's was inserted first. */
+function isCurrentJump(rule: string, c: ChainSpec): boolean {
+  return ruleKey(rule) === ruleKey(jumpRule(c));
+}
+
 /** How one of hostgate's chains looks in the kernel. */
 export interface ChainState {
   table: string;
@@ -95,6 +106,8 @@ export interface ChainState {
   present: boolean;
   rulesMatch: boolean;
   jumps: number;
+  /** The one jump is this version's (appended, not an old one inserted first). */
+  jumpCurrent: boolean;
 }
 
 /** State of hostgate's iptables chains for one family. */
@@ -117,17 +130,19 @@ export function inspectIptables(
     const want = chainRules(spec, family, c.chain);
     const rulesMatch = have !== undefined && have.length === want.length &&
       have.every((r, i) => ruleKey(r) === ruleKey(want[i]!));
+    const jumps = jumpsIn(t, c);
     return {
       table: c.table,
       chain: c.chain,
       present: t?.chains.has(c.chain) ?? false,
       rulesMatch,
-      jumps: jumpsIn(t, c).length,
+      jumps: jumps.length,
+      jumpCurrent: jumps.length === 1 && isCurrentJump(jumps[0]!, c),
     };
   });
   return {
     family,
-    inSync: chains.every((c) => c.present && c.rulesMatch && c.jumps === 1),
+    inSync: chains.every((c) => c.present && c.rulesMatch && c.jumpCurrent),
     chains,
   };
 }
@@ -135,8 +150,8 @@ export function inspectIptables(
 /**
  * The `iptables-restore --noflush` payload bringing one family in line, or ""
  * when it already is. Declaring a chain flushes it, so its rules are written
- * whole; a missing jump is inserted first in its builtin chain; extra jumps
- * are deleted. Tables already in line are left out.
+ * whole; a missing jump is appended to its builtin chain; extra jumps and
+ * an older version's jump are deleted. Tables already in line are left out.
  */
 export function renderIptablesRestore(
   saveText: string,
@@ -149,12 +164,20 @@ export function renderIptablesRestore(
   const out: string[] = [];
   for (const c of CHAINS) {
     const st = state.chains.find((s) => s.chain === c.chain)!;
-    if (st.present && st.rulesMatch && st.jumps === 1) continue;
+    if (st.present && st.rulesMatch && st.jumpCurrent) continue;
     out.push(`*${c.table}`, `:${c.chain} - [0:0]`);
     for (const r of chainRules(spec, family, c.chain)) out.push(`-A ${c.chain} ${r}`);
     const jumps = jumpsIn(tables.get(c.table), c);
-    if (jumps.length === 0) out.push(`-I ${c.from} 1 ${jumpRule(c)}`);
-    for (const extra of jumps.slice(1)) out.push(`-D ${c.from} ${extra}`);
+    const keep = jumps.find((j) => isCurrentJump(j, c));
+    if (keep === undefined) out.push(`-A ${c.from} ${jumpRule(c)}`);
+    let kept = false;
+    for (const j of jumps) {
+      if (j === keep && !kept) {
+        kept = true;
+        continue;
+      }
+      out.push(`-D ${c.from} ${j}`);
+    }
     out.push("COMMIT");
   }
   return out.length === 0 ? "" : out.join("\n") + "\n";
@@ -189,6 +212,9 @@ export function nftChainRules(spec: FirewallSpec, chain: string): string[] {
     if (c === undefined) continue;
     const ip = family === 4 ? "ip" : "ip6";
     if (chain === FILTER_CHAIN) {
+      const invalid = `comment "hostgate: drop pod traffic in conntrack state INVALID"`;
+      out.push(`${ip} saddr ${c} ct state invalid drop ${invalid}`);
+      out.push(`${ip} daddr ${c} ct state invalid drop ${invalid}`);
       out.push(`${ip} saddr ${c} accept comment "hostgate: forward traffic from pods"`);
       out.push(`${ip} daddr ${c} accept comment "hostgate: forward traffic to pods"`);
     } else if (chain === NAT_CHAIN && spec.masquerade) {
@@ -201,13 +227,30 @@ export function nftChainRules(spec: FirewallSpec, chain: string): string[] {
   return out;
 }
 
+/** The declaration of hostgate's agent chains, headers only (a no-op for existing ones). */
+function nftDeclareChains(t: string): string[] {
+  const out = [`table ${t} {`];
+  for (const chain of [FILTER_CHAIN, NAT_CHAIN]) {
+    out.push(`\tchain ${chain} {`, `\t\t${NFT_HEADERS[chain]}`, "\t}");
+  }
+  out.push("}");
+  return out;
+}
+
 /**
- * The whole `nft -f` payload: create-then-delete-then-define replaces the
- * table atomically in one transaction, whether it existed or not.
+ * The whole `nft -f` payload: declare-then-delete-then-define replaces the
+ * agent's own two chains atomically in one transaction, whether they existed
+ * or not. Only the chains: the table is shared with the plugin's hostPort
+ * maps and chains, which a sync must never wipe.
  */
 export function renderNft(spec: FirewallSpec): string {
   const t = `${NFT_TABLE.family} ${NFT_TABLE.name}`;
-  const out = [`table ${t}`, `delete table ${t}`, `table ${t} {`];
+  const out = [
+    ...nftDeclareChains(t),
+    `delete chain ${t} ${FILTER_CHAIN}`,
+    `delete chain ${t} ${NAT_CHAIN}`,
+    `table ${t} {`,
+  ];
   for (const chain of [FILTER_CHAIN, NAT_CHAIN]) {
     out.push(`\tchain ${chain} {`, `\t\t${NFT_HEADERS[chain]}`);
     for (const r of nftChainRules(spec, chain)) out.push(`\t\t${r}`);
@@ -217,17 +260,28 @@ export function renderNft(spec: FirewallSpec): string {
   return out.join("\n") + "\n";
 }
 
-/** The payload deleting hostgate's nft table (harmless when absent). */
+/** The payload deleting the agent's chains (harmless when absent; the plugin's part stays). */
 export function renderNftRemoval(): string {
   const t = `${NFT_TABLE.family} ${NFT_TABLE.name}`;
-  return `table ${t}\ndelete table ${t}\n`;
+  return [
+    ...nftDeclareChains(t),
+    `delete chain ${t} ${FILTER_CHAIN}`,
+    `delete chain ${t} ${NAT_CHAIN}`,
+  ].join("\n") + "\n";
+}
+
+/** True when a `nft list table` output holds one of the agent's chains. */
+export function nftHasAgentChains(listText: string | undefined): boolean {
+  if (listText === undefined) return false;
+  const { chains } = parseNftTable(listText);
+  return chains.has(FILTER_CHAIN) || chains.has(NAT_CHAIN);
 }
 
 /** True when a `nft list table` output (undefined: no table) matches the spec. */
 export function nftInSync(listText: string | undefined, spec: FirewallSpec): boolean {
   if (listText === undefined) return false;
+  // Other chains (the plugin's hostPort chains) share the table: only the agent's two count.
   const { chains } = parseNftTable(listText);
-  if (chains.size !== 2) return false;
   return [FILTER_CHAIN, NAT_CHAIN].every((name) => {
     const c = chains.get(name);
     const want = nftChainRules(spec, name);

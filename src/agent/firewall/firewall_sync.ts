@@ -19,6 +19,7 @@ import {
   type FirewallSpec,
   inspectIptables,
   NFT_TABLE,
+  nftHasAgentChains,
   nftInSync,
   renderIptablesRemoval,
   renderIptablesRestore,
@@ -108,7 +109,9 @@ export class NftDriver implements FirewallDriver {
   }
 
   async remove(): Promise<boolean> {
-    if (await this.#nft.listTable(NFT_TABLE.family, NFT_TABLE.name) === undefined) return false;
+    if (!nftHasAgentChains(await this.#nft.listTable(NFT_TABLE.family, NFT_TABLE.name))) {
+      return false;
+    }
     await this.#nft.apply(renderNftRemoval());
     return true;
   }

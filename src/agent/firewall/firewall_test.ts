@@ -44,7 +44,7 @@ const INSTALLED_SAVE = `*nat
 :OUTPUT ACCEPT [0:0]
 :POSTROUTING ACCEPT [0:0]
 :HOSTGATE-POSTRTG - [0:0]
--A POSTROUTING -m comment --comment "hostgate: pod masquerade rules" -j HOSTGATE-POSTRTG
+-A POSTROUTING -m comment --comment "hostgate: pod masquerade rules, after all others" -j HOSTGATE-POSTRTG
 -A HOSTGATE-POSTRTG -s 10.244.0.0/16 ! -d 10.244.0.0/16 -m addrtype ! --dst-type LOCAL -m comment --comment "hostgate: masquerade pod traffic leaving the cluster" -j MASQUERADE
 COMMIT
 *filter
@@ -52,8 +52,10 @@ COMMIT
 :FORWARD DROP [0:0]
 :OUTPUT ACCEPT [0:0]
 :HOSTGATE-FWD - [0:0]
--A FORWARD -m comment --comment "hostgate: pod forwarding rules" -j HOSTGATE-FWD
 -A FORWARD -j DOCKER-USER
+-A FORWARD -m comment --comment "hostgate: pod forwarding rules, after all others" -j HOSTGATE-FWD
+-A HOSTGATE-FWD -s 10.244.0.0/16 -m conntrack --ctstate INVALID -m comment --comment "hostgate: drop pod traffic in conntrack state INVALID" -j DROP
+-A HOSTGATE-FWD -d 10.244.0.0/16 -m conntrack --ctstate INVALID -m comment --comment "hostgate: drop pod traffic in conntrack state INVALID" -j DROP
 -A HOSTGATE-FWD -s 10.244.0.0/16 -m comment --comment "hostgate: forward traffic from pods" -j ACCEPT
 -A HOSTGATE-FWD -d 10.244.0.0/16 -m comment --comment "hostgate: forward traffic to pods" -j ACCEPT
 COMMIT
@@ -79,12 +81,12 @@ Deno.test("restore payload: nothing when the kernel already matches (real save t
 
 Deno.test("restore payload: a changed rule rewrites only its table, keeping the jump (golden)", async () => {
   const changed = INSTALLED_SAVE.replace(
-    "-A HOSTGATE-FWD -d 10.244.0.0/16",
-    "-A HOSTGATE-FWD -d 10.99.0.0/16",
+    "-A HOSTGATE-FWD -d 10.244.0.0/16 -m comment",
+    "-A HOSTGATE-FWD -d 10.99.0.0/16 -m comment",
   );
   const payload = renderIptablesRestore(changed, V4, 4);
   assert.ok(!payload.includes("*nat"), "nat is in line and must not be rewritten");
-  assert.ok(!payload.includes("-I FORWARD"), "the jump exists and must not be added again");
+  assert.ok(!payload.includes("-A FORWARD"), "the jump exists and must not be added again");
   await assertGolden("restore_v4_rule_changed.txt", payload);
 });
 
@@ -97,6 +99,18 @@ Deno.test("restore payload: duplicate jumps are deleted, one kept (golden)", asy
   assert.equal(st.inSync, false);
   assert.equal(st.chains.find((c) => c.chain === FILTER_CHAIN)!.jumps, 2);
   await assertGolden("restore_v4_dup_jump.txt", renderIptablesRestore(dup, V4, 4));
+});
+
+Deno.test("restore payload: an older version's jump inserted first is moved to the end (golden)", async () => {
+  const old = INSTALLED_SAVE.replace(
+    '-A FORWARD -j DOCKER-USER\n-A FORWARD -m comment --comment "hostgate: pod forwarding rules, after all others" -j HOSTGATE-FWD',
+    '-A FORWARD -m comment --comment "hostgate: pod forwarding rules" -j HOSTGATE-FWD\n-A FORWARD -j DOCKER-USER',
+  );
+  assert.notEqual(old, INSTALLED_SAVE);
+  assert.equal(inspectIptables(old, V4, 4).inSync, false);
+  const payload = renderIptablesRestore(old, V4, 4);
+  assert.ok(!payload.includes("-I "), "nothing is ever inserted first");
+  await assertGolden("restore_v4_old_jump.txt", payload);
 });
 
 Deno.test("removal payload deletes jumps, flushes and deletes both chains (golden)", async () => {
@@ -121,10 +135,10 @@ Deno.test("iptables driver: first sync writes, second writes nothing, a restart 
   const again = new IptablesDriver({ v4, v6 });
   assert.equal(await again.sync(DUAL), false);
   assert.deepEqual(v4.rules("filter", "FORWARD"), [
-    '-m comment --comment "hostgate: pod forwarding rules" -j HOSTGATE-FWD',
+    '-m comment --comment "hostgate: pod forwarding rules, after all others" -j HOSTGATE-FWD',
   ]);
   assert.equal(v4.rules("nat", "POSTROUTING")!.length, 1);
-  assert.equal(v6.rules("filter", FILTER_CHAIN)!.length, 2);
+  assert.equal(v6.rules("filter", FILTER_CHAIN)!.length, 4);
   assert.ok(v6.rules("nat", NAT_CHAIN)![0]!.includes("fd00:10:244::/56"));
   assert.equal(await fw.inSync(DUAL), true);
 });
@@ -137,11 +151,15 @@ Deno.test("iptables driver: a rule deleted by hand is put back, other chains unt
   v4.command("filter", ["-F", FILTER_CHAIN]);
   assert.equal(await fw.inSync(V4), false);
   assert.equal(await fw.sync(V4), true);
-  assert.equal(v4.rules("filter", FILTER_CHAIN)!.length, 2);
-  // hostgate's jump first, the foreign DROP kept after it.
+  assert.equal(v4.rules("filter", FILTER_CHAIN)!.length, 4);
+  // The operator's DROP keeps deciding first, hostgate's jump after it, however often synced.
+  for (let i = 0; i < 3; i++) {
+    v4.command("filter", ["-F", FILTER_CHAIN]);
+    assert.equal(await fw.sync(V4), true);
+  }
   assert.deepEqual(v4.rules("filter", "FORWARD")!.map((r) => r.split(" ").at(-1)), [
-    FILTER_CHAIN,
     "DROP",
+    FILTER_CHAIN,
   ]);
 });
 
@@ -187,6 +205,22 @@ Deno.test("nft driver: writes once, detects a manual edit, removes the table", a
   assert.equal(await fw.sync(DUAL), true);
   assert.equal(await fw.inSync(DUAL), true);
   assert.equal(await fw.remove(), true);
-  assert.equal(await nft.listTable("inet", "hostgate"), undefined);
+  assert.doesNotMatch((await nft.listTable("inet", "hostgate")) ?? "", /HOSTGATE-/);
   assert.equal(await fw.remove(), false);
+});
+
+Deno.test("nft driver: sync and remove keep the plugin's hostPort chains in the shared table", async () => {
+  const nft = new FakeNft();
+  const fw = new NftDriver(nft);
+  nft.setTable("inet", "hostgate", [
+    "chain hostport-dnat {",
+    "meta nfproto ipv4 dnat ip to meta l4proto . th dport map @hostport-any4",
+    "}",
+  ]);
+  assert.equal(await fw.sync(DUAL), true);
+  assert.equal(await fw.inSync(DUAL), true, "a foreign chain does not make the agent resync");
+  assert.equal(await fw.sync(DUAL), false);
+  assert.match((await nft.listTable("inet", "hostgate"))!, /chain hostport-dnat/);
+  assert.equal(await fw.remove(), true);
+  assert.match((await nft.listTable("inet", "hostgate"))!, /chain hostport-dnat/);
 });

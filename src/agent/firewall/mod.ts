@@ -19,6 +19,7 @@ export {
   NAT_CHAIN,
   NFT_TABLE,
   nftChainRules,
+  nftHasAgentChains,
   nftInSync,
   renderIptablesRemoval,
   renderIptablesRestore,

@@ -12,10 +12,23 @@ import { IPPOOL_TYPE } from "../../ipam/config.ts";
 /** Default IPAM data directory of the plugin; written into the conflist only when different. */
 export const DEFAULT_IPAM_DIR = "/run/hostgate/ipam";
 
+/**
+ * The plugin's pod-record dir (hostPorts, bandwidth) beside an IPAM dir:
+ * "<parent>/pods", which for the default IPAM dir is the plugin's default
+ * (/run/hostgate/pods), so it is written only when the IPAM dir is not.
+ */
+export function podStateDirFor(ipamDir: string): string {
+  const parent = ipamDir.replace(/\/+$/, "").replace(/\/[^/]*$/, "");
+  return `${parent || ""}/pods`;
+}
+
 /** What the conflist depends on. */
 export interface ConflistSpec {
   /** Network name ("hostgate"). */
   name: string;
+  /** How the plugin wires pods; "routed" when absent. */
+  mode?: "routed" | "bridge";
+  /** The pod bridge (written only in bridge mode). */
   bridge: string;
   mtu: number;
   /** This node's pod subnets, one per family. */
@@ -56,6 +69,7 @@ export function conflistIppool(
 export type ConflistConfig = Pick<
   AgentConfig,
   | "networkName"
+  | "podMode"
   | "bridge"
   | "ipamDir"
   | "ipam"
@@ -75,6 +89,7 @@ export function conflistFor(
 ): string {
   return renderConflist({
     name: cfg.networkName,
+    mode: cfg.podMode,
     bridge: cfg.bridge,
     mtu: node.mtu,
     podCidrs: node.podCidrs,
@@ -93,21 +108,25 @@ export function renderConflist(spec: ConflistSpec): string {
       nodeName: spec.ippool.nodeName,
     }
     : localIpam(spec);
+  const entry: Record<string, unknown> = {
+    type: "hostgate",
+    mode: spec.mode ?? "routed",
+    ...(spec.mode === "bridge" ? { bridge: spec.bridge } : {}),
+    isGateway: true,
+    isDefaultGateway: true,
+    mtu: spec.mtu,
+    // hostPorts and bandwidth are built in: no Go plugin in the chain.
+    capabilities: { portMappings: true, bandwidth: true },
+  };
+  if (spec.ipamDir !== undefined && spec.ipamDir !== DEFAULT_IPAM_DIR) {
+    entry.stateDir = podStateDirFor(spec.ipamDir);
+  }
+  entry.ipam = ipam;
   const doc = {
     cniVersion: "1.0.0",
     cniVersions: ["1.0.0", "1.1.0"],
     name: spec.name,
-    plugins: [
-      {
-        type: "hostgate",
-        bridge: spec.bridge,
-        isGateway: true,
-        isDefaultGateway: true,
-        mtu: spec.mtu,
-        ipam,
-      },
-      { type: "portmap", capabilities: { portMappings: true }, snat: true },
-    ],
+    plugins: [entry],
   };
   return JSON.stringify(doc, null, 2) + "\n";
 }

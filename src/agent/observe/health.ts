@@ -24,23 +24,32 @@ export interface HealthServer {
   finished: Promise<void>;
 }
 
+/** The HTTP statuses the health server answers with. */
+const STATUS = { ok: 200, notFound: 404, methodNotAllowed: 405, unavailable: 503 } as const;
+
 /** Handles one request; exported for tests without a socket. */
 export function handleHealth(req: Request, src: HealthSource): Response {
   const path = new URL(req.url).pathname;
   const text = (status: number, body: string, type = "text/plain; charset=utf-8") =>
     new Response(body, { status, headers: { "content-type": type } });
-  if (req.method !== "GET" && req.method !== "HEAD") return text(405, "method not allowed\n");
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    return text(STATUS.methodNotAllowed, "method not allowed\n");
+  }
   switch (path) {
     case "/healthz":
-      return src.live() ? text(200, "ok\n") : text(503, "reconcile loop stalled\n");
+      return src.live()
+        ? text(STATUS.ok, "ok\n")
+        : text(STATUS.unavailable, "reconcile loop stalled\n");
     case "/readyz": {
       const r = src.ready();
-      return r.ready ? text(200, "ok\n") : text(503, r.reasons.map((x) => `${x}\n`).join(""));
+      return r.ready
+        ? text(STATUS.ok, "ok\n")
+        : text(STATUS.unavailable, r.reasons.map((x) => `${x}\n`).join(""));
     }
     case "/metrics":
-      return text(200, src.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+      return text(STATUS.ok, src.metrics(), "text/plain; version=0.0.4; charset=utf-8");
     default:
-      return text(404, "not found\n");
+      return text(STATUS.notFound, "not found\n");
   }
 }
 

@@ -1,9 +1,11 @@
 /**
- * The agent's metrics and their Prometheus text rendering. A small registry
- * instance (no module-level state) created by `run` and handed to the
- * reconciler and the health server.
+ * The agent's metrics registry and its Prometheus text rendering. An instance
+ * (no module-level state) created by `run` and handed to the reconciler and
+ * the health server; the metrics themselves are declared in registry.ts.
  * @module
  */
+
+import { ALL_METRICS, type MetricDef } from "./registry.ts";
 
 type Labels = Record<string, string>;
 
@@ -14,7 +16,7 @@ function labelText(labels: Labels): string {
   return `{${keys.map((k) => `${k}="${esc(labels[k]!)}"`).join(",")}}`;
 }
 
-interface Family {
+interface MetricFamily {
   name: string;
   help: string;
   type: "counter" | "gauge" | "histogram";
@@ -40,51 +42,57 @@ export const DURATION_BUCKETS = [
   5,
 ];
 
-/** A registry of counters, gauges and histograms. */
+/** A registry of counters, gauges and histograms, declared in registry.ts. */
 export class Metrics {
-  readonly #families = new Map<string, Family>();
+  readonly #families = new Map<string, MetricFamily>();
 
-  #family(name: string, help: string, type: Family["type"], buckets?: number[]): Family {
-    let f = this.#families.get(name);
-    if (!f) {
-      f = { name, help, type, values: new Map(), buckets, hist: buckets ? new Map() : undefined };
-      this.#families.set(name, f);
+  /** Declares every catalog metric, so each renders before its first change. */
+  constructor(defs: readonly MetricDef[] = ALL_METRICS) {
+    for (const d of defs) {
+      const f = this.#family(d);
+      if (d.type !== "histogram") f.values.set("", 0);
     }
+  }
+
+  #family(d: MetricDef): MetricFamily {
+    let f = this.#families.get(d.name);
+    if (!f) {
+      const buckets = d.type === "histogram" ? DURATION_BUCKETS : undefined;
+      f = {
+        name: d.name,
+        help: d.help,
+        type: d.type,
+        values: new Map(),
+        buckets,
+        hist: buckets ? new Map() : undefined,
+      };
+      this.#families.set(d.name, f);
+    }
+    if (f.type !== d.type) throw new Error(`Cannot use metric ${d.name}: it is a ${f.type}`);
     return f;
   }
 
-  /** Declares a metric so it renders (as 0) before its first change. */
-  declare(
-    name: string,
-    help: string,
-    type: "counter" | "gauge",
-    labels: Labels = {},
-  ): void {
-    const f = this.#family(name, help, type);
-    const k = labelText(labels);
-    if (!f.values.has(k)) f.values.set(k, 0);
-  }
-
   /** Adds to a counter. */
-  inc(name: string, help: string, labels: Labels = {}, by = 1): void {
-    const f = this.#family(name, help, "counter");
+  inc(d: MetricDef, labels: Labels = {}, by = 1): void {
+    if (d.type !== "counter") throw new Error(`Cannot increment ${d.name}: it is a ${d.type}`);
+    const f = this.#family(d);
     const k = labelText(labels);
+    if (k !== "") f.values.delete("");
     f.values.set(k, (f.values.get(k) ?? 0) + by);
   }
 
   /** Sets a gauge. */
-  set(name: string, help: string, value: number, labels: Labels = {}): void {
-    this.#family(name, help, "gauge").values.set(labelText(labels), value);
-  }
-
-  /** Drops every label set of a gauge (before setting the current ones). */
-  resetGauge(name: string): void {
-    this.#families.get(name)?.values.clear();
+  set(d: MetricDef, value: number, labels: Labels = {}): void {
+    if (d.type !== "gauge") throw new Error(`Cannot set ${d.name}: it is a ${d.type}`);
+    const f = this.#family(d);
+    const k = labelText(labels);
+    if (k !== "") f.values.delete("");
+    f.values.set(k, value);
   }
 
   /** Records one observation in a histogram. */
-  observe(name: string, help: string, value: number, buckets = DURATION_BUCKETS): void {
-    const f = this.#family(name, help, "histogram", buckets);
+  observe(d: MetricDef, value: number): void {
+    const f = this.#family(d);
     const k = "";
     const h = f.hist!.get(k) ?? { counts: f.buckets!.map(() => 0), sum: 0, count: 0 };
     f.buckets!.forEach((b, i) => {
@@ -96,12 +104,14 @@ export class Metrics {
   }
 
   /** Current value of a counter or gauge (0 when unset), for tests and status. */
-  value(name: string, labels: Labels = {}): number {
+  value(d: MetricDef | string, labels: Labels = {}): number {
+    const name = typeof d === "string" ? d : d.name;
     return this.#families.get(name)?.values.get(labelText(labels)) ?? 0;
   }
 
   /** Observation count of a histogram. */
-  count(name: string): number {
+  count(d: MetricDef | string): number {
+    const name = typeof d === "string" ? d : d.name;
     return this.#families.get(name)?.hist?.get("")?.count ?? 0;
   }
 
@@ -126,23 +136,4 @@ export class Metrics {
   }
 }
 
-/** Metric names, in one place so tests, docs and dashboards agree. */
-export const M = {
-  routesDesired: "hostgate_routes_desired",
-  routesInstalled: "hostgate_routes_installed",
-  routeWrites: "hostgate_route_writes_total",
-  routeConflicts: "hostgate_route_conflicts",
-  peersSkipped: "hostgate_peers_skipped",
-  reconcileDuration: "hostgate_reconcile_duration_seconds",
-  reconciles: "hostgate_reconciles_total",
-  reconcileErrors: "hostgate_reconcile_errors_total",
-  firewallWrites: "hostgate_firewall_writes_total",
-  conflistWrites: "hostgate_conflist_writes_total",
-  pluginInstalls: "hostgate_plugin_installs_total",
-  datastoreEvents: "hostgate_datastore_events_total",
-  datastoreConnected: "hostgate_datastore_connected",
-  routeEvents: "hostgate_route_monitor_events_total",
-  ready: "hostgate_ready",
-  vxlanWrites: "hostgate_vxlan_writes_total",
-  vxlanPeers: "hostgate_vxlan_peers",
-} as const;
+export { ALL_METRICS, M, type MetricDef } from "./registry.ts";

@@ -11,6 +11,7 @@ import { canonIp, normalizeCidr } from "../../net/mod.ts";
 import type { DesiredState } from "../reconcile/mod.ts";
 import { routeMatches } from "../routes/mod.ts";
 import type { VxlanEntries } from "../vxlan/mod.ts";
+import type { Reject } from "../reconcile/trust.ts";
 
 /** One peer and family in the report. */
 export interface PeerStatus {
@@ -36,6 +37,8 @@ export interface StatusReport {
   rules: { backend: string; inPlace: boolean };
   conflist: { path: string; state: "current" | "outdated" | "missing" | "not-yet" };
   ipam: { dir: string; inUse: number };
+  /** Datastore values the trust gate refused (never routed). */
+  rejected: Reject[];
 }
 
 /** Inputs of `buildStatus`. */
@@ -50,6 +53,7 @@ export interface StatusInput {
   rules: StatusReport["rules"];
   conflist: StatusReport["conflist"];
   ipam: StatusReport["ipam"];
+  rejects?: readonly Reject[];
 }
 
 /** Builds the report: each peer route present, missing or wrong. */
@@ -89,6 +93,7 @@ export function buildStatus(i: StatusInput): StatusReport {
     rules: i.rules,
     conflist: i.conflist,
     ipam: i.ipam,
+    rejected: [...(i.rejects ?? [])],
   };
 }
 
@@ -146,6 +151,9 @@ export function renderStatus(r: StatusReport): string {
     );
   }
   for (const s of r.staleRoutes) out.push(`stale route: ${s}`);
+  for (const x of r.rejected) {
+    out.push(`rejected: node ${x.node} ${x.field} ${x.value}: ${x.reason} (${x.detail})`);
+  }
   return out.join("\n") + "\n";
 }
 

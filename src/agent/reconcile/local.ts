@@ -6,6 +6,7 @@
 import { type Link, type NetlinkHandle, RT_TABLE_MAIN } from "../../system/netlink/types.ts";
 import { canonIp, cidrContainsIp, type Family, familyOf } from "../../net/mod.ts";
 import type { LocalAddress } from "./desired_state.ts";
+import { HOST_VETH_PATTERN } from "../../plugin/names.ts";
 
 /** Every address of the node with its link name. */
 export function readLocalAddrs(handle: NetlinkHandle): LocalAddress[] {
@@ -70,6 +71,7 @@ export function detectUplink(handle: NetlinkHandle, opts: UplinkOptions): Uplink
   if (!link) {
     link = links.filter((l) =>
       l.name !== "lo" && l.name !== opts.bridge && l.master === undefined &&
+      !HOST_VETH_PATTERN.test(l.name) &&
       l.kind !== "bridge" && l.kind !== "vxlan" &&
       l.up && addrs.some((a) =>
         a.linkIndex === l.index

@@ -1,8 +1,11 @@
 /**
- * The trigger side of the level-triggered loop: any number of `fire()` calls
- * (datastore events, route monitor, timers) collapse into one pending pass;
- * the loop debounces, runs a pass, and on failure retries with exponential
- * backoff. Time comes from `Clock`, so tests drive it without real waiting.
+ * What decides when the reconciler runs. `Waker` collapses any number of
+ * `fire()` calls (datastore changes, route-monitor events) into one pending
+ * pass; `runLoop` waits for that or for the periodic safety resync,
+ * debounces, runs one pass, and after a failed pass tries again after an
+ * exponential backoff (`backoffMs`). A pass computes everything from current
+ * state, so it never matters how many triggers one pass answers. Time comes
+ * from `Clock`, so tests drive the loop without real waiting.
  * @module
  */
 import type { Clock } from "../../system/clock.ts";

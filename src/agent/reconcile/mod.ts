@@ -5,8 +5,10 @@
  * folders and reports it, the debounced loop that drives it, and the node's
  * own registration.
  *
- * Owns: desired-state computation, the resync pass and its order, the loop's
- * timing, forwarding sysctls. Must not: encode kernel or firewall payloads
+ * Owns: the trust gate (trust.ts: no datastore value is routed before it is
+ * validated and owned), desired-state computation, the resync pass as named
+ * steps (steps.ts) and their order, the loop's timing and its event
+ * triggers, forwarding sysctls. Must not: encode kernel or firewall payloads
  * (routes/, vxlan/, firewall/ do), parse flags (cli/), or talk to a datastore
  * other than through the `Datastore` interface.
  * @module
@@ -33,6 +35,35 @@ export {
   type ReconcilerDeps,
   type ResyncResult,
 } from "./reconciler.ts";
+export {
+  denoWatch,
+  type FileWatch,
+  linkEventWantsPass,
+  type OpenWatch,
+  WATCH_RETRY_MS,
+  watchOwnedFiles,
+} from "./triggers.ts";
+export {
+  badGatewayWhy,
+  endpointIps,
+  type Reject,
+  REJECT_REASONS,
+  type RejectReason,
+  type Trusted,
+  type TrustInput,
+  trustNodes,
+  type TrustPolicy,
+} from "./trust.ts";
+export { RejectReporter, WARN_BURST, WARN_WINDOW_MS } from "./trust_report.ts";
+export { type PassTally } from "./pass.ts";
+export {
+  desiredStep,
+  mayDelete,
+  type Observed,
+  readStep,
+  type StepDeps,
+  trustStep,
+} from "./steps.ts";
 export {
   REREGISTER_BACKOFF_MS,
   SelfRegistration,

@@ -1,85 +1,52 @@
 /**
- * One level-triggered pass (like kindnet): read the node list, this node's
- * addresses, hostgate's routes, rules and files; compute the desired state;
- * write only the difference. Every trigger (datastore event, route monitor,
- * timer) just asks for another pass, so a second pass over unchanged input
- * writes nothing. The pass keeps going past a failed step and reports all
- * errors, so a broken datastore never stops route repair for known nodes.
+ * One level-triggered pass (like kindnet), as a short list of named steps
+ * (steps.ts): read → trust → desired → apply → report. Every trigger
+ * (datastore event, route monitor, timer) just asks for another pass, so a
+ * second pass over unchanged input writes nothing. The pass keeps going past
+ * a failed step and reports all errors, so a broken datastore never stops
+ * route repair for known nodes; deletions need an authoritative node list.
  * With the vxlan and auto backends the pass also keeps hostgate's vxlan
- * device, and the neighbour and FDB entries of tunnelled peers, in line
- * (vxlan_sync.ts), announcing this node's VTEP through the datastore.
+ * device and the tunnelled peers' neighbour and FDB entries in line.
  * @module
  */
 import type { Datastore } from "../../datastore/mod.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import type { Clock } from "../../system/clock.ts";
+import type { NetlinkHandle, RouteEvent } from "../../system/netlink/types.ts";
 import {
-  HOSTGATE_ROUTE_PROTOCOL,
-  type NetlinkHandle,
-  type RouteEvent,
-} from "../../system/netlink/types.ts";
-import { ensureBridge } from "../../system/netlink/bridge.ts";
-import { familyOf } from "../../net/mod.ts";
-import type { AgentConfig } from "../cli/mod.ts";
-import {
-  conflistFor,
-  conflistPath,
-  ensureConflist,
-  installPlugins,
-  pluginPresent,
-} from "../install/mod.ts";
-import {
-  computeDesired,
   type DesiredState,
   type PeerPlan,
-  podCidrsOf,
   SKIP_REASONS,
   type SkipReason,
 } from "./desired_state.ts";
 import type { FirewallDriver } from "../firewall/mod.ts";
-import { detectUplink, readLocalAddrs } from "./local.ts";
 import { type Logger, M, type Metrics } from "../observe/mod.ts";
-import { ownRoutes, type RouteApplyResult, RouteExpectation, syncRoutes } from "../routes/mod.ts";
+import { type RouteApplyResult, RouteExpectation } from "../routes/mod.ts";
 import { passCache } from "./pass_cache.ts";
-import {
-  planVxlanEntries,
-  podMtu,
-  sameVtep,
-  syncVxlanDevice,
-  usesVxlan,
-  vtepOfDevice,
-  type VxlanEntriesStep,
-} from "../vxlan/mod.ts";
+import { sameVtep } from "../vxlan/mod.ts";
 import { SelfRegistration } from "./registration.ts";
+import { PassTally } from "./pass.ts";
+import { RejectReporter } from "./trust_report.ts";
+import type { Reject } from "./trust.ts";
+import {
+  applyBridge,
+  applyConflist,
+  applyForwarding,
+  applyPlugin,
+  applyRoutesAndTunnels,
+  applyRules,
+  applyVxlanDevice,
+  desiredStep,
+  mayDelete,
+  mtuOf,
+  readStep,
+  type ReconcileConfig,
+  reportStep,
+  type StepDeps,
+  trustStep,
+} from "./steps.ts";
 
-/** The config fields a pass uses. */
-export type ReconcileConfig = Pick<
-  AgentConfig,
-  | "nodeName"
-  | "nodeIps"
-  | "iface"
-  | "bridge"
-  | "clusterCidrs"
-  | "masquerade"
-  | "mtu"
-  | "backend"
-  | "vxlanVni"
-  | "vxlanPort"
-  | "vxlanDevice"
-  | "manageBridge"
-  | "networkName"
-  | "ipamDir"
-  | "cniBinDir"
-  | "cniConfDir"
-  | "conflistName"
-  | "pluginSrc"
-  | "extraPlugins"
-  | "resyncIntervalMs"
-  | "ipam"
-  | "ippoolName"
-  | "ippoolKubeconfig"
-  | "kubeconfig"
->;
+export type { ReconcileConfig } from "./steps.ts";
 
 /** What the reconciler is given. */
 export interface ReconcilerDeps {
@@ -107,17 +74,25 @@ export interface ResyncResult {
   /** Why not ready, when not. */
   notReady: string[];
   desired: DesiredState;
+  /** Values the trust gate refused in this pass. */
+  rejects: Reject[];
+  /** Whether the datastore was connected when the pass read it. */
+  datastoreConnected: boolean;
+  /** True when the pass could delete (authoritative list with this node in it). */
+  deleted: boolean;
 }
 
-/** Runs passes; keeps registration and readiness state between them. */
+/** Runs passes; keeps registration, reject reporting and readiness state between them. */
 export class Reconciler {
   readonly #d: ReconcilerDeps;
   readonly #self: SelfRegistration;
+  readonly #rejects: RejectReporter;
   #skippedKey = "";
   #last: ResyncResult | undefined;
   readonly #expected = new RouteExpectation();
   /** When the rules were last found (or made) right; undefined until then. */
   #rulesOkAt: number | undefined;
+  #vxlanIndex: number | undefined;
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -128,6 +103,7 @@ export class Reconciler {
       clock: deps.clock,
       onDatastoreChange: deps.onDatastoreChange,
     });
+    this.#rejects = new RejectReporter(deps);
   }
 
   /**
@@ -138,211 +114,105 @@ export class Reconciler {
     return this.#expected.isEcho(ev);
   }
 
-  /** The result of the last pass, for /readyz and status. */
+  /** ifindex of hostgate's vxlan device at the last pass (its neighbour events matter). */
+  get vxlanIndex(): number | undefined {
+    return this.#vxlanIndex;
+  }
+
+  /** The result of the last pass, for status. */
   get last(): ResyncResult | undefined {
     return this.#last;
   }
 
+  /**
+   * Readiness now: the last pass's reasons, with the datastore's state read
+   * live, so /readyz turns 503 as soon as the store is lost (not a pass
+   * later) and 200 only after one full pass with the store back.
+   */
+  readiness(): { ready: boolean; reasons: string[] } {
+    const last = this.#last;
+    if (!last) return { ready: false, reasons: ["no reconcile pass yet"] };
+    const h = this.#d.datastore.health();
+    const reasons = last.notReady.filter((r) => !r.startsWith("datastore not connected"));
+    if (!h.connected) reasons.unshift(`datastore not connected: ${h.lastError ?? "unknown"}`);
+    else if (!last.datastoreConnected) reasons.unshift("datastore back; waiting for a full pass");
+    return { ready: reasons.length === 0, reasons };
+  }
+
   /** One full pass. Never throws: errors are in the result. */
   async resync(): Promise<ResyncResult> {
-    const { config: cfg, metrics, log } = this.#d;
-    const handle = passCache(this.#d.handle);
-    const t0 = this.#d.clock.monotonic();
-    const errors: Error[] = [];
-    const notReady: string[] = [];
-    let writes = 0;
-    const step = async <T>(what: string, fn: () => T | Promise<T>): Promise<T | undefined> => {
-      try {
-        return await fn();
-      } catch (e) {
-        const err = e instanceof Error ? e : new Error(String(e));
-        errors.push(err);
-        notReady.push(`${what}: ${err.message}`);
-        log.warn(`Cannot ${what}`, { error: err.message });
-        return undefined;
-      }
+    const d: StepDeps = {
+      ...this.#d,
+      handle: passCache(this.#d.handle),
+      self: this.#self,
+      expected: this.#expected,
     };
+    const cfg = d.config;
+    const t0 = d.clock.monotonic();
+    const pass = new PassTally(d.log);
 
-    const uplink = await step(
-      "read the uplink",
-      () => detectUplink(handle, { iface: cfg.iface, nodeIps: cfg.nodeIps, bridge: cfg.bridge }),
-    );
-    const nodeIps = uplink?.nodeIps ?? [];
-    // A VTEP already announced (or on the device after a restart) is kept, never withdrawn.
-    await step("register with the datastore", () =>
-      this.#self.ensure(
-        nodeIps,
-        usesVxlan(cfg.backend)
-          ? vtepOfDevice(handle, cfg.vxlanDevice) ?? this.#self.vtep
-          : undefined,
-      ));
-    writes += await step("enable forwarding", () => this.#forwarding()) ?? 0;
-
-    const health = this.#d.datastore.health();
-    metrics.set(
-      M.datastoreConnected,
-      "1 when the datastore is reachable",
-      health.connected ? 1 : 0,
-    );
-    metrics.set(M.datastoreEvents, "Datastore change events seen", health.events);
-    if (!health.connected) {
-      notReady.push(`datastore not connected: ${health.lastError ?? "unknown"}`);
-    }
-
-    let nodes = this.#self.nodes();
-    const overlay = { config: cfg, handle, log, metrics };
-    const device = await step("set up the vxlan device", () =>
-      syncVxlanDevice(overlay, {
-        uplink,
-        selfPodCidrs: podCidrsOf(nodes.find((n) => n.name === cfg.nodeName)),
-      }));
-    writes += device?.writes ?? 0;
-    if (device?.vtep && !sameVtep(device.vtep, this.#self.vtep)) {
-      await step("register with the datastore", () => this.#self.ensure(nodeIps, device.vtep));
-      nodes = this.#self.nodes();
-    }
-    const localAddrs = (await step("read addresses", () => readLocalAddrs(handle))) ?? [];
-    const desired = computeDesired({
-      selfName: cfg.nodeName,
-      nodes,
-      localAddrs,
-      bridge: cfg.bridge,
-      backend: cfg.backend,
-      vxlanLinkIndex: device?.link?.index,
-      podAddresses: this.#d.datastore.podAddresses?.() ?? [],
+    // read → trust
+    let observed = await readStep(d, pass);
+    let trusted = trustStep(cfg, observed);
+    await applyForwarding(d, pass);
+    const selfOf = (t: typeof trusted) => t.nodes.find((n) => n.name === cfg.nodeName);
+    const device = await applyVxlanDevice(d, pass, {
+      uplink: observed.uplink,
+      selfPodCidrs: [...(selfOf(trusted)?.podCidrs ?? [])],
     });
+    this.#vxlanIndex = device?.link?.index;
+    if (device?.vtep && !sameVtep(device.vtep, this.#self.vtep)) {
+      await pass.step(
+        "register with the datastore",
+        () => this.#self.ensure(observed.nodeIps, device.vtep),
+      );
+      observed = { ...observed, nodes: this.#self.nodes() };
+      trusted = trustStep(cfg, observed);
+    }
+    this.#rejects.report(trusted.rejects);
+    // desired
+    const desired = desiredStep(cfg, { observed, trusted, vxlanLinkIndex: device?.link?.index });
     this.#reportSkipped(desired.peers);
-
-    // Deleting needs a trustworthy list: connected, and this node in it.
-    const allowDelete = health.connected && desired.self !== undefined;
-    const link = device?.link;
-    const entries: VxlanEntriesStep | undefined = link
-      ? await step(
-        "read vxlan entries",
-        () => planVxlanEntries(overlay, { link, desired, allowDelete }),
-      )
-      : undefined;
-    // Entries first: a new route never points at a VTEP without a neighbour and FDB entry.
-    const vxSet = entries && await step("sync vxlan entries", () => throwFirst(entries.sets()));
-    writes += (vxSet?.neighbors ?? 0) + (vxSet?.fdb ?? 0);
-    const routes = (await step(
-      "sync routes",
-      () => {
-        this.#expected.set(desired.routes);
-        return throwFirst(syncRoutes(handle, { desired: desired.routes, allowDelete, log }));
-      },
-    )) ?? { added: 0, replaced: 0, removed: 0, conflicts: [], errors: [] };
-    writes += routes.added + routes.replaced + routes.removed;
-    metrics.inc(M.routeWrites, "Route writes", { op: "add" }, routes.added);
-    metrics.inc(M.routeWrites, "Route writes", { op: "replace" }, routes.replaced);
-    metrics.inc(M.routeWrites, "Route writes", { op: "delete" }, routes.removed);
-    metrics.set(
-      M.routeConflicts,
-      "Desired routes blocked by a route of another owner",
-      routes.conflicts.length,
-    );
-    metrics.set(M.routesDesired, "Routes hostgate wants", desired.routes.length);
-    const installed = await step(
-      "count routes",
-      () =>
-        ownRoutes([
-          ...handle.listRoutes({ family: 4, protocol: HOSTGATE_ROUTE_PROTOCOL }),
-          ...handle.listRoutes({ family: 6, protocol: HOSTGATE_ROUTE_PROTOCOL }),
-        ]).length,
-    );
-    metrics.set(M.routesInstalled, "Routes with hostgate's protocol in the kernel", installed ?? 0);
-    if (routes.conflicts.length > 0) notReady.push(`${routes.conflicts.length} route(s) blocked`);
-    const vxDel = entries &&
-      await step("remove stale vxlan entries", () => throwFirst(entries.removals()));
-    writes += (vxDel?.neighbors ?? 0) + (vxDel?.fdb ?? 0);
-    const mtu = podMtu({ mtu: cfg.mtu, backend: cfg.backend, uplinkMtu: uplink?.link?.mtu });
-
-    if (cfg.manageBridge && desired.bridgeGateways.length > 0) {
-      writes += await step("ensure the bridge", () =>
-        ensureBridge(handle, {
-          name: cfg.bridge,
-          mtu,
-          gateways: desired.bridgeGateways,
-        }).writes) ?? 0;
-    }
-
-    const spec = { clusterCidrs: cfg.clusterCidrs, masquerade: cfg.masquerade };
-    // Rules depend on the config only, and reading them spawns iptables-save: while they are
-    // right, datastore and monitor triggers skip them; they are re-read once per resync interval.
-    const now = this.#d.clock.monotonic();
-    const rulesDue = this.#rulesOkAt === undefined || now - this.#rulesOkAt >= cfg.resyncIntervalMs;
-    const firewallWrote = rulesDue &&
-      (await step("sync rules", async () => {
-        const wrote = await this.#d.firewall.sync(spec);
-        this.#rulesOkAt = now;
-        return wrote;
-      }) ?? false);
-    if (firewallWrote) {
-      writes++;
-      metrics.inc(M.firewallWrites, "Rule payloads applied");
-      log.info("rules written", { backend: this.#d.firewall.name });
-    }
-
-    writes += await step("install the plugin", async () => {
-      if (await pluginPresent(this.#d.fs, cfg.cniBinDir)) return 0;
-      const n = await installPlugins(this.#d.fs, cfg);
-      metrics.inc(M.pluginInstalls, "Plugin binaries written", {}, n);
-      log.info("plugin installed", { dir: cfg.cniBinDir });
-      return n;
-    }) ?? 0;
-
-    let conflistWrote = false;
-    if (desired.selfPodCidrs.length === 0) {
-      notReady.push("this node has no pod subnet yet");
-    } else {
-      conflistWrote = await step("write the conflist", () =>
-        ensureConflist(this.#d.fs, {
-          path: conflistPath(cfg),
-          content: conflistFor(cfg, { podCidrs: desired.selfPodCidrs, mtu }),
-        })) ?? false;
-      if (conflistWrote) {
-        writes++;
-        metrics.inc(M.conflistWrites, "Conflist writes");
-        log.info("conflist written", {
-          path: conflistPath(cfg),
-          subnets: desired.selfPodCidrs.join(","),
-        });
-      }
-    }
-
-    const seconds = (this.#d.clock.monotonic() - t0) / 1000;
-    metrics.observe(M.reconcileDuration, "Duration of a reconcile pass", seconds);
-    metrics.inc(M.reconciles, "Reconcile passes");
-    if (errors.length > 0) metrics.inc(M.reconcileErrors, "Reconcile passes with an error");
-    const ready = notReady.length === 0;
-    metrics.set(M.ready, "1 when routes, rules and conflist are in place", ready ? 1 : 0);
+    // diff + apply
+    const allowDelete = mayDelete(observed, desired);
+    const routes = await applyRoutesAndTunnels(d, pass, { desired, allowDelete, device });
+    const mtu = mtuOf(cfg, observed.uplink);
+    await applyBridge(d, pass, { desired, mtu, allowDelete });
+    const now = d.clock.monotonic();
+    const firewallWrote = await applyRules(d, pass, {
+      due: this.#rulesOkAt === undefined || now - this.#rulesOkAt >= cfg.resyncIntervalMs,
+      onOk: () => (this.#rulesOkAt = now),
+    });
+    await applyPlugin(d, pass);
+    const conflistWrote = await applyConflist(d, pass, { desired, mtu });
+    // report
+    const seconds = (d.clock.monotonic() - t0) / 1000;
+    reportStep(d, pass, { health: observed.health, seconds });
     const result: ResyncResult = {
-      writes,
+      writes: pass.writes,
       routes,
       firewallWrote,
       conflistWrote,
-      errors,
-      ready,
-      notReady,
+      errors: pass.errors,
+      ready: pass.notReady.length === 0,
+      notReady: pass.notReady,
       desired,
+      rejects: trusted.rejects,
+      datastoreConnected: observed.health.connected,
+      deleted: allowDelete,
     };
     this.#last = result;
-    log.debug("resync done", { writes, ms: Math.round(seconds * 1000), errors: errors.length });
+    d.log.debug("resync done", {
+      writes: pass.writes,
+      ms: Math.round(seconds * 1000),
+      errors: pass.errors.length,
+    });
     return result;
   }
 
-  #forwarding(): number {
-    const keys: string[] = [];
-    const families = new Set(this.#d.config.clusterCidrs.map(familyOf));
-    if (families.has(4)) keys.push("net/ipv4/ip_forward");
-    if (families.has(6)) keys.push("net/ipv6/conf/all/forwarding");
-    let n = 0;
-    for (const k of keys) {
-      if (this.#d.handle.getSysctl(k).trim() === "1") continue;
-      this.#d.handle.setSysctl(k, "1");
-      n++;
-    }
-    return n;
+  /** Forces the rules to be re-read on the next pass (a chain was changed by hand). */
+  rulesChanged(): void {
+    this.#rulesOkAt = undefined;
   }
 
   #reportSkipped(peers: PeerPlan[]): void {
@@ -351,7 +221,7 @@ export class Reconciler {
     const { metrics, log } = this.#d;
     for (const reason of SKIP_REASONS) {
       const n = skipped.filter((p) => p.reason === reason).length;
-      metrics.set(M.peersSkipped, "Peers (per family) without a route, by reason", n, { reason });
+      metrics.set(M.peersSkipped, n, { reason });
     }
     if (key === this.#skippedKey) return;
     this.#skippedKey = key;
@@ -378,9 +248,3 @@ const SKIP_WHY: Partial<Record<SkipReason, string>> = {
   "duplicate-vtep": "another node announces the same VTEP address or MAC",
   "vxlan-unavailable": "this node's vxlan device is not in place",
 };
-
-/** Throws the first error of an apply step (the step records it; the apply went on). */
-function throwFirst<T extends { errors: Error[] }>(r: T): T {
-  if (r.errors.length > 0) throw r.errors[0];
-  return r;
-}

@@ -6,7 +6,7 @@ Deno.test("reconcile: rules are re-read once per resync interval, not on every t
   const n = fakeNode({ peers: [peer("b", 2)], flags: ["--resync-interval=150ms"] });
   const rec = n.reconciler();
   await rec.resync();
-  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 2);
+  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 4);
   // A save that would fail shows whether the step ran.
   n.v4.failNextSave();
   n.ds.setNode(peer("c", 3));
@@ -24,7 +24,7 @@ Deno.test("reconcile: rules are re-read once per resync interval, not on every t
   const retry = await rec.resync();
   assert.deepEqual(retry.errors, []);
   assert.equal(retry.firewallWrote, true);
-  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 2);
+  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 4);
 });
 
 Deno.test("reconcile: the monitor's echo of a pass's own route writes is recognised", async () => {

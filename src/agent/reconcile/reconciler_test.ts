@@ -5,8 +5,8 @@ import { fakeNode, NETLINK_WRITES, peer, routesOf } from "../testing/mod.ts";
 
 const CONFLIST = "/etc/cni/net.d/10-hostgate.conflist";
 
-Deno.test("reconcile: first pass installs routes, rules, bridge, forwarding, plugin, conflist", async () => {
-  const n = fakeNode({ peers: [peer("b", 2), peer("c", 3)] });
+Deno.test("reconcile (bridge mode): first pass installs routes, rules, bridge, forwarding, plugin, conflist", async () => {
+  const n = fakeNode({ peers: [peer("b", 2), peer("c", 3)], flags: ["--pod-mode=bridge"] });
   const r = await n.reconciler().resync();
   assert.deepEqual(r.errors, []);
   assert.equal(r.ready, true, r.notReady.join("; "));
@@ -15,7 +15,7 @@ Deno.test("reconcile: first pass installs routes, rules, bridge, forwarding, plu
     "10.244.3.0/24 via 192.168.1.13",
   ]);
   assert.equal(n.handle.listRoutes({ family: 4, protocol: 151 })[0]!.linkIndex, n.uplink);
-  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 2);
+  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 4);
   assert.equal(n.v4.rules("nat", NAT_CHAIN)!.length, 1);
   assert.equal(n.handle.getSysctl("net/ipv4/ip_forward"), "1");
   const br = n.handle.getLink("hostgate0")!;
@@ -29,6 +29,47 @@ Deno.test("reconcile: first pass installs routes, rules, bridge, forwarding, plu
   assert.equal(n.metrics.value(M.routesDesired), 2);
   assert.equal(n.metrics.value(M.routesInstalled), 2);
   assert.equal(n.metrics.value(M.ready), 1);
+});
+
+Deno.test("reconcile (routed mode, the default): no bridge, conflist routed, pod host routes left alone", async () => {
+  const n = fakeNode({ peers: [peer("b", 2)] });
+  // A routed pod the plugin wired: its veth and host route (protocol 151, no gateway).
+  n.nl.addNetns("/run/netns/pod");
+  const veth = n.handle.addVeth({
+    name: "hg0123456789ab",
+    peerName: "eth0",
+    peerNetns: "/run/netns/pod",
+  });
+  n.handle.setLinkUp(veth.index);
+  const podRoute = {
+    family: 4 as const,
+    dst: "10.244.1.5/32",
+    linkIndex: veth.index,
+    scope: "link" as const,
+    protocol: 151,
+  };
+  n.handle.addRoute(podRoute);
+  const rec = n.reconciler();
+  const r = await rec.resync();
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.ready, true, r.notReady.join("; "));
+  assert.equal(n.handle.getLink("hostgate0"), undefined, "routed mode makes no bridge");
+  const conf = JSON.parse(n.fs.file(CONFLIST)!);
+  assert.equal(conf.plugins[0].mode, "routed");
+  assert.equal(conf.plugins[0].bridge, undefined);
+  assert.ok(
+    n.handle.listRoutes({ family: 4, protocol: 151 }).some((x) => x.dst === "10.244.1.5/32"),
+    "the pod's host route survives the pass",
+  );
+  assert.deepEqual(routesOf(n.handle), [
+    "10.244.1.5/32 via undefined",
+    "10.244.2.0/24 via 192.168.1.12",
+  ]);
+  assert.equal(n.metrics.value(M.routesInstalled), 1, "the agent counts only its own routes");
+  n.nl.clearCalls();
+  const before = n.writes();
+  await rec.resync();
+  assert.equal(n.writes(), before, "a second pass writes nothing");
 });
 
 Deno.test("reconcile: a second pass over unchanged input writes nothing", async () => {
@@ -104,7 +145,7 @@ Deno.test("reconcile: a fresh start with the store down keeps routes of the prev
   assert.ok(r.errors.some((e) => /register/.test(e.message) || /Cannot register/.test(e.message)));
   assert.deepEqual(routesOf(n.handle), ["10.244.2.0/24 via 192.168.1.12"]);
   assert.equal(r.ready, false);
-  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 2, "rules still ensured");
+  assert.equal(n.v4.rules("filter", FILTER_CHAIN)!.length, 4, "rules still ensured");
 });
 
 Deno.test("reconcile: no conflist before the node's subnet is known", async () => {
@@ -180,7 +221,7 @@ Deno.test("reconcile: dual-stack cluster gets v6 routes, v6 rules and v6 forward
     "fd00:10:244:2::/64 via fd00:1::12",
   ]);
   assert.equal(n.handle.getSysctl("net/ipv6/conf/all/forwarding"), "1");
-  assert.equal(n.v6.rules("filter", FILTER_CHAIN)!.length, 2);
+  assert.equal(n.v6.rules("filter", FILTER_CHAIN)!.length, 4);
 });
 
 Deno.test("reconcile: this node's IP changes: it registers again with the new address", async () => {

@@ -58,36 +58,51 @@ export class SelfRegistration {
    * then starts the watch once. Throws what the datastore throws.
    */
   async ensure(nodeIps: string[], vtep: Vtep | undefined): Promise<void> {
+    let err: unknown;
+    try {
+      await this.#register(nodeIps, vtep);
+    } catch (e) {
+      err = e;
+    }
+    // The watch starts even while registering fails (a store fault at start): its
+    // recovery then wakes the loop at once instead of after the retry backoff.
+    if (!this.#started) {
+      try {
+        await this.#d.datastore.start(this.#d.onDatastoreChange);
+        this.#started = true;
+        this.#d.log.info("watching the datastore", { kind: this.#d.datastore.kind });
+      } catch (e) {
+        err ??= e;
+      }
+    }
+    if (err !== undefined) throw err;
+  }
+
+  async #register(nodeIps: string[], vtep: Vtep | undefined): Promise<void> {
     const key = `${nodeIps.join(",")} ${vtep ? `${vtep.ip} ${vtep.mac}` : "-"}`;
     const missing = this.#missing();
-    if (!this.#registered || key !== this.#key || missing) {
-      if (nodeIps.length === 0) throw new Error("no node IP found (set --node-ip or --iface)");
-      this.#arm(missing);
-      if (missing) {
-        this.#d.log.warn("own node entry missing from the datastore; registering again", {
-          node: this.#d.nodeName,
-          nextRetryMs: this.#retryDelay,
-        });
-      }
-      this.#registered = await this.#d.datastore.register({
-        name: this.#d.nodeName,
-        addresses: nodeIps,
-        ...(vtep ? { vtep } : {}),
-      });
-      this.#key = key;
-      this.#vtep = vtep;
-      this.#d.log.info("registered", {
+    if (this.#registered && key === this.#key && !missing) return;
+    if (nodeIps.length === 0) throw new Error("no node IP found (set --node-ip or --iface)");
+    this.#arm(missing);
+    if (missing) {
+      this.#d.log.warn("own node entry missing from the datastore; registering again", {
         node: this.#d.nodeName,
-        addresses: nodeIps.join(","),
-        subnets: this.#registered.podCidrs.join(","),
-        ...(vtep ? { vtep: `${vtep.ip} ${vtep.mac}` } : {}),
+        nextRetryMs: this.#retryDelay,
       });
     }
-    if (!this.#started) {
-      await this.#d.datastore.start(this.#d.onDatastoreChange);
-      this.#started = true;
-      this.#d.log.info("watching the datastore", { kind: this.#d.datastore.kind });
-    }
+    this.#registered = await this.#d.datastore.register({
+      name: this.#d.nodeName,
+      addresses: nodeIps,
+      ...(vtep ? { vtep } : {}),
+    });
+    this.#key = key;
+    this.#vtep = vtep;
+    this.#d.log.info("registered", {
+      node: this.#d.nodeName,
+      addresses: nodeIps.join(","),
+      subnets: this.#registered.podCidrs.join(","),
+      ...(vtep ? { vtep: `${vtep.ip} ${vtep.mac}` } : {}),
+    });
   }
 
   /** True when a registered, watched, connected datastore lacks this node and the backoff is over. */

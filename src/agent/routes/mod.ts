@@ -9,6 +9,7 @@
  * @module
  */
 export { RouteExpectation } from "./route_echo.ts";
+export { removeOldGateways } from "./bridge_gateways.ts";
 export {
   applyRoutePlan,
   ownRoutes,

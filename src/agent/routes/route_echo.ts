@@ -12,6 +12,7 @@ import {
   RT_TABLE_MAIN,
 } from "../../system/netlink/types.ts";
 import { canonIp, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
+import { isPodRoute } from "../../plugin/wiring/routed.ts";
 import type { DesiredRoute } from "../reconcile/mod.ts";
 
 /** The routes the last pass asked for, keyed by destination. */
@@ -34,6 +35,8 @@ export class RouteExpectation {
     if (r.protocol !== HOSTGATE_ROUTE_PROTOCOL || (r.table ?? RT_TABLE_MAIN) !== RT_TABLE_MAIN) {
       return false;
     }
+    // A pod's host route (routed mode) is the plugin's: no pass for a pod coming or going.
+    if (isPodRoute(r)) return true;
     if (!isCidr(r.dst)) return false;
     const want = this.#want.get(normalizeCidr(r.dst));
     if (ev.kind === "delete") return want === undefined;

@@ -15,6 +15,7 @@ import {
   type Route,
 } from "../../system/netlink/types.ts";
 import { canonIp, normalizeCidr } from "../../net/mod.ts";
+import { isPodRoute } from "../../plugin/wiring/routed.ts";
 import type { DesiredRoute } from "../reconcile/mod.ts";
 import type { Fields, Logger } from "../observe/mod.ts";
 
@@ -40,10 +41,15 @@ export interface RouteApplyResult {
   errors: Error[];
 }
 
-/** hostgate's own routes in the main table, from a kernel listing. */
+/**
+ * The agent's own routes in the main table, from a kernel listing. The
+ * plugin's per-pod host routes (routed mode: same protocol, no gateway) are
+ * the plugin's: never diffed, replaced or removed here.
+ */
 export function ownRoutes(routes: readonly Route[]): Route[] {
   return routes.filter((r) =>
-    r.protocol === HOSTGATE_ROUTE_PROTOCOL && (r.table ?? MAIN_TABLE) === MAIN_TABLE
+    r.protocol === HOSTGATE_ROUTE_PROTOCOL && (r.table ?? MAIN_TABLE) === MAIN_TABLE &&
+    !isPodRoute(r)
   );
 }
 

@@ -15,3 +15,4 @@ export {
   routesOf,
 } from "./fake_node.ts";
 export { assertGolden } from "./golden.ts";
+export { FakeWatches } from "./fake_watch.ts";

@@ -14,6 +14,9 @@ import type { FdbEntry, Link, Neighbor, NetlinkHandle } from "../../system/netli
 import { canonIp, familyOf } from "../../net/mod.ts";
 import type { VxlanPeer } from "../reconcile/mod.ts";
 
+/** The VTEP address sits on the device alone, as an IPv4 host address. */
+const VTEP_PREFIX = 32;
+
 /** What hostgate's vxlan device should look like. */
 export interface VxlanDeviceSpec {
   name: string;
@@ -95,7 +98,7 @@ export function ensureVxlanDevice(handle: NetlinkHandle, spec: VxlanDeviceSpec):
     handle.setMtu(link.index, spec.mtu);
     writes++;
   }
-  const want = `${canonIp(spec.vtep.ip)}/32`;
+  const want = `${canonIp(spec.vtep.ip)}/${VTEP_PREFIX}`;
   const v4 = handle.listAddrs({ linkIndex: link.index, family: 4 });
   for (const a of v4) {
     if (`${canonIp(a.cidr)}/${a.cidr.split("/")[1]}` === want) continue;
@@ -126,7 +129,7 @@ export function vtepOfDevice(handle: NetlinkHandle, name: string): Vtep | undefi
   const link = handle.getLink(name);
   if (!link || link.kind !== "vxlan") return undefined;
   const a = handle.listAddrs({ linkIndex: link.index, family: 4 })
-    .find((x) => x.cidr.endsWith("/32"));
+    .find((x) => x.cidr.endsWith(`/${VTEP_PREFIX}`));
   return a ? { ip: canonIp(a.cidr), mac: link.mac } : undefined;
 }
 

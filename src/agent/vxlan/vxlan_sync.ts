@@ -74,12 +74,7 @@ export function syncVxlanDevice(
     vtep,
   });
   if (res.writes > 0) {
-    metrics.inc(
-      M.vxlanWrites,
-      "VXLAN device, neighbour and FDB writes",
-      { kind: "device", op: "set" },
-      res.writes,
-    );
+    metrics.inc(M.vxlanWrites, { kind: "device", op: "set" }, res.writes);
     log.info(res.recreated ? "vxlan device recreated" : "vxlan device set up", {
       device: cfg.vxlanDevice,
       vni: cfg.vxlanVni,
@@ -110,11 +105,10 @@ export function planVxlanEntries(
     linkIndex: o.link.index,
     allowDelete: o.allowDelete,
   });
-  d.metrics.set(M.vxlanPeers, "Peers reached through VXLAN", o.desired.vxlan.length);
+  d.metrics.set(M.vxlanPeers, o.desired.vxlan.length);
   const count = (op: string, r: VxlanApplyResult) => {
-    const help = "VXLAN device, neighbour and FDB writes";
-    d.metrics.inc(M.vxlanWrites, help, { kind: "neigh", op }, r.neighbors);
-    d.metrics.inc(M.vxlanWrites, help, { kind: "fdb", op }, r.fdb);
+    d.metrics.inc(M.vxlanWrites, { kind: "neigh", op }, r.neighbors);
+    d.metrics.inc(M.vxlanWrites, { kind: "fdb", op }, r.fdb);
   };
   return {
     plan,

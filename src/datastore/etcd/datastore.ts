@@ -13,7 +13,14 @@
  */
 
 import { Etcd3, type IKeyValue, type IWatchResponse, type Lease, type Watcher } from "etcd3";
-import type { Datastore, DatastoreHealth, NodeInfo, SelfRegistration } from "../types.ts";
+import {
+  type Datastore,
+  type DatastoreHealth,
+  type EntryReject,
+  MAX_ENTRY_BYTES,
+  type NodeInfo,
+  type SelfRegistration,
+} from "../types.ts";
 import { type Clock, RealClock } from "../../system/clock.ts";
 import {
   encodeNodeEntry,
@@ -23,7 +30,7 @@ import {
   validateNodeName,
 } from "../node_entry.ts";
 import { NodeCache, notifyListener } from "../node_cache.ts";
-import { DEFAULT_PREFIX_LENGTH, parseClusterCidrs } from "../subnets.ts";
+import { DEFAULT_PREFIX_LENGTH, normalizeCidr, parseClusterCidrs } from "../subnets.ts";
 import { SubnetClaims } from "./claims.ts";
 import {
   type BackoffTracker,
@@ -49,7 +56,7 @@ export interface EtcdDatastoreOptions {
   leaseTtlSeconds?: number;
   /** Deadline of each unary call; default 5000 ms. */
   callTimeoutMs?: number;
-  /** Reconnect and retry backoff; default 200 ms doubling up to 5000 ms. */
+  /** Reconnect and retry backoff; default 200 ms doubling up to 1000 ms, with jitter. */
   backoff?: { initialMs?: number; maxMs?: number };
   auth?: { username: string; password: string };
   clock?: Clock;
@@ -59,8 +66,19 @@ export interface EtcdDatastoreOptions {
 
 /** Lease of a node entry: it disappears this long after its agent stops renewing. */
 const DEFAULT_LEASE_TTL_SECONDS = 15;
-/** Reconnect and retry backoff of the client. */
-const DEFAULT_BACKOFF = { initialMs: 200, maxMs: 5000 } as const;
+/**
+ * Reconnect and retry backoff of the client, capped low: after an outage the
+ * store is back in use within about a second (the recovery budget).
+ */
+const DEFAULT_BACKOFF = { initialMs: 200, maxMs: 1000 } as const;
+/** At most one log line per this many ms for each kind of error. */
+export const LOG_EVERY_MS = 10_000;
+/** How often the store is probed while the watch says nothing. */
+export const PROBE_EVERY_MS = 500;
+/** A probe unanswered this long marks the store not connected (the /readyz budget is 2 s). */
+export const PROBE_TIMEOUT_MS = 1000;
+/** Longest claim value (an owner's node name). */
+const MAX_CLAIM_VALUE_BYTES = 253;
 /** Deadline of each unary call. */
 const DEFAULT_CALL_TIMEOUT_MS = 5000;
 /** etcd3 retries a failed keepalive after 100 ms; close() waits this long after a failure. */
@@ -84,6 +102,14 @@ export class EtcdDatastore implements Datastore {
   readonly #tracker: BackoffTracker = { until: 0 };
   readonly #tasks = new Set<Promise<void>>();
   readonly #cache = new NodeCache();
+  /** The ownership record: subnet -> owner, from the claim keys. */
+  #claimCache = new Map<string, string>();
+  /** nodes() with ownership attached; rebuilt after a change. */
+  #owned: NodeInfo[] | undefined;
+  /** Refused values by key. */
+  readonly #bad = new Map<string, EntryReject>();
+  #lastContact = 0;
+  readonly #logged = new Map<string, { at: number; suppressed: number }>();
   #health: DatastoreHealth = { connected: false, events: 0 };
   #onChange: (() => void) | undefined;
   #watcher: Watcher | undefined;
@@ -148,6 +174,9 @@ export class EtcdDatastore implements Datastore {
     const lease = await this.#ensureLease();
     await lease.put(this.#keys.node(self.name)).value(encodeNodeEntry(node));
     this.#self = self;
+    // Our own claims, known before the watch echoes them.
+    for (const c of podCidrs) this.#claimCache.set(c, self.name);
+    this.#owned = undefined;
     this.#notifyIf(this.#cache.apply([[self.name, node]]));
     return freezeNode(node);
   }
@@ -157,6 +186,7 @@ export class EtcdDatastore implements Datastore {
     if (this.#onChange) throw new Error("Cannot start etcd datastore: already started");
     if (this.#closed) throw new Error("Cannot start etcd datastore: it is closed");
     this.#onChange = onChange;
+    this.#spawn(this.#probeLoop());
     try {
       await this.#sync();
     } catch (e) {
@@ -165,8 +195,54 @@ export class EtcdDatastore implements Datastore {
     }
   }
 
+  /**
+   * A watch stream stays open while etcd is frozen (SIGSTOP) or a link
+   * silently drops: every `PROBE_EVERY_MS` one cheap read on the same client
+   * (never more than one in flight) must answer within `PROBE_TIMEOUT_MS`,
+   * or the store is marked not connected until one does.
+   */
+  async #probeLoop(): Promise<void> {
+    while (!this.#closed) {
+      await this.#clock.sleep(PROBE_EVERY_MS, this.#abort.signal);
+      if (this.#closed) return;
+      if (!this.#watcher) continue; // listing again: #retry reports the state
+      let answered = false;
+      const call = this.#client.get(this.#keys.prefix).exec().then(
+        () => {
+          answered = true;
+          if (this.#watcher) this.#setConnected();
+        },
+        (e) => {
+          answered = true;
+          this.#setDisconnected(`Cannot reach etcd: ${errorText(e)}`);
+        },
+      );
+      const stop = new AbortController();
+      await Promise.race([call, this.#clock.sleep(PROBE_TIMEOUT_MS, stop.signal)]);
+      stop.abort();
+      if (!answered) {
+        this.#setDisconnected(`Cannot reach etcd: no answer within ${PROBE_TIMEOUT_MS} ms`);
+        await call;
+      }
+    }
+  }
+
+  /** Every node, each with the subnets its claim keys give it. */
   nodes(): NodeInfo[] {
-    return this.#cache.list();
+    if (!this.#owned) {
+      const byOwner = new Map<string, string[]>();
+      for (const [cidr, owner] of this.#claimCache) {
+        byOwner.set(owner, [...(byOwner.get(owner) ?? []), cidr]);
+      }
+      this.#owned = this.#cache.list().map((n) =>
+        freezeNode({ ...n, ownership: { source: "claim", subnets: byOwner.get(n.name) ?? [] } })
+      );
+    }
+    return [...this.#owned];
+  }
+
+  entryRejects(): EntryReject[] {
+    return [...this.#bad.values()].map((b) => ({ ...b }));
   }
 
   health(): DatastoreHealth {
@@ -231,16 +307,30 @@ export class EtcdDatastore implements Datastore {
 
   async #sync(): Promise<void> {
     await this.#stopWatcher();
-    const res = await this.#client.getAll().prefix(this.#keys.nodes).exec();
+    // Entries and claims in one read (one revision): ownership is never judged on a mix.
+    const res = await this.#client.getAll().prefix(this.#keys.prefix).exec();
     const nodes: NodeInfo[] = [];
+    const claims = new Map<string, string>();
+    this.#bad.clear();
     for (const kv of res.kvs) {
-      const node = this.#decode(kv);
-      if (node) nodes.push(node);
+      const key = kv.key.toString();
+      if (key.startsWith(this.#keys.subnets)) {
+        const c = this.#decodeClaim(kv);
+        if (c) claims.set(c[0], c[1]);
+      } else if (key.startsWith(this.#keys.nodes)) {
+        const node = this.#decode(kv);
+        if (node) nodes.push(node);
+      }
     }
-    this.#notifyIf(this.#cache.replace(nodes));
+    const claimsChanged = [...claims].sort().join(";") !== [...this.#claimCache].sort().join(";");
+    this.#claimCache = claims;
+    const was = this.#health.connected;
+    this.#setConnected(false);
+    // One change for the list and the recovery together.
+    this.#notifyIf(this.#cache.replace(nodes) || claimsChanged || !was);
     if (this.#closed) return;
     const from = (BigInt(res.header.revision) + 1n).toString();
-    const watcher = this.#client.watch().prefix(this.#keys.nodes).startRevision(from).watcher();
+    const watcher = this.#client.watch().prefix(this.#keys.prefix).startRevision(from).watcher();
     this.#watcher = watcher;
     watcher.on("connected", () => this.#setConnected());
     watcher.on("disconnected", (e) => this.#setDisconnected(`Cannot watch etcd: ${errorText(e)}`));
@@ -262,27 +352,89 @@ export class EtcdDatastore implements Datastore {
 
   #onWatch(res: IWatchResponse): void {
     const changes: [string, NodeInfo | undefined][] = [];
+    let claimsChanged = false;
     for (const ev of res.events) {
-      const name = ev.kv.key.toString().slice(this.#keys.nodes.length);
-      changes.push([name, ev.type === "Put" ? this.#decode(ev.kv) : undefined]);
+      const key = ev.kv.key.toString();
+      if (key.startsWith(this.#keys.subnets)) {
+        const c = ev.type === "Put" ? this.#decodeClaim(ev.kv) : undefined;
+        const cidr = c?.[0] ?? this.#claimCidr(key);
+        if (cidr === undefined) continue;
+        if (c) this.#claimCache.set(c[0], c[1]);
+        else this.#claimCache.delete(cidr);
+        claimsChanged = true;
+      } else if (key.startsWith(this.#keys.nodes)) {
+        const name = key.slice(this.#keys.nodes.length);
+        this.#bad.delete(key);
+        changes.push([name, ev.type === "Put" ? this.#decode(ev.kv) : undefined]);
+      }
     }
-    this.#setConnected();
-    this.#notifyIf(this.#cache.apply(changes));
+    const was = this.#health.connected;
+    this.#setConnected(false);
+    this.#notifyIf(this.#cache.apply(changes) || claimsChanged || !was);
   }
 
-  #decode(kv: IKeyValue): NodeInfo | undefined {
-    const key = kv.key.toString();
+  #claimCidr(key: string): string | undefined {
     try {
-      return parseNodeEntry(kv.value.toString(), key.slice(this.#keys.nodes.length));
-    } catch (e) {
-      this.#log(`hostgate datastore etcd: skipping ${key}: ${errorText(e)}`);
+      return normalizeCidr(key.slice(this.#keys.subnets.length));
+    } catch {
       return undefined;
     }
   }
 
+  #decodeClaim(kv: IKeyValue): [string, string] | undefined {
+    const cidr = this.#claimCidr(kv.key.toString());
+    if (cidr === undefined || kv.value.length > MAX_CLAIM_VALUE_BYTES) return undefined;
+    const owner = kv.value.toString();
+    try {
+      validateNodeName(owner);
+    } catch {
+      return undefined;
+    }
+    return [cidr, owner];
+  }
+
+  #decode(kv: IKeyValue): NodeInfo | undefined {
+    const key = kv.key.toString();
+    const name = key.slice(this.#keys.nodes.length);
+    // Size-capped before any decoding: a huge value is never turned into a string.
+    if (kv.value.length > MAX_ENTRY_BYTES) {
+      this.#reject(key, {
+        node: name,
+        field: "entry",
+        value: `${kv.value.length} bytes`,
+        reason: "oversize",
+        detail: `larger than ${MAX_ENTRY_BYTES} bytes; not parsed`,
+      });
+      return undefined;
+    }
+    const text = kv.value.toString();
+    try {
+      return parseNodeEntry(text, name);
+    } catch (e) {
+      this.#reject(key, {
+        node: name,
+        field: "entry",
+        value: text.slice(0, 64),
+        reason: "garbage",
+        detail: errorText(e),
+      });
+      return undefined;
+    }
+  }
+
+  #reject(key: string, r: EntryReject): void {
+    const old = this.#bad.get(key);
+    if (!old || old.detail !== r.detail) {
+      this.#log(`hostgate datastore etcd: skipping ${key}: ${r.reason}: ${r.detail}`);
+    }
+    this.#bad.set(key, r);
+  }
+
   /** One onChange call when a change to the cache differed. */
   #notifyIf(changed: boolean): void {
-    if (!changed || !this.#onChange || this.#closed) return;
+    if (!changed) return;
+    this.#owned = undefined;
+    if (!this.#onChange || this.#closed) return;
     this.#health.events++;
     notifyListener(this.#onChange, this.#log, "etcd");
   }
@@ -315,7 +467,8 @@ export class EtcdDatastore implements Datastore {
       } catch (e) {
         if (this.#closed) return;
         this.#setDisconnected(`Cannot ${what} in etcd: ${errorText(e)}`);
-        await this.#clock.sleep(delay, this.#abort.signal);
+        // Jitter (0.5x-1x) so the agents of a cluster do not reconnect in step.
+        await this.#clock.sleep(Math.round(delay * (0.5 + Math.random() / 2)), this.#abort.signal);
         delay = Math.min(delay * 2, this.#backoff.maxMs);
       }
     }
@@ -327,16 +480,53 @@ export class EtcdDatastore implements Datastore {
     this.#tasks.add(task);
   }
 
-  #setConnected(): void {
+  #setConnected(notify = true): void {
+    this.#lastContact = this.#clock.monotonic();
     if (this.#health.connected && this.#health.lastError === undefined) return;
-    this.#health = { connected: true, events: this.#health.events };
+    const was = this.#health.connected;
+    this.#health = {
+      connected: true,
+      events: this.#health.events,
+      authoritative: true,
+      lastContactMs: this.#lastContact,
+    };
+    if (!was && this.#logged.size > 0) {
+      this.#logLimited("connected", "hostgate datastore etcd: connected again");
+    }
+    if (!was && notify) this.#notify();
   }
 
   #setDisconnected(msg: string): void {
     if (this.#closed) return;
-    if (this.#health.connected || this.#health.lastError !== msg) {
-      this.#log(`hostgate datastore etcd: ${msg}`);
+    const was = this.#health.connected;
+    this.#logLimited(msg.replace(/:.*$/, ""), `hostgate datastore etcd: ${msg}`);
+    this.#health = {
+      connected: false,
+      lastError: msg,
+      events: this.#health.events,
+      authoritative: false,
+      lastContactMs: this.#lastContact,
+    };
+    // The agent re-reads readiness at once; its routes stay (a fault is not "empty").
+    if (was) this.#notify();
+  }
+
+  /** At most one line per `LOG_EVERY_MS` per kind of message; the rest are counted. */
+  #logLimited(kind: string, line: string): void {
+    const now = this.#clock.monotonic();
+    const seen = this.#logged.get(kind);
+    if (seen && now - seen.at < LOG_EVERY_MS) {
+      seen.suppressed++;
+      return;
     }
-    this.#health = { connected: false, lastError: msg, events: this.#health.events };
+    const more = seen && seen.suppressed > 0 ? ` (${seen.suppressed} more like it)` : "";
+    this.#logged.set(kind, { at: now, suppressed: 0 });
+    this.#log(line + more);
+  }
+
+  #notify(): void {
+    if (!this.#onChange || this.#closed) return;
+    this.#health.events++;
+    notifyListener(this.#onChange, this.#log, "etcd");
   }
 }

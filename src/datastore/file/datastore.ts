@@ -1,14 +1,24 @@
 /**
  * The file datastore: a directory shared by the agents of one machine (the
  * demo, a single host). Layout: `<dir>/nodes/<name>.json`, one node each,
- * written atomically (temp + rename), and `<dir>/lock`, an flock taken around
- * every write so two agents allocating at once can never pick one subnet.
- * Changes are seen through a directory watch (inotify) plus a periodic rescan
- * as a safety net for missed events.
+ * written atomically (temp + rename); `<dir>/claims/`, the ownership record
+ * (claims.ts); and `<dir>/lock`, an flock taken around every write so two
+ * agents allocating at once can never pick one subnet. Changes are seen
+ * through a directory watch (inotify) plus a periodic rescan as a safety net
+ * for missed events. A missing or unreadable folder is a fault, never an
+ * empty cluster: the last good snapshot stays, health says degraded and not
+ * authoritative, and the folder is polled until it is back.
  * @module
  */
 
-import type { Datastore, DatastoreHealth, NodeInfo, SelfRegistration } from "../types.ts";
+import {
+  type Datastore,
+  type DatastoreHealth,
+  type EntryReject,
+  MAX_ENTRY_BYTES,
+  type NodeInfo,
+  type SelfRegistration,
+} from "../types.ts";
 import { type FileSystem, RealFileSystem } from "../../system/fs.ts";
 import {
   encodeNodeEntry,
@@ -19,11 +29,22 @@ import {
   storedNode,
   validateNodeName,
 } from "../node_entry.ts";
-import { NodeCache, notifyListener } from "../node_cache.ts";
+import { notifyListener } from "../node_cache.ts";
 import { assignSubnets, type Family, parseClusterCidrs } from "../subnets.ts";
 
 /** How often the directory is read in full besides its change notifications. */
 const DEFAULT_RESCAN_INTERVAL_MS = 5000;
+import {
+  type Claims,
+  ownedBy,
+  readClaimOf,
+  readClaims,
+  removeClaim,
+  writeClaim,
+} from "./claims.ts";
+
+/** How often a missing or unreadable folder is looked at again, ms. */
+export const FAULT_POLL_MS = 250;
 
 /** A running directory watch: yields something per change, stops on `close()`. */
 export interface DirWatch extends AsyncIterable<unknown> {
@@ -95,59 +116,127 @@ function lockPath(dir: string): string {
   return `${dir.replace(/\/+$/, "")}/lock`;
 }
 
+/**
+ * Creates the nodes folder of a fresh store. A store whose subnets are
+ * claimed but whose nodes folder is missing is faulty (a restore in
+ * progress, a botched mount): recreating the folder empty would make every
+ * agent read an empty cluster, so this throws instead.
+ */
+async function ensureNodesDir(fs: FileSystem, dir: string): Promise<void> {
+  if (await fs.exists(nodesDir(dir))) return;
+  if ((await readClaims(fs, dir, { required: false })).size > 0) {
+    throw new Error(
+      `Cannot use ${
+        nodesDir(dir)
+      }: it is missing while subnets are claimed (a fault, not an empty cluster)`,
+    );
+  }
+  await fs.mkdirp(nodesDir(dir));
+}
+
 async function withLock<T>(opts: NodeEntryOptions, fn: (fs: FileSystem) => Promise<T>) {
   const fs = opts.fs ?? new RealFileSystem();
-  await fs.mkdirp(nodesDir(opts.dir));
+  await fs.mkdirp(opts.dir);
   const unlock = await fs.lock(lockPath(opts.dir));
   try {
+    await ensureNodesDir(fs, opts.dir);
     return await fn(fs);
   } finally {
     await unlock();
   }
 }
 
-/** Valid entries and the files that could not be parsed. */
+/** Valid entries, the files refused, and the ownership record. */
 interface Scan {
   nodes: NodeInfo[];
-  bad: string[];
+  bad: EntryReject[];
+  claims: Claims;
 }
 
+/** Parses one entry file's text, size-capped before parsing. */
+function parseFile(text: string, name: string): NodeInfo | EntryReject {
+  if (text.length > MAX_ENTRY_BYTES) {
+    return {
+      node: name,
+      field: "entry",
+      value: `${text.length} bytes`,
+      reason: "oversize",
+      detail: `larger than ${MAX_ENTRY_BYTES} bytes; not parsed`,
+    };
+  }
+  try {
+    return parseNodeEntry(text, name);
+  } catch (err) {
+    return {
+      node: name,
+      field: "entry",
+      value: text.slice(0, 64),
+      reason: "garbage",
+      detail: (err as Error).message,
+    };
+  }
+}
+
+function isReject(x: NodeInfo | EntryReject): x is EntryReject {
+  return "reason" in x;
+}
+
+/** Reads the whole folder; throws when it is missing or unreadable (a fault, not "empty"). */
 async function scanEntries(fs: FileSystem, dir: string): Promise<Scan> {
   const nodes: NodeInfo[] = [];
-  const bad: string[] = [];
+  const bad: EntryReject[] = [];
+  if (!(await fs.exists(nodesDir(dir)))) {
+    throw new Error(`Cannot read ${nodesDir(dir)}: it is missing`);
+  }
   const entries = await fs.readDir(nodesDir(dir));
   for (const e of entries) {
     // Temp files of atomic writes start with "." and are skipped.
     if (!e.isFile || e.name.startsWith(".") || !e.name.endsWith(".json")) continue;
     const text = await fs.readText(`${nodesDir(dir)}/${e.name}`);
     if (text === undefined) continue; // deleted between readDir and read
-    try {
-      nodes.push(parseNodeEntry(text, e.name.slice(0, -".json".length)));
-    } catch (err) {
-      bad.push(`${e.name}: ${(err as Error).message}`);
-    }
+    const r = parseFile(text, e.name.slice(0, -".json".length));
+    if (isReject(r)) bad.push(r);
+    else nodes.push(r);
   }
-  return { nodes: sortNodes(nodes), bad };
+  const claims = await readClaims(fs, dir, { required: nodes.length > 0 });
+  return { nodes: sortNodes(nodes), bad, claims };
 }
 
-/** Every valid node entry in the directory, sorted by name. */
+/** Every valid node entry in the directory, sorted by name (none when the folder is missing). */
 export async function readNodeEntries(opts: NodeEntryOptions): Promise<NodeInfo[]> {
-  return (await scanEntries(opts.fs ?? new RealFileSystem(), opts.dir)).nodes;
+  const fs = opts.fs ?? new RealFileSystem();
+  if (!(await fs.exists(nodesDir(opts.dir)))) return [];
+  return (await scanEntries(fs, opts.dir)).nodes;
 }
 
 /**
- * Writes a node's entry as given (no allocation), under the lock. For the demo
- * and tests to simulate another node appearing or changing its IP, and for admins.
+ * Writes a node's entry as given (no allocation), under the lock, claiming
+ * its subnets that nobody has claimed yet. For the demo and tests to simulate
+ * another node appearing or changing its IP, and for admins.
  */
 export async function writeNodeEntry(node: NodeInfo, opts: NodeEntryOptions): Promise<void> {
-  const text = encodeNodeEntry(storedNode(node));
-  await withLock(opts, (fs) => fs.writeAtomic(nodeEntryPath(opts.dir, node.name), text + "\n"));
+  const stored = storedNode(node);
+  const text = encodeNodeEntry(stored);
+  await withLock(opts, async (fs) => {
+    const claims = await readClaims(fs, opts.dir, { required: false });
+    for (const c of stored.podCidrs) {
+      if (!claims.has(c)) await writeClaim(fs, opts.dir, c, stored.name);
+    }
+    await fs.writeAtomic(nodeEntryPath(opts.dir, node.name), text + "\n");
+  });
 }
 
-/** Removes a node's entry (its subnet becomes free). Returns false when it did not exist. */
+/**
+ * Removes a node's entry and its claims (its subnets become free). Returns
+ * false when the entry did not exist.
+ */
 export function deleteNodeEntry(name: string, opts: NodeEntryOptions): Promise<boolean> {
   const path = nodeEntryPath(opts.dir, name);
-  return withLock(opts, (fs) => fs.remove(path));
+  return withLock(opts, async (fs) => {
+    const claims = await readClaims(fs, opts.dir, { required: false });
+    for (const c of ownedBy(claims, name)) await removeClaim(fs, opts.dir, c);
+    return await fs.remove(path);
+  });
 }
 
 /** The file datastore; see the module doc. */
@@ -157,13 +246,18 @@ export class FileDatastore implements Datastore {
   readonly #fs: FileSystem;
   readonly #clusterCidrs: string[];
   readonly #log: (msg: string) => void;
-  readonly #nodes = new NodeCache();
-  #health: DatastoreHealth = { connected: true, events: 0 };
+  /** The last good read: entries as stored, and the claims. */
+  #entries: NodeInfo[] = [];
+  #claims: Claims = new Map();
+  #snapshot: NodeInfo[] | undefined;
+  #bad: EntryReject[] = [];
+  #health: DatastoreHealth = { connected: true, events: 0, authoritative: true };
   #onChange: (() => void) | undefined;
   #closed = false;
   #watch: DirWatch | undefined;
   #watchLoop: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #faultTimer: ReturnType<typeof setTimeout> | undefined;
   #scanning: Promise<void> | undefined;
   /** A full directory read is due. */
   #fullWanted = false;
@@ -178,7 +272,11 @@ export class FileDatastore implements Datastore {
     this.#log = opts.log ?? ((msg) => console.error(msg));
   }
 
-  /** Writes (or refreshes) this node's entry, keeping or allocating its subnets under the lock. */
+  /**
+   * Writes (or refreshes) this node's entry under the lock. The node keeps
+   * the subnets it has claimed; new ones are claimed first, then the entry is
+   * written, so an entry never names a subnet its node does not own.
+   */
   async register(self: SelfRegistration): Promise<NodeInfo> {
     if (this.#closed) throw new Error("Cannot register in file datastore: it is closed");
     validateNodeName(self.name);
@@ -186,24 +284,32 @@ export class FileDatastore implements Datastore {
       4: this.#opts.nodePrefixLength,
       6: this.#opts.nodePrefixLengthV6,
     };
-    const node = await withLock({ dir: this.#opts.dir, fs: this.#fs }, async (fs) => {
-      const { nodes } = await scanEntries(fs, this.#opts.dir);
+    const dir = this.#opts.dir;
+    const node = await withLock({ dir, fs: this.#fs }, async (fs) => {
+      const { nodes } = await scanEntries(fs, dir);
+      const claims = await readClaims(fs, dir, { required: false });
+      const mine = ownedBy(claims, self.name);
       const current = nodes.find((n) => n.name === self.name);
-      const taken = nodes.filter((n) => n.name !== self.name).flatMap((n) => n.podCidrs);
+      const claimedByOthers = [...claims].filter(([, o]) => o !== self.name).map(([c]) => c);
+      // The claims are the record. Only a store from before claims (none at all) falls back
+      // to what the other entries say; otherwise an unclaimed entry can never push a node off
+      // its subnet.
+      const unclaimed = claims.size > 0
+        ? []
+        : nodes.filter((n) => n.name !== self.name).flatMap((n) => n.podCidrs);
       const podCidrs = assignSubnets({
         clusterCidrs: this.#clusterCidrs,
         prefixLengths,
-        current: current?.podCidrs,
-        taken,
+        current: mine.length > 0 ? mine : (current?.podCidrs ?? []).filter((c) => !claims.has(c)),
+        taken: [...claimedByOthers, ...unclaimed],
       });
       const next: NodeInfo = { name: self.name, podCidrs, addresses: [...self.addresses] };
       if (self.vtep) next.vtep = { ...self.vtep };
       const stored = storedNode(next); // validates addresses and vtep
+      for (const c of podCidrs) if (!mine.includes(c)) await writeClaim(fs, dir, c, self.name);
+      for (const c of mine) if (!podCidrs.includes(c)) await removeClaim(fs, dir, c);
       if (!sameNode(current, stored)) {
-        await fs.writeAtomic(
-          nodeEntryPath(this.#opts.dir, self.name),
-          encodeNodeEntry(stored) + "\n",
-        );
+        await fs.writeAtomic(nodeEntryPath(dir, self.name), encodeNodeEntry(stored) + "\n");
       }
       return stored;
     });
@@ -217,7 +323,11 @@ export class FileDatastore implements Datastore {
     if (this.#onChange) throw new Error("Cannot start file datastore: already started");
     if (this.#closed) throw new Error("Cannot start file datastore: it is closed");
     this.#onChange = onChange;
-    await this.#fs.mkdirp(nodesDir(this.#opts.dir));
+    try {
+      await ensureNodesDir(this.#fs, this.#opts.dir);
+    } catch (e) {
+      this.#fail((e as Error).message); // polled until it is back
+    }
     await this.#rescan();
     this.#openWatch();
     const every = this.#opts.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS;
@@ -229,15 +339,23 @@ export class FileDatastore implements Datastore {
     }
   }
 
+  /** The last good snapshot, each node with the subnets its claims give it. */
   nodes(): NodeInfo[] {
-    return this.#nodes.list();
+    this.#snapshot ??= this.#entries.map((n) =>
+      freezeNode({ ...n, ownership: { source: "claim", subnets: ownedBy(this.#claims, n.name) } })
+    );
+    return [...this.#snapshot];
   }
 
   health(): DatastoreHealth {
     return { ...this.#health };
   }
 
-  /** Deletes a node's entry (admin action) and refreshes the snapshot. */
+  entryRejects(): EntryReject[] {
+    return this.#bad.map((b) => ({ ...b }));
+  }
+
+  /** Deletes a node's entry and claims (admin action) and refreshes the snapshot. */
   async removeNode(name: string): Promise<boolean> {
     const existed = await deleteNodeEntry(name, { dir: this.#opts.dir, fs: this.#fs });
     await this.#rescan();
@@ -248,6 +366,8 @@ export class FileDatastore implements Datastore {
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#faultTimer);
+    this.#faultTimer = undefined;
     this.#closeWatch();
     await this.#watchLoop;
     await this.#scanning;
@@ -271,8 +391,11 @@ export class FileDatastore implements Datastore {
           this.#fail(`Cannot watch ${nodesDir(this.#opts.dir)}: ${(e as Error).message}`);
         }
       }
-      // A watch that ends on its own (directory removed) is reopened by the rescan timer.
-      if (this.#watch === watch) this.#closeWatch();
+      // A watch that ends on its own (directory removed): read again, which finds the fault.
+      if (this.#watch === watch) {
+        this.#closeWatch();
+        if (!this.#closed) void this.#rescan();
+      }
     })();
   }
 
@@ -315,7 +438,7 @@ export class FileDatastore implements Datastore {
     this.#scanning = (async () => {
       try {
         while ((this.#fullWanted || this.#pending.size > 0) && !this.#closed) {
-          if (this.#fullWanted) {
+          if (this.#fullWanted || !this.#health.authoritative) {
             this.#fullWanted = false;
             this.#pending.clear();
             await this.#scanOnce();
@@ -334,19 +457,35 @@ export class FileDatastore implements Datastore {
 
   /** Re-reads some entry files ("a.json"); anything unusual falls back to a full scan. */
   async #readEntries(files: string[]): Promise<void> {
-    const changes: [string, NodeInfo | undefined][] = [];
-    for (const file of files) {
-      const name = file.slice(0, -".json".length);
-      try {
+    const byName = new Map(this.#entries.map((n) => [n.name, n]));
+    // Claims change only under the lock together with an entry: re-read those the changed
+    // entries name (one small read each) instead of the whole claims folder.
+    const claims: Claims = new Map(this.#claims);
+    try {
+      for (const file of files) {
+        const name = file.slice(0, -".json".length);
         const text = await this.#fs.readText(`${nodesDir(this.#opts.dir)}/${file}`);
-        changes.push([name, text === undefined ? undefined : parseNodeEntry(text, name)]);
-      } catch {
-        // Unreadable or invalid: the full scan reads, reports and skips it as usual.
-        this.#fullWanted = true;
-        return;
+        if (text === undefined) {
+          // Gone, or the whole folder is: only a full read can tell.
+          if (!(await this.#fs.exists(nodesDir(this.#opts.dir)))) throw new Error("folder gone");
+          byName.delete(name);
+          continue;
+        }
+        const r = parseFile(text, name);
+        if (isReject(r)) throw new Error("refused entry");
+        byName.set(name, r);
+        for (const c of r.podCidrs) {
+          const owner = await readClaimOf(this.#fs, this.#opts.dir, c);
+          if (owner === undefined) claims.delete(c);
+          else claims.set(c, owner);
+        }
       }
+    } catch {
+      // Unreadable, refused or a fault: the full scan reads, reports and decides.
+      this.#fullWanted = true;
+      return;
     }
-    this.#notifyIf(this.#nodes.apply(changes));
+    this.#apply(sortNodes(byName.values()), claims);
   }
 
   async #scanOnce(): Promise<void> {
@@ -354,26 +493,63 @@ export class FileDatastore implements Datastore {
     try {
       scan = await scanEntries(this.#fs, this.#opts.dir);
     } catch (e) {
-      this.#fail(`Cannot read ${nodesDir(this.#opts.dir)}: ${(e as Error).message}`);
+      this.#fail((e as Error).message);
       return;
     }
-    for (const b of scan.bad) {
-      if (!this.#reportedBad.has(b)) this.#log(`hostgate datastore file: skipping ${b}`);
+    const keys = scan.bad.map((b) => `${b.node}.json: ${b.reason}: ${b.detail}`);
+    for (const k of keys) {
+      if (!this.#reportedBad.has(k)) this.#log(`hostgate datastore file: skipping ${k}`);
     }
-    this.#reportedBad = new Set(scan.bad);
-    this.#health = { connected: true, events: this.#health.events };
-    this.#notifyIf(this.#nodes.replace(scan.nodes));
+    this.#reportedBad = new Set(keys);
+    this.#bad = scan.bad;
+    const recovered = !this.#health.connected || !this.#health.authoritative;
+    this.#health = { connected: true, events: this.#health.events, authoritative: true };
+    if (recovered) this.#log(`hostgate datastore file: ${nodesDir(this.#opts.dir)} readable again`);
+    this.#apply(scan.nodes, scan.claims, recovered);
   }
 
-  /** Tells the agent when a read changed the nodes. */
-  #notifyIf(changed: boolean): void {
-    if (!changed || !this.#onChange || this.#closed) return;
+  /** Takes a new snapshot (sorted by name) and tells the agent when it (or health) changed. */
+  #apply(nodes: NodeInfo[], claims: Claims, force = false): void {
+    // Only the ownership of present entries matters: a claim written just before its
+    // entry (registration order) is no change yet.
+    const owned = (list: readonly NodeInfo[], c: Claims) =>
+      list.map((n) => `${n.name}=${ownedBy(c, n.name).join(",")}`).join(";");
+    const changed = force || nodes.length !== this.#entries.length ||
+      nodes.some((n, i) => !sameNode(n, this.#entries[i])) ||
+      owned(nodes, claims) !== owned(this.#entries, this.#claims);
+    this.#claims = claims;
+    if (!changed) return;
+    this.#entries = nodes.map(freezeNode);
+    this.#snapshot = undefined;
+    this.#notify();
+  }
+
+  #notify(): void {
+    if (!this.#onChange || this.#closed) return;
     this.#health.events++;
     notifyListener(this.#onChange, this.#log, "file");
   }
 
+  /** A fault: keep the last snapshot, say so, poll until the folder reads again. */
   #fail(msg: string): void {
-    this.#health = { connected: false, lastError: msg, events: this.#health.events };
-    this.#log(`hostgate datastore file: ${msg}`);
+    const was = this.#health.connected;
+    this.#health = {
+      connected: false,
+      lastError: msg,
+      events: this.#health.events,
+      authoritative: false,
+    };
+    if (was) {
+      this.#log(`hostgate datastore file: ${msg}; keeping the last node list`);
+      this.#notify();
+    }
+    if (this.#faultTimer === undefined && !this.#closed && this.#onChange) {
+      this.#faultTimer = setTimeout(() => {
+        this.#faultTimer = undefined;
+        if (this.#closed) return;
+        if (!this.#watch) this.#openWatch();
+        void this.#rescan();
+      }, FAULT_POLL_MS);
+    }
   }
 }

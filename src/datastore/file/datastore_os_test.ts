@@ -174,7 +174,7 @@ Deno.test(
         await until("the store to see it", () => a.nodes().length === 1);
         assert.equal(count.readDir, before.readDir, "no directory scan for a named entry");
         assert.ok(
-          count.readText - before.readText <= 4,
+          count.readText - before.readText <= 6, // each entry and its claim
           `${count.readText - before.readText} reads`,
         );
         // A damaged entry falls back to a full scan, which skips and reports it.
@@ -294,7 +294,7 @@ Deno.test("file: dual-stack allocation and custom prefix lengths", TEMP_DIR, asy
 });
 
 Deno.test(
-  "file: a subnet taken over by a foreign entry makes the node move",
+  "file: an entry naming another node's subnet owns nothing; the owner keeps it",
   TEMP_DIR,
   async () => {
     await withDir(async (dir) => {
@@ -305,13 +305,66 @@ Deno.test(
           dir,
         });
         const again = await a.register({ name: "a", addresses: ["10.0.0.1"] });
-        assert.notDeepEqual(again.podCidrs, first.podCidrs);
+        assert.deepEqual(again.podCidrs, first.podCidrs);
+        const b = a.nodes().find((n) => n.name === "b")!;
+        assert.deepEqual(b.podCidrs, first.podCidrs, "the entry says so...");
+        assert.deepEqual(b.ownership, { source: "claim", subnets: [] }, "...but owns nothing");
+        assert.deepEqual(a.nodes().find((n) => n.name === "a")!.ownership?.subnets, first.podCidrs);
       } finally {
         await a.close();
       }
     });
   },
 );
+
+Deno.test(
+  "file: the nodes folder gone is a fault, not an empty cluster; it recovers",
+  TEMP_DIR,
+  async () => {
+    await withDir(async (dir) => {
+      const a = store(dir, { rescanIntervalMs: 0 });
+      let events = 0;
+      try {
+        await a.register({ name: "a", addresses: ["10.0.0.1"] });
+        await writeNodeEntry({ name: "b", podCidrs: ["10.244.7.0/24"], addresses: ["10.0.0.2"] }, {
+          dir,
+        });
+        await a.start(() => events++);
+        await until("both nodes", () => a.nodes().length === 2);
+        await Deno.rename(`${dir}/nodes`, `${dir}/nodes.away`);
+        await until("the fault", () => !a.health().connected);
+        assert.equal(a.health().authoritative, false);
+        assert.deepEqual(a.nodes().map((n) => n.name), ["a", "b"], "last good list kept");
+        await Deno.rename(`${dir}/nodes.away`, `${dir}/nodes`);
+        await until("the recovery", () => a.health().connected);
+        assert.equal(a.health().authoritative, true);
+        assert.deepEqual(a.nodes().map((n) => n.name), ["a", "b"]);
+        // Registering again keeps the claimed subnet.
+        const again = await a.register({ name: "a", addresses: ["10.0.0.1"] });
+        assert.deepEqual(again.podCidrs, ["10.244.0.0/24"]);
+        assert.ok(events >= 2, "the agent is told about the fault and the recovery");
+      } finally {
+        await a.close();
+      }
+    });
+  },
+);
+
+Deno.test("file: an oversize entry is refused unparsed and reported", TEMP_DIR, async () => {
+  await withDir(async (dir) => {
+    const a = store(dir, { rescanIntervalMs: 0 });
+    try {
+      await a.register({ name: "a", addresses: ["10.0.0.1"] });
+      const big = `{"name":"big","pad":"${"x".repeat(70_000)}"}`;
+      await Deno.writeTextFile(`${dir}/nodes/big.json`, big);
+      await a.register({ name: "a", addresses: ["10.0.0.1"] });
+      assert.deepEqual(a.nodes().map((n) => n.name), ["a"]);
+      assert.deepEqual(a.entryRejects().map((r) => [r.node, r.reason]), [["big", "oversize"]]);
+    } finally {
+      await a.close();
+    }
+  });
+});
 
 Deno.test("file: start twice is refused; close is idempotent", TEMP_DIR, async () => {
   await withDir(async (dir) => {
@@ -323,3 +376,58 @@ Deno.test("file: start twice is refused; close is idempotent", TEMP_DIR, async (
     await assert.rejects(a.register({ name: "n", addresses: [] }), /it is closed/);
   });
 });
+
+Deno.test(
+  "file: nodes/ missing while subnets are claimed: never recreated empty; a restart waits",
+  TEMP_DIR,
+  async () => {
+    await withDir(async (dir) => {
+      const a = store(dir, { rescanIntervalMs: 0 });
+      await a.register({ name: "a", addresses: ["10.0.0.1"] });
+      await a.close();
+      await Deno.rename(`${dir}/nodes`, `${dir}/nodes.away`);
+      const again = store(dir, { rescanIntervalMs: 0 });
+      let events = 0;
+      try {
+        await assert.rejects(
+          again.register({ name: "a", addresses: ["10.0.0.1"] }),
+          /missing while subnets are claimed/,
+        );
+        await again.start(() => events++);
+        assert.equal(again.health().connected, false);
+        assert.equal(await Deno.stat(`${dir}/nodes`).catch(() => undefined), undefined);
+        await Deno.rename(`${dir}/nodes.away`, `${dir}/nodes`);
+        await until("the recovery", () => again.health().connected);
+        assert.deepEqual(again.nodes().map((n) => n.name), ["a"]);
+        const n = await again.register({ name: "a", addresses: ["10.0.0.1"] });
+        assert.deepEqual(n.podCidrs, ["10.244.0.0/24"], "the claimed subnet, not a new one");
+        assert.ok(events >= 1);
+      } finally {
+        await again.close();
+      }
+    });
+  },
+);
+
+Deno.test(
+  "file: an unclaimed entry overlapping a claimed subnet moves nobody",
+  TEMP_DIR,
+  async () => {
+    await withDir(async (dir) => {
+      const a = store(dir, { rescanIntervalMs: 0 });
+      try {
+        const first = await a.register({ name: "a", addresses: ["10.0.0.1"] });
+        await Deno.writeTextFile(
+          `${dir}/nodes/evil.json`,
+          JSON.stringify({ name: "evil", podCidrs: ["10.244.0.0/20"], addresses: ["10.0.0.9"] }),
+        );
+        const again = await a.register({ name: "a", addresses: ["10.0.0.1"] });
+        assert.deepEqual(again.podCidrs, first.podCidrs);
+        const b = await a.register({ name: "b", addresses: ["10.0.0.2"] });
+        assert.deepEqual(b.podCidrs, ["10.244.1.0/24"], "allocation follows the claims only");
+      } finally {
+        await a.close();
+      }
+    });
+  },
+);

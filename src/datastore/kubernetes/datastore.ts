@@ -33,6 +33,7 @@ import {
   type Allocations,
   formatAllocation,
   mergeProjections,
+  NODE_SELECTOR,
   type NodeProjection,
   nodeToInfo,
   parseAllocations,
@@ -152,6 +153,7 @@ export class KubernetesDatastore implements Datastore {
     this.#nodes = new ProjectedListWatch<NodeProjection>({
       ...common,
       path: "/api/v1/nodes",
+      select: NODE_SELECTOR,
       project: projectNode,
       same: sameNodeProjection,
       onChanges: (changes) => this.#nodeChanges(changes),
@@ -161,6 +163,7 @@ export class KubernetesDatastore implements Datastore {
       ...common,
       path: `/api/v1/namespaces/${this.namespace}/configmaps`,
       fieldSelector: `metadata.name=${this.configMapName}`,
+      select: { data: true },
       project: (o) => ({ allocations: parseAllocations(o.data as Record<string, string>) }),
       same: (a, b) => sameAllocations(a.allocations, b.allocations),
       onChanges: (changes) => this.#changed(changes.length),
@@ -222,7 +225,12 @@ export class KubernetesDatastore implements Datastore {
     const states = [...this.#state.entries()];
     const down = states.find(([, s]) => !s.connected);
     const connected = states.length === (this.#allocs ? 3 : 2) && !down;
-    const h: DatastoreHealth = { connected, events: this.#events };
+    // The state is a complete snapshot once every list/watch has listed; a fault after
+    // that keeps the last good state (it never drops entries), so it stays authoritative.
+    const authoritative = this.#nodes.synced && this.#cm.synced && (this.#allocs?.synced ?? true);
+    const h: DatastoreHealth = { connected, events: this.#events, authoritative };
+    const contact = this.#nodes.lastContactMs;
+    if (contact !== undefined) h.lastContactMs = contact;
     if (down?.[1].error) h.lastError = `${down[0]}: ${down[1].error}`;
     return h;
   }

@@ -40,6 +40,7 @@ Deno.test("nodeToInfo: podCIDRs over podCIDR, InternalIP v4 and v6 only, in orde
     podCidrs: ["10.244.1.0/24", "fd00:10:244:1::/64"],
     addresses: ["192.0.2.1", "2001:db8::1"],
     subnetSource: "spec",
+    ownership: { source: "node-spec", subnets: ["10.244.1.0/24", "fd00:10:244:1::/64"] },
   });
 });
 
@@ -56,6 +57,7 @@ Deno.test("nodeToInfo: singular podCIDR, allocation only without spec, annotatio
     podCidrs: ["10.9.9.0/24"],
     addresses: ["192.0.2.7", "2001:db8::7"],
     subnetSource: "allocation",
+    ownership: { source: "allocation", subnets: ["10.9.9.0/24"] },
   });
   const internalWins: NodeLike = {
     ...bare,

@@ -22,7 +22,8 @@
  */
 
 import type { Clock } from "../../system/clock.ts";
-import { jsonLines } from "./ndjson.ts";
+import { byteLines } from "./ndjson.ts";
+import { decodePruned, mergeSelectors, type Selector } from "./prune.ts";
 import { ApiError, type ApiTransport } from "./transport.ts";
 
 /** Retry timing after a failed list or watch. */
@@ -60,7 +61,12 @@ export interface ProjectedListWatchOptions<P> {
   path: string;
   fieldSelector?: string;
   labelSelector?: string;
-  /** Keeps only what the caller reads. Must not keep references into `obj`'s big parts. */
+  /**
+   * The parts of each object `project` reads; the rest is skipped while
+   * decoding and never built (default: the whole object).
+   */
+  select?: Selector;
+  /** Keeps only what the caller reads (from the selected parts). */
   project: (obj: RawObject) => P;
   /** True when two projections are equal (then no change is reported). */
   same: (a: P, b: P) => boolean;
@@ -92,6 +98,16 @@ export interface ListWatchStats {
 }
 
 const INITIAL_EVENTS_END = "k8s.io/initial-events-end";
+
+/** What the list/watch itself reads of every object (and of a bookmark). */
+const OWN_SELECTOR: Selector = {
+  metadata: {
+    name: true,
+    namespace: true,
+    resourceVersion: true,
+    annotations: { [INITIAL_EVENTS_END]: true },
+  },
+};
 
 interface WatchEvent {
   type?: string;
@@ -129,15 +145,25 @@ export class ProjectedListWatch<P> {
   #closed = false;
   #failures = 0;
   #noWatchList = false;
+  #lastContact: number | undefined;
+  /** The page buffer of a relist in progress. */
+  #scratch: ArrayBuffer | undefined;
   #running: Promise<void> | undefined;
   readonly #stop = new AbortController();
   readonly #streams = new Set<AbortController>();
   #firstOutcome: Promise<void>;
   #settleFirst: () => void = () => {};
   readonly stats: ListWatchStats = { relists: 0, pages: 0, expired: 0, unchanged: 0 };
+  readonly #pageSelector: Selector;
+  readonly #eventSelector: Selector;
 
   constructor(opts: ProjectedListWatchOptions<P>) {
     this.#o = opts;
+    const item = mergeSelectors(opts.select ?? true, OWN_SELECTOR);
+    this.#pageSelector = { metadata: true, items: item };
+    // ERROR events carry a Status: its code, reason and message.
+    const status: Selector = { code: true, reason: true, message: true };
+    this.#eventSelector = { type: true, object: mergeSelectors(item, status) };
     this.#firstOutcome = new Promise((resolve) => this.#settleFirst = resolve);
   }
 
@@ -149,6 +175,11 @@ export class ProjectedListWatch<P> {
   /** The resourceVersion the state is at (undefined before the first list). */
   get resourceVersion(): string | undefined {
     return this.#rv;
+  }
+
+  /** Monotonic ms of the last data from the server (a page, an event, a bookmark). */
+  get lastContactMs(): number | undefined {
+    return this.#lastContact;
   }
 
   /** Number of objects held. */
@@ -252,7 +283,7 @@ export class ProjectedListWatch<P> {
       try {
         const { res, ctl } = await this.#open(q);
         try {
-          page = await res.json();
+          page = decodePruned(await this.#readBody(res), this.#pageSelector) as typeof page;
         } finally {
           this.#streams.delete(ctl);
         }
@@ -268,6 +299,7 @@ export class ProjectedListWatch<P> {
         throw e;
       }
       this.stats.pages++;
+      this.#lastContact = this.#o.clock.monotonic();
       for (const obj of page.items ?? []) items.set(keyOf(obj), this.#o.project(obj));
       cont = page.metadata?.continue || undefined;
       if (!cont) return { items, rv: page.metadata?.resourceVersion ?? "" };
@@ -275,8 +307,51 @@ export class ProjectedListWatch<P> {
   }
 
   async #relist(): Promise<void> {
-    const { items, rv } = await this.#listPages();
-    this.#replace(items, rv);
+    try {
+      const { items, rv } = await this.#listPages();
+      this.#replace(items, rv);
+    } finally {
+      this.#releaseScratch();
+    }
+  }
+
+  /**
+   * Reads a LIST page into one buffer reused for every page of a relist (a
+   * BYOB reader: no per-chunk buffers left for the GC), released after it.
+   */
+  async #readBody(res: Response): Promise<Uint8Array> {
+    let reader: ReadableStreamBYOBReader;
+    try {
+      reader = res.body!.getReader({ mode: "byob" });
+    } catch {
+      return new Uint8Array(await res.arrayBuffer());
+    }
+    let buf = this.#scratch ?? new ArrayBuffer(1 << 20);
+    this.#scratch = undefined;
+    let len = 0;
+    try {
+      for (;;) {
+        if (len === buf.byteLength) {
+          const bigger = new ArrayBuffer(buf.byteLength * 2);
+          new Uint8Array(bigger).set(new Uint8Array(buf));
+          buf.transfer(0); // frees the old backing store now, not at the next GC
+          buf = bigger;
+        }
+        const { value, done } = await reader.read(new Uint8Array(buf, len, buf.byteLength - len));
+        if (value) buf = value.buffer as ArrayBuffer;
+        if (done) break;
+        len += value!.byteLength;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+    this.#scratch = buf;
+    return new Uint8Array(buf, 0, len);
+  }
+
+  #releaseScratch(): void {
+    this.#scratch?.transfer(0);
+    this.#scratch = undefined;
   }
 
   /** Takes a complete snapshot; reports what differs from the state it replaces. */
@@ -349,8 +424,9 @@ export class ProjectedListWatch<P> {
     let initial: Map<string, P> | undefined = list ? new Map() : undefined;
     try {
       if (!list) this.#ok();
-      for await (const raw of jsonLines(res.body!)) {
-        const ev = raw as WatchEvent;
+      for await (const line of byteLines(res.body!, ctl.signal)) {
+        const ev = decodePruned(line, this.#eventSelector) as WatchEvent;
+        this.#lastContact = this.#o.clock.monotonic();
         const obj = ev.object ?? {};
         if (ev.type === "ERROR") {
           throw new ApiError(obj.code ?? 500, obj.reason ?? "", `${obj.message ?? "watch error"}`);

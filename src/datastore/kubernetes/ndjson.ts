@@ -21,19 +21,39 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
 }
 
 /**
- * Yields each non-empty line of `body` parsed as JSON. A line that is not
- * JSON throws (a broken stream is a failed watch, never a skipped event).
- * A trailing line without a newline is parsed at the end of the stream.
+ * Yields each line of `body` as bytes (without the newline; blank lines
+ * skipped), so the caller decodes only what it keeps (see prune.ts). A
+ * trailing line without a newline is yielded at the end of the stream.
  */
-export async function* jsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
-  const decoder = new TextDecoder();
+export async function* byteLines(
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): AsyncGenerator<Uint8Array> {
   let pending: Uint8Array[] = [];
   let pendingLength = 0;
-  const parse = (bytes: Uint8Array): unknown => {
-    const text = decoder.decode(bytes).trim();
-    return text === "" ? undefined : JSON.parse(text);
-  };
-  for await (const chunk of body) {
+  const blank = (line: Uint8Array) => line.every((c) => c <= 0x20);
+  const reader = body.getReader();
+  // An abort cancels the read in progress (a fetch abort alone can leave it waiting on
+  // data already queued), so a closed watch always ends.
+  const stop = () => reader.cancel().catch(() => {});
+  signal?.addEventListener("abort", stop, { once: true });
+  try {
+    for (;;) {
+      if (signal?.aborted) return;
+      const { value: chunk, done } = await reader.read();
+      if (done) break;
+      yield* splitChunk(chunk);
+    }
+  } finally {
+    signal?.removeEventListener("abort", stop);
+    reader.releaseLock();
+  }
+  if (pendingLength > 0) {
+    const line = concat(pending, pendingLength);
+    if (!blank(line)) yield line;
+  }
+
+  function* splitChunk(chunk: Uint8Array): Generator<Uint8Array> {
     let start = 0;
     for (let nl = chunk.indexOf(NEWLINE); nl >= 0; nl = chunk.indexOf(NEWLINE, start)) {
       const piece = chunk.subarray(start, nl);
@@ -43,8 +63,7 @@ export async function* jsonLines(body: ReadableStream<Uint8Array>): AsyncGenerat
         : concat([...pending, piece], pendingLength + piece.length);
       pending = [];
       pendingLength = 0;
-      const value = parse(line);
-      if (value !== undefined) yield value;
+      if (!blank(line)) yield line;
     }
     if (start < chunk.length) {
       // Copy: the stream may reuse the chunk's buffer.
@@ -53,8 +72,13 @@ export async function* jsonLines(body: ReadableStream<Uint8Array>): AsyncGenerat
       pendingLength += rest.length;
     }
   }
-  if (pendingLength > 0) {
-    const value = parse(concat(pending, pendingLength));
-    if (value !== undefined) yield value;
-  }
+}
+
+/**
+ * Yields each non-empty line of `body` parsed as JSON. A line that is not
+ * JSON throws (a broken stream is a failed watch, never a skipped event).
+ */
+export async function* jsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+  const decoder = new TextDecoder();
+  for await (const line of byteLines(body)) yield JSON.parse(decoder.decode(line));
 }

@@ -8,7 +8,8 @@
  * @module
  */
 
-import type { NodeInfo, SelfRegistration } from "../types.ts";
+import { MAX_ENTRY_BYTES, type NodeInfo, type SelfRegistration } from "../types.ts";
+import type { Selector } from "./prune.ts";
 
 /** Node annotation holding the VTEP MAC (written by register()). */
 export const VTEP_MAC_ANNOTATION = "hostgate.io/vtep-mac";
@@ -19,6 +20,21 @@ export const VTEP_IP_ANNOTATION = "hostgate.io/vtep-ip";
  * used only when the Node has no InternalIP (the kubelet owns status.addresses).
  */
 export const NODE_IPS_ANNOTATION = "hostgate.io/node-ips";
+
+/** What `projectNode` reads of a Node: everything else is skipped while decoding. */
+export const NODE_SELECTOR: Selector = {
+  metadata: {
+    name: true,
+    resourceVersion: true,
+    annotations: {
+      [VTEP_MAC_ANNOTATION]: true,
+      [VTEP_IP_ANNOTATION]: true,
+      [NODE_IPS_ANNOTATION]: true,
+    },
+  },
+  spec: { podCIDR: true, podCIDRs: true },
+  status: { addresses: true },
+};
 
 /** The part of a v1 Node the datastore reads (client-node's V1Node fits it). */
 export interface NodeLike {
@@ -62,7 +78,11 @@ export interface NodeProjection {
 export function projectNode(
   node: NodeLike & { metadata?: { resourceVersion?: string } },
 ): NodeProjection {
-  const ann = node.metadata?.annotations ?? {};
+  // Annotation values over the size cap are ignored unread (a 12 MB value must not be split).
+  const ann: { [key: string]: string } = {};
+  for (const [k, v] of Object.entries(node.metadata?.annotations ?? {})) {
+    if (typeof v === "string" && v.length <= MAX_ENTRY_BYTES) ann[k] = v;
+  }
   const internalIps: string[] = [];
   for (const a of node.status?.addresses ?? []) {
     if (a.type === "InternalIP" && a.address) internalIps.push(a.address);
@@ -102,6 +122,12 @@ export function projectionToInfo(p: NodeProjection, allocated?: readonly string[
     addresses: p.internalIps.length > 0 ? [...p.internalIps] : [...p.announcedIps],
   };
   if (info.podCidrs.length > 0) info.subnetSource = fromSpec ? "spec" : "allocation";
+  // The ownership record for the trust gate: the spec (controller-manager) outranks the
+  // allocation ConfigMap when both name one subnet.
+  info.ownership = {
+    source: fromSpec ? "node-spec" : "allocation",
+    subnets: [...info.podCidrs],
+  };
   if (p.vtepMac && p.vtepIp) info.vtep = { mac: p.vtepMac, ip: p.vtepIp };
   return info;
 }

@@ -1,6 +1,7 @@
 /**
- * ADD: wire one pod into the node's bridge. A chain of idempotent ensure*
- * steps; once IPAM has handed out an address every later failure rolls back
+ * ADD: wire one pod, routed (wiring/routed.ts) or onto the node's bridge
+ * (ensure.ts), with its anti-spoofing guard (guard/). A chain of idempotent
+ * ensure* steps; once IPAM has handed out an address every later failure rolls back
  * (veth removed, address released), so a failed ADD leaves nothing behind.
  * @module
  */
@@ -18,11 +19,22 @@ import {
   ensureProxyArp,
   ensureVeth,
   gatewaysOf,
+  type VethRequest,
 } from "../ensure.ts";
+import { applyGuard, guardNftOf, type GuardSpec, removeGuards } from "../guard/mod.ts";
+import {
+  configureRoutedPod,
+  ensureForwarding,
+  ensureHostSide,
+  hostCidr,
+  routedGateway,
+} from "../wiring/routed.ts";
 import { IPPOOL_TYPE } from "../../ipam/config.ts";
 import { messageOf, step, toCniError } from "../failure.ts";
-import { firstHost } from "../ip.ts";
+import { familyOf, firstHost } from "../ip.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
+import { randomMac } from "../../system/netlink/bridge.ts";
+import { wantsRecord } from "../pod_record.ts";
 
 /** Opens the pod's netns; a missing one is error 4 naming CNI_NETNS. */
 export function openPodNetns(ctx: CommandContext): NetlinkHandle {
@@ -61,20 +73,71 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
       );
     }
     host = step("open the node netns", () => deps.netlink.open());
-    // Before IPAM too: a name clash with a non-bridge must not even move the allocator.
-    const bridge = ensureBridge(host, conf);
-    const owner = ipamOwner(env);
     const hostName = hostVethName(env.containerId, env.ifname);
+    // Before IPAM: a veth's peer dies with its netns, so a host veth of this containerId+ifname
+    // whose peer is not in CNI_NETNS (checked above) is a live pod elsewhere; wiring over it
+    // would take its link and its address.
+    if (step(`look up ${hostName}`, () => host!.getLink(hostName))) {
+      throw new CniError(
+        CniCode.InvalidEnvironment,
+        `Cannot add ${env.containerId}/${env.ifname} in ${env.netns}: ` +
+          `the attachment is already wired into another network namespace`,
+        `host veth ${hostName} exists; DEL the first attachment before adding it again`,
+      );
+    }
+    // Before IPAM too: a name clash with a non-bridge must not even move the allocator.
+    const bridge = conf.mode === "bridge" ? ensureBridge(host, conf) : undefined;
+    const owner = ipamOwner(env);
     const wanted = requestedIps({ cniArgs: env.args, args: conf.args, runtime: conf.runtime });
     const alloc: IpamResult = await ctx.ipam.add(
       owner,
       wanted.length > 0 ? { requestedIps: wanted } : undefined,
     );
+    const podMac = randomMac();
+    const guard: GuardSpec | undefined = conf.antiSpoofing
+      ? {
+        hostVeth: hostName,
+        containerId: env.containerId,
+        ifname: env.ifname,
+        mac: podMac,
+        ips: alloc.ips.map((ip) => ip.address),
+      }
+      : undefined;
     try {
-      return wire({ ctx, host, pod, bridge, hostName, alloc });
+      // The one nft spawn runs beside the kernel steps below (the pod runs nothing before
+      // ADD returns); a kernel that refuses a chain for a device not yet there gets it again.
+      const guarding = guard
+        ? applyGuard(guardNftOf(deps), guard).then(() => undefined, (e: unknown) => e)
+        : Promise.resolve(undefined);
+      let result: CniResult;
+      try {
+        result = wire({ ctx, host, pod, bridge, hostName, alloc, podMac });
+      } catch (e) {
+        await guarding; // finished before the rollback removes the chain
+        throw e;
+      }
+      if (guard && await guarding) await applyGuard(guardNftOf(deps), guard);
+      // hostPorts and bandwidth (capabilities): their code loads only when asked for.
+      if (wantsRecord(conf.runtime)) {
+        const { addFeatures } = await import("../features.ts");
+        await addFeatures(ctx, {
+          containerId: env.containerId,
+          ifname: env.ifname,
+          hostVeth: hostName,
+          podIps: alloc.ips.map((ip) => ip.address),
+          hostLinks: bridge ? [conf.bridge, hostName] : [hostName],
+          ...(conf.mtu === undefined ? {} : { mtu: conf.mtu }),
+        });
+      }
+      return result;
     } catch (e) {
       log.warn("ADD failed, rolling back", { error: messageOf(e) });
       rollbackVeth(ctx, { host, hostName });
+      if (guard) {
+        await removeGuards(guardNftOf(deps), [hostName]).catch((r) =>
+          log.error("rollback: cannot remove anti-spoofing", { error: messageOf(r) })
+        );
+      }
       await ctx.ipam.del(owner).catch((r) =>
         log.error("rollback: cannot release IPAM", { error: messageOf(r) })
       );
@@ -102,25 +165,62 @@ interface WireArgs {
   ctx: CommandContext;
   host: NetlinkHandle;
   pod: NetlinkHandle;
-  bridge: Link;
+  /** The bridge in bridge mode; undefined in routed mode. */
+  bridge: Link | undefined;
   hostName: string;
   alloc: IpamResult;
+  podMac: string;
 }
 
 /** Every kernel step after IPAM, synchronous so no await ever runs between them. */
-function wire({ ctx, host, pod, bridge, hostName, alloc }: WireArgs): CniResult {
-  const { env, conf } = ctx;
-  if (alloc.ips.length === 0) {
+function wire(a: WireArgs): CniResult {
+  if (a.alloc.ips.length === 0) {
     throw new CniError(CniCode.InvalidNetworkConfig, "Cannot add: IPAM returned no address");
   }
+  const { env, conf } = a.ctx;
+  const vethReq: VethRequest = {
+    hostName: a.hostName,
+    ifname: env.ifname,
+    netns: env.netns,
+    peerMac: a.podMac,
+  };
+  if (conf.mtu !== undefined) vethReq.mtu = conf.mtu;
+  return a.bridge ? wireBridge(a, a.bridge, vethReq) : wireRouted(a, vethReq);
+}
+
+function wireRouted(a: WireArgs, vethReq: VethRequest): CniResult {
+  const { ctx, host, pod, alloc } = a;
+  const { env, conf } = ctx;
+  ensureForwarding(host, { families: alloc.ips.map((ip) => familyOf(ip.address)), log: ctx.log });
+  const veth = ensureVeth(host, vethReq);
+  ensureHostSide(host, { veth, ips: alloc.ips, podMac: a.podMac });
+  const { link, routes } = configureRoutedPod(pod, {
+    ifname: env.ifname,
+    ips: alloc.ips,
+    hostMac: veth.mac,
+    ipamRoutes: alloc.routes,
+    isDefaultGateway: conf.isDefaultGateway,
+  });
+  const hv = host.getLinkByIndex(veth.index) ?? veth;
+  return {
+    interfaces: [iface(hv), iface(link, env.netns)],
+    ips: alloc.ips.map((ip) => ({
+      address: hostCidr(ip.address),
+      gateway: routedGateway(familyOf(ip.address)),
+      interface: 1,
+    })),
+    routes,
+    dns: hasDns(alloc.dns) ? { ...alloc.dns } : conf.dns,
+  };
+}
+
+function wireBridge(a: WireArgs, bridge: Link, vethReq: VethRequest): CniResult {
+  const { ctx, host, pod, alloc } = a;
+  const { env, conf } = ctx;
   const gateways = gatewaysOf(alloc.ips, conf.isGateway);
   if (conf.isGateway) ensureGateways(host, { bridge, gateways, log: ctx.log });
   // A pool-wide prefix: pods on other nodes look on-link, the bridge must answer ARP for them.
   if (conf.ipam.type === IPPOOL_TYPE) ensureProxyArp(host, bridge);
-  const vethReq = { hostName, ifname: env.ifname, netns: env.netns } as Parameters<
-    typeof ensureVeth
-  >[1];
-  if (conf.mtu !== undefined) vethReq.mtu = conf.mtu;
   const veth = ensureVeth(host, vethReq);
   attachHostVeth(host, { veth, bridge, hairpin: conf.hairpinMode });
   const { link, routes } = configurePod(pod, {

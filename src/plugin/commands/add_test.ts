@@ -177,15 +177,59 @@ for (
   });
 }
 
-Deno.test("ADD: a stale host veth of the same attachment is replaced", async () => {
+Deno.test("ADD: the same attachment already wired into another netns is code 4, first pod untouched", async () => {
   const h = harness({ pods: [POD, "/run/netns/old"] });
-  const name = hostVethName("ctr1", "eth0");
-  const host = h.netlink.open();
-  host.addVeth({ name, peerName: "eth0", peerNetns: "/run/netns/old" });
-  host.close();
+  const first = await invoke(h, "ADD", { netns: "/run/netns/old" });
+  assert.equal(first.exitCode, 0, first.stdout);
+  const before = h.netlink.snapshot("");
+  const held = [...h.ipam.held.entries()];
   const r = await invoke(h, "ADD");
-  assert.equal(r.exitCode, 0, r.stdout);
-  assert.ok(h.netlink.snapshot(POD).links.some((l) => l.name === "eth0"));
+  assert.equal(r.exitCode, 1);
+  assert.equal(r.json!["code"], 4);
+  assert.match(String(r.json!["msg"]), /already wired into another network namespace/);
+  assert.deepEqual(h.netlink.snapshot(""), before, "the node is unchanged");
+  assert.deepEqual([...h.ipam.held.entries()], held, "the first pod keeps its address");
+  assert.ok(h.netlink.snapshot("/run/netns/old").links.some((l) => l.name === "eth0"));
+  assert.ok(!h.netlink.snapshot(POD).links.some((l) => l.name === "eth0"));
+  assert.ok(!h.ipam.calls.slice(1).some((c) => c.op !== "add"), "no release");
+});
+
+Deno.test("CNI_NETNS that is the plugin's own netns is code 4 before any change", async () => {
+  for (const command of ["ADD", "CHECK", "DEL"]) {
+    const h = harness();
+    h.deps.isOwnNetns = (p) => p === "/proc/self/ns/net";
+    const r = await invoke(h, command, {
+      netns: "/proc/self/ns/net",
+      conf: netconf({ prevResult: { cniVersion: "1.1.0", interfaces: [], ips: [] } }),
+    });
+    assert.equal(r.exitCode, 1, command);
+    assert.equal(r.json!["code"], 4, command);
+    assert.match(String(r.json!["msg"]), /plugin's own network namespace/);
+    assert.deepEqual(h.netlink.calls, [], `${command}: no netlink call`);
+    assert.deepEqual(h.ipam.calls, [], `${command}: no IPAM call`);
+    assert.deepEqual(h.guardNft.payloads, [], `${command}: no nft call`);
+  }
+});
+
+Deno.test("GC without the valid-attachments list (either spelling) is an error and deletes nothing", async () => {
+  const h = harness();
+  assert.equal((await invoke(h, "ADD")).exitCode, 0);
+  const before = h.netlink.snapshot("");
+  const r = await invoke(h, "GC", { netns: null, containerId: "", ifname: "" });
+  assert.equal(r.exitCode, 1);
+  assert.equal(r.json!["code"], 7);
+  assert.match(String(r.json!["msg"]), /valid-attachments/);
+  assert.deepEqual(h.netlink.snapshot(""), before);
+  assert.equal(h.ipam.held.size, 1);
+  assert.ok(!h.ipam.calls.some((c) => c.op === "gc"));
+  for (const key of ["cni.dev/valid-attachments", "cni.dev/attachments"]) {
+    const ok = await invoke(h, "GC", {
+      netns: null,
+      conf: netconf({ [key]: [{ containerID: "ctr1", ifname: "eth0" }] }),
+    });
+    assert.equal(ok.exitCode, 0, `${key}: ${ok.stdout}`);
+    assert.equal(h.ipam.held.size, 1, `${key}: the valid attachment stays`);
+  }
 });
 
 Deno.test("ADD: prevResult of an earlier plugin is kept and indexes shift", async () => {

@@ -13,6 +13,9 @@ import { messageOf, step } from "../failure.ts";
 import { canonicalCidr, canonicalIp, familyOf, splitCidr } from "../ip.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
 import { openPodNetns } from "./add.ts";
+import { checkGuard, guardNftOf } from "../guard/mod.ts";
+import { hostCidr, isPodRoute } from "../wiring/routed.ts";
+import { readRecord, recordPath, stateDirOf, wantsRecord } from "../pod_record.ts";
 
 function mismatch(msg: string): CniError {
   return new CniError(CniCode.CheckFailed, `Cannot confirm attachment: ${msg}`);
@@ -28,6 +31,7 @@ function containerIndex(prev: CniResult, at: { ifname: string; netns: string }):
 
 function checkHost(ctx: CommandContext, on: { host: NetlinkHandle; hostName: string }): void {
   const { host, hostName } = on;
+  if (ctx.conf.mode === "routed") return checkRoutedHost(on);
   const bridge = step(`look up ${ctx.conf.bridge}`, () => host.getLink(ctx.conf.bridge));
   if (!bridge) throw mismatch(`bridge ${ctx.conf.bridge} does not exist`);
   if (bridge.kind !== "bridge") throw mismatch(`${ctx.conf.bridge} is not a bridge`);
@@ -35,6 +39,29 @@ function checkHost(ctx: CommandContext, on: { host: NetlinkHandle; hostName: str
   if (!veth) throw mismatch(`host veth ${hostName} does not exist`);
   if (veth.master !== bridge.index) throw mismatch(`${hostName} is not attached to ${bridge.name}`);
   if (!veth.up) throw mismatch(`${hostName} is down`);
+}
+
+/** Routed: the host veth up and on no bridge, and a host route on it per pod address. */
+function checkRoutedHost(
+  on: { host: NetlinkHandle; hostName: string; podIps?: string[] },
+): void {
+  const { host, hostName } = on;
+  const veth = step(`look up ${hostName}`, () => host.getLink(hostName));
+  if (!veth) throw mismatch(`host veth ${hostName} does not exist`);
+  if (veth.master !== undefined) {
+    throw mismatch(`${hostName} is enslaved, routed mode has no bridge`);
+  }
+  if (!veth.up) throw mismatch(`${hostName} is down`);
+  if (!on.podIps) return;
+  const routes = step(
+    "list routes on the host veth",
+    () => host.listRoutes({ linkIndex: veth.index }),
+  );
+  for (const ip of on.podIps) {
+    const dst = hostCidr(ip);
+    const found = routes.some((r) => isPodRoute(r) && canonicalCidr(r.dst) === dst);
+    if (!found) throw mismatch(`host route ${dst} dev ${hostName} is missing`);
+  }
 }
 
 function routeMatches(r: Route, want: { dst: string; gw?: string }): boolean {
@@ -46,7 +73,7 @@ function routeMatches(r: Route, want: { dst: string; gw?: string }): boolean {
 function checkPod(
   ctx: CommandContext,
   on: { pod: NetlinkHandle; prev: CniResult; index: number },
-): string[] {
+): { ips: string[]; mac: string } {
   const { pod, prev, index } = on;
   const { ifname } = ctx.env;
   const want = prev.interfaces[index]!;
@@ -75,7 +102,19 @@ function checkPod(
     );
     if (!found) throw mismatch(`route ${r.dst}${r.gw ? ` via ${r.gw}` : ""} is missing in the pod`);
   }
-  return ips.map((ip) => splitCidr(ip.address)[0]);
+  return { ips: ips.map((ip) => splitCidr(ip.address)[0]), mac: link.mac };
+}
+
+/** The pod's hostPorts and bandwidth limits, when it has a record or the runtime asks for them. */
+async function checkPodFeatures(ctx: CommandContext, hostName: string): Promise<void> {
+  const path = recordPath(stateDirOf(ctx.conf.raw), ctx.conf.name, hostName);
+  const rec = await readRecord(ctx.deps.fs, path);
+  if (!rec) {
+    if (wantsRecord(ctx.conf.runtime)) throw mismatch(`no hostPort/bandwidth record at ${path}`);
+    return;
+  }
+  const { checkFeatures } = await import("../features.ts");
+  await checkFeatures(ctx, rec);
 }
 
 /** Runs CHECK; resolves when everything matches. */
@@ -85,18 +124,28 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
   const index = containerIndex(prev, ctx.env);
   const hostName = hostVethName(ctx.env.containerId, ctx.env.ifname);
   const host = step("open the node netns", () => ctx.deps.netlink.open());
+  const pod = openPodNetns(ctx);
   let ips: string[];
+  let mac: string;
   try {
     checkHost(ctx, { host, hostName });
-  } finally {
-    host.close();
-  }
-  const pod = openPodNetns(ctx);
-  try {
-    ips = checkPod(ctx, { pod, prev, index });
+    ({ ips, mac } = checkPod(ctx, { pod, prev, index }));
+    if (ctx.conf.mode === "routed") checkRoutedHost({ host, hostName, podIps: ips });
   } finally {
     pod.close();
+    host.close();
   }
+  if (ctx.conf.antiSpoofing) {
+    const spec = { hostVeth: hostName, containerId: ctx.env.containerId, ifname: ctx.env.ifname };
+    let problem: string | undefined;
+    try {
+      problem = await checkGuard(guardNftOf(ctx.deps), { ...spec, mac, ips });
+    } catch (e) {
+      throw mismatch(`cannot read the anti-spoofing table: ${messageOf(e)}`);
+    }
+    if (problem) throw mismatch(problem);
+  }
+  await checkPodFeatures(ctx, hostName);
   try {
     await ctx.ipam.check(ipamOwner(ctx.env), ips);
   } catch (e) {

@@ -10,7 +10,9 @@ import { NotFoundError } from "../../system/netlink/errors.ts";
 import type { NetlinkHandle } from "../../system/netlink/types.ts";
 import type { DelContext } from "../deps.ts";
 import { messageOf, toCniError } from "../failure.ts";
+import { guardNftOf, removeGuards } from "../guard/mod.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
+import { readRecord, recordPath, stateDirOf } from "../pod_record.ts";
 
 /** Removes the host veth by its derived name; true when one was removed. */
 function deleteHostVeth(host: NetlinkHandle, name: string): boolean {
@@ -56,6 +58,20 @@ export type { DelContext };
 
 type Removal = { removed: boolean } | { error: unknown };
 
+/**
+ * Removes the pod's hostPorts and bandwidth IFB when its record says it has
+ * any (the nft/tc code loads only then); settles with the error, if any.
+ */
+function startFeatureRemoval(ctx: DelContext, hostName: string): Promise<unknown> {
+  return (async () => {
+    const path = recordPath(stateDirOf(ctx.conf.raw), ctx.conf.name, hostName);
+    const rec = await readRecord(ctx.deps.fs, path);
+    if (!rec) return;
+    const { delFeatures } = await import("../features.ts");
+    await delFeatures(ctx, rec);
+  })().then(() => undefined, (e) => e ?? new Error("unknown failure"));
+}
+
 /** Starts removing the host veth; settles (never rejects) when the kernel is done. */
 function startHostRemoval(ctx: DelContext, hostName: string): Promise<Removal> {
   let host: NetlinkHandle;
@@ -87,7 +103,12 @@ function startHostRemoval(ctx: DelContext, hostName: string): Promise<Removal> {
 export async function cmdDel(ctx: DelContext): Promise<void> {
   const failures: CniError[] = [];
   const hostName = hostVethName(ctx.env.containerId, ctx.env.ifname);
+  const features = startFeatureRemoval(ctx, hostName);
   const removal = startHostRemoval(ctx, hostName);
+  // The guard chain outlives its veth on this kernel: removed by name, beside the rest.
+  const unguarding = ctx.conf.antiSpoofing
+    ? removeGuards(guardNftOf(ctx.deps), [hostName]).then(() => undefined, (e: unknown) => e)
+    : Promise.resolve(undefined);
   let ipamFailure: CniError | undefined;
   try {
     await ctx.ipam().del(ipamOwner(ctx.env));
@@ -103,7 +124,11 @@ export async function cmdDel(ctx: DelContext): Promise<void> {
       failures.push(toCniError(e, `delete ${ctx.env.ifname} in ${ctx.env.netns}`));
     }
   }
+  const guardFailure = await unguarding;
+  if (guardFailure) failures.push(toCniError(guardFailure, `remove the guard of ${hostName}`));
   if (ipamFailure) failures.push(ipamFailure);
+  const featureFailure = await features;
+  if (featureFailure) failures.push(toCniError(featureFailure, "remove hostPorts and bandwidth"));
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1) {
     throw new CniError(

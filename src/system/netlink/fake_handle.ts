@@ -151,6 +151,11 @@ export class FakeHandle implements NetlinkHandle {
     return copyLink(host);
   }
 
+  addIfb(opts: { name: string; mtu?: number }): Link {
+    const ns = this.#op("addIfb", opts);
+    return copyLink(this.#create(ns, { ...opts, kind: "ifb" }, `add ifb ${opts.name}`));
+  }
+
   addVxlan(spec: VxlanSpec): Link {
     const ns = this.#op("addVxlan", spec);
     const action = `add vxlan ${spec.name} (vni ${spec.vni})`;

@@ -52,6 +52,7 @@ import {
   encodeGetLink,
   encodeHairpin,
   encodeNewBridge,
+  encodeNewIfb,
   encodeNewVeth,
   encodeNewVxlan,
   encodeSetLink,
@@ -152,6 +153,12 @@ export class FfiHandle implements NetlinkHandle {
       this.#libc.symbols.close(peerFd);
     }
     return this.#created(spec.name);
+  }
+
+  addIfb(opts: { name: string; mtu?: number }): Link {
+    encodeNewIfb(this.#sock.begin(RTM_NEWLINK, CREATE), opts);
+    this.#sock.ack(linkCtx(`add ifb ${opts.name}`));
+    return this.#created(opts.name);
   }
 
   addVxlan(spec: VxlanSpec): Link {

@@ -95,6 +95,13 @@ export function encodeNewBridge(
   b.nestStart(IFLA_LINKINFO).attrString(IFLA_INFO_KIND, "bridge").nestEnd();
 }
 
+/** RTM_NEWLINK body creating an IFB device (no kind data). */
+export function encodeNewIfb(b: MessageBuilder, o: { name: string; mtu?: number }): void {
+  putIfInfoMsg(b);
+  common(b, o);
+  b.nestStart(IFLA_LINKINFO).attrString(IFLA_INFO_KIND, "ifb").nestEnd();
+}
+
 /**
  * RTM_NEWLINK body creating a veth pair: the host side here, the peer moved
  * at creation into the netns open as `peerNetnsFd` (no rename/move race).

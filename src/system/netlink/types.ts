@@ -160,6 +160,8 @@ export interface NetlinkHandle {
   /** Creates a veth pair, the peer directly inside spec.peerNetns. Returns the host side. */
   addVeth(spec: VethSpec): Link;
   addVxlan(spec: VxlanSpec): Link;
+  /** Creates an IFB device (traffic shaping of a pod's egress); LinkExistsError when taken. */
+  addIfb(opts: { name: string; mtu?: number }): Link;
   /** The setters throw LinkNotFoundError when the index does not exist. */
   setLinkUp(index: number): void;
   setLinkDown(index: number): void;
@@ -254,6 +256,20 @@ export interface RouteMonitorOptions {
    * from a full listing, since some changes were not seen.
    */
   onOverflow?: () => void;
+  /**
+   * When set, the monitor also subscribes to link, address and neighbour
+   * (incl. bridge FDB) changes and reports each with the ifindex it concerns,
+   * so the caller can repair what it owns without waiting for a timer.
+   */
+  onLinkEvent?: (ev: LinkEvent) => void;
+}
+
+/** A link, address or neighbour/FDB change, as the monitor saw it. */
+export interface LinkEvent {
+  /** "netconf": a forwarding (or other per-device config) sysctl changed; ifindex -1 = all. */
+  kind: "link" | "addr" | "neigh" | "netconf";
+  op: "add" | "delete";
+  ifindex: number;
 }
 
 /** Opens handles; the seam where tests swap the real kernel for the fake. */

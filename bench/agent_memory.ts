@@ -1,0 +1,198 @@
+/**
+ * Where the agent's memory goes (issue 14): the Deno floor (an empty
+ * program), the floor with client-node's KubeConfig loaded (what the
+ * Kubernetes datastore must load for config and auth), then heap snapshots
+ * of the bundled agent idle on the file datastore and settled with 5,000
+ * kubelet-shaped Nodes: V8 heap by kind (strings, objects, arrays, code,
+ * closures) and what lies outside the V8 heap (runtime, code space, malloc).
+ * @module
+ */
+import type { FfiNetlink } from "../src/system/netlink/mod.ts";
+import { type NetnsSet, sh } from "../tests/helpers/netns.ts";
+import { ENTRY_POINTS, v8FlagArgs } from "../src/build/targets.ts";
+import { routesIn, startBenchNode, startBenchServer } from "./agent_cold.ts";
+import { dirsOf, sleep, startAgent, until } from "./agent_bench_util.ts";
+import type { HeapSummary } from "./agent_heap.ts";
+import { fmt, table } from "./table.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const INSPECT = "127.0.0.1:9229";
+const AGENT_FLAGS = v8FlagArgs(ENTRY_POINTS.find((t) => t.name === "hostgate-agent")!);
+
+const PRINT_RSS =
+  `console.log(/VmRSS:\\s+(\\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))[1]);`;
+
+/** VmRSS (KiB) of a deno program `js`, second run (the code cache is warm then). */
+async function floorOf(js: string): Promise<number> {
+  let kib = NaN;
+  for (let i = 0; i < 2; i++) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-config", "--no-lock", "-A", ...AGENT_FLAGS, js],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    kib = Number(new TextDecoder().decode(out.stdout).trim().split("\n").pop());
+  }
+  return kib;
+}
+
+async function floors(tmp: string): Promise<{ empty: number; clientNode: number }> {
+  await Deno.writeTextFile(`${tmp}/empty.js`, PRINT_RSS);
+  await Deno.writeTextFile(
+    `${tmp}/kc.ts`,
+    `import { KubeConfig } from "@kubernetes/client-node";\nif (!new KubeConfig()) Deno.exit(1);\n${PRINT_RSS}\n`,
+  );
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--quiet",
+      "--config",
+      `${ROOT}deno.json`,
+      "--platform",
+      "deno",
+      "--minify",
+      "--output",
+      `${tmp}/kc.js`,
+      `${tmp}/kc.ts`,
+    ],
+  }).output();
+  if (!out.success) throw new Error("Cannot bundle the client-node floor probe");
+  return { empty: await floorOf(`${tmp}/empty.js`), clientNode: await floorOf(`${tmp}/kc.js`) };
+}
+
+/** Heap summary of the agent in `netns` (pid `pid`), taken from inside that netns. */
+async function heapOf(netns: string, pid: number): Promise<HeapSummary> {
+  const text = await sh([
+    "ip",
+    "netns",
+    "exec",
+    netns,
+    Deno.execPath(),
+    "run",
+    "-A",
+    `${ROOT}bench/agent_heap.ts`,
+    `--inspect=${INSPECT}`,
+    `--pid=${pid}`,
+  ]);
+  return JSON.parse(text.trim().split("\n").pop()!);
+}
+
+/** Runs the breakdown and returns the printed table. */
+export async function memoryBreakdown(
+  ns: NetnsSet,
+  netlink: FfiNetlink,
+  tmp: string,
+): Promise<string> {
+  const f = await floors(tmp);
+  // Idle on the file datastore.
+  const node = await ns.add("heapfile");
+  await sh(["ip", "-n", node, "link", "add", "eth0", "type", "veth", "peer", "eth1"]);
+  await sh(["ip", "-n", node, "addr", "add", "10.254.0.1/24", "dev", "eth0"]);
+  await sh(["ip", "-n", node, "link", "set", "eth0", "up"]);
+  await sh(["ip", "-n", node, "link", "set", "lo", "up"]);
+  const agent = await startAgent(
+    node,
+    [
+      "--datastore=file",
+      `--store-dir=${tmp}/heap-store`,
+      "--node-name=idle",
+      "--iface=eth0",
+      "--cluster-cidr=10.244.0.0/16",
+      ...dirsOf(tmp, "heapfile"),
+    ],
+    `${tmp}/heapfile.log`,
+    { inspect: INSPECT },
+  );
+  let idle: HeapSummary;
+  try {
+    await until("idle agent installed", () => {
+      try {
+        return [...Deno.readDirSync(`${tmp}/heapfile/conf`)].length > 0;
+      } catch {
+        return false;
+      }
+    }, 30_000);
+    await sleep(3000);
+    idle = await heapOf(node, agent.child.pid);
+  } finally {
+    await agent.stop();
+  }
+  // 5,000 kubelet Nodes.
+  const nodes = 5000;
+  const server = await startBenchServer(ns, { nodes, shape: "kubelet" }, "heapapi");
+  let busy: HeapSummary;
+  try {
+    const n = await startBenchNode({ ns, netlink, tmp, server, name: "heapk8s", inspect: INSPECT });
+    try {
+      await routesIn(n, { netlink, ns, want: nodes - 1, timeoutMs: 120_000 });
+      await sleep(2000);
+      busy = await heapOf(n.netns, n.agent.child.pid);
+    } finally {
+      await n.stop();
+    }
+  } finally {
+    await server.close();
+  }
+  return render(f, [["agent idle, file datastore", idle], [
+    `agent, ${nodes} kubelet Nodes`,
+    busy,
+  ]]);
+}
+
+function render(f: { empty: number; clientNode: number }, rows: [string, HeapSummary][]): string {
+  const m = (bytes: number) => fmt(bytes / 1048576);
+  const kinds = (h: HeapSummary, ...names: string[]) =>
+    names.reduce((sum, n) => sum + (h.byType[n] ?? 0), 0);
+  const known = [
+    "string",
+    "concatenated string",
+    "sliced string",
+    "object",
+    "array",
+    "code",
+    "closure",
+  ];
+  return [
+    "Where the agent's memory goes (VmRSS; V8 heap from a heap snapshot after a full GC, " +
+    `agent under deno --inspect, ${AGENT_FLAGS.join(" ")}): floor of an empty deno program ` +
+    `${fmt(f.empty / 1024)} MiB; with client-node's KubeConfig loaded (bundled) ` +
+    `${fmt(f.clientNode / 1024)} MiB`,
+    table(
+      [
+        "process",
+        "VmRSS MiB",
+        "heap committed / used MiB",
+        "external MiB",
+        "VmRSS after full GC",
+        "live heap MiB",
+        "strings",
+        "objects",
+        "arrays",
+        "code",
+        "closures",
+        "other heap",
+        "outside V8 heap (after GC)",
+      ],
+      rows.map(([name, h]) => [
+        name,
+        fmt(h.rssKiB / 1024),
+        `${m(h.before.heapTotal)} / ${m(h.before.heapUsed)}`,
+        m(h.before.external),
+        fmt(h.rssAfterGcKiB / 1024),
+        m(h.heapBytes),
+        m(kinds(h, "string", "concatenated string", "sliced string")),
+        m(kinds(h, "object")),
+        m(kinds(h, "array")),
+        m(kinds(h, "code")),
+        m(kinds(h, "closure")),
+        m(h.heapBytes - kinds(h, ...known)),
+        fmt(h.rssAfterGcKiB / 1024 - h.heapBytes / 1048576),
+      ]),
+    ),
+    ...rows.map(([name, h]) =>
+      `${name}: biggest objects ${
+        h.topObjects.slice(0, 8).map(([c, b]) => `${c || "(anon)"} ${m(b)}`).join(", ")
+      }`
+    ),
+  ].join("\n");
+}

@@ -1,0 +1,307 @@
+/**
+ * The trust gate: the one place where datastore entries become facts the
+ * agent routes on. Pure (no system calls): the pass hands it the node list as
+ * the datastore has it, the ownership facts the datastore surfaced, this
+ * node's addresses and the config; it returns the nodes with every field it
+ * could not vouch for removed, and one reject per removed value.
+ *
+ * A peer's pod subnet is kept only when it lies inside a cluster CIDR with
+ * the configured node prefix length, its ownership record (etcd claim key,
+ * file claim, Node.spec.podCIDRs or the allocation ConfigMap) names that
+ * node, no other node owns it with an equal or stronger record, and the
+ * route would not cover this node's addresses or segments, the API server,
+ * the datastore endpoints or a service range. A gateway (node address, VTEP)
+ * must be unicast and outside pod and service ranges, not loopback,
+ * link-local, multicast, unspecified or a broadcast address (including the
+ * node segment's). Conflicts are settled by the ownership record: the
+ * stronger record wins, equal records both lose; name order never decides.
+ * @module
+ */
+import type { EntryReject, NodeInfo, OwnershipSource } from "../../datastore/types.ts";
+import {
+  cidrContainsIp,
+  cidrsOverlap,
+  type Family,
+  familyOf,
+  parseCidr,
+  tryParseCidr,
+  tryParseIp,
+} from "../../net/mod.ts";
+import type { LocalAddress } from "./desired_state.ts";
+
+/** Why a value was not trusted. */
+export type RejectReason =
+  | "garbage"
+  | "oversize"
+  | "outside-cluster-cidr"
+  | "prefix-length"
+  | "not-owned"
+  | "overlap"
+  | "service-range"
+  | "covers-protected"
+  | "bad-gateway"
+  | "bad-vtep";
+
+/** Every reason, for metrics that show zeros too. */
+export const REJECT_REASONS: readonly RejectReason[] = [
+  "garbage",
+  "oversize",
+  "outside-cluster-cidr",
+  "prefix-length",
+  "not-owned",
+  "overlap",
+  "service-range",
+  "covers-protected",
+  "bad-gateway",
+  "bad-vtep",
+];
+
+/** One value the gate refused. */
+export interface Reject {
+  node: string;
+  /** "podCidrs", "addresses", "vtep" or the datastore's raw field ("entry"). */
+  field: string;
+  /** The refused value, cut to a printable length. */
+  value: string;
+  reason: RejectReason;
+  /** Human text: what it collided with, which range. */
+  detail: string;
+}
+
+/** What the gate checks against. */
+export interface TrustPolicy {
+  selfName: string;
+  /** One CIDR per family, canonical. */
+  clusterCidrs: readonly string[];
+  prefixLengths: Record<Family, number>;
+  /** Service ranges: never routed to a peer, never a gateway. */
+  serviceCidrs: readonly string[];
+  /** Addresses a peer route must never cover: API server, datastore endpoints. */
+  protectedIps: readonly string[];
+  /** This node's addresses with their prefixes (all links; the bridge is skipped). */
+  localAddrs: readonly LocalAddress[];
+  /** The pod bridge: its subnet is this node's pod subnet, not a node segment. */
+  bridge: string;
+}
+
+/** Input of `trustNodes`. */
+export interface TrustInput extends TrustPolicy {
+  nodes: readonly NodeInfo[];
+  /** Entries the datastore refused before parsing (oversize, garbage). */
+  entryRejects?: readonly EntryReject[];
+}
+
+/** Output of `trustNodes`. */
+export interface Trusted {
+  /** The nodes with only trusted fields, same order as given. */
+  nodes: NodeInfo[];
+  rejects: Reject[];
+}
+
+/** Strength of an ownership record: the controller-manager's spec and a CAS claim beat a map. */
+const RANK: Record<OwnershipSource, number> = { "node-spec": 2, claim: 2, allocation: 1 };
+
+/** Longest value text kept in a reject (logs, status). */
+const VALUE_TEXT_MAX = 64;
+
+const V4_SPECIAL = [
+  ["0.0.0.0/8", "unspecified"],
+  ["127.0.0.0/8", "loopback"],
+  ["169.254.0.0/16", "link-local"],
+  ["224.0.0.0/4", "multicast"],
+  ["240.0.0.0/4", "reserved or broadcast"],
+] as const;
+const V6_SPECIAL = [
+  ["::/128", "unspecified"],
+  ["::1/128", "loopback"],
+  ["fe80::/10", "link-local"],
+  ["ff00::/8", "multicast"],
+  ["::ffff:0:0/96", "IPv4-mapped"],
+] as const;
+
+function short(v: unknown): string {
+  const s = typeof v === "string" ? v : JSON.stringify(v) ?? String(v);
+  return s.length > VALUE_TEXT_MAX ? `${s.slice(0, VALUE_TEXT_MAX)}...` : s;
+}
+
+/** Hosts of URLs or bare addresses ("https://10.0.0.1:6443" -> "10.0.0.1"); names are skipped. */
+export function endpointIps(endpoints: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const e of endpoints) {
+    let host = e;
+    try {
+      host = new URL(e.includes("://") ? e : `tcp://${e}`).hostname;
+    } catch {
+      // a bare address
+    }
+    host = host.replace(/^\[|\]$/g, "");
+    if (tryParseIp(host)) out.push(host);
+  }
+  return out;
+}
+
+/** The segments this node sits on (non-bridge, non-loopback, not host prefixes). */
+function segments(p: TrustPolicy) {
+  return p.localAddrs.filter((a) => a.linkName !== p.bridge && a.linkName !== "lo")
+    .map((a) => tryParseCidr(a.cidr)).filter((c) => c !== undefined);
+}
+
+/** Why `ip` cannot be a next hop, or undefined when it can. */
+export function badGatewayWhy(ip: string, p: TrustPolicy): string | undefined {
+  const a = tryParseIp(ip);
+  if (!a) return "not an address";
+  for (const [range, why] of a.family === 4 ? V4_SPECIAL : V6_SPECIAL) {
+    if (cidrContainsIp(range, ip)) return why;
+  }
+  for (const c of p.clusterCidrs) if (cidrContainsIp(c, ip)) return `inside the pod range ${c}`;
+  for (const c of p.serviceCidrs) if (cidrContainsIp(c, ip)) return `inside the service range ${c}`;
+  for (const s of segments(p)) {
+    const host = s.family === 4 ? 32 - s.prefix : 128 - s.prefix;
+    if (host < 2 || !cidrContainsIp(s, ip)) continue;
+    if (s.family === 4 && ip === s.last) return `the broadcast address of ${s.text}`;
+    if (ip === s.network) return `the network address of ${s.text}`;
+  }
+  return undefined;
+}
+
+/** Why a pod subnet can never be a peer route (range checks only), or undefined. */
+function subnetWhy(
+  cidr: string,
+  p: TrustPolicy,
+): { reason: RejectReason; detail: string } | undefined {
+  const c = tryParseCidr(cidr);
+  if (!c || c.text !== cidr) return { reason: "garbage", detail: "not a canonical CIDR" };
+  const cluster = p.clusterCidrs.find((k) => familyOf(k) === c.family);
+  if (!cluster || !cidrsOverlap(cluster, c) || parseCidr(cluster).prefix > c.prefix) {
+    return {
+      reason: "outside-cluster-cidr",
+      detail: `not inside ${cluster ?? "any cluster CIDR"}`,
+    };
+  }
+  if (c.prefix !== p.prefixLengths[c.family]) {
+    return { reason: "prefix-length", detail: `prefix is not /${p.prefixLengths[c.family]}` };
+  }
+  for (const s of p.serviceCidrs) {
+    if (cidrsOverlap(s, c)) return { reason: "service-range", detail: `overlaps ${s}` };
+  }
+  for (const a of p.localAddrs) {
+    if (a.linkName === p.bridge) continue;
+    const own = tryParseCidr(a.cidr);
+    if (!own) continue;
+    if (cidrContainsIp(c, own.address)) {
+      return { reason: "covers-protected", detail: `covers this node's address ${own.address}` };
+    }
+    if (a.linkName !== "lo" && cidrsOverlap(own, c)) {
+      return { reason: "covers-protected", detail: `overlaps this node's segment ${own.text}` };
+    }
+  }
+  for (const ip of p.protectedIps) {
+    if (cidrContainsIp(c, ip)) return { reason: "covers-protected", detail: `covers ${ip}` };
+  }
+  return undefined;
+}
+
+/**
+ * Runs the gate over a node list. Deterministic: equal input gives equal
+ * output whatever the order of `nodes`.
+ */
+export function trustNodes(input: TrustInput): Trusted {
+  const rejects: Reject[] = (input.entryRejects ?? []).map((r) => ({
+    node: r.node,
+    field: r.field,
+    value: short(r.value),
+    reason: r.reason,
+    detail: r.detail,
+  }));
+  const reject = (node: string, field: string, value: unknown, reason: RejectReason, d: string) =>
+    rejects.push({ node, field, value: short(value), reason, detail: d });
+
+  // Pass 1: range and ownership checks, per subnet.
+  const candidates = new Map<string, string[]>();
+  const owners = new Map<string, { node: string; rank: number; self: boolean }[]>();
+  for (const n of input.nodes) {
+    const self = n.name === input.selfName;
+    const owned = new Set(n.ownership?.subnets ?? []);
+    const rank = n.ownership ? RANK[n.ownership.source] : 0;
+    const kept: string[] = [];
+    for (const cidr of n.podCidrs) {
+      const why = self ? selfSubnetWhy(cidr, input) : subnetWhy(cidr, input);
+      if (why) {
+        reject(n.name, "podCidrs", cidr, why.reason, why.detail);
+        continue;
+      }
+      // This node's own subnets come from its own registration (its claim), not from others.
+      if (!self && !owned.has(cidr)) {
+        const src = n.ownership?.source ?? "ownership";
+        reject(n.name, "podCidrs", cidr, "not-owned", `no ${src} record gives it to this node`);
+        continue;
+      }
+      kept.push(cidr);
+      const list = owners.get(cidr) ?? [];
+      list.push({ node: n.name, rank, self });
+      owners.set(cidr, list);
+    }
+    candidates.set(n.name, kept);
+  }
+  // Pass 2: conflicts between owners. Subnets are aligned blocks of one size per family,
+  // so two overlap exactly when they are equal.
+  const lost = new Set<string>();
+  for (const [cidr, list] of owners) {
+    if (list.length < 2) continue;
+    const self = list.find((o) => o.self);
+    const best = Math.max(...list.map((o) => o.rank));
+    const top = list.filter((o) => o.rank === best);
+    for (const o of list) {
+      const wins = self ? o === self : top.length === 1 && o === top[0];
+      if (wins) continue;
+      lost.add(`${o.node} ${cidr}`);
+      const others = list.filter((x) => x !== o).map((x) => x.node).join(",");
+      reject(o.node, "podCidrs", cidr, "overlap", `also owned by ${others}`);
+    }
+  }
+  const nodes = input.nodes.map((n) => {
+    const podCidrs = (candidates.get(n.name) ?? []).filter((c) => !lost.has(`${n.name} ${c}`));
+    const out: NodeInfo = { ...n, podCidrs };
+    if (n.name === input.selfName) return out;
+    out.addresses = n.addresses.filter((a) => {
+      const why = badGatewayWhy(a, input);
+      if (why) reject(n.name, "addresses", a, "bad-gateway", why);
+      return !why;
+    });
+    if (n.vtep) {
+      const why = vtepWhy(n.vtep, podCidrs, input);
+      if (why) {
+        reject(n.name, "vtep", `${n.vtep.ip} ${n.vtep.mac}`, "bad-vtep", why);
+        delete out.vtep;
+      }
+    }
+    return out;
+  });
+  rejects.sort((a, b) =>
+    a.node < b.node ? -1 : a.node > b.node ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0
+  );
+  return { nodes, rejects };
+}
+
+/** This node's own subnet: only the range checks that keep its bridge and conflist sane. */
+function selfSubnetWhy(cidr: string, p: TrustPolicy) {
+  const c = tryParseCidr(cidr);
+  if (!c || c.text !== cidr) return { reason: "garbage" as const, detail: "not a canonical CIDR" };
+  const cluster = p.clusterCidrs.find((k) => familyOf(k) === c.family);
+  if (!cluster || parseCidr(cluster).prefix > c.prefix || !cidrsOverlap(cluster, c)) {
+    return { reason: "outside-cluster-cidr" as const, detail: `not inside ${cluster ?? "-"}` };
+  }
+  return undefined;
+}
+
+function vtepWhy(vtep: { ip: string; mac: string }, podCidrs: string[], p: TrustPolicy) {
+  const mac = /^([0-9a-f]{2})(:[0-9a-f]{2}){5}$/i.exec(vtep.mac);
+  if (!mac) return "MAC is not a MAC address";
+  if ((parseInt(mac[1]!, 16) & 1) === 1) return "MAC is multicast";
+  if (/^(00:){5}00$/i.test(vtep.mac)) return "MAC is zero";
+  if (!podCidrs.some((c) => familyOf(c) === 4 && cidrContainsIp(c, vtep.ip))) {
+    return "address is not inside the node's trusted IPv4 pod subnet";
+  }
+  const why = badGatewayWhy(vtep.ip, { ...p, clusterCidrs: [] });
+  return why ? `address is ${why}` : undefined;
+}

@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import type { NodeInfo } from "../../datastore/types.ts";
+import {
+  badGatewayWhy,
+  endpointIps,
+  REJECT_REASONS,
+  type TrustInput,
+  trustNodes,
+} from "./trust.ts";
+
+const own = (n: Omit<NodeInfo, "ownership">, subnets = n.podCidrs): NodeInfo => ({
+  ...n,
+  ownership: { source: "claim", subnets },
+});
+
+function input(nodes: NodeInfo[], extra: Partial<TrustInput> = {}): TrustInput {
+  return {
+    selfName: "a",
+    nodes,
+    clusterCidrs: ["10.244.0.0/16", "fd00:10:244::/56"],
+    prefixLengths: { 4: 24, 6: 64 },
+    serviceCidrs: ["10.96.0.0/12"],
+    protectedIps: ["10.244.9.9"],
+    localAddrs: [
+      { linkIndex: 2, linkName: "eth0", cidr: "192.168.1.10/24" },
+      { linkIndex: 1, linkName: "lo", cidr: "127.0.0.1/8" },
+      { linkIndex: 3, linkName: "cni0", cidr: "10.244.0.1/24" },
+    ],
+    bridge: "cni0",
+    ...extra,
+  };
+}
+
+const self = own({ name: "a", podCidrs: ["10.244.0.0/24"], addresses: ["192.168.1.10"] });
+const good = own({ name: "b", podCidrs: ["10.244.1.0/24"], addresses: ["192.168.1.11"] });
+
+function reasonsOf(bad: NodeInfo, extra: Partial<TrustInput> = {}) {
+  const t = trustNodes(input([self, good, bad], extra));
+  // The valid peer is always kept whole.
+  assert.deepEqual(t.nodes.find((n) => n.name === "b")?.podCidrs, ["10.244.1.0/24"]);
+  assert.deepEqual(t.nodes.find((n) => n.name === "b")?.addresses, ["192.168.1.11"]);
+  return { t, reasons: t.rejects.filter((r) => r.node === bad.name).map((r) => r.reason) };
+}
+
+Deno.test("trust: a valid peer passes untouched, with no reject", () => {
+  const t = trustNodes(input([self, good]));
+  assert.deepEqual(t.rejects, []);
+  assert.deepEqual(t.nodes.map((n) => n.podCidrs), [["10.244.0.0/24"], ["10.244.1.0/24"]]);
+});
+
+Deno.test("trust: every subnet reject reason", () => {
+  const cases: [NodeInfo, string, Partial<TrustInput>?][] = [
+    [
+      own({ name: "x", podCidrs: ["128.0.0.0/1"], addresses: ["192.168.1.20"] }),
+      "outside-cluster-cidr",
+    ],
+    [
+      own({ name: "x", podCidrs: ["169.254.169.254/32"], addresses: ["192.168.1.20"] }),
+      "outside-cluster-cidr",
+    ],
+    [
+      own({ name: "x", podCidrs: ["10.96.0.0/12"], addresses: ["192.168.1.20"] }),
+      "outside-cluster-cidr",
+    ],
+    [
+      own({ name: "x", podCidrs: ["192.168.1.0/25"], addresses: ["192.168.1.20"] }),
+      "outside-cluster-cidr",
+    ],
+    [own({ name: "x", podCidrs: ["10.244.8.0/23"], addresses: ["192.168.1.20"] }), "prefix-length"],
+    [
+      own({ name: "x", podCidrs: ["10.244.9.0/24"], addresses: ["192.168.1.20"] }),
+      "covers-protected",
+    ],
+    [own({ name: "x", podCidrs: ["10.244.0.0/24"], addresses: ["192.168.1.20"] }), "overlap"],
+    [own({ name: "x", podCidrs: ["10.244.1.0/24"], addresses: ["192.168.1.20"] }, []), "not-owned"],
+    [
+      own({ name: "x", podCidrs: ["10.244.1.0/24"], addresses: ["192.168.1.20"] }, [
+        "10.244.5.0/24",
+      ]),
+      "not-owned",
+    ],
+    [own({ name: "x", podCidrs: ["10.244.1.0/24 "], addresses: ["192.168.1.20"] }), "garbage"],
+    [
+      own({ name: "x", podCidrs: ["10.100.0.0/24"], addresses: ["192.168.1.20"] }),
+      "service-range",
+      {
+        clusterCidrs: ["10.0.0.0/8"],
+      },
+    ],
+    [
+      own({ name: "x", podCidrs: ["10.244.200.0/24"], addresses: ["192.168.1.20"] }),
+      "covers-protected",
+      {
+        localAddrs: [
+          { linkIndex: 2, linkName: "eth0", cidr: "192.168.1.10/24" },
+          { linkIndex: 4, linkName: "eth1", cidr: "10.244.200.5/24" },
+        ],
+      },
+    ],
+  ];
+  for (const [bad, reason, extra] of cases) {
+    const { t, reasons } = reasonsOf(bad, extra);
+    assert.deepEqual(reasons, [reason], `${bad.podCidrs} -> ${reason}`);
+    assert.deepEqual(t.nodes.find((n) => n.name === "x")?.podCidrs, [], `${bad.podCidrs} dropped`);
+    assert.equal(t.rejects[0]!.field, "podCidrs");
+  }
+});
+
+Deno.test("trust: bad gateways and VTEPs are dropped, the subnet stays", () => {
+  const bads = [
+    "192.168.1.255",
+    "192.168.1.0",
+    "127.0.0.1",
+    "169.254.169.254",
+    "224.0.0.1",
+    "255.255.255.255",
+    "0.0.0.0",
+    "10.244.3.1",
+    "10.96.0.1",
+    "fe80::1",
+    "ff02::1",
+    "::1",
+  ];
+  for (const gw of bads) {
+    const bad = own({ name: "x", podCidrs: ["10.244.3.0/24"], addresses: [gw] });
+    const { t, reasons } = reasonsOf(bad);
+    assert.deepEqual(reasons, ["bad-gateway"], gw);
+    assert.deepEqual(t.nodes.find((n) => n.name === "x")?.addresses, [], gw);
+    assert.deepEqual(t.nodes.find((n) => n.name === "x")?.podCidrs, ["10.244.3.0/24"], gw);
+  }
+  assert.equal(
+    badGatewayWhy("192.168.1.255", input([])),
+    "the broadcast address of 192.168.1.0/24",
+  );
+  for (
+    const vtep of [
+      { ip: "10.244.7.0", mac: "02:00:00:00:00:01" },
+      { ip: "10.244.3.0", mac: "01:00:5e:00:00:01" },
+      { ip: "10.244.3.0", mac: "00:00:00:00:00:00" },
+      { ip: "10.244.3.0", mac: "nope" },
+    ]
+  ) {
+    const bad = own({ name: "x", podCidrs: ["10.244.3.0/24"], addresses: ["192.168.1.20"], vtep });
+    const { t, reasons } = reasonsOf(bad);
+    assert.deepEqual(reasons, ["bad-vtep"], JSON.stringify(vtep));
+    assert.equal(t.nodes.find((n) => n.name === "x")?.vtep, undefined);
+  }
+});
+
+Deno.test("trust: conflicts go to the stronger ownership record, never to name order", () => {
+  const spec = {
+    ...good,
+    name: "z",
+    ownership: { source: "node-spec" as const, subnets: ["10.244.1.0/24"] },
+  };
+  const alloc = {
+    ...good,
+    name: "b",
+    ownership: { source: "allocation" as const, subnets: ["10.244.1.0/24"] },
+  };
+  const t = trustNodes(input([self, alloc, spec]));
+  assert.deepEqual(t.nodes.find((n) => n.name === "z")?.podCidrs, ["10.244.1.0/24"]);
+  assert.deepEqual(t.nodes.find((n) => n.name === "b")?.podCidrs, []);
+  assert.deepEqual(t.rejects.map((r) => [r.node, r.reason]), [["b", "overlap"]]);
+  // Two equal records: neither is routed (whatever the names).
+  const t2 = trustNodes(input([self, good, { ...good, name: "0first" }]));
+  assert.deepEqual(t2.nodes.map((n) => n.podCidrs.length), [1, 0, 0]);
+  assert.deepEqual(t2.rejects.map((r) => r.reason), ["overlap", "overlap"]);
+  // Order of the input does not matter.
+  const t3 = trustNodes(input([spec, self, alloc]));
+  assert.deepEqual(t3.rejects, t.rejects);
+});
+
+Deno.test("trust: datastore rejects (oversize, garbage) pass through; every reason is listed", () => {
+  const t = trustNodes({
+    ...input([self]),
+    entryRejects: [{
+      node: "big",
+      field: "entry",
+      value: "x".repeat(200),
+      reason: "oversize",
+      detail: "70000 bytes",
+    }],
+  });
+  assert.equal(t.rejects.length, 1);
+  assert.equal(t.rejects[0]!.reason, "oversize");
+  assert.ok(t.rejects[0]!.value.length < 80);
+  assert.equal(new Set(REJECT_REASONS).size, REJECT_REASONS.length);
+});
+
+Deno.test("trust: endpoint hosts of URLs and bare addresses; names skipped", () => {
+  assert.deepEqual(
+    endpointIps([
+      "http://127.0.0.1:2379",
+      "https://[fd00::1]:6443",
+      "10.0.0.5",
+      "https://api.local",
+    ]),
+    ["127.0.0.1", "fd00::1", "10.0.0.5"],
+  );
+});

@@ -1,0 +1,54 @@
+/**
+ * What each program loads at start (run after `deno task bundle`): the
+ * plugin bundle holds neither @kubernetes/client-node nor etcd3; the agent's
+ * entry and every chunk it imports statically hold neither either, so an
+ * agent on the file datastore never loads them; they sit in chunks loaded by
+ * dynamic import when that datastore is configured.
+ * @module
+ */
+import { deepEqual, ok } from "node:assert/strict";
+
+const DIST = new URL("../dist/bundle/", import.meta.url).pathname;
+
+/** Strings only the client libraries contain (client-node's KubeConfig, grpc-js, etcd3). */
+const MARKERS: Record<string, RegExp> = {
+  "client-node": /loadFromOptions/,
+  etcd3: /grpc\.max_receive_message_length|grpc-node/,
+};
+
+function markersIn(text: string): string[] {
+  return Object.entries(MARKERS).filter(([, re]) => re.test(text)).map(([name]) => name);
+}
+
+/** Files loaded at start: the entry plus its static imports, transitively. */
+function staticClosure(entry: string): { files: string[]; dynamic: string[] } {
+  const files: string[] = [];
+  const dynamic = new Set<string>();
+  const queue = [entry];
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    if (files.includes(file)) continue;
+    files.push(file);
+    const text = Deno.readTextFileSync(file);
+    const dir = file.slice(0, file.lastIndexOf("/") + 1);
+    for (const m of text.matchAll(/(?:from|import)\s*["'](\.\/[\w./-]+\.js)["']/g)) {
+      queue.push(new URL(m[1]!, `file://${dir}`).pathname);
+    }
+    for (const m of text.matchAll(/import\(\s*["'](\.\/[\w./-]+\.js)["']\s*\)/g)) {
+      dynamic.add(new URL(m[1]!, `file://${dir}`).pathname);
+    }
+  }
+  return { files, dynamic: [...dynamic].filter((f) => !files.includes(f)) };
+}
+
+Deno.test("bundles: the plugin loads no datastore client", () => {
+  deepEqual(markersIn(Deno.readTextFileSync(`${DIST}hostgate`)), []);
+});
+
+Deno.test("bundles: the agent loads client-node and etcd3 only by dynamic import", () => {
+  const { files, dynamic } = staticClosure(`${DIST}hostgate-agent`);
+  for (const f of files) deepEqual(markersIn(Deno.readTextFileSync(f)), [], f);
+  const lazy = new Set(dynamic.flatMap((f) => markersIn(Deno.readTextFileSync(f))));
+  ok(lazy.has("client-node"), "client-node is in a dynamically imported chunk");
+  ok(lazy.has("etcd3"), "etcd3 is in a dynamically imported chunk");
+});

@@ -1,0 +1,321 @@
+/**
+ * Root-only: the trust gate and the fault handling of issue 12 on the
+ * simulated three-node cluster (tests/cluster/), for the file and the etcd
+ * datastore. Every check is a real outcome: hostgate's routes in the kernel,
+ * pod-to-pod pings, the agents' /metrics and /readyz, `hostgate-agent
+ * status`, files on disk.
+ *
+ * - Hostile datastore: one entry of each bad class (a stolen subnet, an
+ *   oversized block, outside the cluster CIDR, the service range, the
+ *   metadata address, the node segment, a broadcast gateway, an oversize
+ *   value, garbage) → every valid route unchanged, pods still ping, each
+ *   class counted in hostgate_peers_rejected_total, the node stays Ready.
+ * - Faults: the nodes/ folder gone for 3 s (file), etcd stopped and frozen
+ *   (etcd), an agent killed with -9 and restarted during the fault → no route
+ *   deleted, no agent exits, /readyz 503 during and 200 after.
+ * - Repair (file): conflist, plugin binary and ip_forward changed by hand
+ *   come back through the agent's watches; an operator's DROP in FORWARD
+ *   still drops after resyncs.
+ * Timings are the bench's job (bench/recovery_bench.ts); waits here are
+ * generous. Needs `deno task bundle`. Namespace prefixes hgtf, hgte.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { isRoot, run, sh } from "./helpers/netns.ts";
+import { Cluster, type Pod } from "./cluster/cluster.ts";
+import type { DatastoreKind } from "./cluster/datastores.ts";
+import { until } from "./helpers/until.ts";
+import { allPing, hostgateRoutes, httpGet, pingOnce } from "./cluster/probes.ts";
+import { writeNodeEntry } from "../src/datastore/file/mod.ts";
+
+const PREFIX: Record<string, string> = { file: "hgtf", etcd: "hgte" };
+const NODES = ["n1", "n2", "n3"];
+const HEALTH = "http://127.0.0.1:9099";
+
+/** Keeps a fault in place until it has lasted `ms` (an outage length, not a timing check). */
+async function holdUntil(startedAt: number, ms: number): Promise<void> {
+  const left = startedAt + ms - Date.now();
+  if (left > 0) await new Promise((r) => setTimeout(r, left));
+}
+
+/** The reject reasons the hostile entries below must produce, with a minimum count. */
+const WANT_REJECTS: Record<string, number> = {
+  "not-owned": 1,
+  "prefix-length": 1,
+  "outside-cluster-cidr": 4,
+  "bad-gateway": 1,
+  "oversize": 1,
+  "garbage": 1,
+};
+
+/** The hostile entries, as stored JSON (name -> value); `stolen` is another node's subnet. */
+function hostile(stolen: string): Record<string, string> {
+  const e = (name: string, podCidrs: string[], address: string) =>
+    JSON.stringify({ name, podCidrs, addresses: [address] });
+  return {
+    "evil-steal": e("evil-steal", [stolen], "172.30.0.50"),
+    "evil-overlap": e("evil-overlap", ["10.244.0.0/20"], "172.30.0.51"),
+    "evil-outside": e("evil-outside", ["128.0.0.0/1"], "172.30.0.52"),
+    "evil-service": e("evil-service", ["10.96.0.0/12"], "172.30.0.53"),
+    "evil-metadata": e("evil-metadata", ["169.254.169.254/32"], "172.30.0.54"),
+    "evil-segment": e("evil-segment", ["172.30.0.0/25"], "172.30.0.55"),
+    "evil-big": JSON.stringify({ name: "evil-big", pad: "x".repeat(70_000) }),
+    "evil-garbage": "{not json",
+  };
+}
+
+/** Counter values of hostgate_peers_rejected_total by reason, read from a node's /metrics. */
+async function rejected(netns: string): Promise<Record<string, number>> {
+  const text = await httpGet(netns, `${HEALTH}/metrics`) ?? "";
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^hostgate_peers_rejected_total\{reason="([^"]+)"\} (\d+)$/gm)) {
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+const ready = async (netns: string) => (await httpGet(netns, `${HEALTH}/readyz`)) === "ok\n";
+
+async function routesOf(netns: string): Promise<string[]> {
+  return (await hostgateRoutes(netns)).map((r) => `${r.dst} via ${r.gateway ?? "-"}`);
+}
+
+async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void> {
+  const c = await Cluster.start({ prefix: PREFIX[kind]!, nodes: 3, datastore: kind });
+  const ns = (n: string) => c.node(n).netns;
+  const step = async (name: string, fn: () => Promise<void>) => {
+    const ok = await t.step(name, fn);
+    if (!ok) console.error(await c.agentLogs(25));
+    return ok;
+  };
+  const pods: Pod[] = [];
+  let routes: Record<string, string[]> = {};
+  const snapshot = async () => {
+    const out: Record<string, string[]> = {};
+    for (const n of NODES) out[n] = await routesOf(ns(n));
+    return out;
+  };
+  const pingAll = () =>
+    allPing(
+      pods.flatMap((a) =>
+        pods.filter((b) => b !== a).map((b) =>
+          [`${a.label} -> ${b.label}`, a.netns, b.ip] as [string, string, string]
+        )
+      ),
+    );
+  /** Every agent still answers /healthz: none crashed through the fault. */
+  const agentsAlive = async () => {
+    for (const n of NODES) {
+      assert.ok(await httpGet(ns(n), `${HEALTH}/healthz`), `agent ${n} does not answer`);
+    }
+  };
+  try {
+    const up = await step("three agents converge and their pods ping each other", async () => {
+      await Promise.all(NODES.map((n) => c.join(n)));
+      await c.waitMesh(NODES);
+      for (const n of NODES) pods.push(await c.addPod(n, "a"));
+      await pingAll();
+      for (const n of NODES) await until(`${n} ready`, () => ready(ns(n)));
+      routes = await snapshot();
+    });
+    if (!up) return;
+
+    await step("hostile entries: rejected and counted, valid routes unchanged, Ready", async () => {
+      const stolen = (await c.subnetOf("n2"))!;
+      const entries = hostile(stolen);
+      if (kind === "file") {
+        for (const [name, value] of Object.entries(entries)) {
+          await Deno.writeTextFile(`${c.dir}/store/nodes/${name}.json`, value);
+        }
+        // A claimed subnet (so only the gateway is wrong): the segment's broadcast address.
+        await writeNodeEntry({
+          name: "evil-bcast",
+          podCidrs: ["10.244.200.0/24"],
+          addresses: ["172.30.0.255"],
+        }, { dir: `${c.dir}/store` });
+      } else {
+        for (const [name, value] of Object.entries(entries)) {
+          await c.backend.putRaw!(`/hostgate/nodes/${name}`, value);
+        }
+        await c.backend.putRaw!("/hostgate/subnets/10.244.200.0/24", "evil-bcast");
+        await c.backend.putRaw!(
+          "/hostgate/nodes/evil-bcast",
+          JSON.stringify({
+            name: "evil-bcast",
+            podCidrs: ["10.244.200.0/24"],
+            addresses: ["172.30.0.255"],
+          }),
+        );
+      }
+      for (const n of NODES) {
+        await until(`${n} counts every reject class`, async () => {
+          const got = await rejected(ns(n));
+          return Object.entries(WANT_REJECTS).every(([r, min]) => (got[r] ?? 0) >= min) ||
+            undefined;
+        }, { ms: 15_000 });
+      }
+      assert.deepEqual(await snapshot(), routes, "valid routes unchanged, no hostile route");
+      await pingAll();
+      for (const n of NODES) assert.ok(await ready(ns(n)), `${n} stays ready`);
+      const status = await run([
+        "ip",
+        "netns",
+        "exec",
+        ns("n1"),
+        new URL("../dist/bundle/hostgate-agent", import.meta.url).pathname,
+        "status",
+        "--node-name=n1",
+        ...c.backend.agentFlags(),
+        `--cni-conf-dir=${c.dirs("n1").conf}`,
+        `--ipam-dir=${c.dirs("n1").ipam}`,
+        "--timeout=5s",
+      ]);
+      assert.match(
+        status.stdout,
+        /rejected: node evil-steal podCidrs \S+: not-owned/,
+        status.stderr,
+      );
+      assert.match(
+        status.stdout,
+        /rejected: node evil-bcast addresses 172\.30\.0\.255: bad-gateway/,
+      );
+    });
+
+    if (kind === "file") {
+      await step("nodes/ folder gone 3 s (agent kill -9 meanwhile): no route deleted", async () => {
+        const dir = `${c.dir}/store/nodes`;
+        await Deno.rename(dir, `${dir}.away`);
+        const t0 = Date.now();
+        try {
+          for (const n of NODES) await until(`${n} not ready`, async () => !(await ready(ns(n))));
+          await c.stopAgent("n3", "SIGKILL");
+          await c.startAgent("n3");
+          await until(
+            "n3 answers again",
+            async () => (await httpGet(ns("n3"), `${HEALTH}/healthz`)) !== undefined,
+          );
+          assert.deepEqual(await snapshot(), routes, "no route deleted during the fault");
+          await pingAll();
+          await holdUntil(t0, 3_000);
+        } finally {
+          await Deno.rename(`${dir}.away`, dir);
+        }
+        for (const n of NODES) await until(`${n} ready again`, () => ready(ns(n)));
+        assert.deepEqual(await snapshot(), routes, "no route changed by the recovery");
+        assert.equal((await routesOf(ns("n1"))).length, 2);
+        await agentsAlive();
+        await pingAll();
+      });
+
+      await step("repair: conflist, plugin and ip_forward come back without a resync", async () => {
+        const d = c.dirs("n1");
+        const conflist = `${d.conf}/10-hostgate.conflist`;
+        const want = await Deno.readTextFile(conflist);
+        await Deno.remove(conflist);
+        await until(
+          "conflist back",
+          async () => (await Deno.readTextFile(conflist).catch(() => "")) === want,
+        );
+        await Deno.remove(`${d.bin}/hostgate`);
+        await until(
+          "plugin back",
+          async () => (await Deno.stat(`${d.bin}/hostgate`).catch(() => undefined))?.isFile,
+        );
+        await sh(["ip", "netns", "exec", ns("n1"), "sysctl", "-q", "-w", "net.ipv4.ip_forward=0"]);
+        await until(
+          "ip_forward back",
+          async () =>
+            (await sh(["ip", "netns", "exec", ns("n1"), "sysctl", "-n", "net.ipv4.ip_forward"]))
+              .trim() === "1",
+        );
+        await pingAll();
+      });
+
+      await step("an operator's DROP in FORWARD keeps dropping after resyncs", async () => {
+        const [a, b] = [pods[0]!, pods[1]!];
+        const save = (await run(["ip", "netns", "exec", ns("n2"), "iptables-nft-save"])).stdout;
+        const ipt = save.includes("HOSTGATE-FWD") ? "iptables-nft" : "iptables-legacy";
+        const drop = ["-s", a.ip, "-d", b.ip, "-j", "DROP"];
+        await sh(["ip", "netns", "exec", ns("n2"), ipt, "-I", "FORWARD", "1", ...drop]);
+        try {
+          assert.equal(await pingOnce(a.netns, b.ip), false, "the operator's DROP drops");
+          // Make the agent rewrite its rules a few times: flush its chain by hand.
+          for (let i = 0; i < 3; i++) {
+            await sh(["ip", "netns", "exec", ns("n2"), ipt, "-F", "HOSTGATE-FWD"]);
+            await c.stopAgent("n2", "SIGKILL");
+            await c.startAgent("n2");
+            await until("n2's rules back", async () => {
+              const s = (await run(["ip", "netns", "exec", ns("n2"), `${ipt}-save`])).stdout;
+              return /-A HOSTGATE-FWD .* -j ACCEPT/.test(s) || undefined;
+            });
+            assert.equal(
+              await pingOnce(a.netns, b.ip),
+              false,
+              `still dropped after resync ${i + 1}`,
+            );
+          }
+        } finally {
+          await sh(["ip", "netns", "exec", ns("n2"), ipt, "-D", "FORWARD", ...drop]);
+        }
+        await pingAll();
+      });
+    } else {
+      await step(
+        "etcd stopped 8 s (agent kill -9 meanwhile): no route deleted, recovers",
+        async () => {
+          await c.backend.stopServer!();
+          const t0 = Date.now();
+          try {
+            for (const n of NODES) await until(`${n} not ready`, async () => !(await ready(ns(n))));
+            await c.stopAgent("n3", "SIGKILL");
+            await c.startAgent("n3");
+            await until(
+              "n3 answers again",
+              async () => (await httpGet(ns("n3"), `${HEALTH}/healthz`)) !== undefined,
+            );
+            assert.deepEqual(await snapshot(), routes, "no route deleted during the outage");
+            await pingAll();
+            await holdUntil(t0, 8_000);
+            assert.deepEqual(await snapshot(), routes, "none deleted later in the outage either");
+          } finally {
+            await c.backend.startServer!();
+          }
+          for (const n of NODES) {
+            await until(`${n} ready again`, () => ready(ns(n)), { ms: 20_000 });
+          }
+          assert.deepEqual(await snapshot(), routes);
+          await agentsAlive();
+          await pingAll();
+        },
+      );
+
+      await step("etcd frozen 5 s (SIGSTOP): not ready while frozen, ready after", async () => {
+        const pid = c.backend.procs()[0]!.pid;
+        Deno.kill(pid, "SIGSTOP");
+        const t0 = Date.now();
+        try {
+          for (const n of NODES) await until(`${n} not ready`, async () => !(await ready(ns(n))));
+          await holdUntil(t0, 5_000);
+          assert.deepEqual(await snapshot(), routes);
+        } finally {
+          Deno.kill(pid, "SIGCONT");
+        }
+        for (const n of NODES) await until(`${n} ready again`, () => ready(ns(n)));
+        await agentsAlive();
+        await pingAll();
+      });
+    }
+  } finally {
+    await c.teardown();
+  }
+}
+
+for (const kind of ["file", "etcd"] as const) {
+  Deno.test({
+    name: `trust and faults (${kind} datastore)`,
+    ignore: !isRoot(),
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: (t) => scenario(kind, t),
+  });
+}
