@@ -17,7 +17,7 @@ import type { CommandTable, IpamRequest, PluginDeps } from "./deps.ts";
 import { dispatch } from "./dispatch.ts";
 import type { LogLevel } from "./netconf.ts";
 import { readStdin, stderrSink, writeStdout } from "./stdio.ts";
-import { tracedFs, tracedIpam, tracedNetlink, type Tracer } from "./trace.ts";
+import { tracedExec, tracedFs, tracedIpam, tracedNetlink, type Tracer } from "./trace.ts";
 
 /** What a program (src/plugin/program/) brings: its handler, and netlink when it needs the kernel. */
 export interface Program {
@@ -85,7 +85,7 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
     ? wanted as LogLevel
     : undefined;
   const netlink = program.kernel ? lazyNetlink(program.kernel, trace) : NO_NETLINK;
-  const exec = new RealExec();
+  const exec = trace.on ? tracedExec(new RealExec(), trace) : new RealExec();
   const deps: PluginDeps = {
     netlink,
     // One task per process: sync file calls skip the async thread pool round trips.

@@ -13,6 +13,7 @@
  * @module
  */
 import type { Ipam } from "../ipam/types.ts";
+import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { Netlink, NetlinkHandle } from "../system/netlink/types.ts";
 
@@ -102,13 +103,32 @@ function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-/** Wraps every function-valued property of `target` in a span named `<prefix> <key>`. */
-function wrapMethods<T extends object>(target: T, prefix: string, tracer: Tracer): T {
+/**
+ * Wraps every function-valued property of `target` in a span named
+ * `<prefix> <key>`. `syncWork`: the calls do all their work before they
+ * return (the plugin's SyncFileSystem hands back settled promises), so the
+ * span ends at the return, not when a promise callback gets its turn.
+ */
+function wrapMethods<T extends object>(
+  target: T,
+  prefix: string,
+  tracer: Tracer,
+  syncWork = false,
+): T {
   return new Proxy(target, {
     get(obj, key) {
       const v = Reflect.get(obj, key, obj);
       if (typeof v !== "function" || typeof key !== "string") return v;
-      return (...args: unknown[]) => tracer.span(`${prefix} ${key}`, () => v.apply(obj, args));
+      const name = `${prefix} ${key}`;
+      if (!syncWork) return (...args: unknown[]) => tracer.span(name, () => v.apply(obj, args));
+      return (...args: unknown[]) => {
+        const start = performance.now();
+        try {
+          return v.apply(obj, args);
+        } finally {
+          tracer.add(name, start, performance.now());
+        }
+      };
     },
   });
 }
@@ -134,7 +154,7 @@ export function tracedNetlink(netlink: Netlink, tracer: Tracer): Netlink {
  * the time it is held (read, allocate, write), and each file call.
  */
 export function tracedFs(fs: FileSystem, tracer: Tracer): FileSystem {
-  const inner = wrapMethods(fs, "fs:", tracer);
+  const inner = wrapMethods(fs, "fs:", tracer, true);
   return new Proxy(inner, {
     get(obj, key) {
       if (key !== "lock") return Reflect.get(obj, key, obj);
@@ -148,6 +168,16 @@ export function tracedFs(fs: FileSystem, tracer: Tracer): FileSystem {
       };
     },
   });
+}
+
+/** Runs programs with each run a span named by the program (`exec: nft`). */
+export function tracedExec(exec: Exec, tracer: Tracer): Exec {
+  return {
+    run: (argv, opts) => {
+      const prog = (argv[0] ?? "").slice((argv[0] ?? "").lastIndexOf("/") + 1);
+      return tracer.span(`exec: ${prog}`, () => exec.run(argv, opts));
+    },
+  };
 }
 
 /** An IPAM backend whose operations are spans (`ipam add`, `ipam del`, ...). */
