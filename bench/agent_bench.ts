@@ -78,7 +78,9 @@ export async function agentBench(opts: AgentBenchOptions = {}): Promise<string> 
       ));
     }
     if (suites.includes("scale")) {
-      const cases = opts.scaleCases
+      const cases = opts.scaleCases === "none"
+        ? []
+        : opts.scaleCases
         ? opts.scaleCases.split(",").map((c) => {
           const [shape, nodes, list] = c.split(":");
           return {

@@ -154,6 +154,7 @@ export async function routedBench(opts: RoutedBenchOptions = {}): Promise<string
           "-s",
           "-p",
           String(IPERF),
+          "--forceflush",
         ]);
         await until(
           `iperf3 in ${s.netns}`,

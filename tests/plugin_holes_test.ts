@@ -72,3 +72,30 @@ for (const mode of ["routed", "bridge"] as const) {
       }),
   });
 }
+
+Deno.test({
+  name:
+    "plugin holes: a symlinked IPAM network folder is refused (code 5), the folder it names untouched",
+  ignore,
+  fn: () =>
+    withPluginNode("hghos", async (n) => {
+      const elsewhere = await Deno.makeTempDir({ prefix: "hghos-elsewhere-" });
+      try {
+        // Looks like a stale reservation: GC following the link would delete it.
+        await Deno.writeTextFile(`${elsewhere}/10.77.0.9`, "gone-pod\r\neth0");
+        await Deno.symlink(elsewhere, `${n.dataDir}/${n.network}`);
+        const conf = { ...n.conf(), "cni.dev/valid-attachments": [] };
+        const gc = await n.call({ command: "GC", conf });
+        assert.equal(gc.code, 1);
+        assert.equal(gc.json!["code"], 5, gc.stdout);
+        assert.match(String(gc.json!["msg"]), /symlink/);
+        const pod = await n.pod("p1");
+        const add = await n.eth0("ADD", { containerId: "c1", netns: pod, conf: n.conf() });
+        assert.equal(add.json!["code"], 5, add.stdout);
+        assert.deepEqual([...Deno.readDirSync(elsewhere)].map((e) => e.name), ["10.77.0.9"]);
+        assert.equal(await Deno.readTextFile(`${elsewhere}/10.77.0.9`), "gone-pod\r\neth0");
+      } finally {
+        await Deno.remove(elsewhere, { recursive: true });
+      }
+    }),
+});

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { NodeInfo, Vtep } from "./types.ts";
+import { type EntryReject, MAX_ENTRY_BYTES, type NodeInfo, type Vtep } from "./types.ts";
 import { normalizeCidr, parseAddress } from "./subnets.ts";
 
 /** DNS-1123 subdomain, as Kubernetes node names; also safe as a file name and key. */
@@ -125,4 +125,45 @@ export function freezeNode(node: NodeInfo): NodeInfo {
 /** Nodes sorted by name: snapshots are deterministic. */
 export function sortNodes(nodes: Iterable<NodeInfo>): NodeInfo[] {
   return [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** How much of a refused value a reject shows. */
+const REJECT_SHOWN_CHARS = 64;
+
+/**
+ * Decodes a stored entry of `size` bytes, refusing an oversized one before
+ * its text is even read (`text` is called only when the size is fine): the
+ * node, or the reject the backend reports instead of routing it.
+ */
+export function decodeNodeEntry(
+  name: string,
+  size: number,
+  text: () => string,
+): NodeInfo | EntryReject {
+  if (size > MAX_ENTRY_BYTES) {
+    return {
+      node: name,
+      field: "entry",
+      value: `${size} bytes`,
+      reason: "oversize",
+      detail: `larger than ${MAX_ENTRY_BYTES} bytes; not parsed`,
+    };
+  }
+  const t = text();
+  try {
+    return parseNodeEntry(t, name);
+  } catch (e) {
+    return {
+      node: name,
+      field: "entry",
+      value: t.slice(0, REJECT_SHOWN_CHARS),
+      reason: "garbage",
+      detail: e instanceof Error ? e.message : String(e),
+    };
+  }
+}
+
+/** True for what `decodeNodeEntry` returns when it refused the entry. */
+export function isEntryReject(x: NodeInfo | EntryReject): x is EntryReject {
+  return "reason" in x;
 }

@@ -130,6 +130,8 @@ export class DiskStore implements Store {
 
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
     const lockPath = this.#path(LOCK_FILE);
+    // Before the lock: not even a lock file is made in a folder a symlink points to.
+    await this.#refuseRedirects();
     let unlock: Unlock;
     try {
       try {
@@ -146,6 +148,23 @@ export class DiskStore implements Store {
       return await fn();
     } finally {
       await unlock();
+    }
+  }
+
+  /**
+   * The store's directories must be directories, not symlinks: a link would
+   * make GC and DEL remove files in another folder.
+   */
+  async #refuseRedirects(): Promise<void> {
+    if (!this.#fs.lstatKind) return;
+    for (const p of [this.dir, this.#path(OWNERS_DIR), this.#path(STICKY_DIR)]) {
+      const kind = await this.#fs.lstatKind(p);
+      if (kind !== undefined && kind !== "dir") {
+        throw ioFailure(
+          `use the IPAM store ${p}`,
+          new Error(`it is a ${kind}, not a directory; symlinks are never followed`),
+        );
+      }
     }
   }
 

@@ -148,3 +148,39 @@ Deno.test("very long container IDs still get a bounded index file name", async (
   await ipam.del(owner(id));
   assert.deepEqual(reservations(fs), {});
 });
+
+Deno.test("a symlink where the store or its owners/sticky folder belongs: code 5, nothing touched", async () => {
+  for (const link of [DIR, `${DIR}/owners`, `${DIR}/sticky`]) {
+    const { fs, ipam } = setup();
+    await ipam.add(owner("a"));
+    const before = reservations(fs);
+    fs.setSymlink(link);
+    const calls = fs.calls.length;
+    for (const op of [() => ipam.gc([]), () => ipam.del(owner("a")), () => ipam.add(owner("b"))]) {
+      await assert.rejects(op(), (e: unknown) => {
+        assert.ok(e instanceof CniError && e.code === CniCode.IoFailure, String(e));
+        assert.match(e.message, /symlink/);
+        return true;
+      });
+    }
+    assert.deepEqual(reservations(fs), before, link);
+    const writes = ["writeAtomic", "createExclusive", "remove", "mkdirp", "lock"];
+    assert.deepEqual(fs.calls.slice(calls).filter((c) => writes.includes(c.op)), [], link);
+  }
+});
+
+Deno.test("DEL on a read-only store: nothing held is success; a held address is code 5 naming it", async () => {
+  const { fs, ipam } = setup();
+  const held = await ipam.add(owner("a"));
+  const readOnly = () => new Deno.errors.PermissionDenied("EROFS: read-only file system");
+  fs.inject({ op: ["write", "lock"], error: readOnly });
+  await ipam.del(owner("never-added"));
+  await assert.rejects(ipam.del(owner("a")), (e: unknown) => {
+    assert.ok(e instanceof CniError && e.code === CniCode.IoFailure, String(e));
+    assert.match(e.message, new RegExp(held.ips[0]!.address.split("/")[0]!.replaceAll(".", "\\.")));
+    return true;
+  });
+  fs.clearFaults();
+  await ipam.del(owner("a"));
+  assert.deepEqual(reservations(fs), {});
+});

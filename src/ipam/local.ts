@@ -4,6 +4,7 @@
  * under the store lock.
  * @module
  */
+import { CniCode, CniError } from "../errors.ts";
 import { tryParseIp } from "../net/mod.ts";
 import { allocate, type Layout, layoutOf } from "./allocator.ts";
 import type { LocalIpamConfig } from "./config.ts";
@@ -64,9 +65,26 @@ export class LocalIpam implements Ipam {
     return result;
   }
 
+  /**
+   * Releases the owner's addresses. When the store cannot be written (a
+   * read-only or broken dataDir), DEL still succeeds if the owner truly holds
+   * nothing (read without the lock); only a reservation that stays behind is
+   * an error, naming the addresses, so the runtime does not retry for ever
+   * over nothing.
+   */
   async del(owner: IpamOwner): Promise<void> {
-    await this.#store.withLock(() => this.#store.releaseByOwner(owner)).catch((e) => {
-      throw ioFailure(`release the addresses of ${owner.containerId}/${owner.ifname}`, e);
+    const who = `${owner.containerId}/${owner.ifname}`;
+    await this.#store.withLock(() => this.#store.releaseByOwner(owner)).catch(async (e) => {
+      const held = await this.#store.findByOwner(owner).catch(() => undefined);
+      if (held !== undefined && held.length === 0) return;
+      const what = held ? held.join(", ") : "the addresses";
+      const why = e instanceof Error ? e.message : String(e);
+      throw new CniError(
+        CniCode.IoFailure,
+        `Cannot release ${what} of ${who}: ${why}`,
+        "the reservation stays until the store is writable again and DEL or GC runs",
+        { cause: e },
+      );
     });
   }
 

@@ -98,6 +98,7 @@ export class FakeFileSystem implements FileSystem {
   readonly #files = new Map<string, Uint8Array>();
   readonly #modes = new Map<string, number>();
   readonly #dirs = new Set<string>(["/"]);
+  readonly #symlinks = new Set<string>();
   readonly #locks = new Map<string, LockState>();
   readonly #faults: ActiveFault[] = [];
 
@@ -131,6 +132,19 @@ export class FakeFileSystem implements FileSystem {
     const p = normalize(path);
     this.#mkdirpSync(parentOf(p));
     this.#files.set(p, typeof data === "string" ? new TextEncoder().encode(data) : data.slice());
+  }
+
+  /** Marks `path` as a symlink for `lstatKind` (a directory swapped for a link). */
+  setSymlink(path: string): void {
+    this.#symlinks.add(normalize(path));
+  }
+
+  /** lstat: a marked symlink, a directory, a file, or undefined. */
+  lstatKind(path: string): Promise<"file" | "dir" | "symlink" | undefined> {
+    const p = normalize(path);
+    if (this.#symlinks.has(p)) return Promise.resolve("symlink");
+    if (this.#dirs.has(p)) return Promise.resolve("dir");
+    return Promise.resolve(this.#files.has(p) ? "file" : undefined);
   }
 
   /** A file's text, read directly (no fault, no record). */

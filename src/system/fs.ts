@@ -21,6 +21,13 @@ export interface DirEntry {
   isDirectory: boolean;
 }
 
+/** What a path is, by lstat. */
+export type PathKind = "file" | "dir" | "symlink" | "other";
+
+function kindOf(i: Deno.FileInfo): PathKind {
+  return i.isSymlink ? "symlink" : i.isDirectory ? "dir" : i.isFile ? "file" : "other";
+}
+
 /** Options of `FileSystem.writeAtomic`. */
 export interface WriteOptions {
   mode?: number;
@@ -48,6 +55,12 @@ export interface FileSystem {
   remove(path: string): Promise<boolean>;
   /** Entries of a directory; [] when it does not exist. */
   readDir(path: string): Promise<DirEntry[]>;
+  /**
+   * What `path` itself is, never following a symlink (lstat): undefined when
+   * absent. Optional: stores that must not be redirected (the IPAM dataDir)
+   * refuse a symlink where they expect a directory.
+   */
+  lstatKind?(path: string): Promise<PathKind | undefined>;
   /** mkdir -p with a mode. */
   mkdirp(path: string, mode?: number): Promise<void>;
   exists(path: string): Promise<boolean>;
@@ -148,6 +161,15 @@ export class RealFileSystem implements FileSystem {
       throw e;
     }
     return out;
+  }
+
+  async lstatKind(path: string): Promise<PathKind | undefined> {
+    try {
+      return kindOf(await Deno.lstat(path));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
   }
 
   async mkdirp(path: string, mode = 0o755): Promise<void> {
@@ -292,6 +314,17 @@ export class SyncFileSystem implements FileSystem {
         throw e;
       }
       return out;
+    });
+  }
+
+  lstatKind(path: string): Promise<PathKind | undefined> {
+    return settle(() => {
+      try {
+        return kindOf(Deno.lstatSync(path));
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return undefined;
+        throw e;
+      }
     });
   }
 

@@ -3,7 +3,8 @@
  * file datastore's inotify watch, the datastore factory's imports). They live
  * in `*_os_test.ts` files, which only `deno task unit:os` runs, and each of
  * their tests declares in its `permissions` option exactly what it needs, so
- * the grant of the task is never a test's grant. Every other unit test runs
+ * the grant of the task is never a test's grant (os_testing_os_test.ts fails
+ * on one that declares nothing). Every other unit test runs
  * with no permission at all (`deno task unit:pure`) and fails if it touches
  * the OS. Importing this module reads TMPDIR, so only `*_os_test.ts` files may.
  * @module

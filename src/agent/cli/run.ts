@@ -18,8 +18,15 @@ import type { AgentConfig } from "./agent_config.ts";
 import type { FirewallDriver } from "../firewall/mod.ts";
 import { type HealthServer, type Logger, M, type Metrics, serveHealth } from "../observe/mod.ts";
 import { conflistPath, installPlugins, keepPluginKubeconfig } from "../install/mod.ts";
-import { backoffMs, Reconciler, runLoop, Waker } from "../reconcile/mod.ts";
-import { linkEventWantsPass, type OpenWatch, watchOwnedFiles } from "../reconcile/triggers.ts";
+import {
+  backoffMs,
+  linkEventWantsPass,
+  type OpenWatch,
+  Reconciler,
+  runLoop,
+  Waker,
+  watchOwnedFiles,
+} from "../reconcile/mod.ts";
 
 /**
  * The loop counts as stalled (liveness fails) after this many resync

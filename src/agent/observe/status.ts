@@ -8,10 +8,9 @@
 import type { FileSystem } from "../../system/fs.ts";
 import type { Route } from "../../system/netlink/types.ts";
 import { canonIp, normalizeCidr } from "../../net/mod.ts";
-import type { DesiredState } from "../reconcile/mod.ts";
+import type { DesiredState, Reject } from "../reconcile/mod.ts";
 import { routeMatches } from "../routes/mod.ts";
 import type { VxlanEntries } from "../vxlan/mod.ts";
-import type { Reject } from "../reconcile/trust.ts";
 
 /** One peer and family in the report. */
 export interface PeerStatus {

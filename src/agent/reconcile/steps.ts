@@ -12,7 +12,7 @@ import type {
   EntryReject,
   NodeInfo,
   PodAddress,
-} from "../../datastore/types.ts";
+} from "../../datastore/mod.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import type { Clock } from "../../system/clock.ts";
 import { HOSTGATE_ROUTE_PROTOCOL, type NetlinkHandle } from "../../system/netlink/types.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { M, memoryLogger } from "../observe/mod.ts";
-import { fakeNode, peer, routesOf } from "../testing/fake_node.ts";
+import { fakeNode, peer, routesOf } from "../testing/mod.ts";
 import { PassTally } from "./pass.ts";
 import { desiredStep, mayDelete, type Observed, trustStep } from "./steps.ts";
 

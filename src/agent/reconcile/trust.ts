@@ -17,7 +17,7 @@
  * stronger record wins, equal records both lose; name order never decides.
  * @module
  */
-import type { EntryReject, NodeInfo, OwnershipSource } from "../../datastore/types.ts";
+import type { EntryReject, NodeInfo, OwnershipSource } from "../../datastore/mod.ts";
 import {
   cidrContainsIp,
   cidrsOverlap,

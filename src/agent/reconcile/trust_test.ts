@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { NodeInfo } from "../../datastore/types.ts";
+import type { NodeInfo } from "../../datastore/mod.ts";
 import {
   badGatewayWhy,
   endpointIps,

@@ -3,7 +3,7 @@
  * owned-file triggers): push events, end a watch, or make opening fail.
  * @module
  */
-import type { FileWatch } from "../reconcile/triggers.ts";
+import type { FileWatch } from "../reconcile/mod.ts";
 
 type Push = (ev: { paths: string[] } | undefined) => void;
 

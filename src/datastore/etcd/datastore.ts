@@ -17,15 +17,15 @@ import {
   type Datastore,
   type DatastoreHealth,
   type EntryReject,
-  MAX_ENTRY_BYTES,
   type NodeInfo,
   type SelfRegistration,
 } from "../types.ts";
 import { type Clock, RealClock } from "../../system/clock.ts";
 import {
+  decodeNodeEntry,
   encodeNodeEntry,
   freezeNode,
-  parseNodeEntry,
+  isEntryReject,
   storedNode,
   validateNodeName,
 } from "../node_entry.ts";
@@ -397,29 +397,10 @@ export class EtcdDatastore implements Datastore {
     const key = kv.key.toString();
     const name = key.slice(this.#keys.nodes.length);
     // Size-capped before any decoding: a huge value is never turned into a string.
-    if (kv.value.length > MAX_ENTRY_BYTES) {
-      this.#reject(key, {
-        node: name,
-        field: "entry",
-        value: `${kv.value.length} bytes`,
-        reason: "oversize",
-        detail: `larger than ${MAX_ENTRY_BYTES} bytes; not parsed`,
-      });
-      return undefined;
-    }
-    const text = kv.value.toString();
-    try {
-      return parseNodeEntry(text, name);
-    } catch (e) {
-      this.#reject(key, {
-        node: name,
-        field: "entry",
-        value: text.slice(0, 64),
-        reason: "garbage",
-        detail: errorText(e),
-      });
-      return undefined;
-    }
+    const r = decodeNodeEntry(name, kv.value.length, () => kv.value.toString());
+    if (!isEntryReject(r)) return r;
+    this.#reject(key, r);
+    return undefined;
   }
 
   #reject(key: string, r: EntryReject): void {

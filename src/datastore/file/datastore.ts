@@ -11,19 +11,19 @@
  * @module
  */
 
-import {
-  type Datastore,
-  type DatastoreHealth,
-  type EntryReject,
-  MAX_ENTRY_BYTES,
-  type NodeInfo,
-  type SelfRegistration,
+import type {
+  Datastore,
+  DatastoreHealth,
+  EntryReject,
+  NodeInfo,
+  SelfRegistration,
 } from "../types.ts";
 import { type FileSystem, RealFileSystem } from "../../system/fs.ts";
 import {
+  decodeNodeEntry,
   encodeNodeEntry,
   freezeNode,
-  parseNodeEntry,
+  isEntryReject,
   sameNode,
   sortNodes,
   storedNode,
@@ -153,34 +153,6 @@ interface Scan {
   claims: Claims;
 }
 
-/** Parses one entry file's text, size-capped before parsing. */
-function parseFile(text: string, name: string): NodeInfo | EntryReject {
-  if (text.length > MAX_ENTRY_BYTES) {
-    return {
-      node: name,
-      field: "entry",
-      value: `${text.length} bytes`,
-      reason: "oversize",
-      detail: `larger than ${MAX_ENTRY_BYTES} bytes; not parsed`,
-    };
-  }
-  try {
-    return parseNodeEntry(text, name);
-  } catch (err) {
-    return {
-      node: name,
-      field: "entry",
-      value: text.slice(0, 64),
-      reason: "garbage",
-      detail: (err as Error).message,
-    };
-  }
-}
-
-function isReject(x: NodeInfo | EntryReject): x is EntryReject {
-  return "reason" in x;
-}
-
 /** Reads the whole folder; throws when it is missing or unreadable (a fault, not "empty"). */
 async function scanEntries(fs: FileSystem, dir: string): Promise<Scan> {
   const nodes: NodeInfo[] = [];
@@ -194,8 +166,8 @@ async function scanEntries(fs: FileSystem, dir: string): Promise<Scan> {
     if (!e.isFile || e.name.startsWith(".") || !e.name.endsWith(".json")) continue;
     const text = await fs.readText(`${nodesDir(dir)}/${e.name}`);
     if (text === undefined) continue; // deleted between readDir and read
-    const r = parseFile(text, e.name.slice(0, -".json".length));
-    if (isReject(r)) bad.push(r);
+    const r = decodeNodeEntry(e.name.slice(0, -".json".length), text.length, () => text);
+    if (isEntryReject(r)) bad.push(r);
     else nodes.push(r);
   }
   const claims = await readClaims(fs, dir, { required: nodes.length > 0 });
@@ -471,8 +443,8 @@ export class FileDatastore implements Datastore {
           byName.delete(name);
           continue;
         }
-        const r = parseFile(text, name);
-        if (isReject(r)) throw new Error("refused entry");
+        const r = decodeNodeEntry(name, text.length, () => text);
+        if (isEntryReject(r)) throw new Error("refused entry");
         byName.set(name, r);
         for (const c of r.podCidrs) {
           const owner = await readClaimOf(this.#fs, this.#opts.dir, c);

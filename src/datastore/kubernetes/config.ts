@@ -5,7 +5,8 @@
  * @module
  */
 
-import * as k8s from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node";
+import { ApiError } from "./transport.ts";
 
 /** Where the service account is mounted in a pod. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -24,7 +25,7 @@ export interface KubeConfigSource {
 
 /** A loaded client configuration and the namespace it names. */
 export interface LoadedKubeConfig {
-  kubeConfig: k8s.KubeConfig;
+  kubeConfig: KubeConfig;
   namespace?: string;
 }
 
@@ -41,7 +42,7 @@ function readOptional(path: string): string | undefined {
  * environment, a token file re-read as it rotates, the mounted CA).
  */
 export function loadKubeConfig(src: KubeConfigSource): LoadedKubeConfig {
-  const kc = new k8s.KubeConfig();
+  const kc = new KubeConfig();
   if (src.kubeconfigPath) {
     kc.loadFromFile(src.kubeconfigPath);
   } else {
@@ -85,8 +86,9 @@ export function loadKubeConfig(src: KubeConfigSource): LoadedKubeConfig {
   return { kubeConfig: kc, namespace: namespace || undefined };
 }
 
-/** The HTTP status of a client-node failure, if it has one. */
+/** The HTTP status of an API failure (ApiError or client-node's), if it has one. */
 export function httpStatus(err: unknown): number | undefined {
+  if (err instanceof ApiError) return err.status;
   const code = (err as { code?: unknown; statusCode?: unknown } | null)?.code ??
     (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof code === "number" ? code : undefined;

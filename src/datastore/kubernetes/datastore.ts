@@ -3,8 +3,10 @@
  * objects (list_watch.ts: paginated or watch-list, each Node cut down at
  * ingest to its pod subnets from spec.podCIDRs, InternalIPs and the VTEP
  * annotations this agent writes; an update that changes none of them is no
- * change). client-node only loads the config and does the writes. When the controller-manager does not
- * allocate pod CIDRs, subnets are handed out from the cluster CIDR through the
+ * change). client-node only loads the config (kubeconfig, in-cluster
+ * token, TLS material); reads and the few writes go through transport.ts.
+ * When the controller-manager does not allocate pod CIDRs, subnets are
+ * handed out from the cluster CIDR through the
  * `hostgate-subnets` ConfigMap with optimistic concurrency (resourceVersion,
  * retry on 409 Conflict) and freed by whichever agent sees the Node deleted.
  * Loaded only by the agent (client-node costs ~250 ms to import); the plugin
@@ -12,7 +14,6 @@
  * @module
  */
 
-import * as k8s from "@kubernetes/client-node";
 import type {
   Datastore,
   DatastoreHealth,
@@ -34,6 +35,7 @@ import {
   formatAllocation,
   mergeProjections,
   NODE_SELECTOR,
+  type NodeLike,
   type NodeProjection,
   nodeToInfo,
   parseAllocations,
@@ -45,6 +47,7 @@ import {
 } from "./nodes.ts";
 import { describe, httpStatus, type KubeConfigSource, loadKubeConfig } from "./config.ts";
 import { type ApiTransport, fetchTransport } from "./transport.ts";
+import { type ConfigMapLike, CoreApi } from "./core_api.ts";
 
 export * from "./nodes.ts";
 export * from "./config.ts";
@@ -95,8 +98,6 @@ export interface KubernetesDatastoreOptions extends KubeConfigSource {
   watchAllocations?: boolean;
 }
 
-const MERGE_PATCH = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
-
 /** What the datastore keeps of the allocation ConfigMap. */
 interface ConfigMapProjection {
   allocations: Allocations;
@@ -109,8 +110,8 @@ export class KubernetesDatastore implements Datastore {
   readonly namespace: string;
   readonly configMapName: string;
   readonly #opts: KubernetesDatastoreOptions;
-  readonly #core: k8s.CoreV1Api;
   readonly #transport: ApiTransport;
+  readonly #core: CoreApi;
   readonly #nodes: ProjectedListWatch<NodeProjection>;
   readonly #cm: ProjectedListWatch<ConfigMapProjection>;
   readonly #allocs: ProjectedListWatch<PodAddress | null> | undefined;
@@ -136,8 +137,8 @@ export class KubernetesDatastore implements Datastore {
     const { kubeConfig, namespace } = loadKubeConfig(opts);
     this.namespace = opts.namespace ?? namespace ?? "kube-system";
     this.configMapName = opts.configMapName ?? "hostgate-subnets";
-    this.#core = kubeConfig.makeApiClient(k8s.CoreV1Api);
     this.#transport = opts.transport ?? fetchTransport(kubeConfig);
+    this.#core = new CoreApi(this.#transport);
     this.#clock = opts.clock ?? new RealClock();
     this.#random = opts.random ?? Math.random;
     this.#log = opts.log ?? ((m) => console.error(m));
@@ -192,11 +193,11 @@ export class KubernetesDatastore implements Datastore {
   }
 
   async register(self: SelfRegistration): Promise<NodeInfo> {
-    let node: k8s.V1Node;
+    let node: NodeLike;
     try {
-      node = await this.#core.readNode({ name: self.name });
+      node = await this.#core.readNode(self.name);
       const patch = registrationPatch(node, self);
-      if (patch) node = await this.#core.patchNode({ name: self.name, body: patch }, MERGE_PATCH);
+      if (patch) node = await this.#core.patchNode(self.name, patch);
     } catch (e) {
       const why = httpStatus(e) === 404 ? "no such Node object" : describe(e);
       throw new Error(`Cannot register node ${self.name}: ${why}`, { cause: e });
@@ -307,12 +308,9 @@ export class KubernetesDatastore implements Datastore {
     });
   }
 
-  async #readConfigMap(): Promise<k8s.V1ConfigMap | undefined> {
+  async #readConfigMap(): Promise<ConfigMapLike | undefined> {
     try {
-      return await this.#core.readNamespacedConfigMap({
-        name: this.configMapName,
-        namespace: this.namespace,
-      });
+      return await this.#core.readNamespacedConfigMap(this.namespace, this.configMapName);
     } catch (e) {
       if (httpStatus(e) === 404) return undefined;
       throw e;
@@ -360,15 +358,14 @@ export class KubernetesDatastore implements Datastore {
         const data = { ...cm?.data, [name]: formatAllocation(cidrs) };
         try {
           if (cm) {
-            await this.#core.replaceNamespacedConfigMap({
-              name: this.configMapName,
-              namespace: this.namespace,
-              body: { ...cm, data },
+            await this.#core.replaceNamespacedConfigMap(this.namespace, this.configMapName, {
+              ...cm,
+              data,
             });
           } else {
-            await this.#core.createNamespacedConfigMap({
-              namespace: this.namespace,
-              body: { metadata: { name: this.configMapName, namespace: this.namespace }, data },
+            await this.#core.createNamespacedConfigMap(this.namespace, {
+              metadata: { name: this.configMapName, namespace: this.namespace },
+              data,
             });
           }
           this.#log(`kubernetes: allocated ${data[name]} to node ${name} in ${where}`);
@@ -399,10 +396,9 @@ export class KubernetesDatastore implements Datastore {
       const data = { ...cm.data };
       delete data[name];
       try {
-        await this.#core.replaceNamespacedConfigMap({
-          name: this.configMapName,
-          namespace: this.namespace,
-          body: { ...cm, data },
+        await this.#core.replaceNamespacedConfigMap(this.namespace, this.configMapName, {
+          ...cm,
+          data,
         });
         this.#log(`kubernetes: freed ${cm.data[name]} of deleted node ${name}`);
         return;

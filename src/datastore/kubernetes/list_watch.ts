@@ -121,7 +121,7 @@ function refusesWatchList(e: unknown): boolean {
 
 /** A text for logs and health: message and, for API errors, the status. */
 export function errorText(err: unknown): string {
-  if (err instanceof ApiError) return err.message;
+  if (err instanceof ApiError) return `${err.message} (HTTP ${err.status})`;
   if (err instanceof Error) {
     const cause = (err as { cause?: unknown }).cause;
     const why = cause instanceof Error ? `: ${cause.message}` : "";

@@ -1,9 +1,11 @@
 /**
- * How the project's own list/watch reaches the API server: Deno's fetch, with
+ * How the Kubernetes datastore reaches the API server: Deno's fetch, with
  * client-node doing only what it is good at (kubeconfig, in-cluster token
  * re-read as it rotates, exec/OIDC credentials, CA and client certificates).
  * client-node's own list and informer parse a whole LIST into one object tree
- * and keep every object; this path streams and projects instead.
+ * and keep every object; this path streams and projects instead. The few
+ * writes (register's Node patch, the allocation ConfigMap) go the same way,
+ * so client-node's generated API classes and models are never loaded.
  * @module
  */
 
@@ -23,10 +25,23 @@ export class ApiError extends Error {
   }
 }
 
-/** GET requests against one API server; the responses stream. */
+/** A JSON request of `ApiTransport.request`. */
+export interface ApiRequest {
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  path: string;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Default application/json (a PATCH names its patch type here). */
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+/** Requests against one API server. */
 export interface ApiTransport {
-  /** GET `path` with `query`; non-2xx answers throw `ApiError`. */
+  /** GET `path` with `query`; the response streams. Non-2xx answers throw `ApiError`. */
   get(path: string, query: URLSearchParams, signal: AbortSignal): Promise<Response>;
+  /** One JSON request and its decoded answer; non-2xx answers throw `ApiError`. */
+  request<T>(req: ApiRequest): Promise<T>;
   /** Releases the connection pool. */
   close(): void;
 }
@@ -42,7 +57,7 @@ export async function apiErrorOf(res: Response): Promise<ApiError> {
   } catch {
     // not a Status body
   }
-  return new ApiError(res.status, reason, `${message} (HTTP ${res.status})`);
+  return new ApiError(res.status, reason, message);
 }
 
 interface HttpsOptions {
@@ -95,6 +110,21 @@ export function fetchTransport(kc: KubeConfig): ApiTransport {
     return headers;
   };
   return {
+    async request<T>(req: ApiRequest): Promise<T> {
+      const headers = await prepare();
+      if (req.body !== undefined) {
+        headers.set("content-type", req.contentType ?? "application/json");
+      }
+      const res = await fetch(`${base}${req.path}`, {
+        method: req.method,
+        headers,
+        body: req.body === undefined ? undefined : JSON.stringify(req.body),
+        signal: req.signal,
+        ...(client ? { client } : {}),
+      });
+      if (!res.ok) throw await apiErrorOf(res);
+      return await res.json() as T;
+    },
     async get(path, query, signal) {
       const headers = await prepare();
       const qs = query.toString();

@@ -94,3 +94,30 @@ Deno.test("features: GC removes mappings, IFBs and records of attachments not ke
   assert.ok(!h.netlink.snapshot("").links.some((l) => l.kind === "ifb"));
   assert.equal(h.fs.file(RECORD), undefined);
 });
+
+Deno.test("features: DEL that cannot remove the mappings fails and keeps the record for a retry", async () => {
+  const { h, conf } = await added();
+  h.nft.failNextApply();
+  const r = await invoke(h, "DEL", { conf });
+  assert.equal(r.exitCode, 1);
+  assert.ok(h.fs.file(RECORD) !== undefined, "the record still says what to undo");
+  assert.equal((await invoke(h, "DEL", { conf })).exitCode, 0);
+  assert.equal(h.nft.elements(T, "hostport-any4").size, 0);
+  assert.equal(h.fs.file(RECORD), undefined);
+});
+
+Deno.test("features: GC that cannot collect the mappings fails and keeps every record", async () => {
+  const { h } = await added();
+  h.nft.failNextApply();
+  const gc = () =>
+    invoke(h, "GC", {
+      conf: netconf({ "cni.dev/valid-attachments": [] }),
+      env: { CNI_CONTAINERID: undefined, CNI_IFNAME: undefined },
+    });
+  const r = await gc();
+  assert.equal(r.exitCode, 1);
+  assert.match(String(r.json!["msg"]), /Cannot collect hostPort rules/);
+  assert.ok(h.fs.file(RECORD) !== undefined);
+  assert.equal((await gc()).exitCode, 0);
+  assert.equal(h.fs.file(RECORD), undefined);
+});
