@@ -12,6 +12,7 @@ import { ippoolBench } from "./ippool_bench.ts";
 import { dataplaneBench } from "./dataplane_bench.ts";
 import { vxlanBench } from "./vxlan_bench.ts";
 import { agentBench } from "./agent_bench.ts";
+import { recoveryBench } from "./recovery_bench.ts";
 import { routedBench } from "./routed_bench.ts";
 
 // `--soak-seconds=N`: the agent soak's duration (default 30 s; the issue's figure is 600).
@@ -47,6 +48,7 @@ const suites: Record<string, () => Promise<string>> = {
     agentBench({
       soakSeconds: values["soak-seconds"] ? Number(values["soak-seconds"]) : undefined,
     }),
+  recovery: () => recoveryBench(),
 };
 
 const selected = values.only ? values.only.split(",") : Object.keys(suites);

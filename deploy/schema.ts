@@ -16,6 +16,8 @@ import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition";
+import { ValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy";
+import { ValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
 
 /** A model class of kubernetes-models: constructible and validatable. */
 interface ModelClass {
@@ -36,6 +38,14 @@ const MODELS: ReadonlyMap<string, ModelClass> = new Map<string, ModelClass>([
   [
     "apiextensions.k8s.io/v1/CustomResourceDefinition",
     CustomResourceDefinition as unknown as ModelClass,
+  ],
+  [
+    "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy",
+    ValidatingAdmissionPolicy as unknown as ModelClass,
+  ],
+  [
+    "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding",
+    ValidatingAdmissionPolicyBinding as unknown as ModelClass,
   ],
 ]);
 

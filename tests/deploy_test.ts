@@ -63,7 +63,46 @@ Deno.test("deploy manifests", async (t) => {
         "Role",
         "RoleBinding",
         "ServiceAccount",
-      ],
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingAdmissionPolicyBinding",
+      ].sort(),
+    );
+  });
+
+  await t.step("admission: each agent may change only its own Node and allocation entry", () => {
+    const sa = find("ServiceAccount");
+    const user = `system:serviceaccount:${sa.metadata.namespace}:${sa.metadata.name}`;
+    const policies = objects.filter((o) => o.kind === "ValidatingAdmissionPolicy");
+    const bindings = objects.filter((o) => o.kind === "ValidatingAdmissionPolicyBinding");
+    assert.deepEqual(
+      policies.map((p) => p.metadata.name).sort(),
+      bindings.map((b) => b.spec.policyName).sort(),
+      "every policy is bound",
+    );
+    for (const b of bindings) assert.deepEqual(b.spec.validationActions, ["Deny"]);
+    const byResource = new Map(
+      policies.map((p) => [p.spec.matchConstraints.resourceRules[0].resources[0], p]),
+    );
+    for (const [resource, p] of byResource) {
+      assert.equal(p.spec.failurePolicy, "Fail", resource);
+      assert.ok(p.spec.matchConditions[0].expression.includes(`'${user}'`), resource);
+      assert.ok(
+        p.spec.variables[0].expression.includes("authentication.kubernetes.io/node-name"),
+        `${resource}: keyed on the request's node identity`,
+      );
+    }
+    assert.deepEqual([...byResource.keys()].sort(), ["configmaps", "nodes"]);
+    assert.deepEqual(
+      byResource.get("configmaps").spec.matchConstraints.resourceRules[0].resourceNames,
+      ["hostgate-subnets"],
+    );
+    assert.ok(
+      byResource.get("nodes").spec.validations.some((v: Obj) =>
+        v.expression === "object.spec == oldObject.spec"
+      ),
+      "no agent changes a Node's pod subnets",
     );
   });
 

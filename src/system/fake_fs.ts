@@ -158,6 +158,18 @@ export class FakeFileSystem implements FileSystem {
     return this.#modes.get(normalize(path));
   }
 
+  /** The FileSystem view of `modeOf`: 0o644 for a file written without one. */
+  mode(path: string): Promise<number | undefined> {
+    const p = normalize(path);
+    if (!this.#files.has(p)) return Promise.resolve(undefined);
+    return Promise.resolve(this.#modes.get(p) ?? 0o644);
+  }
+
+  /** Sets a file's mode as someone else would (chmod), for tests. */
+  setMode(path: string, mode: number): void {
+    this.#modes.set(normalize(path), mode);
+  }
+
   /** Sorted paths of all files under `prefix`. */
   paths(prefix = "/"): string[] {
     const p = normalize(prefix);

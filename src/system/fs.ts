@@ -64,6 +64,8 @@ export interface FileSystem {
   /** mkdir -p with a mode. */
   mkdirp(path: string, mode?: number): Promise<void>;
   exists(path: string): Promise<boolean>;
+  /** Permission bits of a file (0o644), or undefined when it does not exist. */
+  mode(path: string): Promise<number | undefined>;
   /** Takes an exclusive flock on `path` (created if absent), waiting for it. */
   lock(path: string): Promise<Unlock>;
 }
@@ -182,6 +184,15 @@ export class RealFileSystem implements FileSystem {
       return true;
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+  }
+
+  async mode(path: string): Promise<number | undefined> {
+    try {
+      return ((await Deno.stat(path)).mode ?? 0) & 0o7777;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
       throw e;
     }
   }
@@ -330,6 +341,17 @@ export class SyncFileSystem implements FileSystem {
 
   mkdirp(path: string, mode = 0o755): Promise<void> {
     return settle(() => Deno.mkdirSync(path, { recursive: true, mode }));
+  }
+
+  mode(path: string): Promise<number | undefined> {
+    return settle(() => {
+      try {
+        return (Deno.statSync(path).mode ?? 0) & 0o7777;
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return undefined;
+        throw e;
+      }
+    });
   }
 
   exists(path: string): Promise<boolean> {

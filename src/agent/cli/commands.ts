@@ -8,7 +8,7 @@ import type { Clock } from "../../system/clock.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import { HOSTGATE_ROUTE_PROTOCOL, type Netlink } from "../../system/netlink/types.ts";
 import type { AgentConfig, FirewallBackendName } from "./agent_config.ts";
-import { desiredStep, type Observed, trustStep } from "../reconcile/mod.ts";
+import { desiredStep, firewallSpecOf, type Observed, trustStep } from "../reconcile/mod.ts";
 import {
   conflistFor,
   conflistPath,
@@ -224,7 +224,7 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
       ...handle.listRoutes({ family: 6, protocol: HOSTGATE_ROUTE_PROTOCOL }),
     ]);
     const fw = await d.firewall(cfg.firewallBackend);
-    const spec = { clusterCidrs: cfg.clusterCidrs, masquerade: cfg.masquerade };
+    const spec = firewallSpecOf(cfg, desired);
     const path = conflistPath(cfg);
     const file = await d.fs.readText(path);
     let state: StatusReport["conflist"]["state"] = "not-yet";

@@ -10,6 +10,7 @@
  * Forwarded pod traffic in conntrack state INVALID is dropped.
  * @module
  */
+import type { VxlanGuard } from "./vxlan_guard.ts";
 import { parseSave, ruleKey, type SavedTable, tokenize } from "../../system/iptables.ts";
 import { parseNftTable } from "../../system/nft.ts";
 import { type Family, familyOf } from "../../net/mod.ts";
@@ -26,6 +27,8 @@ export interface FirewallSpec {
   /** Cluster pod CIDRs, one per family, canonical. */
   clusterCidrs: readonly string[];
   masquerade: boolean;
+  /** UDP to the VXLAN port only from these peers (iptables backends; see vxlan_guard.ts). */
+  vxlanGuard?: VxlanGuard;
 }
 
 /** One of hostgate's chains and where it is jumped from. */

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Exec } from "../../system/exec.ts";
+import { renderVxlanGuard } from "./vxlan_guard.ts";
 import {
   detectIptablesMode,
   ExecIptables,
@@ -54,7 +55,9 @@ export class IptablesDriver implements FirewallDriver {
     for (const family of [4, 6] as const) {
       if (cidrOf(spec, family) === undefined) continue;
       const ipt = this.#ipt[family];
-      const payload = renderIptablesRestore(await ipt.save(), spec, family);
+      const saved = await ipt.save();
+      const payload = renderIptablesRestore(saved, spec, family) +
+        (family === 4 ? renderVxlanGuard(saved, spec.vxlanGuard) : "");
       if (payload === "") continue;
       await ipt.restore(payload);
       wrote = true;
@@ -65,7 +68,9 @@ export class IptablesDriver implements FirewallDriver {
   async inSync(spec: FirewallSpec): Promise<boolean> {
     for (const family of [4, 6] as const) {
       if (cidrOf(spec, family) === undefined) continue;
-      if (!inspectIptables(await this.#ipt[family].save(), spec, family).inSync) return false;
+      const saved = await this.#ipt[family].save();
+      if (!inspectIptables(saved, spec, family).inSync) return false;
+      if (family === 4 && renderVxlanGuard(saved, spec.vxlanGuard) !== "") return false;
     }
     return true;
   }
@@ -76,7 +81,9 @@ export class IptablesDriver implements FirewallDriver {
     for (const family of [4, 6] as const) {
       try {
         const ipt = this.#ipt[family];
-        const payload = renderIptablesRemoval(await ipt.save());
+        const saved = await ipt.save();
+        const payload = renderIptablesRemoval(saved) +
+          (family === 4 ? renderVxlanGuard(saved, undefined) : "");
         if (payload === "") continue;
         await ipt.restore(payload);
         removed = true;

@@ -33,3 +33,4 @@ export {
   NftDriver,
   NoFirewall,
 } from "./firewall_sync.ts";
+export { guardRules, renderVxlanGuard, VXLAN_CHAIN, type VxlanGuard } from "./vxlan_guard.ts";

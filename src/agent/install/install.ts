@@ -119,10 +119,37 @@ export async function ensurePluginKubeconfig(
   }
   const caPem = await fs.readText(`${dir}/ca.crt`);
   const content = renderKubeconfig({ server: opts.server, token, caPem });
-  if (await fs.readText(opts.path) === content) return false;
+  // Same content but readable by others (someone chmod'ed it): written again, 0600.
+  if (await fs.readText(opts.path) === content && (await fs.mode(opts.path)) === SECRET_MODE) {
+    return false;
+  }
   await fs.mkdirp(opts.path.slice(0, opts.path.lastIndexOf("/")) || "/");
-  await fs.writeAtomic(opts.path, content, { mode: 0o600 });
+  await fs.writeAtomic(opts.path, content, { mode: SECRET_MODE });
   return true;
+}
+
+/** Mode of every file holding a credential. */
+export const SECRET_MODE = 0o600;
+
+/**
+ * Puts credential files the agent uses back to mode 0600 when someone made
+ * them readable by others (rewritten in place, same content). Returns the
+ * paths fixed; a file that cannot be rewritten (a read-only mount) throws.
+ */
+export async function ensureSecretModes(
+  fs: FileSystem,
+  paths: readonly string[],
+): Promise<string[]> {
+  const fixed: string[] = [];
+  for (const p of paths) {
+    const mode = await fs.mode(p);
+    if (mode === undefined || (mode & 0o077) === 0) continue;
+    const bytes = await fs.readBytes(p);
+    if (bytes === undefined) continue;
+    await fs.writeAtomic(p, bytes, { mode: SECRET_MODE });
+    fixed.push(p);
+  }
+  return fixed;
 }
 
 /**

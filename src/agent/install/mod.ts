@@ -22,6 +22,7 @@ export {
   conflistPath,
   ensureConflist,
   ensurePluginKubeconfig,
+  ensureSecretModes,
   installBinary,
   type InstallPaths,
   installPlugins,
@@ -29,5 +30,6 @@ export {
   type PluginKubeconfigOptions,
   pluginPresent,
   removeConflist,
+  SECRET_MODE,
   SERVICE_ACCOUNT_DIR,
 } from "./install.ts";

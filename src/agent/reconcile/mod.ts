@@ -58,6 +58,7 @@ export { RejectReporter, WARN_BURST, WARN_WINDOW_MS } from "./trust_report.ts";
 export { type PassTally } from "./pass.ts";
 export {
   desiredStep,
+  firewallSpecOf,
   mayDelete,
   type Observed,
   readStep,

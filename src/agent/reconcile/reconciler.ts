@@ -35,8 +35,10 @@ import {
   applyPlugin,
   applyRoutesAndTunnels,
   applyRules,
+  applySecretModes,
   applyVxlanDevice,
   desiredStep,
+  firewallSpecOf,
   mayDelete,
   mtuOf,
   readStep,
@@ -93,6 +95,8 @@ export class Reconciler {
   /** When the rules were last found (or made) right; undefined until then. */
   #rulesOkAt: number | undefined;
   #vxlanIndex: number | undefined;
+  /** The rule spec last synced. */
+  #rulesKey = "";
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -179,11 +183,21 @@ export class Reconciler {
     const mtu = mtuOf(cfg, observed.uplink);
     await applyBridge(d, pass, { desired, mtu, allowDelete });
     const now = d.clock.monotonic();
+    // Rules are re-read once per resync interval, or at once when what they depend on changed
+    // (the VXLAN guard follows the peer set).
+    const spec = firewallSpecOf(cfg, desired);
+    const specKey = JSON.stringify(spec);
     const firewallWrote = await applyRules(d, pass, {
-      due: this.#rulesOkAt === undefined || now - this.#rulesOkAt >= cfg.resyncIntervalMs,
-      onOk: () => (this.#rulesOkAt = now),
+      spec,
+      due: this.#rulesOkAt === undefined || now - this.#rulesOkAt >= cfg.resyncIntervalMs ||
+        specKey !== this.#rulesKey,
+      onOk: () => {
+        this.#rulesOkAt = now;
+        this.#rulesKey = specKey;
+      },
     });
     await applyPlugin(d, pass);
+    await applySecretModes(d, pass);
     const conflistWrote = await applyConflist(d, pass, { desired, mtu });
     // report
     const seconds = (d.clock.monotonic() - t0) / 1000;

@@ -23,11 +23,12 @@ import {
   conflistFor,
   conflistPath,
   ensureConflist,
+  ensureSecretModes,
   installPlugins,
   pluginPresent,
 } from "../install/mod.ts";
 import { computeDesired, type DesiredState, type LocalAddress } from "./desired_state.ts";
-import type { FirewallDriver } from "../firewall/mod.ts";
+import type { FirewallDriver, FirewallSpec } from "../firewall/mod.ts";
 import { detectUplink, readLocalAddrs, type Uplink } from "./local.ts";
 import { type Logger, M, type Metrics } from "../observe/mod.ts";
 import {
@@ -301,10 +302,10 @@ export async function applyBridge(
 export async function applyRules(
   d: StepDeps,
   pass: PassTally,
-  o: { due: boolean; onOk: () => void },
+  o: { due: boolean; onOk: () => void; spec: FirewallSpec },
 ): Promise<boolean> {
   if (!o.due) return false;
-  const spec = { clusterCidrs: d.config.clusterCidrs, masquerade: d.config.masquerade };
+  const spec = o.spec;
   const wrote = await pass.step("sync rules", async () => {
     const w = await d.firewall.sync(spec);
     o.onOk();
@@ -316,6 +317,18 @@ export async function applyRules(
     d.log.info("rules written", { backend: d.firewall.name });
   }
   return wrote;
+}
+
+/**
+ * The rules this pass wants (pure): the config's, plus the VXLAN guard with
+ * the node IPs of the peers reached by VXLAN while this node runs a device.
+ */
+export function firewallSpecOf(cfg: ReconcileConfig, desired: DesiredState): FirewallSpec {
+  const spec: FirewallSpec = { clusterCidrs: cfg.clusterCidrs, masquerade: cfg.masquerade };
+  if (usesVxlan(cfg.backend) && desired.selfVtep) {
+    spec.vxlanGuard = { port: cfg.vxlanPort, peers: desired.vxlan.map((v) => v.nodeIp) };
+  }
+  return spec;
 }
 
 /** Apply: the plugin binaries, when the plugin is missing. */
@@ -357,6 +370,25 @@ export async function applyConflist(
     });
   }
   return wrote;
+}
+
+/**
+ * Apply: credential files (the agent's kubeconfig, the plugin's) back to
+ * 0600 when someone opened them up. A file it cannot fix (read-only mount)
+ * is a WARN, not a failed pass: routing does not depend on it.
+ */
+export async function applySecretModes(d: StepDeps, pass: PassTally): Promise<void> {
+  const paths = [d.config.kubeconfig, d.config.ippoolKubeconfig ?? ""].filter((p) => p !== "");
+  if (paths.length === 0) return;
+  try {
+    const fixed = await ensureSecretModes(d.fs, paths);
+    for (const p of fixed) {
+      d.log.warn("credential file was readable by others; now 0600", { path: p });
+    }
+    pass.wrote(fixed.length);
+  } catch (e) {
+    d.log.warn("Cannot make a credential file 0600", { error: (e as Error).message });
+  }
 }
 
 /** The pod MTU of this pass. */

@@ -127,3 +127,18 @@ Deno.test("pass (bridge mode): the bridge keeps one node-subnet gateway per fami
   const addrs = n.handle.listAddrs({ linkIndex: br.index }).map((a) => a.cidr).sort();
   assert.deepEqual(addrs, ["10.244.1.1/24", "10.244.100.1/22"]);
 });
+
+Deno.test("pass: a kubeconfig opened up to others is put back to 0600 at the next pass", async () => {
+  const n = fakeNode({ peers: [peer("b", 2)], flags: ["--kubeconfig=/etc/hostgate/kubeconfig"] });
+  await n.fs.mkdirp("/etc/hostgate");
+  await n.fs.writeAtomic("/etc/hostgate/kubeconfig", "apiVersion: v1\n", { mode: 0o600 });
+  const rec = n.reconciler();
+  await rec.resync();
+  assert.equal(n.fs.modeOf("/etc/hostgate/kubeconfig"), 0o600);
+  n.fs.setMode("/etc/hostgate/kubeconfig", 0o644);
+  const r = await rec.resync();
+  assert.equal(n.fs.modeOf("/etc/hostgate/kubeconfig"), 0o600);
+  assert.equal(n.fs.file("/etc/hostgate/kubeconfig"), "apiVersion: v1\n");
+  assert.equal(r.ready, true);
+  assert.ok(n.log.lines.some((l) => l.msg.includes("now 0600")));
+});
