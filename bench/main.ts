@@ -8,6 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { pluginBench } from "./plugin_bench.ts";
+import { chainBench } from "./chain_bench.ts";
 import { ippoolBench } from "./ippool_bench.ts";
 import { dataplaneBench } from "./dataplane_bench.ts";
 import { vxlanBench } from "./vxlan_bench.ts";
@@ -40,6 +41,7 @@ const suites: Record<string, () => Promise<string>> = {
       tracePods: num(values["trace-pods"]),
       envs: values.env?.split(","),
     }),
+  chain: () => chainBench(),
   ippool: () => ippoolBench(),
   dataplane: () => dataplaneBench(),
   routed: () => routedBench(),

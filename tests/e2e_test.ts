@@ -11,7 +11,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { isRoot } from "./helpers/netns.ts";
+import { isRoot, run } from "./helpers/netns.ts";
+import { AGENT_BIN } from "./cluster/cluster_types.ts";
 import { Cluster, namespacesWith, type Pod } from "./cluster/cluster.ts";
 import type { DatastoreKind } from "./cluster/datastores.ts";
 import { until } from "./helpers/until.ts";
@@ -155,6 +156,27 @@ async function scenario(cell: Cell, t: Deno.TestContext): Promise<void> {
       async () => {
         const seen = await askPeerRetry(ns("n2"), { ip: c.node("n1").ip, port: HOST_PORT });
         assert.equal(seen, c.node("n2").ip, "the pod's server saw node n2");
+        // `hostgate-agent status` lists the pod's hostPort from the plugin's record.
+        const st = await run([
+          "ip",
+          "netns",
+          "exec",
+          ns("n1"),
+          AGENT_BIN,
+          "status",
+          "--json",
+          "--node-name=n1",
+          ...c.backend.agentFlags(),
+          `--cluster-cidr=${c.clusterCidr}`,
+          `--cni-conf-dir=${c.dirs("n1").conf}`,
+          `--ipam-dir=${c.dirs("n1").ipam}`,
+          "--timeout=5s",
+        ]);
+        const pods = JSON.parse(st.stdout).pods as { hostPorts: string[] }[];
+        assert.ok(
+          pods.some((p) => p.hostPorts.includes(`tcp ${HOST_PORT}->${ECHO}`)),
+          st.stdout + st.stderr,
+        );
       },
     );
 

@@ -13,6 +13,8 @@ have iperf3 || need+=(iperf3)
 have conntrack || need+=(conntrack)
 have ping || need+=(iputils-ping)
 have busybox || need+=(busybox-static)
+have podman || need+=(podman)
+have runc || need+=(runc)
 have python3 || need+=(python3-minimal)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then

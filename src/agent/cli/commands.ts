@@ -23,6 +23,7 @@ import {
   buildStatus,
   countIpsInUse,
   type Logger,
+  readPodFeatures,
   renderStatus,
   type StatusReport,
 } from "../observe/mod.ts";
@@ -247,6 +248,7 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
       conflist: { path, state },
       ipam: { dir: ipamDir, inUse: await countIpsInUse(d.fs, ipamDir) },
       rejects: trusted.rejects,
+      pods: await readPodFeatures(d.fs, cfg),
     });
   } finally {
     await ds.close().catch(() => {});

@@ -24,6 +24,13 @@ export {
 } from "../../system/log.ts";
 export { DURATION_BUCKETS, M, Metrics } from "./metrics.ts";
 export {
+  podFeatureLines,
+  type PodFeatureStatus,
+  podRecordDir,
+  readPodFeatures,
+  setPodFeatureMetrics,
+} from "./pod_features.ts";
+export {
   buildStatus,
   countIpsInUse,
   type PeerStatus,

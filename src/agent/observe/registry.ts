@@ -92,6 +92,16 @@ export const M = {
     "VXLAN device, neighbour and FDB writes",
   ),
   vxlanPeers: def("hostgate_vxlan_peers", "gauge", "Peers reached through VXLAN"),
+  podHostPorts: def(
+    "hostgate_pod_hostports",
+    "gauge",
+    "hostPort mappings of this node's pods (the plugin's pod records)",
+  ),
+  podBandwidthLimits: def(
+    "hostgate_pod_bandwidth_limits",
+    "gauge",
+    "Pods of this node with a bandwidth limit (the plugin's pod records)",
+  ),
   healthListenErrors: def(
     "hostgate_health_listen_errors_total",
     "counter",

@@ -6,6 +6,7 @@
  * @module
  */
 import type { FileSystem } from "../../system/fs.ts";
+import type { PodFeatureStatus } from "./pod_features.ts";
 import type { Route } from "../../system/netlink/types.ts";
 import { canonIp, normalizeCidr } from "../../net/mod.ts";
 import type { DesiredState, Reject } from "../reconcile/mod.ts";
@@ -38,6 +39,8 @@ export interface StatusReport {
   ipam: { dir: string; inUse: number };
   /** Datastore values the trust gate refused (never routed). */
   rejected: Reject[];
+  /** Pods with hostPorts or bandwidth limits (the plugin's records). */
+  pods: PodFeatureStatus[];
 }
 
 /** Inputs of `buildStatus`. */
@@ -53,6 +56,7 @@ export interface StatusInput {
   conflist: StatusReport["conflist"];
   ipam: StatusReport["ipam"];
   rejects?: readonly Reject[];
+  pods?: readonly PodFeatureStatus[];
 }
 
 /** Builds the report: each peer route present, missing or wrong. */
@@ -93,6 +97,7 @@ export function buildStatus(i: StatusInput): StatusReport {
     conflist: i.conflist,
     ipam: i.ipam,
     rejected: [...(i.rejects ?? [])],
+    pods: [...(i.pods ?? [])],
   };
 }
 
@@ -145,6 +150,20 @@ export function renderStatus(r: StatusReport): string {
           p.mode,
           p.route,
           p.detail,
+        ]),
+      ]),
+    );
+  }
+  if (r.pods.length > 0) {
+    out.push(
+      "",
+      ...table([
+        ["POD", "IFNAME", "HOSTPORTS", "BANDWIDTH (bit/s / burst bits)"],
+        ...r.pods.map((p) => [
+          p.containerId.slice(0, 12),
+          p.ifname,
+          p.hostPorts.join(",") || "-",
+          p.bandwidth || "-",
         ]),
       ]),
     );

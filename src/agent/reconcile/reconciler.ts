@@ -20,7 +20,13 @@ import {
   type SkipReason,
 } from "./desired_state.ts";
 import type { FirewallDriver } from "../firewall/mod.ts";
-import { type Logger, M, type Metrics } from "../observe/mod.ts";
+import {
+  type Logger,
+  M,
+  type Metrics,
+  readPodFeatures,
+  setPodFeatureMetrics,
+} from "../observe/mod.ts";
 import { type RouteApplyResult, RouteExpectation } from "../routes/mod.ts";
 import { passCache } from "./pass_cache.ts";
 import { sameVtep } from "../vxlan/mod.ts";
@@ -199,6 +205,10 @@ export class Reconciler {
     await applyPlugin(d, pass);
     await applySecretModes(d, pass);
     const conflistWrote = await applyConflist(d, pass, { desired, mtu });
+    await pass.step(
+      "count pod hostPorts and limits",
+      async () => setPodFeatureMetrics(d.metrics, await readPodFeatures(d.fs, cfg)),
+    );
     // report
     const seconds = (d.clock.monotonic() - t0) / 1000;
     reportStep(d, pass, { health: observed.health, seconds });

@@ -1,0 +1,138 @@
+/**
+ * Whole-chain benchmark (issue 15): a pod with a hostPort and a bandwidth
+ * limit made and removed by hostgate alone (built-in portmap and bandwidth)
+ * next to the reference chain bridge + host-local -> portmap -> bandwidth
+ * from /usr/lib/cni, in one run, samples interleaved (chain_worker.ts). ADD
+ * and DEL p50/p99 over the pods, and 20-way parallel ADD throughput.
+ * Targets: ADD p50 <= 0.8x, DEL p50 <= 0.5x, parallel >= 1.5x the reference.
+ * @module
+ */
+import { withNetns } from "../tests/helpers/netns.ts";
+import type { ChainInput, ChainSamples, ChainVariant } from "./chain_worker.ts";
+import { fmt, ratio, stats, table } from "./table.ts";
+
+/** Options of the chain benchmark. */
+export interface ChainBenchOptions {
+  pods?: number;
+  parallel?: number;
+  rounds?: number;
+  prefix?: string;
+}
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+function variants(ipamDir: string, stateDir: string): ChainVariant[] {
+  const base = { isGateway: true, isDefaultGateway: true };
+  return [
+    {
+      label: "ref",
+      name: "bench-chain-ref",
+      cniVersion: "1.0.0",
+      plugins: [
+        {
+          path: "/usr/lib/cni/bridge",
+          config: {
+            ...base,
+            type: "bridge",
+            bridge: "hgc-ref",
+            ipMasq: false,
+            ipam: { type: "host-local", subnet: "10.97.1.0/24", dataDir: `${ipamDir}/ref` },
+          },
+        },
+        {
+          path: "/usr/lib/cni/portmap",
+          config: { type: "portmap", capabilities: { portMappings: true }, snat: true },
+        },
+        {
+          path: "/usr/lib/cni/bandwidth",
+          config: { type: "bandwidth", capabilities: { bandwidth: true } },
+        },
+      ],
+    },
+    {
+      label: "hostgate",
+      name: "bench-chain-hg",
+      cniVersion: "1.0.0",
+      plugins: [{
+        path: `${ROOT}dist/bundle/hostgate`,
+        config: {
+          ...base,
+          type: "hostgate",
+          bridge: "hgc-hg",
+          stateDir,
+          capabilities: { portMappings: true, bandwidth: true },
+          ipam: { type: "hostgate-local", subnet: "10.97.0.0/24", dataDir: `${ipamDir}/hg` },
+        },
+      }],
+    },
+  ];
+}
+
+/** Runs the suite and returns the printed table. */
+export async function chainBench(opts: ChainBenchOptions = {}): Promise<string> {
+  const podCount = opts.pods ?? 40;
+  const ipamDir = await Deno.makeTempDir({ prefix: "hostgate-chain-ipam-" });
+  const stateDir = await Deno.makeTempDir({ prefix: "hostgate-chain-state-" });
+  try {
+    return await withNetns(opts.prefix ?? "hgcb", async (ns) => {
+      const node = await ns.add("node");
+      const pods: string[] = [];
+      for (let i = 0; i < podCount; i++) pods.push(ns.path(await ns.add(`p${i}`)));
+      const input: ChainInput = {
+        variants: variants(ipamDir, stateDir),
+        pods,
+        parallel: opts.parallel ?? 20,
+        rounds: opts.rounds ?? 3,
+        portBase: 20000,
+      };
+      const out = await ns.sh(node, [
+        Deno.execPath(),
+        "run",
+        "--allow-all",
+        `${ROOT}bench/chain_worker.ts`,
+      ], { stdin: JSON.stringify(input) });
+      return render(JSON.parse(out) as ChainSamples[], input.parallel);
+    });
+  } finally {
+    await Deno.remove(ipamDir, { recursive: true });
+    await Deno.remove(stateDir, { recursive: true });
+  }
+}
+
+function render(samples: ChainSamples[], parallel: number): string {
+  const by = (label: string) => samples.find((s) => s.label === label)!;
+  const hg = by("hostgate"), ref = by("ref");
+  const thr = (s: ChainSamples) => {
+    const total = s.parallelRoundMs.reduce((a, b) => a + b, 0);
+    return (parallel * s.parallelRoundMs.length) / (total / 1000);
+  };
+  type Row = [string, (s: ChainSamples) => number, number, string];
+  const rows: Row[] = [
+    ["ADD p50 ms", (s) => stats(s.addMs).p50, 1, "<= 0.8x"],
+    ["ADD p99 ms", (s) => stats(s.addMs).p99, 1, ""],
+    ["DEL p50 ms", (s) => stats(s.delMs).p50, 1, "<= 0.5x"],
+    ["DEL p99 ms", (s) => stats(s.delMs).p99, 1, ""],
+    [`parallel ADD/s (${parallel}-way)`, thr, 1, ">= 1.5x"],
+    ["failures", (s) => s.failures.length, 0, "0"],
+  ];
+  const body = rows.map(([name, f, d, target]) => [
+    name,
+    fmt(f(hg), d),
+    fmt(f(ref), d),
+    ratio(f(hg), f(ref)),
+    target,
+  ]);
+  const failures = [...hg.failures, ...ref.failures].slice(0, 3);
+  return [
+    `Chain: a hostPort and a bandwidth limit per pod; ${hg.addMs.length} pods sequential, ` +
+    `${parallel}-way parallel ADD x ${hg.parallelRoundMs.length} rounds`,
+    table([
+      "metric",
+      "hostgate alone",
+      "ref bridge+host-local+portmap+bandwidth",
+      "hg/ref",
+      "target",
+    ], body),
+    ...(failures.length ? ["first failures:", ...failures] : []),
+  ].join("\n");
+}
