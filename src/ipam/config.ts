@@ -26,6 +26,8 @@ export const LOCAL_TYPE = "hostgate-local";
 export const IPPOOL_TYPE = "hostgate-ippool";
 /** Default store root: tmpfs, so a reboot leaves no leaked reservation. */
 export const DEFAULT_DATA_DIR = "/run/hostgate/ipam";
+/** Default `stickyTtl`: a pod's sticky addresses are forgotten a day after it is gone. */
+export const DEFAULT_STICKY_TTL_SECONDS = 24 * 60 * 60;
 
 /** Config of `hostgate-local`. */
 export interface LocalIpamConfig {
@@ -36,6 +38,11 @@ export interface LocalIpamConfig {
   /** Store root; reservations live in `<dataDir>/<network name>`. */
   dataDir: string;
   reservedRanges: IpRange[];
+  /**
+   * Seconds a pod's sticky addresses are remembered once no reservation holds
+   * them (pruned by GC); 0 prunes them at the first GC after the pod is gone.
+   */
+  stickyTtl: number;
   dns?: IpamDns;
   /** Accepted for host-local compatibility; not read (hostgate takes DNS from `dns`). */
   resolvConf?: string;
@@ -63,6 +70,17 @@ function optString(o: Obj, key: string, path: string): string | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "string") throw invalidConfig(`${path}.${key}`, "must be a string");
+  return v;
+}
+
+function parseStickyTtl(v: unknown): number {
+  if (v === undefined || v === null) return DEFAULT_STICKY_TTL_SECONDS;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+    throw invalidConfig(
+      "ipam.stickyTtl",
+      `must be a whole number of seconds >= 0, got ${JSON.stringify(v)}`,
+    );
+  }
   return v;
 }
 
@@ -107,6 +125,7 @@ export function parseLocalConfig(ipam: Obj): LocalIpamConfig {
     routes: parseRoutes(ipam.routes),
     dataDir: dataDir.length > 1 ? dataDir.replace(/\/+$/, "") : dataDir,
     reservedRanges: parseReserved(ipam.reservedRanges),
+    stickyTtl: parseStickyTtl(ipam.stickyTtl),
     dns: parseDns(ipam.dns),
     resolvConf: optString(ipam, "resolvConf", "ipam"),
   };

@@ -178,6 +178,9 @@ Deno.test("invalid configs are code 7 naming the key", () => {
     [{ type: t, subnet: "10.0.0.0/24", ranges: [[{ subnet: "10.0.0.0/24" }]] }, "overlaps"],
     [{ type: t, ranges: [[{ subnet: "10.0.0.0/24" }]], dataDir: "rel/dir" }, "ipam.dataDir"],
     [{ type: t, ranges: [[{ subnet: "10.0.0.0/24" }]], dataDir: 5 }, "ipam.dataDir"],
+    [{ type: t, ranges: [[{ subnet: "10.0.0.0/24" }]], stickyTtl: "3600" }, "ipam.stickyTtl"],
+    [{ type: t, ranges: [[{ subnet: "10.0.0.0/24" }]], stickyTtl: -1 }, "ipam.stickyTtl"],
+    [{ type: t, ranges: [[{ subnet: "10.0.0.0/24" }]], stickyTtl: 1.5 }, "ipam.stickyTtl"],
     [{ type: t, ranges: [[{ subnet: "10.0.0.0/24" }]], routes: {} }, "ipam.routes"],
     [
       { type: t, ranges: [[{ subnet: "10.0.0.0/24" }]], routes: [{ dst: "x" }] },

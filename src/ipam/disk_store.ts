@@ -13,12 +13,18 @@
  *   Every entry is verified against the reservation file, so a stale index
  *   never releases someone else's address. Reservations written by other tools
  *   (no index) are found by GC, which reads everything.
- * - `sticky/<namespace>_<name>`: a pod's last addresses, one per line.
+ * - `sticky/<namespace>_<name>`: a pod's last addresses, one per line. GC
+ *   prunes an entry once none of its addresses is reserved and its mtime is
+ *   older than `stickyTtl`; GC refreshes the mtime of a held entry once it is
+ *   a quarter TTL old, so an entry outlives the last GC that saw it held by at
+ *   least three quarters of the TTL. Entries are aged by lstat: a symlink or
+ *   other non-file there is never read, followed or deleted.
  *
  * All access goes through `FileSystem`.
  * @module
  */
 import { invalidConfig } from "../errors.ts";
+import type { Clock } from "../system/clock.ts";
 import type { DirEntry, FileSystem, Unlock } from "../system/fs.ts";
 import { tryParseIp } from "../net/mod.ts";
 import { ioFailure, IpamUnavailableError } from "./errors.ts";
@@ -63,6 +69,10 @@ export interface DiskStoreOptions {
   dataDir: string;
   /** Network name: the subdirectory, like host-local's /var/lib/cni/networks/<name>. */
   network: string;
+  /** Ages sticky entries; without it (or without `fs.lstat`) GC never prunes them. */
+  clock?: Pick<Clock, "now">;
+  /** Seconds an unheld sticky entry is kept (`ipam.stickyTtl`); default 24 h. */
+  stickyTtl?: number;
 }
 
 function fnv1a(text: string): string {
@@ -84,6 +94,8 @@ export class DiskStore implements Store {
   /** `<dataDir>/<network>`. */
   readonly dir: string;
   readonly #fs: FileSystem;
+  readonly #clock: Pick<Clock, "now"> | undefined;
+  readonly #stickyTtlMs: number;
 
   constructor(opts: DiskStoreOptions) {
     const n = opts.network;
@@ -91,6 +103,8 @@ export class DiskStore implements Store {
       throw invalidConfig("name", `must be a valid network name, got ${JSON.stringify(n)}`);
     }
     this.#fs = opts.fs;
+    this.#clock = opts.clock;
+    this.#stickyTtlMs = (opts.stickyTtl ?? 24 * 60 * 60) * 1000;
     this.dir = `${opts.dataDir.replace(/\/+$/, "")}/${n}`;
   }
 
@@ -281,6 +295,7 @@ export class DiskStore implements Store {
     const names = entries.filter((e) => e.isFile && ADDRESS_NAME.test(e.name)).map((e) => e.name);
     const records = await Promise.all(names.map((n) => this.#fs.readText(this.#path(n))));
     const released: Reservation[] = [];
+    const held = new Set<string>();
     for (let i = 0; i < names.length; i++) {
       const r = records[i];
       if (r === undefined) continue;
@@ -288,12 +303,16 @@ export class DiskStore implements Store {
       if (!isValid(res)) {
         await this.#fs.remove(this.#path(res.ip));
         released.push(res);
+      } else {
+        held.add(res.ip);
       }
     }
     // Leftovers of killed writers: every writer holds the lock we hold now.
     await this.#removeTemps(this.dir, entries);
     const stickyDir = this.#path(STICKY_DIR);
-    await this.#removeTemps(stickyDir, await this.#fs.readDir(stickyDir));
+    const stickies = await this.#fs.readDir(stickyDir);
+    await this.#removeTemps(stickyDir, stickies);
+    await this.#pruneSticky(stickyDir, stickies, held);
     const ownersDir = this.#path(OWNERS_DIR);
     const owners = await this.#fs.readDir(ownersDir);
     await this.#removeTemps(ownersDir, owners);
@@ -312,6 +331,37 @@ export class DiskStore implements Store {
       }
     }
     return released;
+  }
+
+  /**
+   * Removes sticky entries none of whose addresses is in `held` and whose
+   * mtime is `stickyTtl` old; refreshes held ones a quarter TTL old. Only
+   * regular files by lstat are touched.
+   */
+  async #pruneSticky(
+    dir: string,
+    entries: readonly DirEntry[],
+    held: ReadonlySet<string>,
+  ): Promise<void> {
+    const lstat = this.#fs.lstat?.bind(this.#fs);
+    if (!this.#clock || !lstat) return;
+    const now = this.#clock.now();
+    for (const e of entries) {
+      if (!e.isFile || TEMP_NAME.test(e.name)) continue;
+      const path = `${dir}/${e.name}`;
+      const st = await lstat(path);
+      if (st?.kind !== "file") continue; // a symlink or anything else is not ours
+      const age = now - st.mtime;
+      if (age < this.#stickyTtlMs / 4) continue; // young: no read at all
+      const text = await this.#fs.readText(path);
+      if (text === undefined) continue;
+      const ips = text.split("\n").map((l) => tryParseIp(l.trim())?.text);
+      if (ips.some((ip) => ip !== undefined && held.has(ip))) {
+        await this.#fs.writeAtomic(path, text, { durable: false }); // seen held: age restarts
+      } else if (age >= this.#stickyTtlMs) {
+        await this.#fs.remove(path);
+      }
+    }
   }
 
   async #removeTemps(dir: string, entries: readonly DirEntry[]): Promise<void> {

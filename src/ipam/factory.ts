@@ -5,6 +5,7 @@
  */
 import { requestedIpsOf } from "../cni/mod.ts";
 import { invalidConfig } from "../errors.ts";
+import type { Clock } from "../system/clock.ts";
 import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import { parseIpamConfig } from "./config.ts";
@@ -25,6 +26,8 @@ export interface CreateIpamOptions {
   exec: Exec;
   /** The CNI version in effect (sent to a delegate, decides which verbs it has). */
   cniVersion: string;
+  /** hostgate-local: ages sticky reservations; default the real wall clock. */
+  clock?: Pick<Clock, "now">;
   /** hostgate-ippool: how requests reach the API server; default `fetch`. */
   http?: HttpTransport;
   /** hostgate-ippool: the node name when the config has none; default `Deno.hostname()`. */
@@ -51,7 +54,13 @@ export function createIpam(opts: CreateIpamOptions): Ipam {
     case "local":
       return new LocalIpam({
         config: ipam,
-        store: new DiskStore({ fs: opts.fs, dataDir: ipam.dataDir, network: opts.netName }),
+        store: new DiskStore({
+          fs: opts.fs,
+          dataDir: ipam.dataDir,
+          network: opts.netName,
+          clock: opts.clock ?? { now: () => Date.now() },
+          stickyTtl: ipam.stickyTtl,
+        }),
         defaultRequestedIps: requestedIpsOf(config, opts.env.args),
       });
     case "ippool":

@@ -8,7 +8,7 @@
  * path does.
  * @module
  */
-import type { DirEntry, FileSystem, Unlock } from "./fs.ts";
+import type { DirEntry, FileSystem, PathStat, Unlock } from "./fs.ts";
 
 /** The operations of `FileSystem`, as recorded and as targeted by faults. */
 export type FsOp =
@@ -20,6 +20,7 @@ export type FsOp =
   | "readDir"
   | "mkdirp"
   | "exists"
+  | "lstat"
   | "lock";
 
 /** Operations that change the tree; `"write"` in a fault means any of them. */
@@ -89,6 +90,8 @@ export interface FakeFileSystemOptions {
   files?: Record<string, string | Uint8Array>;
   /** Initial empty directories. */
   dirs?: string[];
+  /** Stamps each write's mtime (for `lstat`); without it every mtime is 0. */
+  clock?: { now(): number };
 }
 
 /** The in-memory file system. */
@@ -97,12 +100,15 @@ export class FakeFileSystem implements FileSystem {
   readonly calls: FsCall[] = [];
   readonly #files = new Map<string, Uint8Array>();
   readonly #modes = new Map<string, number>();
+  readonly #mtimes = new Map<string, number>();
+  readonly #clock: { now(): number } | undefined;
   readonly #dirs = new Set<string>(["/"]);
   readonly #symlinks = new Set<string>();
   readonly #locks = new Map<string, LockState>();
   readonly #faults: ActiveFault[] = [];
 
   constructor(opts: FakeFileSystemOptions = {}) {
+    this.#clock = opts.clock;
     for (const d of opts.dirs ?? []) this.#mkdirpSync(normalize(d));
     for (const [p, data] of Object.entries(opts.files ?? {})) this.setFile(p, data);
   }
@@ -132,6 +138,27 @@ export class FakeFileSystem implements FileSystem {
     const p = normalize(path);
     this.#mkdirpSync(parentOf(p));
     this.#files.set(p, typeof data === "string" ? new TextEncoder().encode(data) : data.slice());
+    this.#stamp(p);
+  }
+
+  /** Sets a path's mtime as `touch -d` would, for tests. */
+  setMtime(path: string, ms: number): void {
+    this.#mtimes.set(normalize(path), ms);
+  }
+
+  #stamp(p: string): void {
+    this.#mtimes.set(p, this.#clock?.now() ?? 0);
+  }
+
+  /** lstat with mtime; recorded as op "lstat" (faults apply). */
+  // deno-lint-ignore require-await
+  async lstat(path: string): Promise<PathStat | undefined> {
+    const p = normalize(path);
+    this.#record("lstat", p);
+    const mtime = this.#mtimes.get(p) ?? 0;
+    if (this.#symlinks.has(p)) return { kind: "symlink", mtime };
+    if (this.#dirs.has(p)) return { kind: "dir", mtime };
+    return this.#files.has(p) ? { kind: "file", mtime } : undefined;
   }
 
   /** Marks `path` as a symlink for `lstatKind` (a directory swapped for a link). */
@@ -251,6 +278,7 @@ export class FakeFileSystem implements FileSystem {
     this.#needDir(p, "writeAtomic");
     if (this.#dirs.has(p)) throw new Deno.errors.IsADirectory(`Cannot write ${p}: a directory`);
     this.#files.set(p, typeof data === "string" ? new TextEncoder().encode(data) : data.slice());
+    this.#stamp(p);
     if (opts.mode !== undefined) this.#modes.set(p, opts.mode);
   }
 
@@ -261,6 +289,7 @@ export class FakeFileSystem implements FileSystem {
     this.#needDir(p, "createExclusive");
     if (this.#files.has(p) || this.#dirs.has(p)) return false;
     this.#files.set(p, new TextEncoder().encode(data));
+    this.#stamp(p);
     return true;
   }
 
@@ -270,6 +299,7 @@ export class FakeFileSystem implements FileSystem {
     this.#record("remove", p);
     if (this.#files.delete(p)) {
       this.#modes.delete(p);
+      this.#mtimes.delete(p);
       return true;
     }
     if (this.#dirs.has(p) && p !== "/") {

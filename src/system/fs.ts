@@ -28,6 +28,17 @@ function kindOf(i: Deno.FileInfo): PathKind {
   return i.isSymlink ? "symlink" : i.isDirectory ? "dir" : i.isFile ? "file" : "other";
 }
 
+/** What lstat tells of a path itself (a symlink is reported, never followed). */
+export interface PathStat {
+  kind: PathKind;
+  /** Last modification, milliseconds since the epoch (0 when the platform has none). */
+  mtime: number;
+}
+
+function statOf(i: Deno.FileInfo): PathStat {
+  return { kind: kindOf(i), mtime: i.mtime?.getTime() ?? 0 };
+}
+
 /** Options of `FileSystem.writeAtomic`. */
 export interface WriteOptions {
   mode?: number;
@@ -61,6 +72,12 @@ export interface FileSystem {
    * refuse a symlink where they expect a directory.
    */
   lstatKind?(path: string): Promise<PathKind | undefined>;
+  /**
+   * Kind and modification time of `path` itself (lstat, never following a
+   * symlink); undefined when absent. Optional: the IPAM store ages sticky
+   * reservations by it and skips pruning without it.
+   */
+  lstat?(path: string): Promise<PathStat | undefined>;
   /** mkdir -p with a mode. */
   mkdirp(path: string, mode?: number): Promise<void>;
   exists(path: string): Promise<boolean>;
@@ -168,6 +185,15 @@ export class RealFileSystem implements FileSystem {
   async lstatKind(path: string): Promise<PathKind | undefined> {
     try {
       return kindOf(await Deno.lstat(path));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+  }
+
+  async lstat(path: string): Promise<PathStat | undefined> {
+    try {
+      return statOf(await Deno.lstat(path));
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return undefined;
       throw e;
@@ -332,6 +358,17 @@ export class SyncFileSystem implements FileSystem {
     return settle(() => {
       try {
         return kindOf(Deno.lstatSync(path));
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  lstat(path: string): Promise<PathStat | undefined> {
+    return settle(() => {
+      try {
+        return statOf(Deno.lstatSync(path));
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) return undefined;
         throw e;

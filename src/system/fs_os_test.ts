@@ -91,3 +91,17 @@ Deno.test("SyncFileSystem and RealFileSystem locks exclude each other", TEMP_DIR
     await (await new SyncFileSystem().lock(path))();
   });
 });
+
+for (const [name, make] of IMPLS) {
+  Deno.test(`${name}: lstat reports kind and a file's mtime`, TEMP_DIR, async () => {
+    await withTempDir(async (dir) => {
+      const fs = make();
+      assert.equal(await fs.lstat!(`${dir}/none`), undefined);
+      await fs.writeAtomic(`${dir}/f`, "x", { durable: false });
+      const when = new Date(Date.UTC(2020, 0, 1));
+      await Deno.utime(`${dir}/f`, when, when);
+      assert.deepEqual(await fs.lstat!(`${dir}/f`), { kind: "file", mtime: when.getTime() });
+      assert.equal((await fs.lstat!(dir))?.kind, "dir");
+    });
+  });
+}
