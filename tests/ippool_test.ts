@@ -143,10 +143,12 @@ async function podAddress(netnsPath: string): Promise<string | undefined> {
 const clusterRules: PolicyRule[] = (() => {
   const text = Deno.readTextFileSync(new URL("../deploy/rbac.yaml", import.meta.url));
   const docs = parseAllDocuments(text).map((d) => d.toJS());
-  return docs.find((d) => d?.kind === "ClusterRole").rules as PolicyRule[];
+  // The plugin's requests are made with the hostgate-plugin account's kubeconfig.
+  return docs.find((d) => d?.kind === "ClusterRole" && d.metadata?.name === "hostgate-plugin")
+    .rules as PolicyRule[];
 })();
 
-/** Every API request made so far is one the ClusterRole allows. */
+/** Every API request made so far is one the plugin's ClusterRole allows. */
 function assertRbacAllows(server: ApiServer): void {
   const denied = server.requests.filter((r) =>
     r.verb !== "discovery" && !rulesAllow(clusterRules, r)
