@@ -81,6 +81,16 @@ Deno.test({
         const e = async (n: string) => await L.entry(n);
         const [a1, a2, b1] = [await e("a1"), await e("a2"), await e("b1")];
         for (const x of [a1, a2, b1]) assert.ok(x.vtep, "every node announces its VTEP");
+        // Random per node, not derived from the VTEP address ("0e:68" + its bytes).
+        assert.equal(new Set([a1, a2, b1].map((x) => x.vtep!.mac)).size, 3);
+        for (const x of [a1, a2, b1]) {
+          const derived = [
+            "0e",
+            "68",
+            ...x.vtep!.ip.split(".").map((b) => Number(b).toString(16).padStart(2, "0")),
+          ].join(":");
+          assert.notEqual(x.vtep!.mac, derived);
+        }
         const sub = (x: typeof a1) => x.podCidrs[0]!;
         const vtep = (x: typeof a1) => `${x.vtep!.ip} ${x.vtep!.mac}`;
         const fdbOf = (x: typeof a1, ip: string) => `${x.vtep!.mac} ${ip}`;
@@ -230,6 +240,7 @@ Deno.test({
         try {
           await L.start("a1");
           await until("a1 ready after restart", () => L.ready("a1"), LAB_WAIT);
+          assert.equal((await L.entry("a1")).vtep?.mac, a1.vtep!.mac, "MAC kept across restart");
           await until("a1 has only a2's tunnel entries", async () => {
             const x = await entries(ns("a1"));
             return isDeepStrictEqual(x, {

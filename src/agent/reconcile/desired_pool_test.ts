@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { NodeInfo, PodAddress } from "../../datastore/mod.ts";
 import { computeDesired, type DesiredInput, type LocalAddress } from "./desired_state.ts";
-import { vtepMac } from "../vxlan/mod.ts";
+import { vtepMac } from "../testing/mac.ts";
 
 const VX = 9;
 const LOCAL: LocalAddress[] = [

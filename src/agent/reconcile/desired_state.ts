@@ -28,7 +28,7 @@ import {
   prefixLength,
 } from "../../net/mod.ts";
 import type { Backend } from "../cli/mod.ts";
-import { usableVtep, vtepFor } from "../vxlan/mod.ts";
+import { usableVtep } from "../vxlan/mod.ts";
 
 /** An address of this node with the link it sits on. */
 export interface LocalAddress {
@@ -124,6 +124,11 @@ export interface DesiredInput {
   vxlanLinkIndex?: number;
   /** Pool addresses of a cluster-wide IPAM (Datastore.podAddresses); none when absent. */
   podAddresses?: readonly PodAddress[];
+  /**
+   * This node's VTEP as its device carries it (the MAC is random, so it is
+   * read, not computed); else the VTEP of this node's own entry is used.
+   */
+  selfVtep?: Vtep;
 }
 
 /** The desired state of this node. */
@@ -184,7 +189,11 @@ export function computeDesired(input: DesiredInput): DesiredState {
   const nodes = [...input.nodes].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   const self = nodes.find((n) => n.name === input.selfName);
   const selfPodCidrs = podCidrsOf(self);
-  const selfVtep = (input.backend ?? "host-gw") === "host-gw" ? undefined : vtepFor(selfPodCidrs);
+  const selfV4 = selfPodCidrs.find((c) => familyOf(c) === 4);
+  const ownVtep = input.selfVtep ?? self?.vtep;
+  const selfVtep = (input.backend ?? "host-gw") === "host-gw" || !selfV4
+    ? undefined
+    : usableVtep(ownVtep, selfV4);
   const localIps = new Set(input.localAddrs.map((a) => canonIp(a.cidr)));
   const peers: PeerPlan[] = [];
   const claimed = new CidrSet();

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { NodeInfo } from "../../datastore/mod.ts";
 import type { Backend } from "../cli/mod.ts";
 import { computeDesired, type DesiredState, type LocalAddress } from "./desired_state.ts";
-import { vtepMac } from "../vxlan/mod.ts";
+import { vtepMac } from "../testing/mac.ts";
 
 const VX = 9; // ifindex of the vxlan device
 const LOCAL: LocalAddress[] = [

@@ -181,7 +181,12 @@ export class Reconciler {
     }
     this.#rejects.report(trusted.rejects);
     // desired
-    const desired = desiredStep(cfg, { observed, trusted, vxlanLinkIndex: device?.link?.index });
+    const desired = desiredStep(cfg, {
+      observed,
+      trusted,
+      vxlanLinkIndex: device?.link?.index,
+      ...(device?.vtep ? { selfVtep: device.vtep } : {}),
+    });
     this.#reportSkipped(desired.peers);
     // diff + apply
     const allowDelete = mayDelete(observed, desired);

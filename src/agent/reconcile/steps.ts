@@ -12,6 +12,7 @@ import type {
   EntryReject,
   NodeInfo,
   PodAddress,
+  Vtep,
 } from "../../datastore/mod.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import type { Clock } from "../../system/clock.ts";
@@ -166,13 +167,14 @@ export function trustStep(cfg: ReconcileConfig, o: Observed): Trusted {
     protectedIps: endpointIps(endpoints),
     localAddrs: o.localAddrs,
     bridge: cfg.bridge,
+    backend: cfg.backend,
   });
 }
 
 /** Step 3, desired: routes, bridge gateways and tunnel entries from trusted nodes (pure). */
 export function desiredStep(
   cfg: ReconcileConfig,
-  i: { observed: Observed; trusted: Trusted; vxlanLinkIndex?: number },
+  i: { observed: Observed; trusted: Trusted; vxlanLinkIndex?: number; selfVtep?: Vtep },
 ): DesiredState {
   return computeDesired({
     selfName: cfg.nodeName,
@@ -182,6 +184,7 @@ export function desiredStep(
     backend: cfg.backend,
     vxlanLinkIndex: i.vxlanLinkIndex,
     podAddresses: i.observed.podAddresses,
+    ...(i.selfVtep ? { selfVtep: i.selfVtep } : {}),
   });
 }
 
@@ -217,7 +220,10 @@ export async function applyVxlanDevice(
   o: { uplink?: Uplink; selfPodCidrs: string[] },
 ): Promise<VxlanDeviceStep | undefined> {
   const overlay = { config: d.config, handle: d.handle, log: d.log, metrics: d.metrics };
-  const device = await pass.step("set up the vxlan device", () => syncVxlanDevice(overlay, o));
+  const device = await pass.step(
+    "set up the vxlan device",
+    () => syncVxlanDevice(overlay, { ...o, announcedMac: d.self.vtep?.mac }),
+  );
   pass.wrote(device?.writes);
   return device;
 }

@@ -40,7 +40,8 @@ export type RejectReason =
   | "service-range"
   | "covers-protected"
   | "bad-gateway"
-  | "bad-vtep";
+  | "bad-vtep"
+  | "missing-vtep";
 
 /** Every reason, for metrics that show zeros too. */
 export const REJECT_REASONS: readonly RejectReason[] = [
@@ -54,6 +55,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "covers-protected",
   "bad-gateway",
   "bad-vtep",
+  "missing-vtep",
 ];
 
 /** One value the gate refused. */
@@ -82,6 +84,13 @@ export interface TrustPolicy {
   localAddrs: readonly LocalAddress[];
   /** The pod bridge: its subnet is this node's pod subnet, not a node segment. */
   bridge: string;
+  /**
+   * The overlay backend ("host-gw" when absent). With "vxlan", and with
+   * "auto" for a peer on no local segment, a peer entry must publish its
+   * VTEP (its MAC is random, so it cannot be derived): one without is
+   * counted as "missing-vtep".
+   */
+  backend?: "host-gw" | "vxlan" | "auto";
 }
 
 /** Input of `trustNodes`. */
@@ -275,12 +284,30 @@ export function trustNodes(input: TrustInput): Trusted {
         delete out.vtep;
       }
     }
+    if (!out.vtep && needsVtep(out, input)) {
+      reject(
+        n.name,
+        "vtep",
+        "-",
+        "missing-vtep",
+        "no VTEP published; it cannot be reached by VXLAN",
+      );
+    }
     return out;
   });
   rejects.sort((a, b) =>
     a.node < b.node ? -1 : a.node > b.node ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0
   );
   return { nodes, rejects };
+}
+
+/** True when the peer would be tunnelled: it has an IPv4 subnet and address and is not on-link. */
+function needsVtep(n: NodeInfo, p: TrustPolicy): boolean {
+  const backend = p.backend ?? "host-gw";
+  if (backend === "host-gw" || !n.podCidrs.some((c) => familyOf(c) === 4)) return false;
+  const ip = n.addresses.find((a) => familyOf(a) === 4);
+  if (ip === undefined) return false;
+  return backend === "vxlan" || !segments(p).some((s) => cidrContainsIp(s, ip));
 }
 
 /** This node's own subnet: only the range checks that keep its bridge and conflist sane. */

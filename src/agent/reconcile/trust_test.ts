@@ -147,6 +147,33 @@ Deno.test("trust: bad gateways and VTEPs are dropped, the subnet stays", () => {
   }
 });
 
+Deno.test("trust: a peer needing VXLAN without a published VTEP is counted", () => {
+  const vtep = { ip: "10.244.3.0", mac: "1a:2b:3c:4d:5e:6f" };
+  const far = own({ name: "x", podCidrs: ["10.244.3.0/24"], addresses: ["172.16.0.3"] });
+  const near = own({ name: "x", podCidrs: ["10.244.3.0/24"], addresses: ["192.168.1.20"] });
+  const missing = (bad: NodeInfo, backend: TrustInput["backend"]) =>
+    reasonsOf(bad, backend ? { backend } : {}).t.rejects.filter((r) => r.node === "x");
+  // vxlan: every peer is tunnelled; auto: only those on no local segment.
+  assert.deepEqual(missing(near, "vxlan").map((r) => [r.field, r.value, r.reason]), [
+    ["vtep", "-", "missing-vtep"],
+  ]);
+  assert.deepEqual(missing(far, "auto").map((r) => r.reason), ["missing-vtep"]);
+  assert.deepEqual(missing(near, "auto"), [], "on-link in auto mode: host-gw, no VTEP needed");
+  assert.deepEqual(missing(far, "host-gw"), []);
+  assert.deepEqual(missing(far, undefined), []);
+  assert.deepEqual(missing({ ...far, vtep }, "vxlan"), [], "a published VTEP is enough");
+  // An invalid VTEP is removed, and the peer then lacks one: both are counted.
+  assert.deepEqual(
+    missing({ ...far, vtep: { ...vtep, mac: "01:00:5e:00:00:01" } }, "vxlan")
+      .map((r) => r.reason).sort(),
+    ["bad-vtep", "missing-vtep"],
+  );
+  // This node's own entry is never judged; a peer with no IPv4 subnet needs no VTEP.
+  const t = trustNodes(input([self, good], { backend: "vxlan" }));
+  assert.deepEqual(t.rejects.filter((r) => r.node === "a"), []);
+  assert.ok(REJECT_REASONS.includes("missing-vtep"));
+});
+
 Deno.test("trust: conflicts go to the stronger ownership record, never to name order", () => {
   const spec = {
     ...good,

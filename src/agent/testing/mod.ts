@@ -15,4 +15,5 @@ export {
   routesOf,
 } from "./fake_node.ts";
 export { assertGolden } from "./golden.ts";
+export { vtepMac } from "./mac.ts";
 export { FakeWatches } from "./fake_watch.ts";

@@ -11,12 +11,14 @@
 export {
   canonMac,
   DEFAULT_UPLINK_MTU,
+  pickVtepMac,
   podMtu,
+  randomVtepMac,
   sameVtep,
   usableVtep,
   usesVxlan,
+  validVtepMac,
   vtepFor,
-  vtepMac,
   VXLAN_OVERHEAD,
 } from "./vtep.ts";
 export {

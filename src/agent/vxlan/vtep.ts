@@ -2,9 +2,11 @@
  * The small pure facts of the VXLAN overlay: which address and MAC a node's
  * tunnel endpoint has, and what MTU pods get. The VTEP address is the pod
  * subnet's network address (flannel's choice: it needs no allocation and is
- * unique as long as subnets are), and the MAC is derived from it, so a
- * device deleted and recreated, or a node rebooted, keeps the MAC its peers
- * already have in their FDB and neighbour tables.
+ * unique as long as subnets are). The MAC is random per node (a MAC derived
+ * from the address would let anyone who knows a subnet predict, and forge,
+ * its tunnel endpoint): generated once, kept as long as the device lives
+ * (read back from it after an agent restart) and published with the node's
+ * datastore entry, which is where peers take it from.
  * @module
  */
 import type { Vtep } from "../../datastore/mod.ts";
@@ -16,9 +18,6 @@ export const VXLAN_OVERHEAD = 50;
 
 /** The MTU assumed for an uplink whose MTU is unknown: plain Ethernet. */
 export const DEFAULT_UPLINK_MTU = 1500;
-
-/** First two bytes of every VTEP MAC: locally administered (0x02 bit), unicast. */
-const VTEP_MAC_PREFIX = ["0e", "68"] as const;
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
@@ -34,20 +33,42 @@ export function canonMac(mac: string): string | undefined {
 }
 
 /**
- * The VTEP MAC of a VTEP address: "0e:68" (locally administered, unicast)
- * followed by the four address bytes, e.g. 10.244.1.0 gives 0e:68:0a:f4:01:00.
+ * A fresh random VTEP MAC: locally administered (0x02 bit set) and unicast
+ * (0x01 bit clear), never all-zero. `bytes` is for tests; crypto random otherwise.
  */
-export function vtepMac(ip: string): string {
-  const bytes = canonIp(ip).split(".").map((b) => Number(b).toString(16).padStart(2, "0"));
-  return [...VTEP_MAC_PREFIX, ...bytes].join(":");
+export function randomVtepMac(
+  bytes: Uint8Array = crypto.getRandomValues(new Uint8Array(6)),
+): string {
+  if (bytes.length < 6) throw new Error(`Cannot make a MAC: ${bytes.length} random bytes, need 6`);
+  const b = [...bytes.slice(0, 6)];
+  b[0] = (b[0]! & 0xfc) | 0x02;
+  return b.map((x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
-/** This node's VTEP from its pod subnets: the IPv4 subnet's network address and its MAC. */
-export function vtepFor(podCidrs: readonly string[]): Vtep | undefined {
+/** True when `mac` can be a VTEP MAC: a MAC, unicast, not all-zero. */
+export function validVtepMac(mac: string | undefined): boolean {
+  const m = mac === undefined ? undefined : canonMac(mac);
+  return m !== undefined && (parseInt(m.slice(0, 2), 16) & 1) === 0 && m !== "00:00:00:00:00:00";
+}
+
+/**
+ * The MAC this node's VTEP keeps: the one on the existing device (it survives
+ * agent restarts), else the one this agent already announced, else a new
+ * random one. Invalid candidates are skipped.
+ */
+export function pickVtepMac(
+  o: { device?: string; announced?: string; random?: () => string },
+): string {
+  for (const m of [o.device, o.announced]) if (validVtepMac(m)) return canonMac(m!)!;
+  return (o.random ?? randomVtepMac)();
+}
+
+/** This node's VTEP from its pod subnets and its MAC: the IPv4 subnet's network address. */
+export function vtepFor(podCidrs: readonly string[], mac: string): Vtep | undefined {
   const v4 = podCidrs.find((c) => familyOf(c) === 4 && isCidr(c));
   if (v4 === undefined) return undefined;
   const ip = normalizeCidr(v4).split("/")[0]!;
-  return { ip, mac: vtepMac(ip) };
+  return { ip, mac: canonMac(mac) ?? mac };
 }
 
 /**

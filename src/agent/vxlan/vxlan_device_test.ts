@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { FakeNetlink, NotFoundError } from "../../system/netlink/mod.ts";
 import type { Link } from "../../system/netlink/types.ts";
-import { vtepMac } from "./vtep.ts";
+import { vtepMac } from "../testing/mac.ts";
 import {
   deviceMismatch,
   ensureVxlanDevice,

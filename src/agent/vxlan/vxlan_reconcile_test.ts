@@ -5,11 +5,15 @@ import { IptablesDriver } from "../firewall/mod.ts";
 import { M } from "../observe/mod.ts";
 import { Reconciler } from "../reconcile/mod.ts";
 import { commandDeps, fakeNode, NETLINK_WRITES, peer } from "../testing/mod.ts";
-import { vtepMac } from "./vtep.ts";
+import { vtepMac } from "../testing/mac.ts";
 import { readVxlanEntries } from "./vxlan.ts";
+import { validVtepMac } from "./vtep.ts";
+
+/** The MAC of node a's vxlan device (random, chosen at its first pass). */
+const macOf = (n: { handle: { getLink(name: string): { mac: string } | undefined } }) =>
+  n.handle.getLink("hostgate.1")!.mac;
 
 const CONFLIST = "/etc/cni/net.d/10-hostgate.conflist";
-const SELF_MAC = "0e:68:0a:f4:01:00";
 
 /** peer() with its VTEP; `ip` overrides the on-link node IP 192.168.1.(10+n). */
 function vpeer(name: string, n: number, ip?: string): NodeInfo {
@@ -52,6 +56,9 @@ Deno.test("vxlan reconcile: the first pass creates device, routes, neighbours an
   assert.deepEqual(r.errors, []);
   assert.equal(r.ready, true, r.notReady.join("; "));
   const dev = n.handle.getLink("hostgate.1")!;
+  const SELF_MAC = dev.mac;
+  assert.ok(validVtepMac(SELF_MAC), SELF_MAC);
+  assert.notEqual(SELF_MAC, vtepMac("10.244.1.0"), "random, not derived from the address");
   assert.deepEqual(
     [dev.kind, dev.mtu, dev.mac, dev.up, dev.vxlan],
     ["vxlan", 1400, SELF_MAC, true, {
@@ -159,6 +166,7 @@ Deno.test("vxlan reconcile: a restart keeps the VTEP announced and clears stale 
     peers: [vpeer("b", 2, "172.16.0.2"), vpeer("c", 3, "172.16.0.3")],
   });
   await n.reconciler().resync();
+  const SELF_MAC = macOf(n);
   n.ds.deleteNode("c"); // gone while the agent was down
   const dev = n.handle.getLink("hostgate.1")!;
   // Debris an older run could have left on the device.
@@ -192,6 +200,7 @@ Deno.test("vxlan reconcile: this node's IP changes: device recreated, entries ba
   const n = fakeNode({ flags: ["--backend=vxlan"], peers: [vpeer("b", 2)] });
   const rec = n.reconciler();
   await rec.resync();
+  const SELF_MAC = macOf(n);
   n.handle.deleteAddr({ linkIndex: n.uplink, cidr: "192.168.1.10/24" });
   n.handle.addAddr({ linkIndex: n.uplink, cidr: "192.168.1.50/24" });
   const r = await rec.resync();
@@ -252,6 +261,7 @@ Deno.test("vxlan status and uninstall: tunnel entries checked, device removed", 
 Deno.test("vxlan install: an init container keeps the VTEP and writes the overlay MTU", async () => {
   const n = fakeNode({ flags: ["--backend=auto"], peers: [vpeer("b", 2, "172.16.0.2")] });
   await n.reconciler().resync();
+  const SELF_MAC = macOf(n);
   await n.fs.remove(CONFLIST);
   const d = commandDeps(n, ["install", "--backend=auto", "--timeout=1s"]);
   assert.equal(await installCommand(d), 0);
@@ -260,4 +270,26 @@ Deno.test("vxlan install: an init container keeps the VTEP and writes the overla
     mac: SELF_MAC,
   });
   assert.equal(JSON.parse(n.fs.file(CONFLIST)!).plugins[0].mtu, 1400);
+});
+
+Deno.test("vxlan reconcile: a deleted device comes back with the MAC its peers have", async () => {
+  const n = fakeNode({ flags: ["--backend=vxlan"], peers: [vpeer("b", 2)] });
+  const rec = n.reconciler();
+  await rec.resync();
+  const mac = macOf(n);
+  n.handle.deleteLink(n.handle.getLink("hostgate.1")!.index);
+  const r = await rec.resync();
+  assert.deepEqual(r.errors, []);
+  assert.equal(macOf(n), mac, "the announced MAC is reused, not a new random one");
+  assert.equal(n.ds.nodes().find((x) => x.name === "a")!.vtep?.mac, mac);
+});
+
+Deno.test("vxlan reconcile: two nodes draw different MACs", async () => {
+  const macs = new Set<string>();
+  for (let i = 0; i < 4; i++) {
+    const n = fakeNode({ flags: ["--backend=vxlan"], peers: [vpeer("b", 2)] });
+    await n.reconciler().resync();
+    macs.add(macOf(n));
+  }
+  assert.equal(macs.size, 4);
 });

@@ -11,7 +11,7 @@ import { familyOf } from "../../net/mod.ts";
 import type { AgentConfig } from "../cli/mod.ts";
 import type { DesiredState, Uplink } from "../reconcile/mod.ts";
 import { type Logger, M, type Metrics } from "../observe/mod.ts";
-import { DEFAULT_UPLINK_MTU, usesVxlan, vtepFor, VXLAN_OVERHEAD } from "./vtep.ts";
+import { DEFAULT_UPLINK_MTU, pickVtepMac, usesVxlan, vtepFor, VXLAN_OVERHEAD } from "./vtep.ts";
 import {
   applyVxlanRemovals,
   applyVxlanSets,
@@ -19,6 +19,7 @@ import {
   planVxlan,
   readVxlanEntries,
   removeVxlanDevices,
+  vtepOfDevice,
   type VxlanApplyResult,
   type VxlanPlan,
 } from "./vxlan.ts";
@@ -46,11 +47,18 @@ export interface VxlanDeviceStep {
 /**
  * Ensures hostgate's vxlan device (vxlan, auto) or deletes it (host-gw).
  * Nothing to do before this node has an IPv4 pod subnet: the VTEP address
- * is that subnet's network address.
+ * is that subnet's network address. The MAC is the device's own when it
+ * exists, else the one this agent announced, else a new random one
+ * (`randomMac`, injectable for tests).
  */
 export function syncVxlanDevice(
   d: VxlanSyncDeps,
-  o: { uplink?: Uplink; selfPodCidrs: readonly string[] },
+  o: {
+    uplink?: Uplink;
+    selfPodCidrs: readonly string[];
+    announcedMac?: string;
+    randomMac?: () => string;
+  },
 ): VxlanDeviceStep {
   const { config: cfg, log, metrics } = d;
   if (!usesVxlan(cfg.backend)) {
@@ -58,7 +66,12 @@ export function syncVxlanDevice(
     if (n > 0) log.info("vxlan device removed", { backend: cfg.backend, count: n });
     return { writes: n };
   }
-  const vtep = vtepFor(o.selfPodCidrs);
+  const mac = pickVtepMac({
+    device: vtepOfDevice(d.handle, cfg.vxlanDevice)?.mac,
+    announced: o.announcedMac,
+    ...(o.randomMac ? { random: o.randomMac } : {}),
+  });
+  const vtep = vtepFor(o.selfPodCidrs, mac);
   if (!vtep) return { writes: 0 };
   const local = o.uplink?.nodeIps.find((ip) => familyOf(ip) === 4);
   if (local === undefined) {

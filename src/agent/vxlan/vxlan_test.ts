@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeNetlink } from "../../system/netlink/mod.ts";
 import type { VxlanPeer } from "../reconcile/mod.ts";
-import { vtepMac } from "./vtep.ts";
+import { vtepMac } from "../testing/mac.ts";
 import {
   applyVxlanRemovals,
   applyVxlanSets,
