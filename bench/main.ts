@@ -1,7 +1,9 @@
 /**
  * `deno task bench`: every benchmark suite in one run, each printing a table
  * with hostgate next to its reference. `--only plugin,agent,...` selects suites.
- * Needs root: suites build throwaway network namespaces.
+ * The plugin suite takes `--pods`, `--rounds`, `--parallel`, `--versions`,
+ * `--trace-pods` (0: no breakdown) and `--env bare,runtime`, for short runs
+ * while iterating. Needs root: suites build throwaway network namespaces.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -16,10 +18,29 @@ import { routedBench } from "./routed_bench.ts";
 
 // `--soak-seconds=N`: the agent soak's duration (default 30 s; the issue's figure is 600).
 const { values } = parseArgs({
-  options: { only: { type: "string" }, "soak-seconds": { type: "string" } },
+  options: {
+    only: { type: "string" },
+    "soak-seconds": { type: "string" },
+    pods: { type: "string" },
+    rounds: { type: "string" },
+    parallel: { type: "string" },
+    versions: { type: "string" },
+    "trace-pods": { type: "string" },
+    env: { type: "string" },
+  },
 });
+const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+
 const suites: Record<string, () => Promise<string>> = {
-  plugin: () => pluginBench(),
+  plugin: () =>
+    pluginBench({
+      pods: num(values.pods),
+      rounds: num(values.rounds),
+      parallel: num(values.parallel),
+      versions: num(values.versions),
+      tracePods: num(values["trace-pods"]),
+      envs: values.env?.split(","),
+    }),
   chain: () => chainBench(),
   ippool: () => ippoolBench(),
   dataplane: () => dataplaneBench(),

@@ -14,12 +14,41 @@ export interface Variant {
   config: Record<string, unknown>;
 }
 
+/** What the traced pass runs (hostgate only): ADD, CHECK, STATUS, VERSION, DEL per pod. */
+export interface TraceInput {
+  /** Label of the variant to trace. */
+  label: string;
+  /** The file HOSTGATE_TRACE names; the bench reads it afterwards. */
+  file: string;
+  /** Pods to run the five commands on (the first ones of `pods`). */
+  pods: number;
+}
+
 /** Worker input. */
 export interface WorkerInput {
   variants: Variant[];
   pods: string[];
   parallel: number;
   rounds: number;
+  /**
+   * The environment every call gets besides CNI_* (nothing else is
+   * inherited): the bare one `env -i` gives, or a runtime's.
+   */
+  env: Record<string, string>;
+  /** VERSION calls per variant, interleaved with an empty Deno script's. */
+  versionSamples: number;
+  /** argv of the empty Deno script VERSION is compared with. */
+  emptyScript: string[];
+  trace?: TraceInput;
+}
+
+/** Spawn and reap times of one traced call, on this process's clock (epoch ms). */
+export interface TracedCall {
+  cmd: string;
+  pid: number;
+  spawnAt: number;
+  exitAt: number;
+  code: number;
 }
 
 /** Worker output per variant. */
@@ -27,6 +56,7 @@ export interface VariantSamples {
   label: string;
   addMs: number[];
   delMs: number[];
+  versionMs: number[];
   /** Wall time of each parallel round, ms. */
   parallelRoundMs: number[];
   addFailures: string[];
@@ -35,20 +65,40 @@ export interface VariantSamples {
   addCpuMs: number;
   /** CPU time per sequential DEL, ms. */
   delCpuMs: number;
+  /** CPU time per VERSION, ms. */
+  versionCpuMs: number;
 }
 
+/** Worker output. */
+export interface WorkerOutput {
+  variants: VariantSamples[];
+  /** The empty Deno script: wall ms per run and CPU ms per run. */
+  emptyMs: number[];
+  emptyCpuMs: number;
+  traced: TracedCall[];
+}
+
+/** libc's getrusage, opened on first use (importing this module has no side effect). */
+const rusage = (() => {
+  let lib: Deno.DynamicLibrary<{ getrusage: { parameters: ["i32", "buffer"]; result: "i32" } }>;
+  return (who: number, buf: Uint8Array) =>
+    (lib ??= Deno.dlopen("libc.so.6", {
+      getrusage: { parameters: ["i32", "buffer"], result: "i32" },
+    })).symbols.getrusage(who, buf);
+})();
+
 /**
- * CPU time of every reaped child of this process so far (ms): the kernel adds a
- * child's user and system time, with its own reaped children (iptables for the
- * reference), to ours when we wait for it. The counter is in clock ticks
- * (10 ms), converted from an exact total: each difference around one call is
- * off by less than a tick, and the errors average out over a 50-call phase.
+ * CPU time of every reaped child of this process so far (ms, microsecond
+ * resolution): getrusage(RUSAGE_CHILDREN) counts a child's user and system
+ * time, with its own reaped children (iptables for the reference), once we
+ * have waited for it.
  */
 function childCpuMs(): number {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  // Fields after the parenthesised command name; cutime and cstime are fields 16 and 17.
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[13]) + Number(f[14])) * 10;
+  const ru = new BigInt64Array(18); // struct rusage: ru_utime, ru_stime (timeval), then longs
+  if (rusage(-1, /* RUSAGE_CHILDREN */ new Uint8Array(ru.buffer)) !== 0) {
+    throw new Error("Cannot read child CPU time: getrusage failed");
+  }
+  return Number(ru[0]) * 1e3 + Number(ru[1]) / 1e3 + Number(ru[2]) * 1e3 + Number(ru[3]) / 1e3;
 }
 
 interface CallResult {
@@ -56,6 +106,9 @@ interface CallResult {
   code: number;
   stdout: string;
   stderr: string;
+  pid: number;
+  spawnAt: number;
+  exitAt: number;
 }
 
 /** One plugin invocation. */
@@ -64,31 +117,60 @@ interface CallArgs {
   id: string;
   netns: string;
   ifname: string;
+  /** Config override (default the variant's). */
+  config?: Record<string, unknown>;
+  /** Extra variables (HOSTGATE_TRACE). */
+  extraEnv?: Record<string, string>;
 }
 
-async function call(v: Variant, a: CallArgs): Promise<CallResult> {
-  const start = performance.now();
-  const out = await new Deno.Command(v.plugin, {
-    env: {
-      PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
-      CNI_COMMAND: a.cmd,
-      CNI_CONTAINERID: a.id,
-      CNI_NETNS: a.netns,
-      CNI_IFNAME: a.ifname,
-      CNI_PATH: "/usr/lib/cni",
-    },
+const now = () => performance.timeOrigin + performance.now();
+
+async function spawn(
+  argv: string[],
+  env: Record<string, string>,
+  stdin: string,
+): Promise<CallResult> {
+  const spawnAt = now();
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    env,
     clearEnv: true,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const w = out.stdin.getWriter();
-  await w.write(new TextEncoder().encode(JSON.stringify(v.config)));
-  await w.close();
-  const res = await out.output();
-  const ms = performance.now() - start;
+  const w = child.stdin.getWriter();
+  try {
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  } catch (e) {
+    // A plugin may exit without reading stdin (the reference's VERSION does).
+    if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+  }
+  const res = await child.output();
+  const exitAt = now();
   const dec = new TextDecoder();
-  return { ms, code: res.code, stdout: dec.decode(res.stdout), stderr: dec.decode(res.stderr) };
+  return {
+    ms: exitAt - spawnAt,
+    code: res.code,
+    stdout: dec.decode(res.stdout),
+    stderr: dec.decode(res.stderr),
+    pid: child.pid,
+    spawnAt,
+    exitAt,
+  };
+}
+
+function call(input: WorkerInput, v: Variant, a: CallArgs): Promise<CallResult> {
+  return spawn([v.plugin], {
+    ...input.env,
+    ...a.extraEnv,
+    CNI_COMMAND: a.cmd,
+    CNI_CONTAINERID: a.id,
+    CNI_NETNS: a.netns,
+    CNI_IFNAME: a.ifname,
+    CNI_PATH: "/usr/lib/cni",
+  }, JSON.stringify(a.config ?? v.config));
 }
 
 function ipsOf(stdout: string): string[] {
@@ -112,12 +194,82 @@ function emptySamples(label: string): VariantSamples {
     label,
     addMs: [],
     delMs: [],
+    versionMs: [],
     parallelRoundMs: [],
     addFailures: [],
     duplicateIps: [],
     addCpuMs: 0,
     delCpuMs: 0,
+    versionCpuMs: 0,
   };
+}
+
+const ifname = (k: number) => `eth${k}`;
+
+/** VERSION of every variant and the empty Deno script, interleaved. */
+async function versions(input: WorkerInput, all: VariantSamples[], out: WorkerOutput) {
+  let emptyCpu = 0;
+  for (let i = 0; i < input.versionSamples; i++) {
+    for (const [k, v] of input.variants.entries()) {
+      const cpu = childCpuMs();
+      const r = await call(input, v, { cmd: "VERSION", id: "", netns: "", ifname: "" });
+      all[k]!.versionCpuMs += (childCpuMs() - cpu) / input.versionSamples;
+      all[k]!.versionMs.push(r.ms);
+    }
+    const cpu = childCpuMs();
+    const r = await spawn(input.emptyScript, input.env, "");
+    emptyCpu += childCpuMs() - cpu;
+    out.emptyMs.push(r.ms);
+  }
+  out.emptyCpuMs = input.versionSamples ? emptyCpu / input.versionSamples : NaN;
+}
+
+/** The command label of the traced parallel round's ADDs. */
+export const PARALLEL_ADD = "ADD (parallel)";
+
+/**
+ * The traced pass: per pod ADD, CHECK (with the ADD's result as
+ * prevResult), STATUS (cniVersion 1.1.0), VERSION, DEL, each with
+ * HOSTGATE_TRACE set, then one parallel round of ADDs; their spawn and reap
+ * times go with the trace lines.
+ */
+async function traced(input: WorkerInput, t: TraceInput): Promise<TracedCall[]> {
+  const k = input.variants.findIndex((v) => v.label === t.label);
+  const v = input.variants[k]!;
+  const extraEnv = { HOSTGATE_TRACE: t.file };
+  const calls: TracedCall[] = [];
+  const record = (cmd: string, r: CallResult) =>
+    calls.push({ cmd, pid: r.pid, spawnAt: r.spawnAt, exitAt: r.exitAt, code: r.code });
+  for (const [i, netns] of input.pods.slice(0, t.pods).entries()) {
+    const base = { id: `${v.label}-t${i}`, netns, ifname: ifname(k), extraEnv };
+    const add = await call(input, v, { ...base, cmd: "ADD" });
+    record("ADD", add);
+    let prevResult: unknown = undefined;
+    try {
+      prevResult = JSON.parse(add.stdout);
+    } catch { /* recorded as a failed ADD */ }
+    record(
+      "CHECK",
+      await call(input, v, { ...base, cmd: "CHECK", config: { ...v.config, prevResult } }),
+    );
+    const v11 = { ...v.config, cniVersion: "1.1.0" };
+    record("STATUS", await call(input, v, { ...base, cmd: "STATUS", config: v11 }));
+    record("VERSION", await call(input, v, { ...base, cmd: "VERSION" }));
+    record("DEL", await call(input, v, { ...base, cmd: "DEL" }));
+  }
+  // One traced parallel round: lock waits and kernel steps under contention.
+  const batch = input.pods.slice(0, input.parallel);
+  const args = (i: number, cmd: string) => ({
+    cmd,
+    id: `${v.label}-tp${i}`,
+    netns: batch[i]!,
+    ifname: ifname(k),
+    extraEnv,
+  });
+  const adds = await Promise.all(batch.map((_, i) => call(input, v, args(i, "ADD"))));
+  for (const r of adds) record(PARALLEL_ADD, r);
+  await Promise.all(batch.map((_, i) => call(input, v, args(i, "DEL"))));
+  return calls;
 }
 
 /**
@@ -127,20 +279,26 @@ function emptySamples(label: string): VariantSamples {
  * variants alike instead of skewing whichever ran during a busy minute. Each
  * variant uses its own interface name, so their pods' interfaces coexist.
  */
-export async function runInterleaved(input: WorkerInput): Promise<VariantSamples[]> {
+export async function runInterleaved(input: WorkerInput): Promise<WorkerOutput> {
   const { pods, variants } = input;
   const all = variants.map((v) => emptySamples(v.label));
-  const ifname = (k: number) => `eth${k}`;
-  // Warm-up: page cache, bridge creation, first-run setup.
+  const out: WorkerOutput = { variants: all, emptyMs: [], emptyCpuMs: NaN, traced: [] };
+  // Warm-up: page cache, bridge creation, first-run setup (hostgate's code cache).
   for (const [k, v] of variants.entries()) {
-    await call(v, { cmd: "ADD", id: `${v.label}-warm`, netns: pods[0]!, ifname: ifname(k) });
-    await call(v, { cmd: "DEL", id: `${v.label}-warm`, netns: pods[0]!, ifname: ifname(k) });
+    await call(input, v, { cmd: "ADD", id: `${v.label}-warm`, netns: pods[0]!, ifname: ifname(k) });
+    await call(input, v, { cmd: "DEL", id: `${v.label}-warm`, netns: pods[0]!, ifname: ifname(k) });
   }
+  await versions(input, all, out);
   const seqIps: string[][] = variants.map(() => []);
   for (const [i, netns] of pods.entries()) {
     for (const [k, v] of variants.entries()) {
       const cpu = childCpuMs();
-      const r = await call(v, { cmd: "ADD", id: `${v.label}-s${i}`, netns, ifname: ifname(k) });
+      const r = await call(input, v, {
+        cmd: "ADD",
+        id: `${v.label}-s${i}`,
+        netns,
+        ifname: ifname(k),
+      });
       all[k]!.addCpuMs += childCpuMs() - cpu;
       all[k]!.addMs.push(r.ms);
       if (r.code !== 0) all[k]!.addFailures.push(r.stdout || r.stderr);
@@ -150,7 +308,12 @@ export async function runInterleaved(input: WorkerInput): Promise<VariantSamples
   for (const [i, netns] of pods.entries()) {
     for (const [k, v] of variants.entries()) {
       const cpu = childCpuMs();
-      const r = await call(v, { cmd: "DEL", id: `${v.label}-s${i}`, netns, ifname: ifname(k) });
+      const r = await call(input, v, {
+        cmd: "DEL",
+        id: `${v.label}-s${i}`,
+        netns,
+        ifname: ifname(k),
+      });
       all[k]!.delCpuMs += childCpuMs() - cpu;
       all[k]!.delMs.push(r.ms);
     }
@@ -167,17 +330,22 @@ export async function runInterleaved(input: WorkerInput): Promise<VariantSamples
       const id = (i: number) => `${v.label}-p${round}-${i}`;
       const start = performance.now();
       const results = await Promise.all(
-        batch.map((netns, i) => call(v, { cmd: "ADD", id: id(i), netns, ifname: ifname(k) })),
+        batch.map((netns, i) =>
+          call(input, v, { cmd: "ADD", id: id(i), netns, ifname: ifname(k) })
+        ),
       );
       s.parallelRoundMs.push(performance.now() - start);
       for (const r of results) if (r.code !== 0) s.addFailures.push(r.stdout || r.stderr);
       s.duplicateIps.push(...duplicates(results.flatMap((r) => ipsOf(r.stdout))));
       await Promise.all(
-        batch.map((netns, i) => call(v, { cmd: "DEL", id: id(i), netns, ifname: ifname(k) })),
+        batch.map((netns, i) =>
+          call(input, v, { cmd: "DEL", id: id(i), netns, ifname: ifname(k) })
+        ),
       );
     }
   }
-  return all;
+  if (input.trace) out.traced = await traced(input, input.trace);
+  return out;
 }
 
 if (import.meta.main) {

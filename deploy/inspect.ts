@@ -22,6 +22,7 @@ export interface Deployment {
   /** The `install` init container. */
   init: Obj;
   configMap: Obj;
+  /** The agent's ClusterRole (hostgate-agent; the plugin has its own, hostgate-plugin). */
   clusterRole: Obj;
   role: Obj;
 }
@@ -37,8 +38,10 @@ export function parseDocs(text: string, where: string): Obj[] {
 /** Loads deploy/ (the files kustomization.yaml lists). */
 export async function loadDeployment(): Promise<Deployment> {
   const objects = (await loadSources()).flatMap((s) => parseDocs(s.text, s.path));
-  const find = (kind: string): Obj => {
-    const hits = objects.filter((o) => o.kind === kind);
+  const find = (kind: string, name?: string): Obj => {
+    const hits = objects.filter((o) =>
+      o.kind === kind && (name === undefined || o.metadata?.name === name)
+    );
     if (hits.length !== 1) throw new Error(`Cannot find the ${kind}: ${hits.length} in deploy/`);
     return hits[0];
   };
@@ -51,7 +54,7 @@ export async function loadDeployment(): Promise<Deployment> {
     agent: pod.containers.find((c: Obj) => c.name === "agent"),
     init: pod.initContainers.find((c: Obj) => c.name === "install"),
     configMap: find("ConfigMap"),
-    clusterRole: find("ClusterRole"),
+    clusterRole: find("ClusterRole", "hostgate-agent"),
     role: find("Role"),
   };
 }

@@ -10,6 +10,7 @@
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { Secret } from "kubernetes-models/v1/Secret";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
@@ -30,6 +31,7 @@ const MODELS: ReadonlyMap<string, ModelClass> = new Map<string, ModelClass>([
   ["v1/Namespace", Namespace as unknown as ModelClass],
   ["v1/ServiceAccount", ServiceAccount as unknown as ModelClass],
   ["v1/ConfigMap", ConfigMap as unknown as ModelClass],
+  ["v1/Secret", Secret as unknown as ModelClass],
   ["apps/v1/DaemonSet", DaemonSet as unknown as ModelClass],
   ["rbac.authorization.k8s.io/v1/ClusterRole", ClusterRole as unknown as ModelClass],
   ["rbac.authorization.k8s.io/v1/ClusterRoleBinding", ClusterRoleBinding as unknown as ModelClass],

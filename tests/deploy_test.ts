@@ -15,6 +15,7 @@ import { containerEnv, hostPathOf, loadDeployment, parseDocs } from "../deploy/i
 import { manifestImage } from "../deploy/kind/pure.ts";
 import { ENTRY_POINTS } from "../src/build/targets.ts";
 import { OPTIONS, parseConfig } from "../src/agent/cli/mod.ts";
+import { PLUGIN_TOKEN_DIR } from "../src/agent/install/mod.ts";
 import { parseHostPort } from "../src/agent/observe/mod.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -54,6 +55,8 @@ Deno.test("deploy manifests", async (t) => {
       objects.map((o) => o.kind).sort(),
       [
         "ClusterRole",
+        "ClusterRole",
+        "ClusterRoleBinding",
         "ClusterRoleBinding",
         "ConfigMap",
         "CustomResourceDefinition",
@@ -62,6 +65,8 @@ Deno.test("deploy manifests", async (t) => {
         "Namespace",
         "Role",
         "RoleBinding",
+        "Secret",
+        "ServiceAccount",
         "ServiceAccount",
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicy",
@@ -172,7 +177,7 @@ Deno.test("deploy manifests", async (t) => {
     assert.equal(agentEnv(agent).POD_NAMESPACE, ns);
   });
 
-  const agentFiles = await agentSourceFiles();
+  const agentFiles = await agentSourceFiles(["src/agent/cli/main.ts"]);
   const callsApi = agentFiles.some((f) =>
     Deno.readTextFileSync(f).includes("@kubernetes/client-node")
   );
@@ -210,6 +215,64 @@ Deno.test("deploy manifests", async (t) => {
         }
       }
     },
+  });
+
+  await t.step("RBAC: the plugin's own account grants exactly the plugin's API calls", async () => {
+    const named = (kind: string, name: string): Obj => {
+      const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+      assert.ok(o, `no ${kind} ${name} in deploy/`);
+      return o;
+    };
+    const ns = ds.metadata.namespace;
+    const sa = named("ServiceAccount", "hostgate-plugin");
+    assert.equal(sa.metadata.namespace, ns);
+    assert.equal(sa.automountServiceAccountToken, false, "no pod runs as the plugin");
+    const role = named("ClusterRole", "hostgate-plugin");
+    assert.deepEqual(named("ClusterRoleBinding", "hostgate-plugin").roleRef, {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: role.metadata.name,
+    });
+    assert.deepEqual(named("ClusterRoleBinding", "hostgate-plugin").subjects, [{
+      kind: "ServiceAccount",
+      name: sa.metadata.name,
+      namespace: ns,
+    }]);
+    // Its token: a service-account-token Secret mounted where the agent reads it.
+    const secret = named("Secret", "hostgate-plugin-token");
+    assert.equal(secret.type, "kubernetes.io/service-account-token");
+    assert.equal(
+      secret.metadata.annotations["kubernetes.io/service-account.name"],
+      sa.metadata.name,
+    );
+    const vol = pod.volumes.find((v: Obj) => v.secret?.secretName === secret.metadata.name);
+    assert.ok(vol, "the DaemonSet mounts the plugin's token");
+    const mount = agent.volumeMounts.find((m: Obj) => m.name === vol.name);
+    assert.equal(mount?.mountPath, PLUGIN_TOKEN_DIR);
+    assert.equal(mount?.readOnly, true);
+    // Exactly the plugin's calls; read-only but for its IPAllocations.
+    const pluginFiles = await agentSourceFiles(["src/plugin/main.ts"]);
+    const code = pluginFiles.map((f) => Deno.readTextFileSync(f)).join("\n");
+    const needed = new Set(scanApiCalls(code).map(accessKey));
+    const granted = grantedAccesses(role.rules, false);
+    const keys = new Set(granted.map(accessKey));
+    assert.deepEqual(
+      {
+        missing: [...needed].filter((k) => !keys.has(k)).sort(),
+        spare: [...keys].filter((k) => !needed.has(k)).sort(),
+      },
+      { missing: [], spare: [] },
+      `scanned ${pluginFiles.length} files`,
+    );
+    for (const a of granted) {
+      if (a.resource === "ipallocations") continue;
+      assert.ok(["get", "list", "watch"].includes(a.verb), `plugin may ${accessKey(a)}`);
+    }
+    // And the agent's account no longer carries the plugin's writes.
+    const agentKeys = new Set(grantedAccesses(find("ClusterRole").rules, false).map(accessKey));
+    for (const verb of ["create", "update", "delete"]) {
+      assert.ok(!agentKeys.has(`cluster hostgate.io/ipallocations ${verb}`), verb);
+    }
   });
 
   await t.step(
@@ -330,13 +393,14 @@ async function which(name: string): Promise<boolean> {
 }
 
 /**
- * Source files whose code runs with the agent's ServiceAccount: the module
- * graphs (deno info) of src/agent/cli/main.ts and of src/plugin/main.ts (in IPPool
- * mode the plugin uses the kubeconfig `install` writes from that account), or,
- * before main.ts exists, every non-test file of src/agent and src/datastore.
+ * Source files whose code runs with one ServiceAccount: the module graphs
+ * (deno info) of `entries` (src/agent/cli/main.ts for hostgate-agent,
+ * src/plugin/main.ts for hostgate-plugin, whose kubeconfig the agent writes
+ * from that account's token), or, before the agent's main.ts exists, every
+ * non-test file of src/agent and src/datastore.
  */
-async function agentSourceFiles(): Promise<string[]> {
-  const roots = ["src/agent/cli/main.ts", "src/plugin/main.ts"].filter(exists);
+async function agentSourceFiles(entries: string[]): Promise<string[]> {
+  const roots = entries.filter(exists);
   if (!exists("src/agent/cli/main.ts")) {
     return ["src/agent", "src/datastore"].filter(exists).flatMap((d) =>
       [...Deno.readDirSync(`${ROOT}${d}`)].filter((e) =>

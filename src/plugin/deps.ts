@@ -4,7 +4,7 @@
  * exec) and run every command without root. main.ts builds the real set.
  * @module
  */
-import type { CniEnv } from "../cni/mod.ts";
+import type { CniEnv, CniResult } from "../cni/mod.ts";
 import type { Ipam } from "../ipam/types.ts";
 import type { Clock } from "../system/clock.ts";
 import type { Conntrack } from "../system/conntrack.ts";
@@ -15,6 +15,7 @@ import type { Logger } from "../system/log.ts";
 import type { Nft, NftSets } from "../system/nft.ts";
 import type { Tc } from "../system/tc.ts";
 import type { LogLevel, NetConf } from "./netconf.ts";
+import type { Tracer } from "./trace.ts";
 
 /** What an IPAM backend is built from: the validated config and the call's environment. */
 export interface IpamRequest {
@@ -55,6 +56,29 @@ export interface PluginDeps {
   conntrack?: Conntrack;
   /** tc for bandwidth limits; built from `exec` when absent. */
   tc?: Tc;
+  /**
+   * The command handlers this process has loaded: main.ts loads the one
+   * program (src/plugin/program/) its command needs, and each program hands
+   * in its own handler only; unit tests hand in all of them (ALL_COMMANDS).
+   */
+  commands: CommandTable;
+  /** Times the boundary's steps under HOSTGATE_TRACE (main.ts); absent otherwise. */
+  trace?: Tracer;
+}
+
+/** One handler per command (VERSION needs none: dispatch answers it). */
+export interface CommandTable {
+  ADD?: (ctx: CommandContext) => Promise<CniResult>;
+  DEL?: (ctx: DelContext) => Promise<void>;
+  CHECK?: (ctx: CommandContext) => Promise<void>;
+  GC?: (ctx: CommandContext) => Promise<void>;
+  STATUS?: (ctx: CommandContext) => Promise<void>;
+}
+
+/** DEL's arguments: the IPAM backend comes as a factory, built once the veth removal runs. */
+export interface DelContext extends Omit<CommandContext, "ipam"> {
+  /** Builds the IPAM backend (parses its config; may throw a CniError). */
+  ipam: () => Ipam;
 }
 
 /** The arguments every command handler receives. */

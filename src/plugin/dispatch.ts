@@ -16,13 +16,8 @@ import {
   SUPPORTED_VERSIONS,
 } from "../cni/mod.ts";
 import { CniCode, CniError } from "../errors.ts";
-import { cmdAdd } from "./commands/add.ts";
-import { cmdCheck } from "./commands/check.ts";
-import { cmdDel } from "./commands/del.ts";
-import { cmdGc } from "./commands/gc.ts";
-import { cmdStatus } from "./commands/status.ts";
 import { cmdVersion } from "./commands/version.ts";
-import type { CommandContext, PluginDeps } from "./deps.ts";
+import type { CommandContext, CommandTable, PluginDeps } from "./deps.ts";
 import { messageOf, toCniError } from "./failure.ts";
 import { parseNetConf } from "./netconf.ts";
 
@@ -51,18 +46,24 @@ function json(v: unknown): string {
 /**
  * Runs one plugin invocation. Never throws: every failure is an error
  * object on stdout with exit code 1, logged to the logger as well.
+ *
+ * The handlers come in `deps.commands`: a plugin process loads only its
+ * command's (main.ts), so a DEL, CHECK or STATUS never loads the ADD path.
  */
 export async function dispatch(input: PluginInput, deps: PluginDeps): Promise<PluginOutput> {
   let version = CURRENT_VERSION;
   let log = deps.log;
   const started = deps.clock.monotonic();
+  const span = deps.trace?.span ?? (<T>(_name: string, fn: () => T): T => fn());
   try {
     const env = parseEnv(input.env);
     if (env.command === "VERSION") return { stdout: json(cmdVersion()), exitCode: 0 };
-    const raw = decodeStdin(input.stdin);
-    const requested = configVersion(raw);
-    if (SUPPORTED_VERSIONS.includes(requested)) version = requested;
-    const conf = parseNetConf(raw, env.command);
+    const conf = span("parse config", () => {
+      const raw = decodeStdin(input.stdin);
+      const requested = configVersion(raw);
+      if (SUPPORTED_VERSIONS.includes(requested)) version = requested;
+      return parseNetConf(raw, env.command);
+    });
     if (deps.openLog && (conf.logFile || conf.logLevel)) {
       log = deps.openLog({ file: conf.logFile, level: conf.logLevel });
     }
@@ -75,26 +76,27 @@ export async function dispatch(input: PluginInput, deps: PluginDeps): Promise<Pl
     }
     const makeIpam = () => deps.ipam({ conf, env, rawEnv: input.env, stdin: input.stdin }, deps);
     let stdout = "";
+    const handler = <K extends keyof CommandTable>(k: K): NonNullable<CommandTable[K]> => {
+      const h = deps.commands[k];
+      if (!h) throw new Error(`Cannot run ${k}: its handler is not loaded in this process`);
+      return h;
+    };
     if (env.command === "DEL") {
       // DEL builds its IPAM backend itself, once the kernel is busy removing the veth.
-      await cmdDel({ env, conf, deps, log, ipam: makeIpam });
+      await handler("DEL")({ env, conf, deps, log, ipam: makeIpam });
     } else {
       const ctx: CommandContext = { env, conf, deps, log, ipam: makeIpam() };
       switch (env.command) {
         case "ADD": {
-          const ours = await cmdAdd(ctx);
+          const ours = await handler("ADD")(ctx);
           const result = conf.prevResult ? mergeResults(conf.prevResult, ours) : ours;
-          stdout = json(encodeResult(result, conf.cniVersion));
+          stdout = span("encode result", () => json(encodeResult(result, conf.cniVersion)));
           break;
         }
         case "CHECK":
-          await cmdCheck(ctx);
-          break;
         case "GC":
-          await cmdGc(ctx);
-          break;
         case "STATUS":
-          await cmdStatus(ctx);
+          await handler(env.command)(ctx);
           break;
       }
     }

@@ -16,6 +16,7 @@ import { FakeChainNft } from "../system/fake_nft_chains.ts";
 import { FakeTc } from "../system/tc.ts";
 import { FakeNetlink } from "../system/netlink/mod.ts";
 import type { PluginDeps } from "./deps.ts";
+import { ALL_COMMANDS } from "./commands/mod.ts";
 import { dispatch } from "./dispatch.ts";
 import { memoryLogger } from "../system/log.ts";
 
@@ -177,6 +178,7 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
     clock: new RealClock(),
     log,
     ipam: () => ipam,
+    commands: ALL_COMMANDS,
   };
   return { netlink, ipam, exec, fs, nft, guardNft, conntrack, tc, deps, log };
 }

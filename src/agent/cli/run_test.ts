@@ -141,7 +141,7 @@ Deno.test("run: a plugin that cannot be installed is logged; the agent still rou
 
 Deno.test("run: with --ippool-kubeconfig the plugin's kubeconfig follows the token", async () => {
   const n = fakeNode({ flags: ["--health-addr=", "--debounce=0s", "--resync-interval=10s"] });
-  const sa = "/var/run/secrets/kubernetes.io/serviceaccount";
+  const sa = "/var/run/secrets/hostgate.io/plugin";
   n.fs.setFile(`${sa}/token`, "first");
   n.fs.setFile(`${sa}/ca.crt`, "CA");
   const path = "/etc/cni/net.d/hostgate-kubeconfig";

@@ -91,20 +91,28 @@ export function removeConflist(fs: FileSystem, path: string): Promise<boolean> {
 /** Where a pod's service account token and cluster CA are mounted. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
+/**
+ * Where the plugin's own account token (Secret hostgate-plugin-token of the
+ * hostgate-plugin ServiceAccount, deploy/rbac.yaml) is mounted: token, ca.crt.
+ * The plugin's kubeconfig is written from it, never from the agent's token,
+ * so the host-side plugin holds only IPAM rights.
+ */
+export const PLUGIN_TOKEN_DIR = "/var/run/secrets/hostgate.io/plugin";
+
 /** Options of `ensurePluginKubeconfig`. */
 export interface PluginKubeconfigOptions {
   /** Where the plugin reads it (the ipam section's `kubeconfig`). */
   path: string;
   /** The API server URL, from KUBERNETES_SERVICE_HOST/PORT. */
   server: string;
-  /** Default SERVICE_ACCOUNT_DIR. */
+  /** The plugin account's token mount; default PLUGIN_TOKEN_DIR. */
   serviceAccountDir?: string;
 }
 
 /**
- * Writes the kubeconfig the plugin's `hostgate-ippool` IPAM uses: this pod's
- * service account token and CA, the in-cluster API URL, mode 0600 (it holds a
- * credential). The plugin runs on the host, outside this pod, so it cannot
+ * Writes the kubeconfig the plugin's `hostgate-ippool` IPAM uses: the
+ * hostgate-plugin account's token and CA (PLUGIN_TOKEN_DIR), the in-cluster
+ * API URL, mode 0600 (it holds a credential). The plugin runs on the host, outside this pod, so it cannot
  * read the token mount itself. Written only when the content changed, i.e.
  * when kubelet rotated the token; returns true when it wrote.
  */
@@ -112,7 +120,7 @@ export async function ensurePluginKubeconfig(
   fs: FileSystem,
   opts: PluginKubeconfigOptions,
 ): Promise<boolean> {
-  const dir = (opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR).replace(/\/+$/, "");
+  const dir = (opts.serviceAccountDir ?? PLUGIN_TOKEN_DIR).replace(/\/+$/, "");
   const token = (await fs.readText(`${dir}/token`))?.trim();
   if (!token) {
     throw new Error(`Cannot write the plugin kubeconfig: no service account token in ${dir}`);

@@ -83,10 +83,10 @@ Deno.test("status: IPs in use count reservation files only", async () => {
 
 // --- the plugin kubeconfig for hostgate-ippool (--ippool-kubeconfig) ---
 
-const SA = "/var/run/secrets/kubernetes.io/serviceaccount";
+const SA = "/var/run/secrets/hostgate.io/plugin";
 const SERVICE_ENV = { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" };
 
-Deno.test("plugin kubeconfig: token and CA of the service account, mode 0600, rewritten on rotation", async () => {
+Deno.test("plugin kubeconfig: token and CA of the plugin's own account, mode 0600, rewritten on rotation", async () => {
   const fs = new FakeFileSystem({
     files: { [`${SA}/token`]: "tok-1\n", [`${SA}/ca.crt`]: "-----BEGIN CERTIFICATE-----\nX\n" },
   });
@@ -107,6 +107,15 @@ Deno.test("plugin kubeconfig: token and CA of the service account, mode 0600, re
     ensurePluginKubeconfig(new FakeFileSystem(), { path, server }),
     /Cannot write the plugin kubeconfig: no service account token/,
   );
+  // The agent's own token is never handed to the plugin.
+  const agentOnly = new FakeFileSystem({
+    files: { "/var/run/secrets/kubernetes.io/serviceaccount/token": "agent-token" },
+  });
+  await assert.rejects(
+    ensurePluginKubeconfig(agentOnly, { path, server }),
+    /no service account token in \/var\/run\/secrets\/hostgate\.io\/plugin/,
+  );
+  assert.equal(agentOnly.file(path), undefined);
 });
 
 Deno.test("plugin kubeconfig: run refreshes it when kubelet rotates the token", async () => {

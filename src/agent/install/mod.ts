@@ -27,6 +27,7 @@ export {
   type InstallPaths,
   installPlugins,
   keepPluginKubeconfig,
+  PLUGIN_TOKEN_DIR,
   type PluginKubeconfigOptions,
   pluginPresent,
   removeConflist,

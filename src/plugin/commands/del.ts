@@ -7,9 +7,8 @@
  */
 import { CniCode, CniError } from "../../errors.ts";
 import { NotFoundError } from "../../system/netlink/errors.ts";
-import type { Ipam } from "../../ipam/types.ts";
 import type { NetlinkHandle } from "../../system/netlink/types.ts";
-import type { CommandContext } from "../deps.ts";
+import type { DelContext } from "../deps.ts";
 import { messageOf, toCniError } from "../failure.ts";
 import { guardNftOf, removeGuards } from "../guard/mod.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
@@ -55,11 +54,7 @@ function deletePodVeth(ctx: DelContext): void {
   }
 }
 
-/** DEL's arguments: the IPAM backend comes as a factory, built once the veth removal runs. */
-export interface DelContext extends Omit<CommandContext, "ipam"> {
-  /** Builds the IPAM backend (parses its config; may throw a CniError). */
-  ipam: () => Ipam;
-}
+export type { DelContext };
 
 type Removal = { removed: boolean } | { error: unknown };
 

@@ -1,0 +1,16 @@
+/**
+ * The plugin program of DEL: the veth removed while IPAM releases the address.
+ * main.ts imports exactly one program per call; in the bundle each is one
+ * self-contained file (src/build/bundle.ts), so a call loads and compiles
+ * only its own command's code.
+ * @module
+ */
+import { cmdDel } from "../commands/del.ts";
+import { FfiNetlink } from "../../system/netlink/ffi_netlink.ts";
+import { run } from "../run.ts";
+import type { Tracer } from "../trace.ts";
+
+/** Runs the call; returns its exit code. */
+export function start(trace: Tracer): Promise<number> {
+  return run(trace, { commands: { DEL: cmdDel }, kernel: FfiNetlink });
+}

@@ -1,0 +1,122 @@
+/**
+ * Every command but a plain VERSION: builds the real dependencies from what
+ * the call's program (src/plugin/program/) brings, reads stdin, runs
+ * `dispatch`, writes its stdout.
+ * @module
+ */
+import { createIpam } from "../ipam/mod.ts";
+import type { Ipam } from "../ipam/types.ts";
+import { RealClock } from "../system/clock.ts";
+import { RealExec } from "../system/exec.ts";
+import { SyncFileSystem } from "../system/fs.ts";
+import { ExecNft, findNft } from "../system/nft.ts";
+import { isOwnNetns } from "../system/netns_identity.ts";
+import { createLogger, type Logger } from "../system/log.ts";
+import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netlink/types.ts";
+import type { CommandTable, IpamRequest, PluginDeps } from "./deps.ts";
+import { dispatch } from "./dispatch.ts";
+import type { LogLevel } from "./netconf.ts";
+import { readStdin, stderrSink, writeStdout } from "./stdio.ts";
+import { tracedExec, tracedFs, tracedIpam, tracedNetlink, type Tracer } from "./trace.ts";
+
+/** What a program (src/plugin/program/) brings: its handler, and netlink when it needs the kernel. */
+export interface Program {
+  commands: CommandTable;
+  /** The real netlink (FfiNetlink); absent for a command that never touches the kernel. */
+  kernel?: new () => Netlink;
+}
+
+/** Opens libc only on first use, so config errors never load FFI. */
+function lazyNetlink(kernel: new () => Netlink, trace: Tracer): Netlink {
+  let real: Netlink | undefined;
+  const get = () => real ??= trace.span("ffi: dlopen libc", () => new kernel());
+  return {
+    open: (netns?: string): NetlinkHandle => get().open(netns),
+    monitorRoutes: (opts: RouteMonitorOptions) => get().monitorRoutes(opts),
+  };
+}
+
+/** The netlink of a program without the kernel layer (STATUS). */
+const NO_NETLINK: Netlink = {
+  open: () => {
+    throw new Error("Cannot open netlink: this command's program has no kernel layer");
+  },
+  monitorRoutes: () => Promise.reject(new Error("Cannot monitor routes in the plugin")),
+};
+
+function openLog(opts: { file?: string; level?: LogLevel }): Logger {
+  const file = opts.file;
+  const sink = file
+    ? (line: string) => Deno.writeTextFileSync(file, line, { append: true, mode: 0o600 })
+    : stderrSink;
+  return createLogger({ sink, level: opts.level ?? "warn" });
+}
+
+function buildIpam(req: IpamRequest, deps: PluginDeps): Ipam {
+  const env: {
+    containerId?: string;
+    netns?: string;
+    ifname?: string;
+    args?: string;
+    path: string[];
+  } = {
+    path: req.env.path,
+  };
+  if (req.env.containerId) env.containerId = req.env.containerId;
+  if (req.env.netns) env.netns = req.env.netns;
+  if (req.env.ifname) env.ifname = req.env.ifname;
+  const args = req.rawEnv["CNI_ARGS"];
+  if (args) env.args = args;
+  return createIpam({
+    config: req.conf.raw,
+    netName: req.conf.name,
+    env,
+    fs: deps.fs,
+    exec: deps.exec,
+    cniVersion: req.conf.cniVersion,
+  });
+}
+
+/** Runs the call and returns its exit code. */
+export async function run(trace: Tracer, program: Program): Promise<number> {
+  const env = Deno.env.toObject();
+  const wanted = env["HOSTGATE_LOG_LEVEL"] ?? "";
+  const level = ["debug", "info", "warn", "error"].includes(wanted)
+    ? wanted as LogLevel
+    : undefined;
+  const netlink = program.kernel ? lazyNetlink(program.kernel, trace) : NO_NETLINK;
+  const exec = trace.on ? tracedExec(new RealExec(), trace) : new RealExec();
+  const deps: PluginDeps = {
+    netlink,
+    // One task per process: sync file calls skip the async thread pool round trips.
+    fs: new SyncFileSystem(),
+    exec,
+    guardNft: new ExecNft({ exec, timeoutMs: 10_000, program: findNft() }),
+    isOwnNetns,
+    clock: new RealClock(),
+    log: createLogger({ sink: stderrSink, level: level ?? "warn" }),
+    ipam: buildIpam,
+    openLog,
+    commands: program.commands,
+  };
+  const stdin = trace.span("read stdin", readStdin);
+  const out = await trace.span(
+    "dispatch",
+    () => dispatch({ env, stdin }, trace.on ? traced(deps, trace) : deps),
+  );
+  trace.span("write result", () => writeStdout(out.stdout));
+  trace.flush({ cmd: env["CNI_COMMAND"] ?? "" });
+  return out.exitCode;
+}
+
+/** The dependencies with every kernel, file and IPAM call timed (HOSTGATE_TRACE set). */
+function traced(deps: PluginDeps, trace: Tracer): PluginDeps {
+  const ipam = deps.ipam;
+  return {
+    ...deps,
+    netlink: tracedNetlink(deps.netlink, trace),
+    fs: tracedFs(deps.fs, trace),
+    ipam: (req, d) => tracedIpam(trace.span("ipam: parse config", () => ipam(req, d)), trace),
+    trace,
+  };
+}
