@@ -132,6 +132,21 @@ Deno.test({
       });
       assert.equal(fresh.code, 0);
       assert.notEqual(addressesOf(fresh.json)[0], ip);
+      // stickyTtl 0: GC keeps a held pod's sticky entry and prunes it once the pod is gone.
+      const sticky = `${n.dataDir}/${n.network}/sticky/default_web-0`;
+      const gcConf = (valid: { containerID: string; ifname: string }[]) => ({
+        ...n.conf({ ipam: { stickyTtl: 0 } }),
+        "cni.dev/valid-attachments": valid,
+      });
+      const held = await n.call({
+        command: "GC",
+        conf: gcConf([{ containerID: "c2", ifname: "eth0" }]),
+      });
+      assert.equal(held.code, 0, held.stdout + held.stderr);
+      assert.equal(await Deno.readTextFile(sticky), `${ip!.split("/")[0]}\n`, "held: kept");
+      const gone = await n.call({ command: "GC", conf: gcConf([]) });
+      assert.equal(gone.code, 0, gone.stdout + gone.stderr);
+      await assert.rejects(Deno.stat(sticky), Deno.errors.NotFound, "pod gone: pruned");
     }),
 });
 
