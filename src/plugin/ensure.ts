@@ -16,7 +16,7 @@ import {
 } from "../system/netlink/bridge.ts";
 import type { Family } from "../net/mod.ts";
 import type { Link, NetlinkHandle, Route } from "../system/netlink/types.ts";
-import { messageOf, step, toCniError } from "./failure.ts";
+import { messageOf, podLink, step, toCniError } from "./failure.ts";
 import type { Logger } from "../system/log.ts";
 import { canonicalCidr, canonicalIp, familyOf, firstHost, splitCidr } from "./ip.ts";
 import type { NetConf } from "./netconf.ts";
@@ -191,13 +191,7 @@ export function configurePod(
   pod: NetlinkHandle,
   req: PodRequest,
 ): { link: Link; routes: ResultRoute[] } {
-  const link = step(`find ${req.ifname} in the pod`, () => pod.getLink(req.ifname));
-  if (!link) {
-    throw new CniError(
-      CniCode.NetlinkFailure,
-      `Cannot configure ${req.ifname}: it vanished from the pod netns`,
-    );
-  }
+  const link = podLink(pod, req.ifname);
   if (req.ips.some((ip) => familyOf(ip.address) === 6)) {
     // DAD off before any v6 address, so the link-local one is usable at once too.
     step(

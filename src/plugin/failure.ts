@@ -6,6 +6,7 @@
  */
 import { CniCode, CniError } from "../errors.ts";
 import { NetlinkError } from "../system/netlink/errors.ts";
+import type { Link, NetlinkHandle } from "../system/netlink/types.ts";
 
 /** The message of anything thrown. */
 export function messageOf(e: unknown): string {
@@ -28,4 +29,19 @@ export function step<T>(action: string, fn: () => T): T {
   } catch (e) {
     throw toCniError(e, action);
   }
+}
+
+/**
+ * The pod's interface `ifname`, which the wiring just moved into the pod netns:
+ * 101 naming it when it is gone (the pod was torn down under us).
+ */
+export function podLink(pod: NetlinkHandle, ifname: string): Link {
+  const link = step(`find ${ifname} in the pod`, () => pod.getLink(ifname));
+  if (!link) {
+    throw new CniError(
+      CniCode.NetlinkFailure,
+      `Cannot configure ${ifname}: it vanished from the pod netns`,
+    );
+  }
+  return link;
 }

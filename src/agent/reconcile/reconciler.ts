@@ -9,24 +9,14 @@
  * device and the tunnelled peers' neighbour and FDB entries in line.
  * @module
  */
-import type { Datastore } from "../../datastore/mod.ts";
-import type { FileSystem } from "../../system/fs.ts";
-import type { Clock } from "../../system/clock.ts";
-import type { NetlinkHandle, RouteEvent } from "../../system/netlink/types.ts";
+import type { RouteEvent } from "../../system/netlink/types.ts";
 import {
   type DesiredState,
   type PeerPlan,
   SKIP_REASONS,
   type SkipReason,
 } from "./desired_state.ts";
-import type { FirewallDriver } from "../firewall/mod.ts";
-import {
-  type Logger,
-  M,
-  type Metrics,
-  readPodFeatures,
-  setPodFeatureMetrics,
-} from "../observe/mod.ts";
+import { M, readPodFeatures, setPodFeatureMetrics } from "../observe/mod.ts";
 import { type RouteApplyResult, RouteExpectation } from "../routes/mod.ts";
 import { passCache } from "./pass_cache.ts";
 import { sameVtep } from "../vxlan/mod.ts";
@@ -48,7 +38,6 @@ import {
   mayDelete,
   mtuOf,
   readStep,
-  type ReconcileConfig,
   reportStep,
   type StepDeps,
   trustStep,
@@ -57,15 +46,7 @@ import {
 export type { ReconcileConfig } from "./steps.ts";
 
 /** What the reconciler is given. */
-export interface ReconcilerDeps {
-  config: ReconcileConfig;
-  handle: NetlinkHandle;
-  datastore: Datastore;
-  firewall: FirewallDriver;
-  fs: FileSystem;
-  metrics: Metrics;
-  log: Logger;
-  clock: Clock;
+export interface ReconcilerDeps extends Omit<StepDeps, "self" | "expected"> {
   /** Called on every datastore change; the run loop passes its trigger. */
   onDatastoreChange: () => void;
 }

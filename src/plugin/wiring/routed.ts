@@ -12,7 +12,6 @@
  * here have none (see `isPodRoute`), so a reconcile never removes them.
  * @module
  */
-import { CniCode, CniError } from "../../errors.ts";
 import type { IpamAddress, IpamRoute } from "../../ipam/types.ts";
 import { ExistsError } from "../../system/netlink/errors.ts";
 import type { Family } from "../../net/mod.ts";
@@ -22,7 +21,7 @@ import {
   type NetlinkHandle,
   type Route,
 } from "../../system/netlink/types.ts";
-import { messageOf, step, toCniError } from "../failure.ts";
+import { messageOf, podLink, step, toCniError } from "../failure.ts";
 import { canonicalCidr, canonicalIp, familyOf, splitCidr } from "../ip.ts";
 import type { Logger } from "../../system/log.ts";
 import type { ResultRoute } from "../../cni/mod.ts";
@@ -128,13 +127,7 @@ export function configureRoutedPod(
   pod: NetlinkHandle,
   req: RoutedPodRequest,
 ): { link: Link; routes: ResultRoute[] } {
-  const link = step(`find ${req.ifname} in the pod`, () => pod.getLink(req.ifname));
-  if (!link) {
-    throw new CniError(
-      CniCode.NetlinkFailure,
-      `Cannot configure ${req.ifname}: it vanished from the pod netns`,
-    );
-  }
+  const link = podLink(pod, req.ifname);
   const families = new Set(req.ips.map((ip) => familyOf(ip.address)));
   if (families.has(6)) {
     step(
