@@ -50,6 +50,9 @@ export function findNft(candidates = ["/usr/sbin/nft", "/sbin/nft"]): string {
   return "nft";
 }
 
+/** How much of nft's stderr an error keeps: a large payload's complaint can be long. */
+const MAX_STDERR_CHARS = 2000;
+
 /** The real nft program, run in the caller's network namespace. */
 export class ExecNft implements Nft, NftSets {
   readonly #exec: Exec;
@@ -73,14 +76,22 @@ export class ExecNft implements Nft, NftSets {
   }
 
   async listJson(family: string, name: string): Promise<NftObject[] | undefined> {
-    const r = await this.#exec.run(["nft", "-j", "list", "table", family, name], {
+    const r = await this.#exec.run([this.#program, "-j", "list", "table", family, name], {
       timeoutMs: this.#timeoutMs,
     });
     if (r.code !== 0) {
       if (/No such file or directory/.test(r.stderr)) return undefined;
       throw new NftError(r.code, `Cannot list nft table ${family} ${name}: ${r.stderr.trim()}`);
     }
-    const doc = JSON.parse(r.stdout) as { nftables?: NftObject[] };
+    let doc: { nftables?: NftObject[] };
+    try {
+      doc = JSON.parse(r.stdout) as { nftables?: NftObject[] };
+    } catch (e) {
+      throw new NftError(
+        1,
+        `Cannot read nft -j output of table ${family} ${name}: ${(e as Error).message}`,
+      );
+    }
     return (doc.nftables ?? []).filter((o) => !("metainfo" in o));
   }
 
@@ -90,13 +101,18 @@ export class ExecNft implements Nft, NftSets {
       timeoutMs: this.#timeoutMs,
     });
     if (r.code !== 0) {
-      throw new NftError(r.code, `Cannot apply nft payload: exit ${r.code}: ${r.stderr.trim()}`);
+      throw new NftError(
+        r.code,
+        `Cannot apply nft payload: exit ${r.code}: ${r.stderr.trim().slice(0, MAX_STDERR_CHARS)}`,
+      );
     }
   }
 }
 
-/** One chain of a listed table: its header line (type/hook/policy) and rule lines. */
+/** One chain of a listed table: its header line (type/hook/policy), comment and rule lines. */
 export interface NftChain {
+  /** The chain's own comment (a `comment "..."` line inside the chain). */
+  comment?: string;
   header: string;
   rules: string[];
 }
@@ -119,8 +135,10 @@ export function parseNftTable(text: string): { comment?: string; chains: Map<str
       chains.set(m[1]!, cur);
     } else if (line === "}") {
       cur = undefined;
-    } else if (!cur && line.startsWith("comment ")) {
-      comment = line.slice("comment ".length).replace(/^"|"$/g, "");
+    } else if (line.startsWith("comment ")) {
+      const text = line.slice("comment ".length).replace(/^"|"$/g, "");
+      if (cur) cur.comment = text;
+      else comment = text;
     } else if (cur && line.startsWith("type ")) {
       cur.header = line;
     } else if (cur) {

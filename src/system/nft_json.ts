@@ -7,7 +7,7 @@
  * @module
  */
 import type { Exec } from "./exec.ts";
-import { NftError } from "./nft.ts";
+import { ExecNft } from "./nft.ts";
 
 /** Reads and writes one nft table. */
 export interface NftJson {
@@ -17,45 +17,22 @@ export interface NftJson {
   apply(payload: string): Promise<void>;
 }
 
-/** The real nft program, in the caller's network namespace. */
+/**
+ * The real nft program, in the caller's network namespace: ExecNft's JSON
+ * listing and atomic apply under the names the policy sync uses.
+ */
 export class ExecNftJson implements NftJson {
-  readonly #exec: Exec;
-  readonly #timeoutMs: number;
+  readonly #nft: ExecNft;
 
   constructor(opts: { exec: Exec; timeoutMs?: number }) {
-    this.#exec = opts.exec;
-    this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#nft = new ExecNft(opts);
   }
 
-  async listTable(family: string, name: string): Promise<unknown[] | undefined> {
-    const r = await this.#exec.run(["nft", "-j", "list", "table", family, name], {
-      timeoutMs: this.#timeoutMs,
-    });
-    if (r.code !== 0) {
-      if (/No such file or directory/.test(r.stderr)) return undefined;
-      throw new NftError(r.code, `Cannot list nft table ${family} ${name}: ${r.stderr.trim()}`);
-    }
-    try {
-      const j = JSON.parse(r.stdout) as { nftables?: unknown[] };
-      return j.nftables ?? [];
-    } catch (e) {
-      throw new NftError(
-        1,
-        `Cannot read nft -j output of table ${family} ${name}: ${(e as Error).message}`,
-      );
-    }
+  listTable(family: string, name: string): Promise<unknown[] | undefined> {
+    return this.#nft.listJson(family, name);
   }
 
-  async apply(payload: string): Promise<void> {
-    const r = await this.#exec.run(["nft", "-f", "-"], {
-      stdin: payload,
-      timeoutMs: this.#timeoutMs,
-    });
-    if (r.code !== 0) {
-      throw new NftError(
-        r.code,
-        `Cannot apply nft payload: exit ${r.code}: ${r.stderr.trim().slice(0, 2000)}`,
-      );
-    }
+  apply(payload: string): Promise<void> {
+    return this.#nft.apply(payload);
   }
 }

@@ -19,6 +19,7 @@
  */
 import { familyOf, ipToBigInt } from "../../net/mod.ts";
 import { canonicalIp } from "../ip.ts";
+import { type NftChain, parseNftTable } from "../../system/nft.ts";
 
 /** The table the plugin owns. */
 export const GUARD_TABLE = { family: "netdev", name: "hostgate-guard" } as const;
@@ -138,34 +139,11 @@ export function renderGuardRemove(hostVeths: readonly string[]): string {
 }
 
 /** One chain as `nft list table` printed it. */
-export interface ListedGuard {
-  comment?: string;
-  header: string;
-  rules: string[];
-}
+export type ListedGuard = NftChain;
 
 /** Parses `nft list table netdev hostgate-guard` into its chains. */
 export function parseGuardTable(text: string | undefined): Map<string, ListedGuard> {
-  const out = new Map<string, ListedGuard>();
-  if (text === undefined) return out;
-  let cur: ListedGuard | undefined;
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    const m = /^chain (\S+) \{$/.exec(line);
-    if (m) {
-      cur = { header: "", rules: [] };
-      out.set(m[1]!, cur);
-    } else if (line === "}") {
-      cur = undefined;
-    } else if (cur && line.startsWith("comment ")) {
-      cur.comment = line.slice("comment ".length).replace(/^"|"$/g, "");
-    } else if (cur && line.startsWith("type ")) {
-      cur.header = line;
-    } else if (cur && line !== "") {
-      cur.rules.push(line);
-    }
-  }
-  return out;
+  return text === undefined ? new Map() : parseNftTable(text).chains;
 }
 
 /**
