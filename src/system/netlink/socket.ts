@@ -1,5 +1,5 @@
 /**
- * One NETLINK_ROUTE socket with its reusable send/receive buffers and the
+ * One netlink socket (NETLINK_ROUTE unless asked otherwise) with its reusable send/receive buffers and the
  * request/ACK and dump loops. A handle keeps one of these for its lifetime so
  * an operation costs one send and one or two receives, nothing more.
  * @module
@@ -36,10 +36,12 @@ export interface RequestContext {
 
 /** Options of NetlinkSocket.open. */
 export interface SocketOptions {
-  /** Multicast groups to join (RTMGRP_* mask); binds the socket when set. */
+  /** Multicast groups to join (a mask of RTMGRP_*, or of 1 << (NFNLGRP_* - 1)); binds when set. */
   groups?: number;
   /** SO_RCVBUF in bytes (monitors want room for bursts). */
   rcvbuf?: number;
+  /** Netlink family; NETLINK_ROUTE unless given (NETLINK_NETFILTER for nftables events). */
+  protocol?: number;
 }
 
 const RECV_SIZE = 64 * 1024;
@@ -69,7 +71,11 @@ export class NetlinkSocket {
 
   /** Creates a socket in the calling thread's current netns. */
   static open(libc: Libc, opts: SocketOptions = {}): NetlinkSocket {
-    const fd = libc.symbols.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    const fd = libc.symbols.socket(
+      AF_NETLINK,
+      SOCK_RAW | SOCK_CLOEXEC,
+      opts.protocol ?? NETLINK_ROUTE,
+    );
     if (fd < 0) {
       throw kernelError({ errno: errno(libc), action: "open netlink socket", subject: "netns" });
     }
