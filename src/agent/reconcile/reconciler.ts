@@ -130,14 +130,6 @@ export class Reconciler {
     return { ready: reasons.length === 0, reasons };
   }
 
-  /**
-   * The rules may have changed by hand (the firewall watch saw it): the next
-   * pass reads and repairs them instead of trusting the last check.
-   */
-  rulesChanged(): void {
-    this.#rulesOkAt = undefined;
-  }
-
   /** One full pass. Never throws: errors are in the result. */
   async resync(): Promise<ResyncResult> {
     const d: StepDeps = {
