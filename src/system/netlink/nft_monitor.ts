@@ -12,7 +12,7 @@ import { pollMonitor } from "./monitor_loop.ts";
 import { openSocketIn } from "./socket.ts";
 
 /** include/uapi/linux/netlink.h */
-export const NETLINK_NETFILTER = 12;
+const NETLINK_NETFILTER = 12;
 /** nfnetlink.h: the nftables multicast group and subsystem. */
 const NFNLGRP_NFTABLES = 7;
 const NFNL_SUBSYS_NFTABLES = 10;
