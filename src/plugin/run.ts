@@ -12,24 +12,32 @@ import { SyncFileSystem } from "../system/fs.ts";
 import { ExecNft, findNft } from "../system/nft.ts";
 import { isOwnNetns } from "../system/netns_identity.ts";
 import { createLogger, type Logger } from "../system/log.ts";
+import { type Libc, openLibc } from "../system/netlink/libc.ts";
 import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netlink/types.ts";
+import type { Tc } from "../system/tc.ts";
 import type { CommandTable, IpamRequest, PluginDeps } from "./deps.ts";
 import { dispatch } from "./dispatch.ts";
 import type { LogLevel } from "./netconf.ts";
 import { readStdin, stderrSink, writeStdout } from "./stdio.ts";
-import { tracedExec, tracedFs, tracedIpam, tracedNetlink, type Tracer } from "./trace.ts";
+import { tracedExec, tracedFs, tracedIpam, tracedNetlink, tracedTc, type Tracer } from "./trace.ts";
 
 /** What a program (src/plugin/program/) brings: its handler, and netlink when it needs the kernel. */
 export interface Program {
   commands: CommandTable;
   /** The real netlink (FfiNetlink); absent for a command that never touches the kernel. */
-  kernel?: new () => Netlink;
+  kernel?: new (libc: Libc) => Netlink;
+  /**
+   * Traffic control in-process (NetlinkTc) for the commands that set or check
+   * bandwidth limits, sharing the process's libc; built here, used only when
+   * a pod has limits.
+   */
+  tc?: (libc: () => Libc) => Tc;
 }
 
-/** Opens libc only on first use, so config errors never load FFI. */
-function lazyNetlink(kernel: new () => Netlink, trace: Tracer): Netlink {
+/** Netlink built on first use, so config errors never load FFI. */
+function lazyNetlink(make: () => Netlink): Netlink {
   let real: Netlink | undefined;
-  const get = () => real ??= trace.span("ffi: dlopen libc", () => new kernel());
+  const get = () => real ??= make();
   return {
     open: (netns?: string): NetlinkHandle => get().open(netns),
     monitorRoutes: (opts: RouteMonitorOptions) => get().monitorRoutes(opts),
@@ -84,7 +92,12 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
   const level = ["debug", "info", "warn", "error"].includes(wanted)
     ? wanted as LogLevel
     : undefined;
-  const netlink = program.kernel ? lazyNetlink(program.kernel, trace) : NO_NETLINK;
+  let libc: Libc | undefined;
+  // One libc per process, opened on first use by netlink or tc.
+  const ffi = () => libc ??= trace.span("ffi: dlopen libc", openLibc);
+  const kernel = program.kernel;
+  const netlink = kernel ? lazyNetlink(() => new kernel(ffi())) : NO_NETLINK;
+  const tc = program.tc?.(ffi);
   const exec = trace.on ? tracedExec(new RealExec(), trace) : new RealExec();
   const deps: PluginDeps = {
     netlink,
@@ -98,12 +111,18 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
     ipam: buildIpam,
     openLog,
     commands: program.commands,
+    ...(tc ? { tc } : {}),
   };
   const stdin = trace.span("read stdin", readStdin);
-  const out = await trace.span(
-    "dispatch",
-    () => dispatch({ env, stdin }, trace.on ? traced(deps, trace) : deps),
-  );
+  let out;
+  try {
+    out = await trace.span(
+      "dispatch",
+      () => dispatch({ env, stdin }, trace.on ? traced(deps, trace) : deps),
+    );
+  } finally {
+    tc?.close();
+  }
   trace.span("write result", () => writeStdout(out.stdout));
   trace.flush({ cmd: env["CNI_COMMAND"] ?? "" });
   return out.exitCode;
@@ -115,6 +134,7 @@ function traced(deps: PluginDeps, trace: Tracer): PluginDeps {
   return {
     ...deps,
     netlink: tracedNetlink(deps.netlink, trace),
+    ...(deps.tc ? { tc: tracedTc(deps.tc, trace) } : {}),
     fs: tracedFs(deps.fs, trace),
     ipam: (req, d) => tracedIpam(trace.span("ipam: parse config", () => ipam(req, d)), trace),
     trace,
