@@ -60,6 +60,17 @@ Deno.test("shaping: a failed tc batch removes the IFB it made and is an internal
   assert.equal(host.getLink(ifbName(VETH)), undefined);
 });
 
+Deno.test("shaping: a failure half way (the filter refused) also removes the IFB", async () => {
+  const { host, tc } = node();
+  tc.failNext(new TcError("Cannot add filter redirecting: operation not supported"), 3);
+  await assert.rejects(
+    ensureShaping({ tc, host }, { hostVeth: VETH, bandwidth: BOTH }),
+    code(CniCode.Internal, /^Cannot apply bandwidth limits: .*operation not supported/),
+  );
+  assert.equal(host.getLink(ifbName(VETH)), undefined);
+  assert.deepEqual(tc.batches[0]!.map((c) => c[0]), ["qdisc", "qdisc", "qdisc", "filter"]);
+});
+
 Deno.test("shaping: a redirect to the wrong device fails CHECK; ingress only needs no IFB", async () => {
   const { host, tc } = node();
   await ensureShaping({ tc, host }, { hostVeth: VETH, bandwidth: { ingress: BOTH.ingress } });
