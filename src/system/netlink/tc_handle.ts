@@ -18,6 +18,7 @@ import {
 import { Errno } from "./errno.ts";
 import type { Libc } from "./libc.ts";
 import { decodeLink, encodeGetLink } from "./link_codec.ts";
+import { getI32 } from "./message.ts";
 import { type NetlinkSocket, openSocketIn, type RequestContext } from "./socket.ts";
 import {
   decodeFilter,
@@ -160,10 +161,11 @@ export class NetlinkTc implements Tc {
     if (!link) return [];
     const sock = this.#socket();
     encodeDumpQdiscs(sock.begin(RTM_GETQDISC, DUMP));
-    const all = sock.dump(ctx(`list qdiscs of ${dev}`), (m) => {
-      const q = decodeQdisc(m);
-      return q && q.ifindex === link.index ? q : undefined;
-    });
+    // The kernel dumps every device's qdiscs: look at the others' ifindex only.
+    const all = sock.dump(
+      ctx(`list qdiscs of ${dev}`),
+      (m) => (m.body.length >= 8 && getI32(m.body, 4) === link.index ? decodeQdisc(m) : undefined),
+    );
     return all.map((q) => {
       const out: TcQdisc = { kind: q.kind, handle: qdiscHandle(q.handle) };
       if (q.parent === TC_H_ROOT) out.root = true;
