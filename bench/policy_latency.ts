@@ -15,7 +15,7 @@
 import { RealClock } from "../src/system/clock.ts";
 import { ExecNftJson } from "../src/system/nft_json.ts";
 import { KubernetesPolicySource } from "../src/datastore/kubernetes/policy.ts";
-import { loadKubeConfig } from "../src/datastore/kubernetes/config.ts";
+import { loadKubeAccess } from "../src/datastore/kubernetes/config.ts";
 import { fetchTransport } from "../src/datastore/kubernetes/transport.ts";
 import { runPolicyEnforcer } from "../src/agent/policy/enforcer.ts";
 import { memoryLogger } from "../src/system/log.ts";
@@ -65,8 +65,7 @@ export async function policyLatency(
 ): Promise<ReturnType<typeof stats>> {
   const c = synthCluster(shape);
   const server = await startApiServer({ extraResources: [NP] });
-  const { kubeConfig } = loadKubeConfig({ kubeconfigPath: server.kubeconfigPath });
-  const transport = fetchTransport(kubeConfig);
+  const transport = fetchTransport(loadKubeAccess({ kubeconfigPath: server.kubeconfigPath }));
   for (const o of c.namespaces) server.put("namespaces", o as never);
   for (const o of c.pods) server.put("pods", o as never);
   for (const o of c.policies) server.put("networkpolicies", o as never);

@@ -1,6 +1,6 @@
 /**
- * The Kubernetes datastore (its own projected list/watch, client-node for
- * config and writes) against the test list/watch server, on kubelet-shaped
+ * The Kubernetes datastore (its own projected list/watch, its own config
+ * loader and writes) against the test list/watch server, on kubelet-shaped
  * Nodes (~10 KB each) with pagination on (2 objects a page): node listing,
  * change events, status-only updates that change nothing, 410 Gone relist
  * (paged and watch-list), expired continue tokens, outages, ConfigMap subnet allocation under contention (409s), freeing on
@@ -14,7 +14,7 @@ import { kubeletNode, type KubeletNodeSpec } from "./helpers/apiserver_kubelet_n
 import {
   KubernetesDatastore,
   type KubernetesDatastoreOptions,
-  loadKubeConfig,
+  loadKubeAccess,
 } from "../src/datastore/kubernetes/mod.ts";
 import { until } from "./helpers/until.ts";
 
@@ -300,17 +300,23 @@ Deno.test("kubernetes: in-cluster config from the service account mount", async 
     await Deno.writeTextFile(`${dir}/token`, "tok-1");
     await Deno.writeTextFile(`${dir}/ca.crt`, "not parsed here");
     await Deno.writeTextFile(`${dir}/namespace`, "hostgate-system\n");
-    const { kubeConfig, namespace } = loadKubeConfig({
+    const access = loadKubeAccess({
       env: { KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "6443" },
       serviceAccountDir: dir,
     });
-    equal(namespace, "hostgate-system");
-    equal(kubeConfig.getCurrentCluster()?.server, "https://[fd00::1]:6443");
-    equal(kubeConfig.getCurrentCluster()?.caFile, `${dir}/ca.crt`);
-    const opts: { headers?: Record<string, string> } = { headers: {} };
-    await kubeConfig.applyToHTTPSOptions(opts);
-    equal(opts.headers?.Authorization, "Bearer tok-1");
-    throws(() => loadKubeConfig({ env: {} }), /KUBERNETES_SERVICE_HOST is unset/);
+    equal(access.namespace, "hostgate-system");
+    equal(access.server, "https://[fd00::1]:6443");
+    equal((await access.tls()).caPem, "not parsed here");
+    deepEqual(await access.headers(), { authorization: "Bearer tok-1" });
+    // The kubelet swaps a projected token in by rename: the next request carries the new one.
+    await Deno.writeTextFile(`${dir}/token.new`, "tok-2\n");
+    await Deno.rename(`${dir}/token.new`, `${dir}/token`);
+    deepEqual(await access.headers(), { authorization: "Bearer tok-2" });
+    ok(!access.summary.includes("tok-"), access.summary);
+    throws(
+      () => loadKubeAccess({ env: {} }),
+      /Cannot load kubeconfig: .*KUBERNETES_SERVICE_HOST is unset/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,7 +1,7 @@
 /**
  * The two address forms a runtime hands a plugin: an IP asked for (bare or
  * with a prefix, "10.22.0.5" or "10.22.0.5/24") and a MAC. Parsed with
- * src/net's fast paths (a dotted quad never reaches ip-cidr).
+ * src/net's own parsers (a dotted quad is a char loop).
  * @module
  */
 import { tryParseCidr, tryParseIp } from "../net/mod.ts";

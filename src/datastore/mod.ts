@@ -2,8 +2,8 @@
  * The datastores the agent reads nodes from, behind one interface
  * (`Datastore` in types.ts), and `createDatastore`, which picks one by kind.
  * The Kubernetes and etcd implementations are imported lazily, on first use:
- * @kubernetes/client-node takes ~250 ms to load and etcd3 (grpc-js) ~130 ms,
- * and an agent only ever needs one of them. Integration tests import
+ * the Kubernetes one (its list/watch and config loader) and etcd3 (grpc-js,
+ * ~130 ms), and an agent only ever needs one of them. Integration tests import
  * etcd/datastore.ts for the class itself; code that gets bundled must go
  * through `createDatastore` or `loadEtcdModule` (etcd/load.ts).
  *
@@ -83,7 +83,7 @@ export function createDatastore(
 export function createDatastore(
   opts: { kind: "etcd" } & EtcdDatastoreOptions,
 ): Promise<EtcdDatastore>;
-/** Builds a Kubernetes datastore (loads client-node on first use). */
+/** Builds a Kubernetes datastore (loads its module and config, YAML parser if needed, on first use). */
 export function createDatastore(
   opts: { kind: "kubernetes" } & KubernetesFactoryOptions,
 ): Promise<KubernetesDatastore>;
@@ -102,9 +102,10 @@ export async function createDatastore(opts: CreateDatastoreOptions): Promise<Dat
     }
     case "kubernetes": {
       const { kind: _, clusterCidr, nodePrefixLength, nodePrefixLengthV6, ...rest } = opts;
-      const { KubernetesDatastore } = await import("./kubernetes/mod.ts");
+      const { KubernetesDatastore, loadKubeAccessAsync } = await import("./kubernetes/mod.ts");
       return new KubernetesDatastore({
         ...rest,
+        access: rest.access ?? await loadKubeAccessAsync(rest),
         clusterCidrs: clusterCidr === undefined ? undefined : parseClusterCidrs(clusterCidr),
         nodePrefixV4: nodePrefixLength,
         nodePrefixV6: nodePrefixLengthV6,

@@ -1,10 +1,10 @@
 /**
- * CIDR blocks on top of `ip-cidr`: the library parses and validates the text
- * once, into a plain record (network, last address, size, prefix) so callers
- * never redo prefix math; membership and the n-th address are comparisons and
- * additions on the record's native BigInts. (ip-cidr's own range and
- * membership helpers convert through jsbn on every call, which costs a
- * one-shot plugin process milliseconds of compilation.)
+ * CIDR blocks: the text is parsed and validated once (address.ts's parsers,
+ * a strict decimal prefix) into a plain record (network, last address, size,
+ * prefix) so callers never redo prefix math; membership and the n-th address
+ * are comparisons and additions on the record's native BigInts. Host bits may
+ * be set ("10.22.0.5/24" is the block 10.22.0.0/24 written from one of its
+ * addresses); `address` keeps what was written.
  * @module
  */
 import {
@@ -15,11 +15,9 @@ import {
   type Family,
   familyBits,
   fastV4,
-  libFamily,
-  libParse,
-  libValue,
   MEMO_ENTRIES,
   ParseMemo,
+  parseV6Ip,
   tryParseIp,
 } from "./address.ts";
 
@@ -52,10 +50,12 @@ export function tryParseCidr(text: string): Cidr | undefined {
   if (v4 >= 0) {
     return prefix > 32 ? undefined : block(4, BigInt(v4), prefix, text.slice(0, slash));
   }
-  return CIDR_MEMO.get(text, libParseCidr);
+  // Not a dotted quad: IPv6 or nothing.
+  if (text.lastIndexOf(":", slash) < 0) return undefined;
+  return CIDR_MEMO.get(text, slowParseCidr);
 }
 
-/** Memoised slow-path parses (IPv6, and IPv4 text the fast path refused). */
+/** Memoised IPv6 parses. */
 const CIDR_MEMO = new ParseMemo<Cidr>(MEMO_ENTRIES);
 
 /** Most decimal digits of a prefix length ("128"). */
@@ -76,16 +76,14 @@ function prefixOf(text: string, slash: number): number {
   return prefix;
 }
 
-function libParseCidr(text: string): Cidr | undefined {
-  // The same validation `new IPCIDR(text)` does (createAddress), zone refused.
-  const lib = libParse(text);
-  if (!lib) return undefined;
-  const family = libFamily(lib);
-  const prefix = Number(text.slice(text.indexOf("/") + 1));
-  // IPv6 with embedded IPv4 ("::ffff:a.b.c.d/n") is refused as a block, as
-  // ip-cidr (which turns it into IPv4) always made this module do.
-  if (prefix > familyBits(family) || (family === 6 && lib.v4)) return undefined;
-  return block(family, libValue(lib), prefix, lib.correctForm());
+function slowParseCidr(text: string): Cidr | undefined {
+  const slash = text.indexOf("/");
+  const p = parseV6Ip(text, 0, slash);
+  // IPv6 with embedded IPv4 ("::ffff:a.b.c.d/n") is refused as a block, as it always was.
+  if (!p || p.embeddedV4) return undefined;
+  const prefix = prefixOf(text, slash);
+  if (prefix > familyBits(6)) return undefined;
+  return block(6, p.value, prefix, p.text);
 }
 
 /** The block record of `value`/`prefix`; `address` is the canonical text of `value`. */

@@ -1,6 +1,6 @@
 /**
  * The few address helpers the plugin needs on top of src/net (which parses
- * with ip-cidr, with a checked fast path for dotted quads): canonical text
+ * with its own strict parsers): canonical text
  * for exact comparisons, splitting "address/prefix", and a subnet's first
  * host. Pure functions.
  * @module

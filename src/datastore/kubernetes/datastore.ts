@@ -3,14 +3,13 @@
  * objects (list_watch.ts: paginated or watch-list, each Node cut down at
  * ingest to its pod subnets from spec.podCIDRs, InternalIPs and the VTEP
  * annotations this agent writes; an update that changes none of them is no
- * change). client-node only loads the config (kubeconfig, in-cluster
- * token, TLS material); reads and the few writes go through transport.ts.
+ * change). The config (kubeconfig or in-cluster: token, TLS material) is
+ * config.ts's own loader; reads and the few writes go through transport.ts.
  * When the controller-manager does not allocate pod CIDRs, subnets are
  * handed out from the cluster CIDR through the
  * `hostgate-subnets` ConfigMap with optimistic concurrency (resourceVersion,
  * retry on 409 Conflict) and freed by whichever agent sees the Node deleted.
- * Loaded only by the agent (client-node costs ~250 ms to import); the plugin
- * never imports this file.
+ * Loaded only by the agent; the plugin never imports this file.
  * @module
  */
 
@@ -45,7 +44,13 @@ import {
   sameNodeProjection,
   specPodCidrs,
 } from "./nodes.ts";
-import { describe, httpStatus, type KubeConfigSource, loadKubeConfig } from "./config.ts";
+import {
+  describe,
+  httpStatus,
+  type KubeAccess,
+  type KubeConfigSource,
+  loadKubeAccess,
+} from "./config.ts";
 import { type ApiTransport, fetchTransport } from "./transport.ts";
 import { KubernetesPolicySource } from "./policy.ts";
 import { type ConfigMapLike, CoreApi } from "./core_api.ts";
@@ -76,6 +81,11 @@ export interface KubernetesDatastoreOptions extends KubeConfigSource {
   watchList?: boolean;
   /** The HTTP side of list/watch (default fetch with the kubeconfig's credentials). */
   transport?: ApiTransport;
+  /**
+   * The loaded config (createDatastore loads it, YAML included); default:
+   * `loadKubeAccess` here (in-cluster or a JSON kubeconfig).
+   */
+  access?: KubeAccess;
   /**
    * When a Node is deleted, the agent of the lowest-named remaining node frees
    * its entry at once; the others wait this long (plus jitter, default 2000 ms)
@@ -142,10 +152,10 @@ export class KubernetesDatastore implements Datastore {
   constructor(opts: KubernetesDatastoreOptions) {
     this.#opts = opts;
     this.#clusterCidrs = opts.clusterCidrs?.length ? parseClusterCidrs(opts.clusterCidrs) : [];
-    const { kubeConfig, namespace } = loadKubeConfig(opts);
-    this.namespace = opts.namespace ?? namespace ?? "kube-system";
+    const access = opts.access ?? loadKubeAccess(opts);
+    this.namespace = opts.namespace ?? access.namespace ?? "kube-system";
     this.configMapName = opts.configMapName ?? "hostgate-subnets";
-    this.#transport = opts.transport ?? fetchTransport(kubeConfig);
+    this.#transport = opts.transport ?? fetchTransport(access);
     this.#core = new CoreApi(this.#transport);
     this.#clock = opts.clock ?? new RealClock();
     this.#random = opts.random ?? Math.random;

@@ -5,9 +5,11 @@
  * controller-manager allocates none, and IPAllocation objects for pods of an
  * IPPool.
  *
- * This module loads @kubernetes/client-node (~250 ms): import it only
- * dynamically, as `createDatastore` in ../mod.ts does, never from code on the
- * plugin's or the agent's static graph.
+ * Import it only dynamically, as `createDatastore` in ../mod.ts does, never
+ * from code on the plugin's or the agent's static graph. It reads kubeconfig
+ * and in-cluster credentials itself; @kubernetes/client-node is imported only
+ * for a kubeconfig user with an exec or auth-provider plugin, and `yaml` only
+ * for a YAML kubeconfig.
  *
  * Owns: the Node annotations and the `hostgate-subnets` ConfigMap it writes.
  * Must not: validate entries for routing (the agent's trust gate does), nor
@@ -24,9 +26,11 @@ export {
 export {
   describe,
   httpStatus,
+  type KubeAccess,
+  KubeconfigError,
   type KubeConfigSource,
-  type LoadedKubeConfig,
-  loadKubeConfig,
+  loadKubeAccess,
+  loadKubeAccessAsync,
   SERVICE_ACCOUNT_DIR,
 } from "./config.ts";
 export {

@@ -1,15 +1,16 @@
 /**
- * How the Kubernetes datastore reaches the API server: Deno's fetch, with
- * client-node doing only what it is good at (kubeconfig, in-cluster token
- * re-read as it rotates, exec/OIDC credentials, CA and client certificates).
- * client-node's own list and informer parse a whole LIST into one object tree
- * and keep every object; this path streams and projects instead. The few
- * writes (register's Node patch, the allocation ConfigMap) go the same way,
- * so client-node's generated API classes and models are never loaded.
+ * How the Kubernetes datastore reaches the API server: Deno's fetch with a
+ * `Deno.createHttpClient` for the CA and client certificate, credentials from
+ * a `KubeAccess` (access.ts: kubeconfig or in-cluster, token re-read as it
+ * rotates; client-node only for exec/auth-provider plugins). client-node's
+ * own list and informer parse a whole LIST into one object tree and keep
+ * every object; this path streams and projects instead. The few writes
+ * (register's Node patch, the allocation ConfigMap) go the same way, so
+ * client-node's generated API classes and models are never loaded.
  * @module
  */
 
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeAccess, TlsMaterial } from "./access.ts";
 
 /** A non-2xx answer of the API server, with the Status body's message. */
 export class ApiError extends Error {
@@ -60,52 +61,25 @@ export async function apiErrorOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, reason, message);
 }
 
-interface HttpsOptions {
-  headers?: Record<string, string | string[] | number>;
-  auth?: string;
-  ca?: string | Uint8Array;
-  cert?: string | Uint8Array;
-  key?: string | Uint8Array;
-  rejectUnauthorized?: boolean;
-}
-
-const text = (v: string | Uint8Array | undefined) =>
-  v === undefined ? undefined : typeof v === "string" ? v : new TextDecoder().decode(v);
+/** Builds the TLS client (Deno.createHttpClient in production; tests may record the call). */
+export type HttpClientFactory = (opts: Deno.CreateHttpClientOptions) => Deno.HttpClient;
 
 /**
- * A transport over Deno's fetch for the kubeconfig's current cluster. Auth
- * headers are applied per request (a rotated token is picked up); the TLS
- * client (CA, client certificate) is built on first use.
+ * A transport over Deno's fetch to `access.server`. Headers are asked for
+ * per request (a rotated token is picked up); the TLS client (CA, client
+ * certificate) is built on first use.
  */
-export function fetchTransport(kc: KubeConfig): ApiTransport {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error("Cannot reach the Kubernetes API: no current cluster");
-  const base = cluster.server.replace(/\/+$/, "");
+export function fetchTransport(
+  access: KubeAccess,
+  createClient: HttpClientFactory = (o) => Deno.createHttpClient(o),
+): ApiTransport {
+  const base = access.server;
   const https = base.startsWith("https:");
   let client: Deno.HttpClient | undefined;
   const prepare = async (): Promise<Headers> => {
-    const o: HttpsOptions = {};
-    await kc.applyToHTTPSOptions(o as Parameters<KubeConfig["applyToHTTPSOptions"]>[0]);
-    const headers = new Headers({ accept: "application/json" });
-    for (const [k, v] of Object.entries(o.headers ?? {})) {
-      if (Array.isArray(v)) v.forEach((x) => headers.append(k, x));
-      else headers.set(k, String(v));
-    }
-    if (o.auth) headers.set("authorization", `Basic ${btoa(o.auth)}`);
+    const headers = new Headers({ accept: "application/json", ...(await access.headers()) });
     if (https && client === undefined) {
-      if (o.rejectUnauthorized === false || cluster.skipTLSVerify) {
-        throw new Error(
-          `Cannot reach the Kubernetes API at ${base}: insecure-skip-tls-verify is not supported ` +
-            "for https; give the cluster's CA (certificate-authority or in-cluster ca.crt)",
-        );
-      }
-      const ca = text(o.ca);
-      const cert = text(o.cert);
-      const key = text(o.key);
-      client = Deno.createHttpClient({
-        ...(ca ? { caCerts: [ca] } : {}),
-        ...(cert && key ? { cert, key } : {}),
-      });
+      client = createClient(clientOptions(base, await access.tls()));
     }
     return headers;
   };
@@ -140,5 +114,19 @@ export function fetchTransport(kc: KubeConfig): ApiTransport {
       client?.close();
       client = undefined;
     },
+  };
+}
+
+/** The HTTP client options of `tls`; insecure https is refused (Deno cannot skip verification). */
+export function clientOptions(base: string, tls: TlsMaterial): Deno.CreateHttpClientOptions {
+  if (tls.insecure) {
+    throw new Error(
+      `Cannot reach the Kubernetes API at ${base}: insecure-skip-tls-verify is not supported ` +
+        "for https; give the cluster's CA (certificate-authority or in-cluster ca.crt)",
+    );
+  }
+  return {
+    ...(tls.caPem ? { caCerts: [tls.caPem] } : {}),
+    ...(tls.certPem && tls.keyPem ? { cert: tls.certPem, key: tls.keyPem } : {}),
   };
 }

@@ -26,7 +26,14 @@ import { Errno, kernelError, type Subject } from "./errno.ts";
 import type { NetlinkError } from "./errors.ts";
 import { errno, type Libc } from "./libc.ts";
 import { inNetns, openNetnsFd } from "./netns.ts";
-import { getI32, MessageBuilder, type NlMsg, parseError, parseMessages } from "./message.ts";
+import {
+  getI32,
+  MessageBuilder,
+  type NlError,
+  type NlMsg,
+  parseError,
+  parseMessages,
+} from "./message.ts";
 
 /** What a request is, for the error message and the error class. */
 export interface RequestContext {
@@ -40,6 +47,8 @@ export interface SocketOptions {
   groups?: number;
   /** SO_RCVBUF in bytes (monitors want room for bursts). */
   rcvbuf?: number;
+  /** Netlink protocol: NETLINK_ROUTE (default) or e.g. NETLINK_NETFILTER (12). */
+  protocol?: number;
 }
 
 const RECV_SIZE = 64 * 1024;
@@ -69,7 +78,8 @@ export class NetlinkSocket {
 
   /** Creates a socket in the calling thread's current netns. */
   static open(libc: Libc, opts: SocketOptions = {}): NetlinkSocket {
-    const fd = libc.symbols.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    const proto = opts.protocol ?? NETLINK_ROUTE;
+    const fd = libc.symbols.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, proto);
     if (fd < 0) {
       throw kernelError({ errno: errno(libc), action: "open netlink socket", subject: "netns" });
     }
@@ -214,6 +224,52 @@ export class NetlinkSocket {
       if (!interrupted || attempt >= DUMP_RETRIES) return out;
       this.#seq = (this.#seq + 1) >>> 0;
     }
+  }
+
+  /**
+   * Reserves `n` consecutive sequence numbers and returns the first, for a
+   * caller that encodes several messages itself (a netfilter batch).
+   */
+  reserveSeqs(n: number): number {
+    if (this.#closed) throw new Error("Cannot send netlink request: handle closed");
+    const first = (this.#seq + 1) >>> 0;
+    this.#seq = (this.#seq + n) >>> 0;
+    return first;
+  }
+
+  /**
+   * Sends a pre-encoded datagram of several messages and waits until every
+   * sequence number of `acked` has been answered by an NLMSG_ERROR (an ACK or
+   * an error). Returns the answers by sequence number, including errors for
+   * the sequence numbers of `also` (e.g. a batch header the kernel blames for
+   * a failed commit) that arrived meanwhile.
+   */
+  exchange(
+    msg: Uint8Array,
+    seqs: { acked: readonly number[]; also?: readonly number[] },
+    ctx: RequestContext,
+  ): Map<number, NlError> {
+    this.#send(msg, ctx);
+    const want = new Set(seqs.acked);
+    const known = new Set([...seqs.acked, ...(seqs.also ?? [])]);
+    const out = new Map<number, NlError>();
+    // The kernel answers a batch within the send call, so once an error for
+    // an `also` message (the batch refused as a whole) is in, whatever else
+    // is coming is queued already: drain without blocking.
+    let draining = false;
+    while (want.size > 0) {
+      const n = this.recvRaw(draining);
+      if (n === -Errno.EAGAIN && draining) break;
+      if (n < 0) throw kernelError({ errno: -n, action: ctx.action, subject: ctx.subject });
+      for (const m of this.messages(n)) {
+        if (m.type !== NLMSG_ERROR || !known.has(m.seq)) continue;
+        const e = parseError(m);
+        out.set(m.seq, e);
+        want.delete(m.seq);
+        if (e.errno !== 0 && !seqs.acked.includes(m.seq)) draining = true;
+      }
+    }
+    return out;
   }
 
   /** Closes the socket; later requests throw. Idempotent. */
