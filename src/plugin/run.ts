@@ -12,8 +12,9 @@ import { SyncFileSystem } from "../system/fs.ts";
 import { ExecNft, findNft } from "../system/nft.ts";
 import { isOwnNetns } from "../system/netns_identity.ts";
 import { createLogger, type Logger } from "../system/log.ts";
-import { type Libc, openLibc } from "../system/netlink/libc.ts";
 import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netlink/types.ts";
+import { type Libc, openLibc } from "../system/netlink/libc.ts";
+import type { NftSets as ElementSets } from "../system/nftables/types.ts";
 import type { Tc } from "../system/tc.ts";
 import type { CommandTable, IpamRequest, PluginDeps } from "./deps.ts";
 import { dispatch } from "./dispatch.ts";
@@ -25,22 +26,42 @@ import { tracedExec, tracedFs, tracedIpam, tracedNetlink, tracedTc, type Tracer 
 export interface Program {
   commands: CommandTable;
   /** The real netlink (FfiNetlink); absent for a command that never touches the kernel. */
-  kernel?: new (libc: Libc) => Netlink;
+  kernel?: new (libc?: Libc) => Netlink;
+  /** The real in-process nftables sets (FfiNftSets), for the guard; absent when not needed. */
+  sets?: new (opts: { libc?: Libc }) => ElementSets;
   /**
    * Traffic control in-process (NetlinkTc) for the commands that set or check
-   * bandwidth limits, sharing the process's libc; built here, used only when
+   * bandwidth limits, sharing the process's libc; its socket opens only when
    * a pod has limits.
    */
   tc?: (libc: () => Libc) => Tc;
 }
 
-/** Netlink built on first use, so config errors never load FFI. */
-function lazyNetlink(make: () => Netlink): Netlink {
+/** Opens libc only on first use, so config errors never load FFI; one per process. */
+function lazyLibc(trace: Tracer): () => Libc {
+  let libc: Libc | undefined;
+  return () => libc ??= trace.span("ffi: dlopen libc", () => openLibc());
+}
+
+function lazyNetlink(kernel: NonNullable<Program["kernel"]>, libc: () => Libc): Netlink {
   let real: Netlink | undefined;
-  const get = () => real ??= make();
+  const get = () => real ??= new kernel(libc());
   return {
     open: (netns?: string): NetlinkHandle => get().open(netns),
     monitorRoutes: (opts: RouteMonitorOptions) => get().monitorRoutes(opts),
+  };
+}
+
+/** The node's element sets, its socket opened on first use. */
+function lazySets(sets: NonNullable<Program["sets"]>, libc: () => Libc): ElementSets {
+  let real: ElementSets | undefined;
+  const get = () => real ??= new sets({ libc: libc() });
+  return {
+    apply: (ops) => get().apply(ops),
+    list: (ref) => get().list(ref),
+    get: (ref, key) => get().get(ref, key),
+    hasTable: (family, table) => get().hasTable(family, table),
+    close: () => real?.close(),
   };
 }
 
@@ -92,12 +113,9 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
   const level = ["debug", "info", "warn", "error"].includes(wanted)
     ? wanted as LogLevel
     : undefined;
-  let libc: Libc | undefined;
-  // One libc per process, opened on first use by netlink or tc.
-  const ffi = () => libc ??= trace.span("ffi: dlopen libc", openLibc);
-  const kernel = program.kernel;
-  const netlink = kernel ? lazyNetlink(() => new kernel(ffi())) : NO_NETLINK;
-  const tc = program.tc?.(ffi);
+  const libc = lazyLibc(trace);
+  const netlink = program.kernel ? lazyNetlink(program.kernel, libc) : NO_NETLINK;
+  const tc = program.tc?.(libc);
   const exec = trace.on ? tracedExec(new RealExec(), trace) : new RealExec();
   const deps: PluginDeps = {
     netlink,
@@ -105,6 +123,7 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
     fs: new SyncFileSystem(),
     exec,
     guardNft: new ExecNft({ exec, timeoutMs: 10_000, program: findNft() }),
+    ...(program.sets ? { guardSets: lazySets(program.sets, libc) } : {}),
     isOwnNetns,
     clock: new RealClock(),
     log: createLogger({ sink: stderrSink, level: level ?? "warn" }),
