@@ -29,8 +29,14 @@ function portsDeps(ctx: Ctx): PortsDeps {
   };
 }
 
+/** The plugin's tc (rtnetlink in-process); `tc` the program when none was given. */
 function tcOf(ctx: Ctx) {
   return ctx.deps.tc ?? new ExecTc(ctx.deps.exec);
+}
+
+/** Times `fn` as one span under HOSTGATE_TRACE (the bandwidth phase of a call). */
+function phase<T>(ctx: Ctx, name: string, fn: () => T): T {
+  return ctx.deps.trace ? ctx.deps.trace.span(name, fn) : fn();
 }
 
 function withHost<T>(ctx: Ctx, fn: (host: NetlinkHandle) => T): T {
@@ -114,12 +120,17 @@ export async function addFeatures(ctx: Ctx, pod: PodFacts): Promise<PodRecord> {
       mapped = true;
     }
     if (rt.bandwidth) {
-      await withHostAsync(ctx, (host) =>
-        ensureShaping({ tc: tcOf(ctx), host }, {
-          hostVeth: pod.hostVeth,
-          bandwidth: rt.bandwidth!,
-          ...(pod.mtu === undefined ? {} : { mtu: pod.mtu }),
-        }));
+      await phase(
+        ctx,
+        "bandwidth: shape",
+        () =>
+          withHostAsync(ctx, (host) =>
+            ensureShaping({ tc: tcOf(ctx), host }, {
+              hostVeth: pod.hostVeth,
+              bandwidth: rt.bandwidth!,
+              ...(pod.mtu === undefined ? {} : { mtu: pod.mtu }),
+            })),
+      );
     }
     await writeRecord(ctx.deps.fs, { stateDir, network: ctx.conf.name }, rec);
     return rec;
@@ -179,7 +190,12 @@ export async function checkFeatures(ctx: Ctx, rec: PodRecord): Promise<void> {
     mappings: rec.portMappings,
   });
   if (rec.bandwidth) {
-    await checkShaping({ tc: tcOf(ctx) }, { hostVeth: rec.hostVeth, bandwidth: rec.bandwidth });
+    const bandwidth = rec.bandwidth;
+    await phase(
+      ctx,
+      "bandwidth: check",
+      () => checkShaping({ tc: tcOf(ctx) }, { hostVeth: rec.hostVeth, bandwidth }),
+    );
   }
 }
 
