@@ -11,7 +11,7 @@ import { RealClock } from "../system/clock.ts";
 import type { Exec, ExecResult } from "../system/exec.ts";
 import { FakeConntrack } from "../system/conntrack.ts";
 import { FakeFileSystem } from "../system/fake_fs.ts";
-import { FakeNftSets } from "../system/fake_nft.ts";
+import { FakePortsKernel } from "./ports/testing.ts";
 import { FakeChainNft } from "../system/fake_nft_chains.ts";
 import { FakeTc } from "../system/tc.ts";
 import { FakeNetlink } from "../system/netlink/mod.ts";
@@ -137,7 +137,8 @@ export interface Harness {
   ipam: FakeIpam;
   exec: NoExec;
   fs: FakeFileSystem;
-  nft: FakeNftSets;
+  /** The hostPort table: its `nft -f` definition and in-process elements (`.sets`). */
+  nft: FakePortsKernel;
   /** The anti-spoofing chains' nft. */
   guardNft: FakeChainNft;
   conntrack: FakeConntrack;
@@ -155,7 +156,7 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
   const guardNft = new FakeChainNft();
   const log = memoryLogger();
   const fs = new FakeFileSystem();
-  const nft = new FakeNftSets();
+  const nft = new FakePortsKernel();
   const conntrack = new FakeConntrack();
   const tc = new FakeTc({
     exists: (dev) => {
@@ -171,6 +172,7 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
     netlink,
     fs,
     nft,
+    portSets: nft.sets,
     conntrack,
     tc,
     exec,
