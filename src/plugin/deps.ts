@@ -58,7 +58,7 @@ export interface PluginDeps {
   nft?: Pick<Nft, "apply">;
   /** In-process set elements of the node's netns: each pod's hostPorts (ports/). */
   portSets?: ElementSets;
-  /** conntrack for hostPorts; built from `exec` when absent. */
+  /** conntrack for hostPorts; ctnetlink in the plugin's netns when absent. */
   conntrack?: Conntrack;
   /** tc for bandwidth limits; built from `exec` when absent. */
   tc?: Tc;

@@ -8,7 +8,7 @@
  * @module
  */
 import { CniCode, CniError } from "../errors.ts";
-import { ExecConntrack } from "../system/conntrack.ts";
+import { NetlinkConntrack } from "../system/conntrack_netlink.ts";
 import { ExecNft, findNft } from "../system/nft.ts";
 import { FfiNftSets } from "../system/nftables/ffi_sets.ts";
 import type { NftSets } from "../system/nftables/types.ts";
@@ -23,12 +23,14 @@ import { checkShaping, ensureShaping, gcShaping, removeShaping } from "./shaping
 type Ctx = Pick<CommandContext, "conf" | "deps" | "log">;
 
 /**
- * Runs `fn` with the hostPort deps. Without injected sets, the node's (the
- * plugin's own netns) netfilter socket opens on first use and closes after.
+ * Runs `fn` with the hostPort deps. Without injected ones, the nftables and
+ * conntrack netfilter sockets of the node (the plugin's own netns) open on
+ * first use and close after.
  */
 async function withPorts<T>(ctx: Ctx, fn: (ports: PortsDeps) => Promise<T>): Promise<T> {
   const d: PluginDeps = ctx.deps;
   let own: FfiNftSets | undefined;
+  const conntrack = d.conntrack ? undefined : new NetlinkConntrack();
   const real = () => own ??= new FfiNftSets();
   const sets: NftSets = d.portSets ?? {
     apply: (ops) => real().apply(ops),
@@ -40,11 +42,12 @@ async function withPorts<T>(ctx: Ctx, fn: (ports: PortsDeps) => Promise<T>): Pro
     return await fn({
       sets,
       nft: d.nft ?? new ExecNft({ exec: d.exec, timeoutMs: 10_000, program: findNft() }),
-      conntrack: d.conntrack ?? new ExecConntrack(d.exec),
+      conntrack: d.conntrack ?? conntrack!,
       log: ctx.log,
     });
   } finally {
     own?.close();
+    conntrack?.close();
   }
 }
 
