@@ -42,8 +42,13 @@ export interface PluginDeps {
    * with code 4 before any change); main.ts wires system/netns_identity.ts.
    */
   isOwnNetns?: (path: string) => boolean;
-  /** nft for the per-pod anti-spoofing chains (guard/); built from `exec` when absent. */
+  /**
+   * nft for the anti-spoofing tables' definition and the legacy per-veth
+   * chains (guard/); built from `exec` when absent.
+   */
   guardNft?: Nft;
+  /** In-process nftables set elements of the node's netns: each pod's guard (guard/). */
+  guardSets?: ElementSets;
   /** Builds the IPAM backend; main.ts wires `createIpam`. */
   ipam: IpamFactory;
   /**

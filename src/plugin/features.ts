@@ -36,6 +36,7 @@ async function withPorts<T>(ctx: Ctx, fn: (ports: PortsDeps) => Promise<T>): Pro
     apply: (ops) => real().apply(ops),
     list: (ref) => real().list(ref),
     get: (ref, key) => real().get(ref, key),
+    hasTable: (family, table) => real().hasTable(family, table),
     close: () => own?.close(),
   };
   try {

@@ -53,6 +53,7 @@ export class FakePortsKernel implements Pick<Nft, "apply"> {
       apply: (ops) => store.apply(ops),
       list: (ref) => store.list(ref),
       get: (ref, key) => this.#isPrefixSet(ref) ? this.#getPrefix(ref, key) : store.get(ref, key),
+      hasTable: (family, table) => store.hasTable(family, table),
       close: () => {},
     };
   }
@@ -90,7 +91,7 @@ export class FakePortsKernel implements Pick<Nft, "apply"> {
 
   /** True when the table exists. */
   hasTable(): boolean {
-    return ELEMENT_SETS.some((set) => this.store.elements(setRef(set)) !== undefined);
+    return this.store.hasTableSync(PORTS_TABLE.family, PORTS_TABLE.name);
   }
 
   /** The rules of a chain. */
