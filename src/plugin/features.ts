@@ -52,8 +52,14 @@ async function withPorts<T>(ctx: Ctx, fn: (ports: PortsDeps) => Promise<T>): Pro
   }
 }
 
+/** The plugin's tc (rtnetlink in-process); `tc` the program when none was given. */
 function tcOf(ctx: Ctx) {
   return ctx.deps.tc ?? new ExecTc(ctx.deps.exec);
+}
+
+/** Times `fn` as one span under HOSTGATE_TRACE (the bandwidth phase of a call). */
+function phase<T>(ctx: Ctx, name: string, fn: () => T): T {
+  return ctx.deps.trace ? ctx.deps.trace.span(name, fn) : fn();
 }
 
 function withHost<T>(ctx: Ctx, fn: (host: NetlinkHandle) => T): T {
@@ -140,12 +146,17 @@ async function addWith(ctx: Ctx, pod: PodFacts, ports: PortsDeps): Promise<PodRe
       mapped = true;
     }
     if (rt.bandwidth) {
-      await withHostAsync(ctx, (host) =>
-        ensureShaping({ tc: tcOf(ctx), host }, {
-          hostVeth: pod.hostVeth,
-          bandwidth: rt.bandwidth!,
-          ...(pod.mtu === undefined ? {} : { mtu: pod.mtu }),
-        }));
+      await phase(
+        ctx,
+        "bandwidth: shape",
+        () =>
+          withHostAsync(ctx, (host) =>
+            ensureShaping({ tc: tcOf(ctx), host }, {
+              hostVeth: pod.hostVeth,
+              bandwidth: rt.bandwidth!,
+              ...(pod.mtu === undefined ? {} : { mtu: pod.mtu }),
+            })),
+      );
     }
     await writeRecord(ctx.deps.fs, { stateDir, network: ctx.conf.name }, rec);
     return rec;
@@ -207,7 +218,12 @@ export async function checkFeatures(ctx: Ctx, rec: PodRecord): Promise<void> {
       mappings: rec.portMappings,
     }));
   if (rec.bandwidth) {
-    await checkShaping({ tc: tcOf(ctx) }, { hostVeth: rec.hostVeth, bandwidth: rec.bandwidth });
+    const bandwidth = rec.bandwidth;
+    await phase(
+      ctx,
+      "bandwidth: check",
+      () => checkShaping({ tc: tcOf(ctx) }, { hostVeth: rec.hostVeth, bandwidth }),
+    );
   }
 }
 

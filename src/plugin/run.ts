@@ -15,11 +15,12 @@ import { createLogger, type Logger } from "../system/log.ts";
 import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netlink/types.ts";
 import { type Libc, openLibc } from "../system/netlink/libc.ts";
 import type { NftSets as ElementSets } from "../system/nftables/types.ts";
+import type { Tc } from "../system/tc.ts";
 import type { CommandTable, IpamRequest, PluginDeps } from "./deps.ts";
 import { dispatch } from "./dispatch.ts";
 import type { LogLevel } from "./netconf.ts";
 import { readStdin, stderrSink, writeStdout } from "./stdio.ts";
-import { tracedExec, tracedFs, tracedIpam, tracedNetlink, type Tracer } from "./trace.ts";
+import { tracedExec, tracedFs, tracedIpam, tracedNetlink, tracedTc, type Tracer } from "./trace.ts";
 
 /** What a program (src/plugin/program/) brings: its handler, and netlink when it needs the kernel. */
 export interface Program {
@@ -28,6 +29,12 @@ export interface Program {
   kernel?: new (libc?: Libc) => Netlink;
   /** The real in-process nftables sets (FfiNftSets), for the guard and hostPorts; absent when not needed. */
   sets?: new (opts: { libc?: Libc }) => ElementSets;
+  /**
+   * Traffic control in-process (NetlinkTc) for the commands that set or check
+   * bandwidth limits, sharing the process's libc; its socket opens only when
+   * a pod has limits.
+   */
+  tc?: (libc: () => Libc) => Tc;
 }
 
 /** Opens libc only on first use, so config errors never load FFI; one per process. */
@@ -109,6 +116,7 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
   const libc = lazyLibc(trace);
   const netlink = program.kernel ? lazyNetlink(program.kernel, libc) : NO_NETLINK;
   const sets = program.sets ? lazySets(program.sets, libc) : undefined;
+  const tc = program.tc?.(libc);
   const exec = trace.on ? tracedExec(new RealExec(), trace) : new RealExec();
   const deps: PluginDeps = {
     netlink,
@@ -124,12 +132,18 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
     ipam: buildIpam,
     openLog,
     commands: program.commands,
+    ...(tc ? { tc } : {}),
   };
   const stdin = trace.span("read stdin", readStdin);
-  const out = await trace.span(
-    "dispatch",
-    () => dispatch({ env, stdin }, trace.on ? traced(deps, trace) : deps),
-  );
+  let out;
+  try {
+    out = await trace.span(
+      "dispatch",
+      () => dispatch({ env, stdin }, trace.on ? traced(deps, trace) : deps),
+    );
+  } finally {
+    tc?.close();
+  }
   trace.span("write result", () => writeStdout(out.stdout));
   trace.flush({ cmd: env["CNI_COMMAND"] ?? "" });
   return out.exitCode;
@@ -141,6 +155,7 @@ function traced(deps: PluginDeps, trace: Tracer): PluginDeps {
   return {
     ...deps,
     netlink: tracedNetlink(deps.netlink, trace),
+    ...(deps.tc ? { tc: tracedTc(deps.tc, trace) } : {}),
     fs: tracedFs(deps.fs, trace),
     ipam: (req, d) => tracedIpam(trace.span("ipam: parse config", () => ipam(req, d)), trace),
     trace,
