@@ -135,7 +135,7 @@ export async function startAgent(
   netns: string,
   args: string[],
   logPath: string,
-  opts: { inspect?: string; v8Flags?: string[] } = {},
+  opts: { inspect?: string; v8Flags?: string[]; bin?: string } = {},
 ): Promise<AgentProcess> {
   // With `inspect` or `v8Flags`, the same bundle runs through deno (heap snapshots, experiments).
   const flags = opts.v8Flags
@@ -151,9 +151,9 @@ export async function startAgent(
       "--ext=js",
       ...flags,
       "--allow-all",
-      AGENT_BIN,
+      opts.bin ?? AGENT_BIN,
     ]
-    : [AGENT_BIN];
+    : [opts.bin ?? AGENT_BIN];
   const child = new Deno.Command("ip", {
     args: ["netns", "exec", netns, ...program, "run", ...args],
     stdin: "null",

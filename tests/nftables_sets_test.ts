@@ -136,6 +136,9 @@ setsTest("nftables sets: elements added by nft decode from list and get", async 
     const other = encodeKey(["ifname", "ether_addr"], ["hgaaaa", "02:00:00:00:00:0b"]);
     assert.equal(await sets.get({ ...T, set: "macs" }, other), undefined);
     assert.deepEqual(await sets.list({ ...T, set: "svc" }), []);
+    assert.equal(await sets.hasTable("inet", T.table), true);
+    assert.equal(await sets.hasTable("netdev", T.table), false);
+    assert.equal(await sets.hasTable("inet", "nope"), false);
   } finally {
     sets.close();
   }

@@ -11,6 +11,7 @@ import {
   wantsRecord,
   writeRecord,
 } from "./pod_record.ts";
+import { tcArgv } from "../system/tc.ts";
 import { burstBytes, hostVethOfIfb, IFB_PATTERN, ifbName, renderShaping } from "./shaping/mod.ts";
 
 const REC: PodRecord = {
@@ -68,11 +69,15 @@ Deno.test("shaping: ingress is a TBF on the host veth; egress goes through the p
   assert.equal(burstBytes(80_001), 10_001, "bits to bytes, rounded up");
   assert.deepEqual(renderShaping(veth, {}), []);
   assert.deepEqual(renderShaping(veth, { ingress: { rate: 1_000_000, burst: 80_000 } }), [
-    "qdisc add dev hg0123456789ab root handle 1: tbf rate 1000000bit burst 10000 latency 25ms"
-      .split(" "),
+    { op: "tbf", dev: veth, rateBits: 1_000_000, burst: 10_000, latencyUs: 25_000 },
   ]);
   const egress = renderShaping(veth, { egress: { rate: 2_000_000, burst: 16_000 } });
-  assert.deepEqual(egress.map((c) => c.join(" ")), [
+  assert.deepEqual(egress, [
+    { op: "tbf", dev: ifb, rateBits: 2_000_000, burst: 2000, latencyUs: 25_000 },
+    { op: "ingress", dev: veth },
+    { op: "redirect", dev: veth, to: ifb },
+  ]);
+  assert.deepEqual(egress.map((op) => tcArgv(op).join(" ")), [
     "qdisc add dev hb0123456789ab root handle 1: tbf rate 2000000bit burst 2000 latency 25ms",
     "qdisc add dev hg0123456789ab ingress",
     "filter add dev hg0123456789ab parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev hb0123456789ab",

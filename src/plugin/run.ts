@@ -13,26 +13,55 @@ import { ExecNft, findNft } from "../system/nft.ts";
 import { isOwnNetns } from "../system/netns_identity.ts";
 import { createLogger, type Logger } from "../system/log.ts";
 import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netlink/types.ts";
+import { type Libc, openLibc } from "../system/netlink/libc.ts";
+import type { NftSets as ElementSets } from "../system/nftables/types.ts";
+import type { Tc } from "../system/tc.ts";
 import type { CommandTable, IpamRequest, PluginDeps } from "./deps.ts";
 import { dispatch } from "./dispatch.ts";
 import type { LogLevel } from "./netconf.ts";
 import { readStdin, stderrSink, writeStdout } from "./stdio.ts";
-import { tracedExec, tracedFs, tracedIpam, tracedNetlink, type Tracer } from "./trace.ts";
+import { tracedExec, tracedFs, tracedIpam, tracedNetlink, tracedTc, type Tracer } from "./trace.ts";
 
 /** What a program (src/plugin/program/) brings: its handler, and netlink when it needs the kernel. */
 export interface Program {
   commands: CommandTable;
   /** The real netlink (FfiNetlink); absent for a command that never touches the kernel. */
-  kernel?: new () => Netlink;
+  kernel?: new (libc?: Libc) => Netlink;
+  /** The real in-process nftables sets (FfiNftSets), for the guard and hostPorts; absent when not needed. */
+  sets?: new (opts: { libc?: Libc }) => ElementSets;
+  /**
+   * Traffic control in-process (NetlinkTc) for the commands that set or check
+   * bandwidth limits, sharing the process's libc; its socket opens only when
+   * a pod has limits.
+   */
+  tc?: (libc: () => Libc) => Tc;
 }
 
-/** Opens libc only on first use, so config errors never load FFI. */
-function lazyNetlink(kernel: new () => Netlink, trace: Tracer): Netlink {
+/** Opens libc only on first use, so config errors never load FFI; one per process. */
+function lazyLibc(trace: Tracer): () => Libc {
+  let libc: Libc | undefined;
+  return () => libc ??= trace.span("ffi: dlopen libc", () => openLibc());
+}
+
+function lazyNetlink(kernel: NonNullable<Program["kernel"]>, libc: () => Libc): Netlink {
   let real: Netlink | undefined;
-  const get = () => real ??= trace.span("ffi: dlopen libc", () => new kernel());
+  const get = () => real ??= new kernel(libc());
   return {
     open: (netns?: string): NetlinkHandle => get().open(netns),
     monitorRoutes: (opts: RouteMonitorOptions) => get().monitorRoutes(opts),
+  };
+}
+
+/** The node's element sets, its socket opened on first use. */
+function lazySets(sets: NonNullable<Program["sets"]>, libc: () => Libc): ElementSets {
+  let real: ElementSets | undefined;
+  const get = () => real ??= new sets({ libc: libc() });
+  return {
+    apply: (ops) => get().apply(ops),
+    list: (ref) => get().list(ref),
+    get: (ref, key) => get().get(ref, key),
+    hasTable: (family, table) => get().hasTable(family, table),
+    close: () => real?.close(),
   };
 }
 
@@ -84,7 +113,10 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
   const level = ["debug", "info", "warn", "error"].includes(wanted)
     ? wanted as LogLevel
     : undefined;
-  const netlink = program.kernel ? lazyNetlink(program.kernel, trace) : NO_NETLINK;
+  const libc = lazyLibc(trace);
+  const netlink = program.kernel ? lazyNetlink(program.kernel, libc) : NO_NETLINK;
+  const sets = program.sets ? lazySets(program.sets, libc) : undefined;
+  const tc = program.tc?.(libc);
   const exec = trace.on ? tracedExec(new RealExec(), trace) : new RealExec();
   const deps: PluginDeps = {
     netlink,
@@ -92,18 +124,26 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
     fs: new SyncFileSystem(),
     exec,
     guardNft: new ExecNft({ exec, timeoutMs: 10_000, program: findNft() }),
+    // One netfilter socket for the guard's and the hostPorts' elements.
+    ...(sets ? { guardSets: sets, portSets: sets } : {}),
     isOwnNetns,
     clock: new RealClock(),
     log: createLogger({ sink: stderrSink, level: level ?? "warn" }),
     ipam: buildIpam,
     openLog,
     commands: program.commands,
+    ...(tc ? { tc } : {}),
   };
   const stdin = trace.span("read stdin", readStdin);
-  const out = await trace.span(
-    "dispatch",
-    () => dispatch({ env, stdin }, trace.on ? traced(deps, trace) : deps),
-  );
+  let out;
+  try {
+    out = await trace.span(
+      "dispatch",
+      () => dispatch({ env, stdin }, trace.on ? traced(deps, trace) : deps),
+    );
+  } finally {
+    tc?.close();
+  }
   trace.span("write result", () => writeStdout(out.stdout));
   trace.flush({ cmd: env["CNI_COMMAND"] ?? "" });
   return out.exitCode;
@@ -115,6 +155,7 @@ function traced(deps: PluginDeps, trace: Tracer): PluginDeps {
   return {
     ...deps,
     netlink: tracedNetlink(deps.netlink, trace),
+    ...(deps.tc ? { tc: tracedTc(deps.tc, trace) } : {}),
     fs: tracedFs(deps.fs, trace),
     ipam: (req, d) => tracedIpam(trace.span("ipam: parse config", () => ipam(req, d)), trace),
     trace,

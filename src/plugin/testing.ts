@@ -11,8 +11,9 @@ import { RealClock } from "../system/clock.ts";
 import type { Exec, ExecResult } from "../system/exec.ts";
 import { FakeConntrack } from "../system/conntrack.ts";
 import { FakeFileSystem } from "../system/fake_fs.ts";
-import { FakeNftSets } from "../system/fake_nft.ts";
-import { FakeChainNft } from "../system/fake_nft_chains.ts";
+import { FakePortsKernel } from "./ports/testing.ts";
+import { FakeGuardNft } from "./guard/testing.ts";
+import { FakeNftSets as FakeElementSets } from "../system/nftables/mod.ts";
 import { FakeTc } from "../system/tc.ts";
 import { FakeNetlink } from "../system/netlink/mod.ts";
 import type { PluginDeps } from "./deps.ts";
@@ -137,9 +138,12 @@ export interface Harness {
   ipam: FakeIpam;
   exec: NoExec;
   fs: FakeFileSystem;
-  nft: FakeNftSets;
-  /** The anti-spoofing chains' nft. */
-  guardNft: FakeChainNft;
+  /** The hostPort table: its `nft -f` definition and in-process elements (`.sets`). */
+  nft: FakePortsKernel;
+  /** The anti-spoofing tables' nft (definition; legacy chains in `.legacy`). */
+  guardNft: FakeGuardNft;
+  /** The anti-spoofing set elements (also `guardNft.sets`). */
+  guardSets: FakeElementSets;
   conntrack: FakeConntrack;
   tc: FakeTc;
   deps: PluginDeps;
@@ -152,10 +156,11 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
   for (const p of opts.pods ?? [TEST_POD]) netlink.addNetns(p);
   const ipam = new FakeIpam(opts.ipam);
   const exec = new NoExec();
-  const guardNft = new FakeChainNft();
+  const guardSets = new FakeElementSets();
+  const guardNft = new FakeGuardNft(guardSets);
   const log = memoryLogger();
   const fs = new FakeFileSystem();
-  const nft = new FakeNftSets();
+  const nft = new FakePortsKernel();
   const conntrack = new FakeConntrack();
   const tc = new FakeTc({
     exists: (dev) => {
@@ -171,16 +176,18 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
     netlink,
     fs,
     nft,
+    portSets: nft.sets,
     conntrack,
     tc,
     exec,
     guardNft,
+    guardSets,
     clock: new RealClock(),
     log,
     ipam: () => ipam,
     commands: ALL_COMMANDS,
   };
-  return { netlink, ipam, exec, fs, nft, guardNft, conntrack, tc, deps, log };
+  return { netlink, ipam, exec, fs, nft, guardNft, guardSets, conntrack, tc, deps, log };
 }
 
 /** The pod netns `invoke` passes unless told otherwise. */

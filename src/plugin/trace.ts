@@ -16,6 +16,7 @@ import type { Ipam } from "../ipam/types.ts";
 import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { Netlink, NetlinkHandle } from "../system/netlink/types.ts";
+import type { Tc } from "../system/tc.ts";
 
 /**
  * When this module was evaluated. main.ts imports it first and it imports
@@ -147,6 +148,11 @@ export function tracedNetlink(netlink: Netlink, tracer: Tracer): Netlink {
     },
     monitorRoutes: (opts) => netlink.monitorRoutes(opts),
   };
+}
+
+/** Traffic control whose calls are spans (`tc: apply`, `tc: qdiscs`, ...). */
+export function tracedTc(tc: Tc, tracer: Tracer): Tc {
+  return wrapMethods(tc, "tc:", tracer);
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * A stateful fake of `Nft` at chain level, for the plugin's per-pod guard:
- * it understands `add table`, `add chain` (plain or with a `{ ... }` spec),
+ * it understands `add table`, `delete table`, `add chain` (plain or with a `{ ... }` spec),
  * `flush chain`, `delete chain` and `add rule`, applies a payload all or
  * nothing like a kernel transaction, lists tables the way `nft list table`
  * does, and can be told to fail the next call.
@@ -95,6 +95,8 @@ export class FakeChainNft implements Nft {
       tables.set(key, t);
       return undefined;
     }
+    m = /^delete table (\S+) (\S+)$/.exec(line);
+    if (m) return tables.delete(`${m[1]} ${m[2]}`) ? undefined : "No such file or directory";
     m = /^(add|flush|delete) chain (\S+) (\S+) (\S+)(?: \{ (.*) \})?$/.exec(line);
     if (m) {
       const t = tables.get(`${m[2]} ${m[3]}`);

@@ -1,11 +1,33 @@
 /**
- * Traffic control behind a small interface: apply a list of `tc` commands in
- * one process (`tc -batch -`, each command an argv-like token list, never a
- * shell string) and read back qdiscs and filters as JSON. The plugin's pod
- * bandwidth limits use it; a stateful fake sits beside it.
+ * Traffic control behind a small interface: apply a list of changes (a TBF
+ * at a device's root, an ingress qdisc, a u32 match-all filter redirecting a
+ * device's ingress to another device) and read back qdiscs and filters. The
+ * plugin's pod bandwidth limits use it. The plugin's implementation talks
+ * rtnetlink in-process (netlink/tc_handle.ts, NetlinkTc); ExecTc runs the
+ * same changes as one `tc -batch -` (each command an argv-like token list,
+ * never a shell string) and stays as the reference the OS test compares
+ * with; a stateful fake sits beside them.
  * @module
  */
 import type { Exec } from "./exec.ts";
+
+/** One change to traffic control, named by what it makes. */
+export type TcOp =
+  /** A TBF at the root of `dev` (handle 1:), as `tc ... tbf rate R burst B latency L` makes it. */
+  | {
+    op: "tbf";
+    dev: string;
+    /** Bits per second (tc: `<rate>bit`; the kernel keeps rate / 8 bytes per second). */
+    rateBits: number;
+    /** Bytes. */
+    burst: number;
+    /** Queue length as time, microseconds. */
+    latencyUs: number;
+  }
+  /** The ingress qdisc of `dev` (handle ffff:). */
+  | { op: "ingress"; dev: string }
+  /** A u32 match-all filter on `dev`'s ingress whose mirred action redirects to `to`. */
+  | { op: "redirect"; dev: string; to: string };
 
 /** A qdisc as `tc -j qdisc show` reports it (the fields the plugin reads). */
 export interface TcQdisc {
@@ -24,21 +46,55 @@ export interface TcFilter {
   redirectTo?: string;
 }
 
-/** Traffic control of the caller's network namespace. */
+/** Traffic control of one network namespace (the caller's, for the plugin). */
 export interface Tc {
-  /** Runs the commands in one transaction-less batch; the first failure stops it and throws. */
-  batch(cmds: readonly (readonly string[])[]): Promise<void>;
+  /** Applies the changes in order; the first failure stops and throws a TcError. */
+  apply(ops: readonly TcOp[]): Promise<void>;
   /** Qdiscs of `dev` ([] when it has none or does not exist). */
   qdiscs(dev: string): Promise<TcQdisc[]>;
-  /** Filters of `dev` under the ingress qdisc. */
+  /** Filters of `dev` under the ingress qdisc that redirect somewhere. */
   ingressFilters(dev: string): Promise<TcFilter[]>;
+  /** Releases what the implementation holds (a socket); idempotent. */
+  close(): void;
 }
 
 /** Raised when tc fails. */
 export class TcError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "TcError";
+  }
+}
+
+/** `latencyUs` as a tc time token ("25ms" when whole milliseconds). */
+function timeToken(us: number): string {
+  return us % 1000 === 0 ? `${us / 1000}ms` : `${us}us`;
+}
+
+/** The `tc` command (argv after "tc") making one change. */
+export function tcArgv(op: TcOp): string[] {
+  switch (op.op) {
+    case "tbf":
+      return [
+        ..."qdisc add dev".split(" "),
+        op.dev,
+        ..."root handle 1: tbf rate".split(" "),
+        `${op.rateBits}bit`,
+        "burst",
+        String(op.burst),
+        "latency",
+        timeToken(op.latencyUs),
+      ];
+    case "ingress":
+      return ["qdisc", "add", "dev", op.dev, "ingress"];
+    case "redirect":
+      return [
+        ..."filter add dev".split(" "),
+        op.dev,
+        ..."parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev"
+          .split(" "),
+        op.to,
+      ];
   }
 }
 
@@ -61,17 +117,17 @@ interface RawFilter {
   options?: { actions?: { kind?: string; to_dev?: string }[] };
 }
 
-/** The real tc in the caller's network namespace. */
+/** tc the program in the caller's network namespace: one process per call. */
 export class ExecTc implements Tc {
   readonly #exec: Exec;
   constructor(exec: Exec) {
     this.#exec = exec;
   }
 
-  async batch(cmds: readonly (readonly string[])[]): Promise<void> {
-    if (cmds.length === 0) return;
+  async apply(ops: readonly TcOp[]): Promise<void> {
+    if (ops.length === 0) return;
     const r = await this.#exec.run(["tc", "-batch", "-"], {
-      stdin: renderBatch(cmds),
+      stdin: renderBatch(ops.map(tcArgv)),
       timeoutMs: 10_000,
     });
     if (r.code !== 0) throw new TcError(`Cannot run tc: exit ${r.code}: ${r.stderr.trim()}`);
@@ -103,20 +159,16 @@ export class ExecTc implements Tc {
     }
     return out;
   }
-}
 
-/** Bits or bytes tokens the plugin renders: "1000bit", "125000". */
-function parseRate(tok: string): number {
-  const m = /^(\d+)bit$/.exec(tok);
-  if (!m) throw new TcError(`Cannot run tc: bad rate ${tok}`);
-  return Math.floor(Number(m[1]) / 8);
+  close(): void {}
 }
 
 /**
  * A stateful tc for unit tests: qdiscs and redirect filters per device,
- * changed by the command forms the plugin renders (`qdisc add|del`, `filter
- * add ... mirred egress redirect dev X`), with fault injection. `links`
- * decides whether a device exists (the netlink fake's view).
+ * changed as the kernel changes them (a second root or ingress qdisc is
+ * refused, a filter needs the ingress qdisc), with fault injection. `exists`
+ * decides whether a device exists (the netlink fake's view). `batches` holds
+ * each `apply` call as the tc commands ExecTc would run for it.
  */
 export class FakeTc implements Tc {
   readonly batches: string[][][] = [];
@@ -124,64 +176,68 @@ export class FakeTc implements Tc {
   readonly #filters = new Map<string, TcFilter[]>();
   readonly #exists: (dev: string) => boolean;
   #fail: Error | undefined;
+  #failAt = 0;
 
   constructor(opts: { exists?: (dev: string) => boolean } = {}) {
     this.#exists = opts.exists ?? (() => true);
   }
 
-  /** Makes the next batch throw (once), changing nothing. */
-  failNext(err: Error = new TcError("Cannot run tc: injected")): void {
+  /**
+   * Makes the next `apply` throw once: before any change by default, or
+   * after its first `after` changes went in (a failure half way).
+   */
+  failNext(err: Error = new TcError("Cannot run tc: injected"), after = 0): void {
     this.#fail = err;
+    this.#failAt = after;
   }
 
-  batch(cmds: readonly (readonly string[])[]): Promise<void> {
-    this.batches.push(cmds.map((c) => [...c]));
-    if (this.#fail) {
-      const e = this.#fail;
-      this.#fail = undefined;
-      return Promise.reject(e);
-    }
+  apply(ops: readonly TcOp[]): Promise<void> {
+    this.batches.push(ops.map(tcArgv));
+    const fail = this.#fail;
+    this.#fail = undefined;
     try {
-      renderBatch(cmds);
-      for (const c of cmds) this.#one(c);
+      ops.forEach((op, i) => {
+        if (fail && i === this.#failAt) throw fail;
+        this.#one(op);
+      });
+      if (fail && this.#failAt >= ops.length) throw fail;
     } catch (e) {
       return Promise.reject(e);
     }
     return Promise.resolve();
   }
 
-  #one(c: readonly string[]): void {
-    const dev = c[c.indexOf("dev") + 1]!;
-    if (!this.#exists(dev)) throw new TcError(`Cannot find device "${dev}"`);
-    const qs = this.#qdiscs.get(dev) ?? [];
-    if (c[0] === "qdisc" && c[1] === "add") {
-      const root = c.includes("root");
-      if (qs.some((q) => (root ? q.root : q.kind === "ingress"))) {
-        throw new TcError("Exclusivity flag on, cannot modify.");
-      }
-      if (c.includes("tbf")) {
-        const rate = parseRate(c[c.indexOf("rate") + 1]!);
-        const burst = Number(c[c.indexOf("burst") + 1]);
-        qs.push({ kind: "tbf", handle: "1:", root: true, options: { rate, burst } });
-      } else if (c.includes("ingress")) {
-        qs.push({ kind: "ingress", handle: "ffff:", parent: "ffff:fff1" });
-      } else {
-        throw new TcError(`Cannot run tc: unknown qdisc ${c.join(" ")}`);
-      }
-      this.#qdiscs.set(dev, qs);
-    } else if (c[0] === "qdisc" && c[1] === "del") {
-      const root = c.includes("root");
-      const i = qs.findIndex((q) => (root ? q.root : q.kind === "ingress"));
-      if (i < 0) throw new TcError("Cannot delete qdisc with handle of zero.");
-      qs.splice(i, 1);
-      if (!root) this.#filters.delete(dev);
-    } else if (c[0] === "filter" && c[1] === "add") {
+  #one(op: TcOp): void {
+    if (!this.#exists(op.dev)) throw new TcError(`Cannot find device "${op.dev}"`);
+    const qs = this.#qdiscs.get(op.dev) ?? [];
+    if (op.op === "redirect") {
       if (!qs.some((q) => q.kind === "ingress")) throw new TcError("Parent Qdisc doesn't exists.");
-      const to = c[c.lastIndexOf("dev") + 1]!;
-      this.#filters.set(dev, [...(this.#filters.get(dev) ?? []), { kind: "u32", redirectTo: to }]);
-    } else {
-      throw new TcError(`Cannot run tc: unknown command ${c.join(" ")}`);
+      if (!this.#exists(op.to)) throw new TcError(`Cannot find device "${op.to}"`);
+      const fs = this.#filters.get(op.dev) ?? [];
+      this.#filters.set(op.dev, [...fs, { kind: "u32", redirectTo: op.to }]);
+      return;
     }
+    const root = op.op === "tbf";
+    if (qs.some((q) => (root ? q.root : q.kind === "ingress"))) {
+      throw new TcError("Exclusivity flag on, cannot modify.");
+    }
+    if (op.op === "tbf") {
+      const rate = Math.floor(op.rateBits / 8);
+      if (rate <= 0) throw new TcError(`Cannot add tbf qdisc: rate ${op.rateBits} bit/s`);
+      qs.push({ kind: "tbf", handle: "1:", root: true, options: { rate, burst: op.burst } });
+    } else {
+      qs.push({ kind: "ingress", handle: "ffff:", parent: "ffff:fff1" });
+    }
+    this.#qdiscs.set(op.dev, qs);
+  }
+
+  /** Removes `dev`'s root qdisc or its ingress qdisc (with its filters), as `tc qdisc del` does. */
+  deleteQdisc(dev: string, which: "root" | "ingress"): void {
+    const qs = this.#qdiscs.get(dev) ?? [];
+    const i = qs.findIndex((q) => (which === "root" ? q.root : q.kind === "ingress"));
+    if (i < 0) throw new TcError("Cannot delete qdisc with handle of zero.");
+    qs.splice(i, 1);
+    if (which === "ingress") this.#filters.delete(dev);
   }
 
   /** Forgets a device's qdiscs and filters, as the kernel does when the link is deleted. */
@@ -199,4 +255,6 @@ export class FakeTc implements Tc {
     if (!this.#exists(dev)) return Promise.resolve([]);
     return Promise.resolve((this.#filters.get(dev) ?? []).map((f) => ({ ...f })));
   }
+
+  close(): void {}
 }

@@ -10,12 +10,16 @@ import { RealExec } from "../../system/exec.ts";
 import { ExecNftJson } from "../../system/nft_json.ts";
 import { RealFileSystem } from "../../system/fs.ts";
 import { FfiNetlink } from "../../system/netlink/mod.ts";
+import { type Libc, openLibc } from "../../system/netlink/libc.ts";
+import { monitorNftables } from "../../system/netlink/nft_monitor.ts";
+import { XtablesInfo } from "../../system/netlink/xtables_info.ts";
+import { familyOf } from "../../net/mod.ts";
 import { createDatastore } from "../../datastore/mod.ts";
 import type { AgentConfig } from "./agent_config.ts";
 import { ConfigError, parseConfig } from "./config.ts";
 import { commandHelp, usage } from "./options.ts";
 import { datastoreOptions } from "./datastore_options.ts";
-import { createFirewallDriver } from "../firewall/mod.ts";
+import { createFirewallDriver, type LegacyTables, watchFirewall } from "../firewall/mod.ts";
 import { createLogger, Metrics } from "../observe/mod.ts";
 import { runAgent } from "./run.ts";
 import { parsePolicyArgs, POLICY_USAGE, policyExplain } from "./policy_command.ts";
@@ -25,6 +29,31 @@ import { type CommandDeps, installCommand, statusCommand, uninstallCommand } fro
 const enc = new TextEncoder();
 const out = (s: string) => Deno.stdout.writeSync(enc.encode(s));
 const err = (s: string) => Deno.stderr.writeSync(enc.encode(s));
+
+/** The kernel side of the firewall watch: nftables notifications, legacy table fingerprints. */
+function firewallWatchDeps(libc: Libc, cfg: AgentConfig) {
+  const families = [...new Set(cfg.clusterCidrs.map(familyOf))];
+  return {
+    retryMinMs: cfg.retryMinMs,
+    retryMaxMs: cfg.retryMaxMs,
+    monitorNft: (o: Parameters<Parameters<typeof watchFirewall>[0]["monitorNft"]>[0]) =>
+      monitorNftables(libc, o),
+    openLegacy: (): LegacyTables => {
+      const infos: XtablesInfo[] = [];
+      try {
+        for (const f of families) infos.push(new XtablesInfo(libc, f));
+      } catch (e) {
+        for (const i of infos) i.close();
+        throw e;
+      }
+      return {
+        read: () =>
+          infos.map((i) => `${i.fingerprint("filter")}:${i.fingerprint("nat")}`).join("/"),
+        close: () => infos.forEach((i) => i.close()),
+      };
+    },
+  };
+}
 
 /** "hostgate" beside this program: the compiled binary's dir, or the bundle's. */
 function defaultPluginSrc(): string {
@@ -63,7 +92,8 @@ async function main(argv: string[]): Promise<number> {
   const exec = new RealExec();
   const fs = new RealFileSystem();
   const clock = new RealClock();
-  const netlink = new FfiNetlink();
+  const libc = openLibc();
+  const netlink = new FfiNetlink(libc);
   const openDatastore = () =>
     createDatastore(
       datastoreOptions({ ...cfg, networkPolicy: cfg.command === "run" && cfg.networkPolicy }, log),
@@ -77,11 +107,20 @@ async function main(argv: string[]): Promise<number> {
     };
     Deno.addSignalListener("SIGTERM", stop);
     Deno.addSignalListener("SIGINT", stop);
+    const firewall = await createFirewallDriver(cfg.firewallBackend, exec);
     await runAgent({
       config: cfg,
       netlink,
       datastore: await openDatastore(),
-      firewall: await createFirewallDriver(cfg.firewallBackend, exec),
+      firewall,
+      watchFirewall: (o) =>
+        watchFirewall({
+          ...o,
+          ...firewallWatchDeps(libc, cfg),
+          backend: firewall.name,
+          clock,
+          log,
+        }),
       fs,
       clock,
       log,

@@ -59,6 +59,11 @@ export interface RunDeps {
   nft?: NftJson;
   /** Directory watches for the conflist and plugin; none when absent (unit tests). */
   openWatch?: OpenWatch;
+  /**
+   * Watches the agent's firewall rules (firewall_watch.ts), calling `fire`
+   * when they may have changed; none when absent (unit tests).
+   */
+  watchFirewall?: (o: { signal: AbortSignal; fire: () => void }) => Promise<void>;
 }
 
 /** Wait between attempts to open the health listener when its port is taken. */
@@ -154,6 +159,13 @@ export async function runAgent(d: RunDeps): Promise<void> {
           log,
         }));
       }
+    }
+    if (d.watchFirewall) {
+      const fire = () => {
+        reconciler.rulesChanged();
+        waker.fire();
+      };
+      tasks.push(d.watchFirewall({ signal: inner.signal, fire }));
     }
     tasks.push(monitor(d, inner.signal, {
       fire: () => waker.fire(),

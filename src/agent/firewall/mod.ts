@@ -33,4 +33,11 @@ export {
   NftDriver,
   NoFirewall,
 } from "./firewall_sync.ts";
+export {
+  type FirewallWatchOptions,
+  LEGACY_POLL_MS,
+  type LegacyTables,
+  nftEventWantsPass,
+  watchFirewall,
+} from "./firewall_watch.ts";
 export { guardRules, renderVxlanGuard, VXLAN_CHAIN, type VxlanGuard } from "./vxlan_guard.ts";

@@ -4,10 +4,12 @@
  * written atomically (temp + rename); `<dir>/claims/`, the ownership record
  * (claims.ts); and `<dir>/lock`, an flock taken around every write so two
  * agents allocating at once can never pick one subnet. Changes are seen
- * through a directory watch (inotify) plus a periodic rescan as a safety net
- * for missed events. A missing or unreadable folder is a fault, never an
- * empty cluster: the last good snapshot stays, health says degraded and not
- * authoritative, and the folder is polled until it is back.
+ * through a directory watch (inotify) plus a slow periodic rescan (60 s) as a
+ * safety net for missed events. A missing or unreadable folder is a fault,
+ * never an empty cluster: the last good snapshot stays, health says degraded
+ * and not authoritative, the watch is dropped (it may follow the old folder
+ * elsewhere), and the folder is polled until it is back, when the watch is
+ * opened on it again.
  * @module
  */
 
@@ -33,8 +35,11 @@ import {
 import { notifyListener } from "../node_cache.ts";
 import { assignSubnets, type Family, parseClusterCidrs } from "../subnets.ts";
 
-/** How often the directory is read in full besides its change notifications. */
-const DEFAULT_RESCAN_INTERVAL_MS = 5000;
+/**
+ * How often the directory is read in full besides its change notifications:
+ * only a net under missed events (an idle store costs nothing between them).
+ */
+export const DEFAULT_RESCAN_INTERVAL_MS = 60_000;
 import {
   type Claims,
   ownedBy,
@@ -76,7 +81,7 @@ export interface FileDatastoreOptions extends NodeEntryOptions {
   nodePrefixLengthV6?: number;
   /** Directory watch; default `denoWatchDir`. Unit tests pass a fake. */
   watchDir?: WatchDir;
-  /** Rescan period in ms, the net under missed watch events; default 5000, 0 disables. */
+  /** Rescan period in ms, the net under missed watch events; default 60 s, 0 disables. */
   rescanIntervalMs?: number;
   /** Log sink (stderr by default). */
   log?: (msg: string) => void;
@@ -530,6 +535,9 @@ export class FileDatastore implements Datastore {
       this.#log(`hostgate datastore file: ${msg}; keeping the last node list`);
       this.#notify();
     }
+    // A watch on a folder renamed away keeps following it; one on a deleted folder is dead.
+    // Either way, the watch is opened again on the path once the folder reads again.
+    this.#closeWatch();
     if (this.#faultTimer === undefined && !this.#closed && this.#onChange) {
       this.#faultTimer = setTimeout(() => {
         this.#faultTimer = undefined;

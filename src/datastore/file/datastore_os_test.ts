@@ -431,3 +431,34 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "file: a folder deleted and made anew is watched again (no rescan timer)",
+  TEMP_DIR,
+  async () => {
+    await withDir(async (dir) => {
+      const a = store(dir, { rescanIntervalMs: 0 });
+      try {
+        await a.register({ name: "a", addresses: ["10.0.0.1"] });
+        await a.start(() => {});
+        const saved = await Deno.readTextFile(`${dir}/nodes/a.json`);
+        await Deno.rename(`${dir}/nodes`, `${dir}/nodes.old`);
+        await until("the fault", () => !a.health().connected);
+        // A restore: a new folder (new inode) with the entry; the old one stays elsewhere.
+        await Deno.mkdir(`${dir}/nodes.new`);
+        await Deno.writeTextFile(`${dir}/nodes.new/a.json`, saved);
+        await Deno.rename(`${dir}/nodes.new`, `${dir}/nodes`);
+        await until("the recovery", () => a.health().connected);
+        // Only a watch on the new folder can see this (the rescan timer is off).
+        await writeNodeEntry({ name: "b", podCidrs: ["10.244.7.0/24"], addresses: ["10.0.0.2"] }, {
+          dir,
+        });
+        await until("b through the watch", () => a.nodes().some((n) => n.name === "b"));
+        await Deno.writeTextFile(`${dir}/nodes.old/ghost.json`, saved.replace('"a"', '"ghost"'));
+        assert.deepEqual(a.nodes().map((n) => n.name), ["a", "b"], "the old folder is not read");
+      } finally {
+        await a.close();
+      }
+    });
+  },
+);

@@ -2,7 +2,7 @@
  * NetworkPolicy inputs from a folder (`<dir>/policy/`): YAML or JSON files
  * holding NetworkPolicy, Pod and Namespace objects (several documents per
  * file, or a `kind: List`), the same objects `kubectl get -o yaml` prints.
- * The folder is re-read whole on every change (inotify) and on a timer; a
+ * The folder is re-read whole on every change (inotify) and every 60 s; a
  * file that cannot be parsed keeps the last good snapshot of that file, so
  * a half-written edit never opens a hole in policy.
  * @module
@@ -16,6 +16,11 @@ import type { DirWatch, WatchDir } from "./datastore.ts";
 
 const denoWatchDir: WatchDir = (path) => Deno.watchFs(path, { recursive: false });
 
+/** The full re-read besides the watch: a net under missed events only. */
+const DEFAULT_RESCAN_INTERVAL_MS = 60_000;
+/** Wait before watching a folder that went missing again. */
+const WATCH_RETRY_MS = 1_000;
+
 /** The folder of policy objects inside a file datastore directory. */
 export function policyDir(dir: string): string {
   return `${dir}/policy`;
@@ -27,7 +32,7 @@ export interface FilePolicySourceOptions {
   dir: string;
   fs?: FileSystem;
   watchDir?: WatchDir;
-  /** Rescan period in ms; default 5000, 0 disables. */
+  /** Rescan period in ms (a net under missed events); default 60 s, 0 disables. */
   rescanIntervalMs?: number;
   log?: (msg: string) => void;
 }
@@ -63,6 +68,7 @@ export class FilePolicySource implements PolicySource {
   #watch: DirWatch | undefined;
   #loop: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #retry: ReturnType<typeof setTimeout> | undefined;
   #scan: Promise<void> | undefined;
   #again = false;
   #closed = false;
@@ -78,7 +84,7 @@ export class FilePolicySource implements PolicySource {
     await this.#fs.mkdirp(policyDir(this.#o.dir));
     await this.rescan();
     this.#openWatch();
-    const every = this.#o.rescanIntervalMs ?? 5000;
+    const every = this.#o.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS;
     if (every > 0) {
       this.#timer = setInterval(() => {
         if (!this.#watch) this.#openWatch();
@@ -157,22 +163,38 @@ export class FilePolicySource implements PolicySource {
     try {
       w = (this.#o.watchDir ?? denoWatchDir)(policyDir(this.#o.dir));
     } catch {
-      return; // the rescan timer reopens it
+      this.#retryWatch(); // the folder is missing: look again soon
+      return;
     }
     this.#watch = w;
     this.#loop = (async () => {
       try {
         for await (const _ of w) void this.rescan();
       } catch {
-        // reopened by the timer
+        // reopened below
       }
-      if (this.#watch === w) this.#watch = undefined;
+      if (this.#watch === w) {
+        this.#watch = undefined;
+        this.#retryWatch(); // the folder went (or moved): follow the path, not the old folder
+      }
     })();
+  }
+
+  /** Reopens the watch (and reads the folder) after WATCH_RETRY_MS, until it opens. */
+  #retryWatch(): void {
+    if (this.#closed || this.#retry !== undefined) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (this.#closed || this.#watch) return;
+      this.#openWatch();
+      if (this.#watch) void this.rescan();
+    }, WATCH_RETRY_MS);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    clearTimeout(this.#retry);
     const w = this.#watch;
     this.#watch = undefined;
     try {

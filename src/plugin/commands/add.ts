@@ -1,6 +1,6 @@
 /**
  * ADD: wire one pod, routed (wiring/routed.ts) or onto the node's bridge
- * (ensure.ts), with its anti-spoofing guard (guard/). A chain of idempotent
+ * (ensure.ts), with its anti-spoofing guard (guard/: set elements, in-process). A chain of idempotent
  * ensure* steps; once IPAM has handed out an address every later failure rolls back
  * (veth removed, address released), so a failed ADD leaves nothing behind.
  * @module
@@ -21,7 +21,7 @@ import {
   gatewaysOf,
   type VethRequest,
 } from "../ensure.ts";
-import { applyGuard, guardNftOf, type GuardSpec, removeGuards } from "../guard/mod.ts";
+import { applyGuard, guardDepsOf, type GuardSpec, removeGuard } from "../guard/mod.ts";
 import {
   configureRoutedPod,
   ensureForwarding,
@@ -104,19 +104,9 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
       }
       : undefined;
     try {
-      // The one nft spawn runs beside the kernel steps below (the pod runs nothing before
-      // ADD returns); a kernel that refuses a chain for a device not yet there gets it again.
-      const guarding = guard
-        ? applyGuard(guardNftOf(deps), guard).then(() => undefined, (e: unknown) => e)
-        : Promise.resolve(undefined);
-      let result: CniResult;
-      try {
-        result = wire({ ctx, host, pod, bridge, hostName, alloc, podMac });
-      } catch (e) {
-        await guarding; // finished before the rollback removes the chain
-        throw e;
-      }
-      if (guard && await guarding) await applyGuard(guardNftOf(deps), guard);
+      const result = wire({ ctx, host, pod, bridge, hostName, alloc, podMac });
+      // The pod runs nothing before ADD returns: its elements go in after the veth exists.
+      if (guard) await applyGuard(guardDepsOf(deps), guard, conf.mode);
       // hostPorts and bandwidth (capabilities): their code loads only when asked for.
       if (wantsRecord(conf.runtime)) {
         const { addFeatures } = await import("../features.ts");
@@ -134,7 +124,7 @@ export async function cmdAdd(ctx: CommandContext): Promise<CniResult> {
       log.warn("ADD failed, rolling back", { error: messageOf(e) });
       rollbackVeth(ctx, { host, hostName });
       if (guard) {
-        await removeGuards(guardNftOf(deps), [hostName]).catch((r) =>
+        await removeGuard(guardDepsOf(deps), guard, conf.mode).catch((r) =>
           log.error("rollback: cannot remove anti-spoofing", { error: messageOf(r) })
         );
       }

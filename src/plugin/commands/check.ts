@@ -13,7 +13,7 @@ import { messageOf, step } from "../failure.ts";
 import { canonicalCidr, canonicalIp, familyOf, splitCidr } from "../ip.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
 import { openPodNetns } from "./add.ts";
-import { checkGuard, guardNftOf } from "../guard/mod.ts";
+import { checkGuard, guardDepsOf } from "../guard/mod.ts";
 import { hostCidr, isPodRoute } from "../wiring/routed.ts";
 import { readRecord, recordPath, stateDirOf, wantsRecord } from "../pod_record.ts";
 
@@ -139,9 +139,9 @@ export async function cmdCheck(ctx: CommandContext): Promise<void> {
     const spec = { hostVeth: hostName, containerId: ctx.env.containerId, ifname: ctx.env.ifname };
     let problem: string | undefined;
     try {
-      problem = await checkGuard(guardNftOf(ctx.deps), { ...spec, mac, ips });
+      problem = await checkGuard(guardDepsOf(ctx.deps), { ...spec, mac, ips }, ctx.conf.mode);
     } catch (e) {
-      throw mismatch(`cannot read the anti-spoofing table: ${messageOf(e)}`);
+      throw mismatch(`cannot read the anti-spoofing sets: ${messageOf(e)}`);
     }
     if (problem) throw mismatch(problem);
   }

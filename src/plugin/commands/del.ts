@@ -10,7 +10,7 @@ import { NotFoundError } from "../../system/netlink/errors.ts";
 import type { NetlinkHandle } from "../../system/netlink/types.ts";
 import type { DelContext } from "../deps.ts";
 import { messageOf, toCniError } from "../failure.ts";
-import { guardNftOf, removeGuards } from "../guard/mod.ts";
+import { guardDepsOf, type GuardRemoval, removeGuard } from "../guard/mod.ts";
 import { hostVethName, ipamOwner } from "../names.ts";
 import { readRecord, recordPath, stateDirOf } from "../pod_record.ts";
 
@@ -55,6 +55,26 @@ function deletePodVeth(ctx: DelContext): void {
 }
 
 export type { DelContext };
+
+/**
+ * What DEL knows of the guard's keys: the pod's MAC and addresses from
+ * prevResult (the runtime passes ADD's result), trusted only when it names
+ * this attachment's host veth; otherwise the guard is found by host veth.
+ */
+export function guardRemovalOf(ctx: DelContext, hostVeth: string): GuardRemoval {
+  const out: GuardRemoval = { hostVeth, containerId: ctx.env.containerId, ifname: ctx.env.ifname };
+  const prev = ctx.conf.prevResult;
+  if (!prev || !prev.interfaces.some((i) => i.name === hostVeth && i.sandbox === undefined)) {
+    return out;
+  }
+  const index = prev.interfaces.findIndex((i) =>
+    i.name === ctx.env.ifname && i.sandbox !== undefined && i.mac
+  );
+  if (index < 0) return out;
+  const ips = prev.ips.filter((ip) => ip.interface === index).map((ip) => ip.address);
+  if (ips.length === 0) return out;
+  return { ...out, mac: prev.interfaces[index]!.mac!, ips };
+}
 
 type Removal = { removed: boolean } | { error: unknown };
 
@@ -105,9 +125,12 @@ export async function cmdDel(ctx: DelContext): Promise<void> {
   const hostName = hostVethName(ctx.env.containerId, ctx.env.ifname);
   const features = startFeatureRemoval(ctx, hostName);
   const removal = startHostRemoval(ctx, hostName);
-  // The guard chain outlives its veth on this kernel: removed by name, beside the rest.
+  // The guard's elements are keyed by the veth's name and outlive it: removed beside the rest.
   const unguarding = ctx.conf.antiSpoofing
-    ? removeGuards(guardNftOf(ctx.deps), [hostName]).then(() => undefined, (e: unknown) => e)
+    ? removeGuard(guardDepsOf(ctx.deps), guardRemovalOf(ctx, hostName), ctx.conf.mode).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     : Promise.resolve(undefined);
   let ipamFailure: CniError | undefined;
   try {

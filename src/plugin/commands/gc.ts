@@ -10,7 +10,7 @@ import { CniCode, CniError } from "../../errors.ts";
 import { NotFoundError } from "../../system/netlink/errors.ts";
 import type { CommandContext } from "../deps.ts";
 import { toCniError } from "../failure.ts";
-import { guardNftOf, listGuards, removeGuards } from "../guard/mod.ts";
+import { gcGuards, guardDepsOf } from "../guard/mod.ts";
 import { HOST_VETH_PATTERN, hostVethName } from "../names.ts";
 import { listRecords, stateDirOf } from "../pod_record.ts";
 
@@ -60,11 +60,10 @@ export async function cmdGc(ctx: CommandContext): Promise<void> {
   }
   if (ctx.conf.antiSpoofing) {
     try {
-      const stale = (await listGuards(guardNftOf(ctx.deps))).filter((n) => !keep.has(n));
-      await removeGuards(guardNftOf(ctx.deps), stale);
-      if (stale.length > 0) ctx.log.info("GC: removed stale guards", { chains: stale.join(",") });
+      const stale = await gcGuards(guardDepsOf(ctx.deps), keep);
+      if (stale.length > 0) ctx.log.info("GC: removed stale guards", { veths: stale.join(",") });
     } catch (e) {
-      failures.push(toCniError(e, "collect anti-spoofing chains"));
+      failures.push(toCniError(e, "collect anti-spoofing elements"));
     }
   }
   // hostPorts, IFBs and records of stale pods (also nft elements whose record was lost).

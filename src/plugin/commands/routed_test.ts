@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
 import { HOSTGATE_ROUTE_PROTOCOL } from "../../system/netlink/mod.ts";
-import { GUARD_TABLE } from "../guard/mod.ts";
+import { linkLocalOf, renderGuardDefinition } from "../guard/mod.ts";
+import { guardElements } from "../guard/testing.ts";
 import { hostVethName } from "../names.ts";
 import { harness, invoke, netconf } from "../testing.ts";
 
 const POD = "/run/netns/pod1";
+const POD2 = "/run/netns/pod2";
 const ROUTED = netconf({ mode: "routed" });
+const GUARDED = { table: "hostgate-guard", set: "guarded" } as const;
+const EMPTY_FIVE = { guarded: [], macs: [], addr4: [], addr6: [], nd6: [] };
+const EMPTY_THREE = { guarded: [], macs: [], addr4: [] };
 
 Deno.test("routed ADD: no bridge, /32 and /128 with link-local gateways, host routes tagged 151", async () => {
-  const h = harness({ ipam: { v4: "10.22.0", v6: "fd00:22::" } });
+  const h = harness({ ipam: { v4: "10.22.0", v6: "fd00:22::" }, pods: [POD, POD2] });
   const r = await invoke(h, "ADD", { conf: ROUTED });
   assert.equal(r.exitCode, 0, r.stdout);
   const hostName = hostVethName("ctr1", "eth0");
@@ -53,11 +58,31 @@ Deno.test("routed ADD: no bridge, /32 and /128 with link-local gateways, host ro
     { address: "10.22.0.2/32", gateway: "169.254.1.1", interface: 1 },
     { address: "fd00:22::2/128", gateway: "fe80::1", interface: 1 },
   ]);
-  // One nft spawn, guarding exactly this pod's MAC and addresses.
+  // The first pod defines the tables (one nft); its guard is elements: this pod's MAC and
+  // addresses, keyed by its host veth, in the inet and arp tables.
+  assert.deepEqual(h.guardNft.payloads, [renderGuardDefinition("routed")]);
+  const ll = linkLocalOf(eth0.mac);
+  assert.deepEqual(guardElements(h.guardSets, "inet"), {
+    guarded: [hostName],
+    macs: [`${hostName} . ${eth0.mac}`],
+    addr4: [`${hostName} . 10.22.0.2`],
+    addr6: [`${hostName} . fd00:22::2`],
+    nd6: [`${hostName} . ${ll}`, `${hostName} . fd00:22::2`].sort(),
+  });
+  assert.deepEqual(guardElements(h.guardSets, "arp"), {
+    guarded: [hostName],
+    macs: [`${hostName} . ${eth0.mac}`],
+    addr4: [`${hostName} . 10.22.0.2`],
+  });
+  assert.deepEqual(guardElements(h.guardSets, "bridge"), {});
+  assert.deepEqual(h.guardSets.elements({ ...GUARDED, family: "inet" })!.map((e) => e.comment), [
+    "hostgate: ctr1 eth0",
+  ]);
+  // A second pod is one element batch, no nft.
+  const h2 = await invoke(h, "ADD", { conf: ROUTED, containerId: "ctr2", netns: POD2 });
+  assert.equal(h2.exitCode, 0, h2.stdout);
   assert.equal(h.guardNft.payloads.length, 1);
-  assert.ok(h.guardNft.payloads[0]!.includes(`ether saddr != ${eth0.mac} drop`));
-  assert.ok(h.guardNft.payloads[0]!.includes("ip saddr 10.22.0.2 accept"));
-  assert.deepEqual(h.guardNft.chains(GUARD_TABLE.family, GUARD_TABLE.name), [hostName]);
+  assert.equal(h.guardSets.elements({ ...GUARDED, family: "arp" })!.length, 2);
 });
 
 Deno.test("routed CHECK passes, then fails on a missing host route and on a missing guard", async () => {
@@ -69,13 +94,22 @@ Deno.test("routed CHECK passes, then fails on a missing host route and on a miss
   assert.equal(ok.exitCode, 0, ok.stdout);
 
   const hostName = hostVethName("ctr1", "eth0");
-  await h.guardNft.apply(
-    `add table netdev hostgate-guard\nflush chain netdev hostgate-guard ${hostName}\n` +
-      `delete chain netdev hostgate-guard ${hostName}\n`,
-  );
+  const ref = { family: "arp", table: "hostgate-guard", set: "addr4" } as const;
+  await h.guardSets.apply([{ op: "delete", ...ref, key: h.guardSets.elements(ref)![0]!.key }]);
   const noGuard = await invoke(h, "CHECK", { conf });
   assert.equal(noGuard.json!["code"], 103);
-  assert.match(String(noGuard.json!["msg"]), /anti-spoofing .* is missing/);
+  assert.equal(
+    noGuard.json!["msg"],
+    `Cannot confirm attachment: anti-spoofing of ${hostName}: ${hostName} . 10.22.0.2 ` +
+      "is missing from " +
+      "set arp hostgate-guard addr4",
+  );
+  h.guardSets.deleteTable("inet", "hostgate-guard");
+  const noTable = await invoke(h, "CHECK", { conf });
+  assert.match(
+    String(noTable.json!["msg"]),
+    /anti-spoofing set inet hostgate-guard macs is missing/,
+  );
 
   const host = h.netlink.open();
   const route = host.listRoutes({ family: 4 }).find((r) => r.dst === "10.22.0.2/32")!;
@@ -95,17 +129,18 @@ Deno.test("routed DEL removes veth, routes, guard and reservation; repeated DEL 
   const node = h.netlink.snapshot("");
   assert.ok(!node.links.some((l) => l.name.startsWith("hg")));
   assert.ok(!node.routes.some((r) => r.protocol === HOSTGATE_ROUTE_PROTOCOL));
-  assert.deepEqual(h.guardNft.chains(GUARD_TABLE.family, GUARD_TABLE.name), []);
+  assert.deepEqual(guardElements(h.guardSets, "inet"), EMPTY_FIVE);
+  assert.deepEqual(guardElements(h.guardSets, "arp"), EMPTY_THREE);
   assert.equal(h.ipam.held.size, 0);
 });
 
 Deno.test("routed ADD: a failed nft rolls back veth, routes, guard and address", async () => {
   const h = harness();
   h.guardNft.failNext();
-  h.guardNft.failNext();
   const r = await invoke(h, "ADD", { conf: ROUTED });
   assert.equal(r.exitCode, 1);
   assert.match(String(r.json!["msg"]), /Cannot install anti-spoofing/);
+  assert.equal(h.guardSets.hasTableSync("inet", "hostgate-guard"), false);
   const node = h.netlink.snapshot("");
   assert.ok(!node.links.some((l) => l.name.startsWith("hg")));
   assert.ok(!node.routes.some((rt) => rt.protocol === HOSTGATE_ROUTE_PROTOCOL));
@@ -130,7 +165,8 @@ Deno.test("ADD with antiSpoofing false spawns no nft; GC removes stale guards an
   const names = h.netlink.snapshot("").links.map((l) => l.name);
   assert.ok(names.includes(hostVethName("ctr1", "eth0")));
   assert.ok(!names.includes(hostVethName("ctr2", "eth0")));
-  assert.deepEqual(h.guardNft.chains(GUARD_TABLE.family, GUARD_TABLE.name), []);
+  assert.deepEqual(guardElements(h.guardSets, "inet"), EMPTY_FIVE);
+  assert.deepEqual(guardElements(h.guardSets, "arp"), EMPTY_THREE);
 });
 
 Deno.test("config: mode must be routed or bridge, antiSpoofing a boolean (code 7 naming the key)", async () => {
@@ -141,4 +177,35 @@ Deno.test("config: mode must be routed or bridge, antiSpoofing a boolean (code 7
   const bad2 = await invoke(h, "ADD", { conf: netconf({ antiSpoofing: "yes" }) });
   assert.equal(bad2.json!["code"], 7);
   assert.match(String(bad2.json!["msg"]), /antiSpoofing/);
+});
+
+Deno.test("DEL takes the guard's keys from prevResult (one batch, no listing); without it, sweeps", async () => {
+  for (const withPrev of [true, false]) {
+    const h = harness();
+    const add = await invoke(h, "ADD", { conf: ROUTED });
+    assert.equal(add.exitCode, 0, add.stdout);
+    const calls = h.guardSets.calls.length;
+    const conf = withPrev ? { ...ROUTED, prevResult: add.json } : ROUTED;
+    const del = await invoke(h, "DEL", { conf });
+    assert.equal(del.exitCode, 0, del.stdout);
+    const methods = h.guardSets.calls.slice(calls).map((c) => c.method);
+    if (withPrev) assert.deepEqual(methods, ["apply"]);
+    else assert.ok(methods.includes("list") && methods.at(-1) === "apply", methods.join());
+    assert.deepEqual(guardElements(h.guardSets, "inet"), EMPTY_FIVE, `prevResult ${withPrev}`);
+    assert.deepEqual(guardElements(h.guardSets, "arp"), EMPTY_THREE, `prevResult ${withPrev}`);
+  }
+});
+
+Deno.test("bridge mode guards in the bridge table only; DEL with no table anywhere creates none", async () => {
+  const h = harness();
+  const add = await invoke(h, "ADD", { conf: netconf({}) });
+  assert.equal(add.exitCode, 0, add.stdout);
+  const hostName = hostVethName("ctr1", "eth0");
+  assert.deepEqual(guardElements(h.guardSets, "bridge").guarded, [hostName]);
+  assert.equal(h.guardSets.hasTableSync("inet", "hostgate-guard"), false);
+  h.guardSets.deleteTable("bridge", "hostgate-guard");
+  const del = await invoke(h, "DEL", { conf: netconf({}) });
+  assert.equal(del.exitCode, 0, del.stdout);
+  assert.equal(h.guardSets.hasTableSync("bridge", "hostgate-guard"), false);
+  assert.equal(h.guardNft.payloads.length, 1, "only ADD's definition");
 });

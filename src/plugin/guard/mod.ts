@@ -1,7 +1,10 @@
 /**
- * Anti-spoofing per pod: pure payload rendering (render.ts) and the few nft
- * calls that apply, check and remove it (guard.ts).
+ * Anti-spoofing per pod: a fixed shared ruleset (render.ts), the pod's set
+ * elements (elements.ts), their effects (guard.ts) and the removal of the
+ * per-veth chains of earlier versions (legacy.ts).
  * @module
  */
 export * from "./render.ts";
+export * from "./elements.ts";
+export * from "./legacy.ts";
 export * from "./guard.ts";

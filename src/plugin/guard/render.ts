@@ -1,62 +1,163 @@
 /**
- * Anti-spoofing per pod, as pure nft payloads (golden-tested in testdata/).
+ * Anti-spoofing per pod, as a fixed ruleset plus per-pod set elements. Pure.
  *
- * Table ownership: the plugin owns `table netdev hostgate-guard` alone, one
- * base chain per attachment, named after the host veth (`hg` + 12 hex) and
- * hooked on that veth's ingress, so it sees every frame the pod sends before
- * the bridge (bridge mode) or the routing code (routed mode) does: one
- * mechanism for both modes. The agent's `inet hostgate` (FORWARD/MASQUERADE,
- * hostPort, bandwidth) and `inet hostgate-policy` (NetworkPolicy, which keys
- * on pod source addresses and relies on this table) are other tables; nothing
- * here reads or writes them.
+ * Table ownership: the plugin owns `hostgate-guard` in the families below
+ * and nothing else there. The tables are the same on every node and never
+ * change per pod: a pod is guarded by elements (its host veth, MAC and
+ * addresses) written in-process over nfnetlink (elements.ts), so ADD and DEL
+ * spawn no `nft` and (un)register no base chain. The definition is installed
+ * with `nft -f -` only when an element write finds a table or set missing;
+ * it is idempotent (add table/set/chain, flush chain, add rule, in one
+ * transaction; sets are never flushed), so racing first ADDs are safe.
  *
- * What a pod may send (policy drop for the rest): frames from its own MAC
- * only; IPv4 from its own addresses; ARP whose sender MAC and IP are its own
- * (0.0.0.0 for probes); IPv6 from its own addresses, a link-local or ::
- * (never routed); no router advertisement or redirect; a neighbour
- * advertisement only for its own addresses or its own link-local.
+ * - routed mode: `inet hostgate-guard` (IPv4/IPv6 at prerouting, before
+ *   routing) and `arp hostgate-guard` (ARP reaches the host's arp input).
+ * - bridge mode: `bridge hostgate-guard` (every frame a port sends, at the
+ *   bridge's prerouting, before it is forwarded).
+ *
+ * The agent's `inet hostgate` (FORWARD/MASQUERADE, hostPort, bandwidth) and
+ * `inet hostgate-policy` (NetworkPolicy, which keys on pod source addresses
+ * and relies on this guard) are other tables; nothing here touches them.
+ *
+ * What a guarded pod may send (everything else is dropped): frames from its
+ * own MAC only; IPv4 from its own addresses; ARP whose sender MAC and IP are
+ * its own (0.0.0.0 for probes); IPv6 from its own addresses, a link-local or
+ * :: (never routed); no router advertisement or redirect; a neighbour
+ * advertisement only for its own addresses or its own EUI-64 link-local.
  * @module
  */
-import { familyOf, ipToBigInt } from "../../net/mod.ts";
 import { canonicalIp } from "../ip.ts";
-import { type NftChain, parseNftTable } from "../../system/nft.ts";
+import type { NftFamily } from "../../system/nftables/mod.ts";
+import type { KeyField } from "../../system/nftables/mod.ts";
 
-/** The table the plugin owns. */
-export const GUARD_TABLE = { family: "netdev", name: "hostgate-guard" } as const;
+/** Name of every guard table. */
+export const GUARD_NAME = "hostgate-guard";
 
-/** Priority of the per-pod ingress chains (before anything else on the veth). */
+/** Priority of the guard's base chains (before anything else on that hook). */
 export const GUARD_PRIORITY = -500;
 
-/** Matches a chain name the plugin may have made (a host veth name). */
-export const GUARD_CHAIN_PATTERN = /^hg[0-9a-f]{12}$/;
+/** The wiring modes the guard knows. */
+export type GuardMode = "routed" | "bridge";
 
-/** One attachment's guard. */
-export interface GuardSpec {
-  /** The host veth: chain name and hooked device. */
-  hostVeth: string;
-  containerId: string;
-  ifname: string;
-  /** The pod interface's MAC, lower case. */
-  mac: string;
-  /** The pod's addresses, bare or with a prefix; IPv4 and IPv6. */
-  ips: readonly string[];
+/** The sets of the guard, with their key fields. */
+export const GUARD_SETS = {
+  guarded: ["ifname"],
+  macs: ["ifname", "ether_addr"],
+  addr4: ["ifname", "ipv4_addr"],
+  addr6: ["ifname", "ipv6_addr"],
+  nd6: ["ifname", { raw: 16 }],
+} as const satisfies Record<string, readonly KeyField[]>;
+
+/** A guard set's name. */
+export type GuardSet = keyof typeof GUARD_SETS;
+
+/** One guard table: its family, sets and base chain. */
+export interface GuardTable {
+  family: NftFamily;
+  sets: readonly GuardSet[];
+  hook: "prerouting" | "input";
+  /** The pod chain's rules (without comments), in order. */
+  rules: readonly [rule: string, comment: string][];
 }
 
-const T = `${GUARD_TABLE.family} ${GUARD_TABLE.name}`;
+const MAC_RULE: [string, string] = [
+  "iifname . ether saddr != @macs drop",
+  "hostgate: forged source MAC",
+];
+const ARP_RULES: [string, string][] = [
+  ["iifname . arp saddr ether != @macs drop", "hostgate: ARP with a forged sender MAC"],
+  ["arp saddr ip 0.0.0.0 accept", "hostgate: ARP probe"],
+  ["iifname . arp saddr ip @addr4 accept", "hostgate: ARP for own addresses"],
+];
+const IP_RULES: [string, string][] = [
+  ["iifname . ip saddr @addr4 accept", "hostgate: own IPv4 source"],
+  [
+    "icmpv6 type { nd-router-advert, nd-redirect } drop",
+    "hostgate: no router advertisement or redirect",
+  ],
+  [
+    "icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @nd6 drop",
+    "hostgate: neighbour advertisement for own addresses only",
+  ],
+  ["ip6 saddr { ::, fe80::/10 } accept", "hostgate: IPv6 link-local or unspecified source"],
+  ["iifname . ip6 saddr @addr6 accept", "hostgate: own IPv6 source"],
+];
+const DROP: [string, string] = ["drop", "hostgate: anything else a guarded pod sends"];
 
-/** Text safe inside an nft double-quoted comment (container IDs are already restricted). */
-function safe(s: string): string {
-  return s.replace(/[^A-Za-z0-9_.:\-/ ]/g, "_");
-}
+/** The tables of each mode. */
+export const GUARD_TABLES: Record<GuardMode, readonly GuardTable[]> = {
+  routed: [
+    {
+      family: "inet",
+      sets: ["guarded", "macs", "addr4", "addr6", "nd6"],
+      hook: "prerouting",
+      rules: [MAC_RULE, ...IP_RULES, DROP],
+    },
+    {
+      family: "arp",
+      sets: ["guarded", "macs", "addr4"],
+      hook: "input",
+      rules: [ARP_RULES[0]!, ARP_RULES[1]!, ARP_RULES[2]!, DROP],
+    },
+  ],
+  bridge: [
+    {
+      family: "bridge",
+      sets: ["guarded", "macs", "addr4", "addr6", "nd6"],
+      hook: "prerouting",
+      rules: [MAC_RULE, ...ARP_RULES, ...IP_RULES, DROP],
+    },
+  ],
+};
 
-/** The chain's header, as `nft list` prints it. */
-export function guardHeader(hostVeth: string): string {
-  return `type filter hook ingress device "${hostVeth}" priority ${GUARD_PRIORITY}; policy drop;`;
-}
+/** Every guard table of every mode (GC and DEL without a mode look at all of them). */
+export const ALL_GUARD_TABLES: readonly GuardTable[] = [
+  ...GUARD_TABLES.routed,
+  ...GUARD_TABLES.bridge,
+];
 
-/** The chain's comment (which container it guards). */
-export function guardComment(spec: Pick<GuardSpec, "containerId" | "ifname">): string {
-  return safe(`hostgate: anti-spoofing of container ${spec.containerId} ${spec.ifname}`);
+const SET_TYPES: Record<GuardSet, string> = {
+  guarded: "type ifname",
+  macs: "type ifname . ether_addr",
+  addr4: "type ifname . ipv4_addr",
+  addr6: "type ifname . ipv6_addr",
+  nd6: "typeof iifname . @th,64,128",
+};
+
+const SET_COMMENTS: Record<GuardSet, string> = {
+  guarded: "hostgate: host veths under guard",
+  macs: "hostgate: the MAC of each guarded pod",
+  addr4: "hostgate: the IPv4 addresses of each guarded pod",
+  addr6: "hostgate: the IPv6 addresses of each guarded pod",
+  nd6: "hostgate: neighbour advertisement targets of each guarded pod",
+};
+
+/**
+ * The `nft -f -` payload defining the guard tables of `mode`. Idempotent:
+ * existing tables, sets (and their elements) stay; the chains are emptied and
+ * refilled in the same transaction, so a repeat leaves one copy of each rule.
+ */
+export function renderGuardDefinition(mode: GuardMode): string {
+  const out: string[] = [];
+  for (const t of GUARD_TABLES[mode]) {
+    const T = `${t.family} ${GUARD_NAME}`;
+    out.push(
+      `add table ${T} { comment "hostgate: anti-spoofing of ${mode} pods, owned by the hostgate plugin"; }`,
+    );
+    for (const s of t.sets) {
+      out.push(`add set ${T} ${s} { ${SET_TYPES[s]}; comment "${SET_COMMENTS[s]}"; }`);
+    }
+    out.push(
+      `add chain ${T} ${t.hook} { type filter hook ${t.hook} priority ${GUARD_PRIORITY}; ` +
+        `policy accept; comment "hostgate: frames from guarded host veths go to pod"; }`,
+      `add chain ${T} pod { comment "hostgate: what a guarded pod may send"; }`,
+      `flush chain ${T} ${t.hook}`,
+      `flush chain ${T} pod`,
+      `add rule ${T} ${t.hook} iifname @guarded jump pod comment "hostgate: guarded host veth"`,
+      ...t.rules.map(([r, c]) => `add rule ${T} pod ${r} comment "${c}"`),
+    );
+  }
+  return out.join("\n") + "\n";
 }
 
 /** The pod's EUI-64 link-local address (what the kernel gives its interface). */
@@ -67,107 +168,4 @@ export function linkLocalOf(mac: string): string {
   return canonicalIp(
     `fe80::${h(b[0]!, b[1]!)}:${h(b[2]!, 0xff)}:${h(0xfe, b[3]!)}:${h(b[4]!, b[5]!)}`,
   );
-}
-
-/** An IPv6 address as a 128-bit hex literal (raw payload match of an ND target). */
-export function v6Hex(ip: string): string {
-  return "0x" + ipToBigInt(ip).toString(16).padStart(32, "0");
-}
-
-function set(items: readonly string[]): string {
-  return items.length === 1 ? items[0]! : `{ ${items.join(", ")} }`;
-}
-
-/** The rules of one pod's chain, in order, in the syntax of the payload. */
-export function guardRules(spec: GuardSpec): string[] {
-  const mac = spec.mac.toLowerCase();
-  const bare = spec.ips.map((ip) => canonicalIp(ip.split("/")[0]!));
-  const v4 = bare.filter((ip) => familyOf(ip) === 4);
-  const v6 = bare.filter((ip) => familyOf(ip) === 6);
-  const out = [`ether saddr != ${mac} drop comment "hostgate: forged source MAC"`];
-  if (v4.length > 0) {
-    out.push(
-      `arp saddr ether ${mac} arp saddr ip ${set(["0.0.0.0", ...v4])} accept ` +
-        `comment "hostgate: ARP for own addresses"`,
-      `ip saddr ${set(v4)} accept comment "hostgate: own IPv4 source"`,
-    );
-  }
-  if (v6.length > 0) {
-    const targets = [...v6, linkLocalOf(mac)].map(v6Hex);
-    out.push(
-      `icmpv6 type { nd-router-advert, nd-redirect } drop ` +
-        `comment "hostgate: no router advertisement or redirect"`,
-      `icmpv6 type nd-neighbor-advert @th,64,128 != ${set(targets)} drop ` +
-        `comment "hostgate: neighbour advertisement for own addresses only"`,
-      `ip6 saddr ${set(["::", "fe80::/10", ...v6])} accept ` +
-        `comment "hostgate: own IPv6 source"`,
-    );
-  }
-  return out;
-}
-
-/**
- * The `nft -f -` payload installing one pod's guard. Idempotent and atomic:
- * the chain is created (if absent), emptied, deleted and defined anew in one
- * transaction, so a repeated ADD leaves exactly one copy.
- */
-export function renderGuardAdd(spec: GuardSpec): string {
-  const c = `${T} ${spec.hostVeth}`;
-  const def = `add chain ${c} { ${guardHeader(spec.hostVeth)} comment "${guardComment(spec)}"; }`;
-  const out = [
-    `add table ${T} { comment "hostgate: per-pod anti-spoofing, owned by the hostgate plugin"; }`,
-    def,
-    `flush chain ${c}`,
-    `delete chain ${c}`,
-    def,
-    ...guardRules(spec).map((r) => `add rule ${c} ${r}`),
-  ];
-  return out.join("\n") + "\n";
-}
-
-/**
- * The payload removing the chains `hostVeths` (absent ones included: each is
- * created plain first, so the delete never fails), or "" when none.
- */
-export function renderGuardRemove(hostVeths: readonly string[]): string {
-  if (hostVeths.length === 0) return "";
-  const out = [`add table ${T}`];
-  for (const v of hostVeths) {
-    out.push(`add chain ${T} ${v}`, `flush chain ${T} ${v}`, `delete chain ${T} ${v}`);
-  }
-  return out.join("\n") + "\n";
-}
-
-/** One chain as `nft list table` printed it. */
-export type ListedGuard = NftChain;
-
-/** Parses `nft list table netdev hostgate-guard` into its chains. */
-export function parseGuardTable(text: string | undefined): Map<string, ListedGuard> {
-  return text === undefined ? new Map() : parseNftTable(text).chains;
-}
-
-/**
- * What is wrong with the listed guard of `spec`, or undefined when it is in
- * place: the chain hooked on the veth with policy drop, as many rules as
- * rendered, the forged-MAC rule first and every own address present.
- */
-export function guardProblem(listed: ListedGuard | undefined, spec: GuardSpec): string | undefined {
-  const name = `chain ${GUARD_TABLE.name} ${spec.hostVeth}`;
-  if (!listed) return `anti-spoofing ${name} is missing`;
-  if (listed.header !== guardHeader(spec.hostVeth)) {
-    return `anti-spoofing ${name} is hooked as "${listed.header}"`;
-  }
-  const want = guardRules(spec);
-  if (listed.rules.length !== want.length) {
-    return `anti-spoofing ${name} has ${listed.rules.length} rules, not ${want.length}`;
-  }
-  if (!listed.rules[0]!.startsWith(`ether saddr != ${spec.mac.toLowerCase()} drop`)) {
-    return `anti-spoofing ${name} does not pin MAC ${spec.mac}`;
-  }
-  const text = listed.rules.join("\n");
-  for (const ip of spec.ips) {
-    const bare = canonicalIp(ip.split("/")[0]!);
-    if (!text.includes(bare)) return `anti-spoofing ${name} does not allow ${bare}`;
-  }
-  return undefined;
 }

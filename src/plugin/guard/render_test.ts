@@ -1,16 +1,9 @@
 import assert from "node:assert/strict";
 import { assertGolden } from "../../agent/testing/golden.ts";
-import { FakeChainNft } from "../../system/fake_nft_chains.ts";
-import {
-  GUARD_TABLE,
-  guardProblem,
-  linkLocalOf,
-  parseGuardTable,
-  renderGuardAdd,
-  renderGuardRemove,
-  v6Hex,
-} from "./render.ts";
-import { applyGuard, checkGuard, listGuards, removeGuards } from "./guard.ts";
+import { decodeKey } from "../../system/nftables/mod.ts";
+import { guardOps, hostVethOfKey } from "./elements.ts";
+import { renderLegacyRemove } from "./legacy.ts";
+import { GUARD_TABLES, linkLocalOf, renderGuardDefinition } from "./render.ts";
 
 const DUAL = {
   hostVeth: "hg0123456789ab",
@@ -20,79 +13,88 @@ const DUAL = {
   ips: ["10.22.0.5/32", "fd00:22::5/128"],
 };
 
-Deno.test("guard: dual-stack ADD payload matches its golden file", async () => {
+Deno.test("guard golden: routed definition (inet + arp tables)", async () => {
   // The one testdata/ folder the unit tests may read (deno task golden rewrites it).
-  await assertGolden("guard_dual.nft", renderGuardAdd(DUAL));
+  await assertGolden("guard_routed.nft", renderGuardDefinition("routed"));
 });
 
-Deno.test("guard: v4-only payload has no IPv6 rule, so every IPv6 frame meets policy drop", () => {
-  const p = renderGuardAdd({ ...DUAL, ips: ["10.22.0.5/24"] });
-  assert.ok(p.includes("ip saddr 10.22.0.5 accept"));
-  assert.ok(p.includes("arp saddr ether 02:aa:bb:cc:dd:01 arp saddr ip { 0.0.0.0, 10.22.0.5 }"));
-  assert.ok(!p.includes("ip6"));
-  assert.ok(p.includes("policy drop;"));
+Deno.test("guard golden: bridge definition (bridge table)", async () => {
+  await assertGolden("guard_bridge.nft", renderGuardDefinition("bridge"));
 });
 
-Deno.test("guard: EUI-64 link-local and 128-bit literals", () => {
+Deno.test("guard: the definition is idempotent and never flushes or deletes a set", () => {
+  for (const mode of ["routed", "bridge"] as const) {
+    const p = renderGuardDefinition(mode);
+    assert.ok(!/flush set|delete|destroy/.test(p), mode);
+    assert.ok(p.split("\n").every((l) => l === "" || /^(add|flush chain) /.test(l)), mode);
+    // Everything it makes carries a hostgate comment.
+    for (const l of p.split("\n").filter((l) => l.startsWith("add "))) {
+      assert.match(l, /comment "hostgate: /, l);
+    }
+  }
+});
+
+Deno.test("guard: EUI-64 link-local", () => {
   assert.equal(linkLocalOf("02:aa:bb:cc:dd:01"), "fe80::aa:bbff:fecc:dd01");
-  assert.equal(v6Hex("fd00:22::5"), "0xfd000022000000000000000000000005");
-  assert.equal(v6Hex("fe80::1"), "0xfe800000000000000000000000000001");
+});
+
+Deno.test("guard: a pod's ops per mode, keyed by its host veth, guarded last on add", () => {
+  const add = guardOps(DUAL, "routed", "add");
+  assert.deepEqual(add.map((o) => `${o.family} ${o.set}`), [
+    "inet macs",
+    "inet addr4",
+    "inet addr6",
+    "inet nd6",
+    "inet nd6",
+    "arp macs",
+    "arp addr4",
+    "inet guarded",
+    "arp guarded",
+  ]);
+  assert.ok(
+    add.every((o) => o.table === "hostgate-guard" && hostVethOfKey(o.key) === DUAL.hostVeth),
+  );
+  assert.deepEqual(add.filter((o) => o.comment).map((o) => o.comment), [
+    "hostgate: ctr1 eth0",
+    "hostgate: ctr1 eth0",
+  ]);
+  assert.deepEqual(decodeKey(["ifname", "ether_addr"], add[0]!.key), [
+    DUAL.hostVeth,
+    "02:aa:bb:cc:dd:01",
+  ]);
+  const nd = add.filter((o) => o.set === "nd6").map((o) =>
+    decodeKey(["ifname", "ipv6_addr"], o.key)[1]
+  );
+  assert.deepEqual(nd, ["fd00:22::5", "fe80::aa:bbff:fecc:dd01"]);
+  const del = guardOps(DUAL, "routed", "delete");
+  assert.deepEqual(del.slice(0, 2).map((o) => `${o.op} ${o.family} ${o.set}`), [
+    "delete inet guarded",
+    "delete arp guarded",
+  ]);
+  assert.ok(del.every((o) => o.comment === undefined));
+  const bridge = guardOps({ ...DUAL, ips: ["10.22.0.5/24"] }, "bridge", "add");
+  assert.deepEqual(bridge.map((o) => `${o.family} ${o.set}`), [
+    "bridge macs",
+    "bridge addr4",
+    "bridge nd6",
+    "bridge guarded",
+  ]);
+  assert.equal(GUARD_TABLES.bridge.length, 1);
 });
 
 Deno.test("guard: a comment never carries a quote from the container ID", () => {
-  const p = renderGuardAdd({ ...DUAL, containerId: 'a"b' });
-  assert.ok(p.includes("container a_b eth0"));
+  const [o] = guardOps({ ...DUAL, containerId: 'a"b' }, "bridge", "add").filter((o) => o.comment);
+  assert.equal(o!.comment, "hostgate: a_b eth0");
 });
 
-Deno.test("guard: remove payload creates-then-deletes each chain; nothing for none", () => {
-  assert.equal(renderGuardRemove([]), "");
+Deno.test("guard legacy: remove payload creates-then-deletes each chain; nothing for none", () => {
+  assert.equal(renderLegacyRemove([]), "");
   assert.equal(
-    renderGuardRemove(["hg0123456789ab"]),
+    renderLegacyRemove(["hg0123456789ab"], true),
     "add table netdev hostgate-guard\n" +
       "add chain netdev hostgate-guard hg0123456789ab\n" +
       "flush chain netdev hostgate-guard hg0123456789ab\n" +
-      "delete chain netdev hostgate-guard hg0123456789ab\n",
+      "delete chain netdev hostgate-guard hg0123456789ab\n" +
+      "delete table netdev hostgate-guard\n",
   );
-});
-
-Deno.test("guard: apply twice leaves one chain; CHECK passes, then sees a drift; remove is idempotent", async () => {
-  const nft = new FakeChainNft();
-  await applyGuard(nft, DUAL);
-  await applyGuard(nft, DUAL);
-  assert.deepEqual(nft.chains(GUARD_TABLE.family, GUARD_TABLE.name), [DUAL.hostVeth]);
-  assert.equal(await checkGuard(nft, { ...DUAL, mac: "02:aa:bb:cc:dd:01" }), undefined);
-  assert.match(
-    (await checkGuard(nft, { ...DUAL, mac: "02:aa:bb:cc:dd:02" }))!,
-    /does not pin MAC/,
-  );
-  assert.match((await checkGuard(nft, { ...DUAL, ips: ["10.22.0.6"] }))!, /rules, not|allow/);
-  assert.deepEqual(await listGuards(nft), [DUAL.hostVeth]);
-  await removeGuards(nft, [DUAL.hostVeth]);
-  await removeGuards(nft, [DUAL.hostVeth]);
-  assert.deepEqual(await listGuards(nft), []);
-  assert.match((await checkGuard(nft, DUAL))!, /missing/);
-});
-
-Deno.test("guard: a failed nft is a CniError naming the veth, and changes nothing", async () => {
-  const nft = new FakeChainNft();
-  nft.failNext();
-  await assert.rejects(applyGuard(nft, DUAL), /Cannot install anti-spoofing for hg0123456789ab/);
-  assert.deepEqual(await listGuards(nft), []);
-});
-
-Deno.test("guard: parse keeps header, comment and rules per chain", () => {
-  const text = `table netdev hostgate-guard {
-	comment "x"
-	chain hg0123456789ab {
-		comment "hostgate: anti-spoofing of container c1 eth0"
-		type filter hook ingress device "hg0123456789ab" priority -500; policy drop;
-		ether saddr != 02:00:00:00:00:01 drop comment "hostgate: forged source MAC"
-		ip saddr 10.0.0.2 accept
-	}
-}
-`;
-  const c = parseGuardTable(text).get("hg0123456789ab")!;
-  assert.equal(c.comment, "hostgate: anti-spoofing of container c1 eth0");
-  assert.equal(c.rules.length, 2);
-  assert.match(guardProblem(c, { ...DUAL, mac: "02:00:00:00:00:01", ips: ["10.0.0.2"] })!, /rules/);
 });

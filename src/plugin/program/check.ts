@@ -7,10 +7,17 @@
  */
 import { cmdCheck } from "../commands/check.ts";
 import { FfiNetlink } from "../../system/netlink/ffi_netlink.ts";
+import { NetlinkTc } from "../../system/netlink/tc_handle.ts";
+import { FfiNftSets } from "../../system/nftables/ffi_sets.ts";
 import { run } from "../run.ts";
 import type { Tracer } from "../trace.ts";
 
 /** Runs the call; returns its exit code. */
 export function start(trace: Tracer): Promise<number> {
-  return run(trace, { commands: { CHECK: cmdCheck }, kernel: FfiNetlink });
+  return run(trace, {
+    commands: { CHECK: cmdCheck },
+    kernel: FfiNetlink,
+    sets: FfiNftSets,
+    tc: (libc) => new NetlinkTc({ libc }),
+  });
 }

@@ -7,10 +7,11 @@
  */
 import { cmdGc } from "../commands/gc.ts";
 import { FfiNetlink } from "../../system/netlink/ffi_netlink.ts";
+import { FfiNftSets } from "../../system/nftables/ffi_sets.ts";
 import { run } from "../run.ts";
 import type { Tracer } from "../trace.ts";
 
 /** Runs the call; returns its exit code. */
 export function start(trace: Tracer): Promise<number> {
-  return run(trace, { commands: { GC: cmdGc }, kernel: FfiNetlink });
+  return run(trace, { commands: { GC: cmdGc }, kernel: FfiNetlink, sets: FfiNftSets });
 }

@@ -1,6 +1,6 @@
 /**
  * Bandwidth effects: create the pod's IFB (netlink) and apply its qdiscs and
- * filter in one `tc -batch`, remove the IFB (the veth's qdiscs go with the
+ * filter (rtnetlink in-process, the `Tc` the plugin is given), remove the IFB (the veth's qdiscs go with the
  * veth), verify with tc's own report, and collect IFBs of stale pods.
  * @module
  */
@@ -32,7 +32,7 @@ export async function ensureShaping(
     }
   }
   try {
-    await tc.batch(renderShaping(opts.hostVeth, opts.bandwidth));
+    await tc.apply(renderShaping(opts.hostVeth, opts.bandwidth));
   } catch (e) {
     removeShaping(host, opts.hostVeth);
     throw new CniError(CniCode.Internal, `Cannot apply bandwidth limits: ${messageOf(e)}`);

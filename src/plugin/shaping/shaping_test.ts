@@ -32,7 +32,7 @@ Deno.test("shaping: both directions set up, confirmed by CHECK, its IFB removed 
   await ensureShaping({ tc, host }, { hostVeth: VETH, bandwidth: BOTH, mtu: 1450 });
   const ifb = host.getLink(ifbName(VETH))!;
   assert.deepEqual([ifb.kind, ifb.up, ifb.mtu], ["ifb", true, 1450]);
-  assert.equal(tc.batches.length, 1, "one tc process for all of it");
+  assert.equal(tc.batches.length, 1, "one apply for all of it");
   await checkShaping({ tc }, { hostVeth: VETH, bandwidth: BOTH });
   await assert.rejects(
     checkShaping({ tc }, {
@@ -60,6 +60,17 @@ Deno.test("shaping: a failed tc batch removes the IFB it made and is an internal
   assert.equal(host.getLink(ifbName(VETH)), undefined);
 });
 
+Deno.test("shaping: a failure half way (the filter refused) also removes the IFB", async () => {
+  const { host, tc } = node();
+  tc.failNext(new TcError("Cannot add filter redirecting: operation not supported"), 3);
+  await assert.rejects(
+    ensureShaping({ tc, host }, { hostVeth: VETH, bandwidth: BOTH }),
+    code(CniCode.Internal, /^Cannot apply bandwidth limits: .*operation not supported/),
+  );
+  assert.equal(host.getLink(ifbName(VETH)), undefined);
+  assert.deepEqual(tc.batches[0]!.map((c) => c[0]), ["qdisc", "qdisc", "qdisc", "filter"]);
+});
+
 Deno.test("shaping: a redirect to the wrong device fails CHECK; ingress only needs no IFB", async () => {
   const { host, tc } = node();
   await ensureShaping({ tc, host }, { hostVeth: VETH, bandwidth: { ingress: BOTH.ingress } });
@@ -67,45 +78,11 @@ Deno.test("shaping: a redirect to the wrong device fails CHECK; ingress only nee
   await checkShaping({ tc }, { hostVeth: VETH, bandwidth: { ingress: BOTH.ingress } });
   // Egress asked later, but its redirect points elsewhere.
   host.addIfb({ name: ifbName(VETH) });
-  await tc.batch([
-    [
-      "qdisc",
-      "add",
-      "dev",
-      ifbName(VETH),
-      "root",
-      "handle",
-      "1:",
-      "tbf",
-      "rate",
-      "2000000bit",
-      "burst",
-      "2000",
-      "latency",
-      "25ms",
-    ],
-    ["qdisc", "add", "dev", VETH, "ingress"],
-    [
-      "filter",
-      "add",
-      "dev",
-      VETH,
-      "parent",
-      "ffff:",
-      "protocol",
-      "all",
-      "u32",
-      "match",
-      "u32",
-      "0",
-      "0",
-      "action",
-      "mirred",
-      "egress",
-      "redirect",
-      "dev",
-      "other0",
-    ],
+  host.addIfb({ name: "other0" });
+  await tc.apply([
+    { op: "tbf", dev: ifbName(VETH), rateBits: 2_000_000, burst: 2000, latencyUs: 25_000 },
+    { op: "ingress", dev: VETH },
+    { op: "redirect", dev: VETH, to: "other0" },
   ]);
   await assert.rejects(
     checkShaping({ tc }, { hostVeth: VETH, bandwidth: BOTH }),

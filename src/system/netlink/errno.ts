@@ -70,7 +70,7 @@ export function describeErrno(errno: number): string {
 }
 
 /** What a failed request was about; decides Link* vs plain error classes. */
-export type Subject = "link" | "addr" | "route" | "neigh" | "fdb" | "netns" | "sysctl";
+export type Subject = "link" | "addr" | "route" | "neigh" | "fdb" | "netns" | "sysctl" | "tc";
 
 /** Options of `kernelError`. */
 export interface KernelErrorOptions {

@@ -33,12 +33,14 @@ const FILE_SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
 } as const;
 
-/** Multicast subscriptions and the route monitor's wait loop. */
+/** Multicast subscriptions, the monitors' wait loop, the legacy table fingerprint. */
 const MONITOR_SYMBOLS = {
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   getpid: { parameters: [], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  /** The iptables-legacy table fingerprint (IPT_SO_GET_INFO). */
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
 } as const;
 
 /**

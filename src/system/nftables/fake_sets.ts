@@ -8,9 +8,11 @@
  * @module
  */
 
+import { type KeyField, keyLen } from "./key.ts";
 import {
   EEXIST,
   ENOENT,
+  type NftFamily,
   type NftSets,
   opAction,
   refText,
@@ -46,6 +48,25 @@ export interface FakeSetsFault {
   errno: number;
   atOp?: number;
   method?: FakeSetsCall["method"];
+}
+
+const KNOWN = ["ifname", "ether_addr", "ipv4_addr", "ipv6_addr", "inet_proto", "inet_service"];
+
+/** The key length of an nft type or typeof expression (`ifname . ether_addr`, `@th,64,128`). */
+function typeLen(text: string): number {
+  const fields: KeyField[] = text.trim().split(/\s+\.\s+/).map((f): KeyField => {
+    const raw = /^@\w+,\d+,(\d+)$/.exec(f);
+    if (raw) return { raw: Number(raw[1]) / 8 };
+    if (f === "iifname" || f === "oifname") return "ifname";
+    if (f === "ether saddr" || f === "ether daddr") return "ether_addr";
+    if (f === "ip saddr" || f === "ip daddr") return "ipv4_addr";
+    if (f === "ip6 saddr" || f === "ip6 daddr") return "ipv6_addr";
+    if (f === "meta l4proto") return "inet_proto";
+    if (f === "th dport" || f === "th sport") return "inet_service";
+    if (!KNOWN.includes(f)) throw new Error(`Cannot define fake set: unknown type ${f}`);
+    return f as KeyField;
+  });
+  return keyLen(fields);
 }
 
 function hex(b: Uint8Array): string {
@@ -87,8 +108,32 @@ export class FakeNftSets implements NftSets {
     this.#tables.delete(tableKey(family, table));
   }
 
-  hasTable(family: string, table: string): boolean {
+  /** hasTable without the promise, for assertions. */
+  hasTableSync(family: string, table: string): boolean {
     return this.#tables.has(tableKey(family, table));
+  }
+
+  /**
+   * Applies the table and set definitions of an `nft -f` payload (`add table
+   * F T`, `add set|map F T S { type|typeof ...; }`; other lines are ignored),
+   * deriving key and data lengths from the types: what the real definition
+   * does to the sets. Existing sets keep their elements.
+   */
+  applyDefinition(payload: string): void {
+    for (const raw of payload.split("\n")) {
+      const line = raw.trim();
+      let m = /^add table (\S+) (\S+)/.exec(line);
+      if (m) {
+        this.addTable(m[1]!, m[2]!);
+        continue;
+      }
+      m = /^add (?:set|map) (\S+) (\S+) (\S+) \{ (type|typeof) ([^;]+);/.exec(line);
+      if (!m) continue;
+      const [key, data] = m[5]!.split(" : ");
+      const spec: FakeSetSpec = { keyLen: typeLen(key!) };
+      if (data) spec.dataLen = typeLen(data);
+      this.addSet({ family: m[1] as NftFamily, table: m[2]!, set: m[3]! }, spec);
+    }
   }
 
   /** Creates a set (and its table); an existing set keeps its elements. */
@@ -190,6 +235,10 @@ export class FakeNftSets implements NftSets {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  hasTable(family: string, table: string): Promise<boolean> {
+    return Promise.resolve(this.hasTableSync(family, table));
   }
 
   close(): void {}

@@ -80,3 +80,30 @@ Deno.test("deleteIgnoringMissing: one batch when all exist; per op when one is g
   f.failNext(1, { method: "apply" });
   await rejectsErrno(deleteIgnoringMissing(f, [del("hg1")]), 1);
 });
+
+Deno.test("fake sets: a definition payload creates tables and sets with their lengths", async () => {
+  const f = new FakeNftSets();
+  f.applyDefinition(
+    'add table inet t { comment "x"; }\n' +
+      'add set inet t guarded { type ifname; comment "g"; }\n' +
+      "add set inet t nd6 { typeof iifname . @th,64,128; }\n" +
+      "add map inet t ports { type inet_proto . inet_service : ipv4_addr . inet_service; }\n" +
+      "add chain inet t pod\nadd rule inet t pod drop\n",
+  );
+  assert.equal(await f.hasTable("inet", "t"), true);
+  assert.equal(await f.hasTable("arp", "t"), false);
+  await f.apply([
+    { op: "add", ...G, key: ifk("hg1") },
+    { op: "add", ...G, set: "nd6", key: new Uint8Array(32) },
+    {
+      op: "add",
+      ...G,
+      set: "ports",
+      key: encodeKey(["inet_proto", "inet_service"], [6, 80]),
+      data: encodeKey(["ipv4_addr", "inet_service"], ["10.0.0.1", 8080]),
+    },
+  ]);
+  f.applyDefinition("add set inet t guarded { type ifname; }\n");
+  assert.equal(f.elements(G)!.length, 1, "a repeated definition keeps the elements");
+  assert.throws(() => f.applyDefinition("add set inet t x { type foo; }"), /unknown type foo/);
+});

@@ -24,6 +24,7 @@ import {
 import { FAMILIES, NETLINK_NETFILTER, NFGENMSG_LEN } from "./constants.ts";
 import {
   ENOENT,
+  type NftFamily,
   type NftSets,
   NftSetsError,
   opAction,
@@ -34,6 +35,8 @@ import {
   setsError,
 } from "./types.ts";
 
+const NFT_MSG_GETTABLE = 1;
+const NFTA_TABLE_NAME = 1;
 const NFT_MSG_GETSET = 10;
 const NFTA_SET_TABLE = 1;
 const NFTA_SET_NAME = 2;
@@ -154,6 +157,22 @@ export class FfiNftSets implements NftSets {
     b.attrString(NFTA_SET_TABLE, ref.table).attrString(NFTA_SET_NAME, ref.set);
     sock.get(ctx(`get set ${refText(ref)}`), () => true);
     return undefined;
+  }
+
+  hasTable(family: NftFamily, table: string): Promise<boolean> {
+    try {
+      return Promise.resolve(wrap(() => {
+        const sock = this.#socket();
+        const b = sock.begin(nftType(NFT_MSG_GETTABLE), GET_FLAGS);
+        const at = b.reserve(NFGENMSG_LEN);
+        b.setU8(at, FAMILIES[family]);
+        b.attrString(NFTA_TABLE_NAME, table);
+        const found = sock.get(ctx(`get table ${family} ${table}`), () => true, [ENOENT]);
+        return found === true;
+      }));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   close(): void {

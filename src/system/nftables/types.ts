@@ -51,6 +51,8 @@ export interface NftSets {
   list(ref: SetRef): Promise<SetElement[]>;
   /** The element with `key`, or undefined; NftSetsError ENOENT when the set is missing. */
   get(ref: SetRef, key: Uint8Array): Promise<SetElement | undefined>;
+  /** True when the table exists (one request; e.g. to skip work for a table long gone). */
+  hasTable(family: NftFamily, table: string): Promise<boolean>;
   /** Releases the socket; idempotent. */
   close(): void;
 }
