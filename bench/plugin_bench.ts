@@ -247,7 +247,7 @@ function envTable(run: EnvRun, parallel: number): string {
       "routed/ref(masq)",
       "routed - bridge",
     ], body),
-    "hostgate columns include the anti-spoofing chain (one nft spawn per ADD and DEL).",
+    "hostgate columns include anti-spoofing (in-process set elements per ADD and DEL).",
     `target routed ADD p50 <= bridge ADD p50 + 1 ms: ${addGap <= 1 ? "met" : "NOT met"} (${
       addGap >= 0 ? "+" : ""
     }${addGap.toFixed(2)} ms)`,

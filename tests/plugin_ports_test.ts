@@ -334,6 +334,34 @@ Deno.test({
     ),
 });
 
+Deno.test({
+  name: "ports: DEL and GC where the table is gone create nothing; the next ADD defines it again",
+  ignore,
+  fn: () =>
+    withStateDir((stateDir) =>
+      withPluginNode("hgpt5", async (n) => {
+        const c = conf(n, stateDir, {
+          portMappings: [{ hostPort: 18090, containerPort: 80, protocol: "tcp" }],
+        });
+        const pod = await n.pod("gone");
+        const add = await n.eth0("ADD", { containerId: "gone1", netns: pod, conf: c });
+        assert.equal(add.code, 0, add.stdout + add.stderr);
+        await sh(["ip", "netns", "exec", n.node, "nft", "delete", "table", "inet", "hostgate"]);
+        const del = await n.eth0("DEL", { containerId: "gone1", netns: pod, conf: c });
+        assert.equal(del.code, 0, del.stdout);
+        const gc = await n.call({
+          command: "GC",
+          conf: { ...n.conf({ extra: { stateDir } }), "cni.dev/valid-attachments": [] },
+        });
+        assert.equal(gc.code, 0, gc.stdout);
+        assert.equal(await nftTable(n.node), "", "no table made by DEL or GC");
+        const again = await n.eth0("ADD", { containerId: "gone2", netns: pod, conf: c });
+        assert.equal(again.code, 0, again.stdout);
+        assert.match(await nftTable(n.node), /tcp \. 18090 comment/);
+      })
+    ),
+});
+
 /** iperf3 throughput in bit/s from `client` netns to `server` netns address. */
 async function iperf(
   client: string,

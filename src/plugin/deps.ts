@@ -12,7 +12,7 @@ import type { Exec } from "../system/exec.ts";
 import type { FileSystem } from "../system/fs.ts";
 import type { Netlink } from "../system/netlink/types.ts";
 import type { Logger } from "../system/log.ts";
-import type { Nft, NftSets } from "../system/nft.ts";
+import type { Nft } from "../system/nft.ts";
 import type { NftSets as ElementSets } from "../system/nftables/types.ts";
 import type { Tc } from "../system/tc.ts";
 import type { LogLevel, NetConf } from "./netconf.ts";
@@ -56,9 +56,14 @@ export interface PluginDeps {
    * boundary logger `log` is kept.
    */
   openLog?: (opts: { file?: string; level?: LogLevel }) => Logger;
-  /** nft for hostPorts; built from `exec` when absent (only when a pod has hostPorts). */
-  nft?: NftSets;
-  /** conntrack for hostPorts; built from `exec` when absent. */
+  /**
+   * nft for the hostPort table's definition (first pod after boot) and its
+   * per-subnet source prefixes; built from `exec` when absent.
+   */
+  nft?: Pick<Nft, "apply">;
+  /** In-process set elements of the node's netns: each pod's hostPorts (ports/). */
+  portSets?: ElementSets;
+  /** conntrack for hostPorts; ctnetlink in the plugin's netns when absent. */
   conntrack?: Conntrack;
   /** tc for bandwidth limits; built from `exec` when absent. */
   tc?: Tc;

@@ -8,8 +8,10 @@
  * @module
  */
 import { CniCode, CniError } from "../errors.ts";
-import { ExecConntrack } from "../system/conntrack.ts";
-import { ExecNft } from "../system/nft.ts";
+import { NetlinkConntrack } from "../system/conntrack_netlink.ts";
+import { ExecNft, findNft } from "../system/nft.ts";
+import { FfiNftSets } from "../system/nftables/ffi_sets.ts";
+import type { NftSets } from "../system/nftables/types.ts";
 import type { NetlinkHandle } from "../system/netlink/types.ts";
 import { ExecTc } from "../system/tc.ts";
 import type { CommandContext, PluginDeps } from "./deps.ts";
@@ -20,13 +22,34 @@ import { checkShaping, ensureShaping, gcShaping, removeShaping } from "./shaping
 
 type Ctx = Pick<CommandContext, "conf" | "deps" | "log">;
 
-function portsDeps(ctx: Ctx): PortsDeps {
+/**
+ * Runs `fn` with the hostPort deps. Without injected ones, the nftables and
+ * conntrack netfilter sockets of the node (the plugin's own netns) open on
+ * first use and close after.
+ */
+async function withPorts<T>(ctx: Ctx, fn: (ports: PortsDeps) => Promise<T>): Promise<T> {
   const d: PluginDeps = ctx.deps;
-  return {
-    nft: d.nft ?? new ExecNft({ exec: d.exec, timeoutMs: 10_000 }),
-    conntrack: d.conntrack ?? new ExecConntrack(d.exec),
-    log: ctx.log,
+  let own: FfiNftSets | undefined;
+  const conntrack = d.conntrack ? undefined : new NetlinkConntrack();
+  const real = () => own ??= new FfiNftSets();
+  const sets: NftSets = d.portSets ?? {
+    apply: (ops) => real().apply(ops),
+    list: (ref) => real().list(ref),
+    get: (ref, key) => real().get(ref, key),
+    hasTable: (family, table) => real().hasTable(family, table),
+    close: () => own?.close(),
   };
+  try {
+    return await fn({
+      sets,
+      nft: d.nft ?? new ExecNft({ exec: d.exec, timeoutMs: 10_000, program: findNft() }),
+      conntrack: d.conntrack ?? conntrack!,
+      log: ctx.log,
+    });
+  } finally {
+    own?.close();
+    conntrack?.close();
+  }
 }
 
 /** The plugin's tc (rtnetlink in-process); `tc` the program when none was given. */
@@ -94,7 +117,11 @@ export interface PodFacts {
  * step made is removed again before the error goes up (the caller then
  * removes the veth and the address).
  */
-export async function addFeatures(ctx: Ctx, pod: PodFacts): Promise<PodRecord> {
+export function addFeatures(ctx: Ctx, pod: PodFacts): Promise<PodRecord> {
+  return withPorts(ctx, (ports) => addWith(ctx, pod, ports));
+}
+
+async function addWith(ctx: Ctx, pod: PodFacts, ports: PortsDeps): Promise<PodRecord> {
   const rt = ctx.conf.runtime;
   const stateDir = stateDirOf(ctx.conf.raw);
   const rec: PodRecord = {
@@ -105,7 +132,6 @@ export async function addFeatures(ctx: Ctx, pod: PodFacts): Promise<PodRecord> {
     portMappings: rt.portMappings,
   };
   if (rt.bandwidth) rec.bandwidth = rt.bandwidth;
-  const ports = portsDeps(ctx);
   const p = { network: ctx.conf.name, hostVeth: pod.hostVeth, podIps: pod.podIps };
   let mapped = false;
   try {
@@ -162,12 +188,13 @@ async function withHostAsync<T>(ctx: Ctx, fn: (host: NetlinkHandle) => Promise<T
 export async function delFeatures(ctx: Ctx, rec: PodRecord): Promise<void> {
   const failures: string[] = [];
   if (rec.portMappings.length > 0) {
-    await removePorts(portsDeps(ctx), {
-      network: ctx.conf.name,
-      hostVeth: rec.hostVeth,
-      podIps: rec.podIps,
-      mappings: rec.portMappings,
-    }).catch((e) => failures.push(messageOf(e)));
+    await withPorts(ctx, (ports) =>
+      removePorts(ports, {
+        network: ctx.conf.name,
+        hostVeth: rec.hostVeth,
+        podIps: rec.podIps,
+        mappings: rec.portMappings,
+      })).catch((e) => failures.push(messageOf(e)));
   }
   if (rec.bandwidth?.egress) {
     try {
@@ -183,12 +210,13 @@ export async function delFeatures(ctx: Ctx, rec: PodRecord): Promise<void> {
 
 /** CHECK: the record's mappings and limits are in the kernel. */
 export async function checkFeatures(ctx: Ctx, rec: PodRecord): Promise<void> {
-  await checkPorts(portsDeps(ctx), {
-    network: ctx.conf.name,
-    hostVeth: rec.hostVeth,
-    podIps: rec.podIps,
-    mappings: rec.portMappings,
-  });
+  await withPorts(ctx, (ports) =>
+    checkPorts(ports, {
+      network: ctx.conf.name,
+      hostVeth: rec.hostVeth,
+      podIps: rec.podIps,
+      mappings: rec.portMappings,
+    }));
   if (rec.bandwidth) {
     const bandwidth = rec.bandwidth;
     await phase(
@@ -209,7 +237,10 @@ export async function gcFeatures(
 ): Promise<string[]> {
   const failures: string[] = [];
   try {
-    const n = await gcPorts(portsDeps(ctx), { network: ctx.conf.name, keep: opts.keep });
+    const n = await withPorts(
+      ctx,
+      (ports) => gcPorts(ports, { network: ctx.conf.name, keep: opts.keep }),
+    );
     if (n > 0) ctx.log.info("GC: removed stale hostPort elements", { count: n });
   } catch (e) {
     failures.push(`Cannot collect hostPort rules: ${messageOf(e)}`);

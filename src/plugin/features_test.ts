@@ -54,7 +54,7 @@ Deno.test("features: a tc failure rolls back mapping, IFB, veth and address", as
   assert.equal(r.exitCode, 1);
   assert.match(String(r.json!["msg"]), /Cannot apply bandwidth limits/);
   assert.equal(h.nft.elements(T, "hostport-any4").size, 0);
-  assert.equal(h.nft.elements(T, "hostport-masq4").size, 0);
+  assert.equal(h.nft.elements(T, "hostport-snat4").size, 0);
   assert.deepEqual(links(h).filter((n) => n.startsWith("h") && n !== "hg-br0"), []);
   assert.equal(h.ipam.held.size, 0);
   assert.equal(h.fs.file(record("ctr1")), undefined);
@@ -107,5 +107,5 @@ Deno.test("features: a plain pod loads no record and runs no nft or tc", async (
   const h = harness();
   assert.equal((await invoke(h, "ADD")).exitCode, 0);
   assert.equal((await invoke(h, "DEL")).exitCode, 0);
-  assert.equal(h.nft.payloads.length + h.nft.lists + h.tc.batches.length, 0);
+  assert.equal(h.nft.payloads.length + h.nft.store.calls.length + h.tc.batches.length, 0);
 });

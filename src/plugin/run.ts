@@ -27,7 +27,7 @@ export interface Program {
   commands: CommandTable;
   /** The real netlink (FfiNetlink); absent for a command that never touches the kernel. */
   kernel?: new (libc?: Libc) => Netlink;
-  /** The real in-process nftables sets (FfiNftSets), for the guard; absent when not needed. */
+  /** The real in-process nftables sets (FfiNftSets), for the guard and hostPorts; absent when not needed. */
   sets?: new (opts: { libc?: Libc }) => ElementSets;
   /**
    * Traffic control in-process (NetlinkTc) for the commands that set or check
@@ -115,6 +115,7 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
     : undefined;
   const libc = lazyLibc(trace);
   const netlink = program.kernel ? lazyNetlink(program.kernel, libc) : NO_NETLINK;
+  const sets = program.sets ? lazySets(program.sets, libc) : undefined;
   const tc = program.tc?.(libc);
   const exec = trace.on ? tracedExec(new RealExec(), trace) : new RealExec();
   const deps: PluginDeps = {
@@ -123,7 +124,8 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
     fs: new SyncFileSystem(),
     exec,
     guardNft: new ExecNft({ exec, timeoutMs: 10_000, program: findNft() }),
-    ...(program.sets ? { guardSets: lazySets(program.sets, libc) } : {}),
+    // One netfilter socket for the guard's and the hostPorts' elements.
+    ...(sets ? { guardSets: sets, portSets: sets } : {}),
     isOwnNetns,
     clock: new RealClock(),
     log: createLogger({ sink: stderrSink, level: level ?? "warn" }),

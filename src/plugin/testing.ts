@@ -11,7 +11,7 @@ import { RealClock } from "../system/clock.ts";
 import type { Exec, ExecResult } from "../system/exec.ts";
 import { FakeConntrack } from "../system/conntrack.ts";
 import { FakeFileSystem } from "../system/fake_fs.ts";
-import { FakeNftSets } from "../system/fake_nft.ts";
+import { FakePortsKernel } from "./ports/testing.ts";
 import { FakeGuardNft } from "./guard/testing.ts";
 import { FakeNftSets as FakeElementSets } from "../system/nftables/mod.ts";
 import { FakeTc } from "../system/tc.ts";
@@ -138,7 +138,8 @@ export interface Harness {
   ipam: FakeIpam;
   exec: NoExec;
   fs: FakeFileSystem;
-  nft: FakeNftSets;
+  /** The hostPort table: its `nft -f` definition and in-process elements (`.sets`). */
+  nft: FakePortsKernel;
   /** The anti-spoofing tables' nft (definition; legacy chains in `.legacy`). */
   guardNft: FakeGuardNft;
   /** The anti-spoofing set elements (also `guardNft.sets`). */
@@ -159,7 +160,7 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
   const guardNft = new FakeGuardNft(guardSets);
   const log = memoryLogger();
   const fs = new FakeFileSystem();
-  const nft = new FakeNftSets();
+  const nft = new FakePortsKernel();
   const conntrack = new FakeConntrack();
   const tc = new FakeTc({
     exists: (dev) => {
@@ -175,6 +176,7 @@ export function harness(opts: { pods?: string[]; ipam?: FakeIpamOptions } = {}):
     netlink,
     fs,
     nft,
+    portSets: nft.sets,
     conntrack,
     tc,
     exec,

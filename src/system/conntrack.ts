@@ -2,8 +2,9 @@
  * Connection tracking entries behind a small interface: the plugin flushes
  * the UDP flows of a hostPort when a mapping comes or goes, so a client that
  * keeps sending (DNS, syslog, game traffic) reaches the new pod at once
- * instead of riding a stale entry until it times out. Spawns the
- * `conntrack` CLI with an argv array.
+ * instead of riding a stale entry until it times out. The plugin uses
+ * NetlinkConntrack (conntrack_netlink.ts: ctnetlink in-process); ExecConntrack
+ * spawns the `conntrack` CLI with an argv array (kept for tools and tests).
  * @module
  */
 import type { Exec } from "./exec.ts";

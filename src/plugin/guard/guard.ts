@@ -163,7 +163,15 @@ export async function gcGuards(d: GuardDeps, keep: ReadonlySet<string>): Promise
  * CHECK: what is missing of `spec`'s guard in the kernel, or undefined when
  * every element is in place.
  */
-export async function checkGuard(
+export function checkGuard(
+  d: GuardDeps,
+  spec: GuardSpec,
+  mode: GuardMode,
+): Promise<string | undefined> {
+  return span(d, "guard: look up elements", () => findMissing(d, spec, mode));
+}
+
+async function findMissing(
   d: GuardDeps,
   spec: GuardSpec,
   mode: GuardMode,
