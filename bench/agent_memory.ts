@@ -1,7 +1,9 @@
 /**
  * Where the agent's memory goes (issue 14): the Deno floor (an empty
- * program), the floor with client-node's KubeConfig loaded (what the
- * Kubernetes datastore must load for config and auth), then heap snapshots
+ * program), the floors with what the agent may load on top (client-node's
+ * KubeConfig: only for a kubeconfig user with an exec/auth-provider plugin
+ * now; `yaml`, which pulls in Node's CommonJS shim; node:util parseArgs),
+ * then heap snapshots
  * of the bundled agent idle on the file datastore and settled with 5,000
  * kubelet-shaped Nodes: V8 heap by kind (strings, objects, arrays, code,
  * closures) and what lies outside the V8 heap (runtime, code space, malloc).
@@ -36,28 +38,46 @@ async function floorOf(js: string): Promise<number> {
   return kib;
 }
 
-async function floors(tmp: string): Promise<{ empty: number; clientNode: number }> {
+/** RSS floors (KiB): an empty program and one loading each module the agent may load. */
+interface Floors {
+  empty: number;
+  clientNode: number;
+  yaml: number;
+  parseArgs: number;
+}
+
+async function floors(tmp: string): Promise<Floors> {
   await Deno.writeTextFile(`${tmp}/empty.js`, PRINT_RSS);
-  await Deno.writeTextFile(
-    `${tmp}/kc.ts`,
-    `import { KubeConfig } from "@kubernetes/client-node";\nif (!new KubeConfig()) Deno.exit(1);\n${PRINT_RSS}\n`,
-  );
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--config",
-      `${ROOT}deno.json`,
-      "--platform",
-      "deno",
-      "--minify",
-      "--output",
-      `${tmp}/kc.js`,
-      `${tmp}/kc.ts`,
-    ],
-  }).output();
-  if (!out.success) throw new Error("Cannot bundle the client-node floor probe");
-  return { empty: await floorOf(`${tmp}/empty.js`), clientNode: await floorOf(`${tmp}/kc.js`) };
+  const probes: Record<string, string> = {
+    kc:
+      `import { KubeConfig } from "@kubernetes/client-node";\nif (!new KubeConfig()) Deno.exit(1);`,
+    yaml: `import { parseAllDocuments } from "yaml";\nparseAllDocuments("a: 1");`,
+    args: `import { parseArgs } from "node:util";\nparseArgs({ args: [], options: {} });`,
+  };
+  for (const [name, code] of Object.entries(probes)) {
+    await Deno.writeTextFile(`${tmp}/${name}.ts`, `${code}\n${PRINT_RSS}\n`);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--config",
+        `${ROOT}deno.json`,
+        "--platform",
+        "deno",
+        "--minify",
+        "--output",
+        `${tmp}/${name}.js`,
+        `${tmp}/${name}.ts`,
+      ],
+    }).output();
+    if (!out.success) throw new Error(`Cannot bundle the ${name} floor probe`);
+  }
+  return {
+    empty: await floorOf(`${tmp}/empty.js`),
+    clientNode: await floorOf(`${tmp}/kc.js`),
+    yaml: await floorOf(`${tmp}/yaml.js`),
+    parseArgs: await floorOf(`${tmp}/args.js`),
+  };
 }
 
 /** Heap summary of the agent in `netns` (pid `pid`), taken from inside that netns. */
@@ -139,7 +159,7 @@ export async function memoryBreakdown(
   ]]);
 }
 
-function render(f: { empty: number; clientNode: number }, rows: [string, HeapSummary][]): string {
+function render(f: Floors, rows: [string, HeapSummary][]): string {
   const m = (bytes: number) => fmt(bytes / 1048576);
   const kinds = (h: HeapSummary, ...names: string[]) =>
     names.reduce((sum, n) => sum + (h.byType[n] ?? 0), 0);
@@ -155,8 +175,9 @@ function render(f: { empty: number; clientNode: number }, rows: [string, HeapSum
   return [
     "Where the agent's memory goes (VmRSS; V8 heap from a heap snapshot after a full GC, " +
     `agent under deno --inspect, ${AGENT_FLAGS.join(" ")}): floor of an empty deno program ` +
-    `${fmt(f.empty / 1024)} MiB; with client-node's KubeConfig loaded (bundled) ` +
-    `${fmt(f.clientNode / 1024)} MiB`,
+    `${fmt(f.empty / 1024)} MiB; bundled with only: client-node's KubeConfig (exec/auth-provider ` +
+    `fallback) ${fmt(f.clientNode / 1024)} MiB, yaml (Node's CommonJS shim) ` +
+    `${fmt(f.yaml / 1024)} MiB, node:util parseArgs ${fmt(f.parseArgs / 1024)} MiB`,
     table(
       [
         "process",
