@@ -45,9 +45,23 @@ Deno.test({
       assert.deepEqual(await tables(n), []);
       const adds: Record<string, Record<string, unknown>> = {};
       for (const id of ["c1", "c2", "c3"]) {
+        if (id === "c3") {
+          // Elements an earlier pod of c3's name left (no DEL ran): ADD must not keep them.
+          const v = hostVethName(id, "eth0");
+          for (const f of ["inet", "arp"]) {
+            const r = await nft(n, [
+              `add element ${f} hostgate-guard guarded { "${v}" }; ` +
+              `add element ${f} hostgate-guard macs { "${v}" . 02:de:ad:be:ef:01 }`,
+            ]);
+            assert.equal(r.code, 0, r.out);
+          }
+        }
         const r = await n.eth0("ADD", { containerId: id, netns: await n.pod(id), conf });
         assert.equal(r.code, 0, r.stdout + r.stderr);
         adds[id] = r.json!;
+      }
+      for (const f of ["inet", "arp"]) {
+        assert.ok(!(await elements(n, f, "macs")).includes("02:de:ad:be:ef:01"), f);
       }
       assert.deepEqual(await tables(n), ["table arp hostgate-guard", "table inet hostgate-guard"]);
       const [v1, v2, v3] = ["c1", "c2", "c3"].map((c) => hostVethName(c, "eth0"));

@@ -362,6 +362,36 @@ Deno.test({
     ),
 });
 
+Deno.test({
+  name: "ports: 12 first ADDs in parallel on a fresh node all define the table and map their port",
+  ignore,
+  fn: () =>
+    withStateDir((stateDir) =>
+      withPluginNode("hgpt6", async (n) => {
+        const pods = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => n.pod(`par${i}`)),
+        );
+        const outs = await Promise.all(pods.map((netns, i) =>
+          n.eth0("ADD", {
+            containerId: `par${i}`,
+            netns,
+            conf: conf(n, stateDir, {
+              portMappings: [{ hostPort: 18100 + i, containerPort: 80, protocol: "udp" }],
+            }),
+          })
+        ));
+        for (const o of outs) assert.equal(o.code, 0, o.stdout + o.stderr);
+        const table = await nftTable(n.node);
+        for (let i = 0; i < 12; i++) {
+          assert.match(table, new RegExp(`udp \\. ${18100 + i} comment`));
+        }
+        // One loopback prefix and one subnet prefix, however many wrote them.
+        assert.equal(table.match(/10\.77\.0\.0\/24 comment "hostgate-subnet /g)?.length, 1, table);
+        assert.equal(table.match(/127\.0\.0\.0\/8 /g)?.length, 1, table);
+      })
+    ),
+});
+
 /** iperf3 throughput in bit/s from `client` netns to `server` netns address. */
 async function iperf(
   client: string,

@@ -10,7 +10,7 @@
  * Forwarded pod traffic in conntrack state INVALID is dropped.
  * @module
  */
-import type { VxlanGuard } from "./vxlan_guard.ts";
+import { VXLAN_CHAIN, type VxlanGuard } from "./vxlan_guard.ts";
 import { parseSave, ruleKey, type SavedTable, tokenize } from "../../system/iptables.ts";
 import { parseNftTable } from "../../system/nft.ts";
 import { type Family, familyOf } from "../../net/mod.ts";
@@ -27,7 +27,10 @@ export interface FirewallSpec {
   /** Cluster pod CIDRs, one per family, canonical. */
   clusterCidrs: readonly string[];
   masquerade: boolean;
-  /** UDP to the VXLAN port only from these peers (iptables backends; see vxlan_guard.ts). */
+  /**
+   * UDP to the VXLAN port only from these peers: HOSTGATE-VXLAN, an iptables
+   * chain jumped from INPUT (vxlan_guard.ts) or an nft base chain at the input hook.
+   */
   vxlanGuard?: VxlanGuard;
 }
 
@@ -205,11 +208,35 @@ export function renderIptablesRemoval(saveText: string): string {
 const NFT_HEADERS: Record<string, string> = {
   [FILTER_CHAIN]: "type filter hook forward priority filter; policy accept;",
   [NAT_CHAIN]: "type nat hook postrouting priority srcnat; policy accept;",
+  [VXLAN_CHAIN]: "type filter hook input priority filter; policy accept;",
 };
+
+/** The agent's chains in the nft table (the plugin's hostPort chains share it). */
+const NFT_AGENT_CHAINS = [FILTER_CHAIN, NAT_CHAIN, VXLAN_CHAIN] as const;
+
+/** The chains a spec wants: the guard's only with VXLAN peers to guard. */
+function nftWanted(spec: FirewallSpec): string[] {
+  return spec.vxlanGuard ? [...NFT_AGENT_CHAINS] : [FILTER_CHAIN, NAT_CHAIN];
+}
 
 /** Rule lines of one nft chain, as `nft list` prints them. */
 export function nftChainRules(spec: FirewallSpec, chain: string): string[] {
   const out: string[] = [];
+  if (chain === VXLAN_CHAIN) {
+    // IPv4 only, as the iptables guard: the underlay of hostgate's VXLAN is IPv4.
+    const g = spec.vxlanGuard;
+    if (!g) return out;
+    const peers = [...new Set(g.peers)].filter((p) => familyOf(p) === 4).sort();
+    for (const p of peers) {
+      out.push(
+        `ip saddr ${p} udp dport ${g.port} accept comment "hostgate: VXLAN from a known peer"`,
+      );
+    }
+    out.push(
+      `meta nfproto ipv4 udp dport ${g.port} drop comment "hostgate: VXLAN from an unknown sender"`,
+    );
+    return out;
+  }
   for (const family of [4, 6] as const) {
     const c = cidrOf(spec, family);
     if (c === undefined) continue;
@@ -233,7 +260,7 @@ export function nftChainRules(spec: FirewallSpec, chain: string): string[] {
 /** The declaration of hostgate's agent chains, headers only (a no-op for existing ones). */
 function nftDeclareChains(t: string): string[] {
   const out = [`table ${t} {`];
-  for (const chain of [FILTER_CHAIN, NAT_CHAIN]) {
+  for (const chain of NFT_AGENT_CHAINS) {
     out.push(`\tchain ${chain} {`, `\t\t${NFT_HEADERS[chain]}`, "\t}");
   }
   out.push("}");
@@ -242,19 +269,19 @@ function nftDeclareChains(t: string): string[] {
 
 /**
  * The whole `nft -f` payload: declare-then-delete-then-define replaces the
- * agent's own two chains atomically in one transaction, whether they existed
- * or not. Only the chains: the table is shared with the plugin's hostPort
- * maps and chains, which a sync must never wipe.
+ * agent's own chains atomically in one transaction, whether they existed
+ * or not (the VXLAN guard's only defined when there are VXLAN peers). Only
+ * the chains: the table is shared with the plugin's hostPort maps and
+ * chains, which a sync must never wipe.
  */
 export function renderNft(spec: FirewallSpec): string {
   const t = `${NFT_TABLE.family} ${NFT_TABLE.name}`;
   const out = [
     ...nftDeclareChains(t),
-    `delete chain ${t} ${FILTER_CHAIN}`,
-    `delete chain ${t} ${NAT_CHAIN}`,
+    ...NFT_AGENT_CHAINS.map((c) => `delete chain ${t} ${c}`),
     `table ${t} {`,
   ];
-  for (const chain of [FILTER_CHAIN, NAT_CHAIN]) {
+  for (const chain of nftWanted(spec)) {
     out.push(`\tchain ${chain} {`, `\t\t${NFT_HEADERS[chain]}`);
     for (const r of nftChainRules(spec, chain)) out.push(`\t\t${r}`);
     out.push("\t}");
@@ -268,8 +295,7 @@ export function renderNftRemoval(): string {
   const t = `${NFT_TABLE.family} ${NFT_TABLE.name}`;
   return [
     ...nftDeclareChains(t),
-    `delete chain ${t} ${FILTER_CHAIN}`,
-    `delete chain ${t} ${NAT_CHAIN}`,
+    ...NFT_AGENT_CHAINS.map((c) => `delete chain ${t} ${c}`),
   ].join("\n") + "\n";
 }
 
@@ -277,7 +303,7 @@ export function renderNftRemoval(): string {
 export function nftHasAgentChains(listText: string | undefined): boolean {
   if (listText === undefined) return false;
   const { chains } = parseNftTable(listText);
-  return chains.has(FILTER_CHAIN) || chains.has(NAT_CHAIN);
+  return NFT_AGENT_CHAINS.some((c) => chains.has(c));
 }
 
 /** True when a `nft list table` output (undefined: no table) matches the spec. */
@@ -285,7 +311,8 @@ export function nftInSync(listText: string | undefined, spec: FirewallSpec): boo
   if (listText === undefined) return false;
   // Other chains (the plugin's hostPort chains) share the table: only the agent's two count.
   const { chains } = parseNftTable(listText);
-  return [FILTER_CHAIN, NAT_CHAIN].every((name) => {
+  if (!spec.vxlanGuard && chains.has(VXLAN_CHAIN)) return false;
+  return nftWanted(spec).every((name) => {
     const c = chains.get(name);
     const want = nftChainRules(spec, name);
     return c !== undefined && c.header === NFT_HEADERS[name] &&

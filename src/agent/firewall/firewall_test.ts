@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeIptables, FakeNft } from "../../system/fake_iptables.ts";
 import { parseSave } from "../../system/iptables.ts";
+import { parseNftTable } from "../../system/nft.ts";
 import {
   FILTER_CHAIN,
   type FirewallSpec,
@@ -223,4 +224,35 @@ Deno.test("nft driver: sync and remove keep the plugin's hostPort chains in the 
   assert.match((await nft.listTable("inet", "hostgate"))!, /chain hostport-dnat/);
   assert.equal(await fw.remove(), true);
   assert.match((await nft.listTable("inet", "hostgate"))!, /chain hostport-dnat/);
+});
+
+const GUARDED: FirewallSpec = {
+  ...V4,
+  vxlanGuard: { port: 4789, peers: ["172.30.0.3", "172.30.0.2", "172.30.0.3"] },
+};
+
+Deno.test("nft payload: the VXLAN guard, one accept per known peer then drop (golden)", async () => {
+  await assertGolden("nft_vxlan_guard.nft", renderNft(GUARDED));
+});
+
+Deno.test("nft driver: the VXLAN guard follows the peer set and goes with the last peer", async () => {
+  const nft = new FakeNft();
+  const fw = new NftDriver(nft);
+  assert.equal(await fw.sync(GUARDED), true);
+  assert.equal(await fw.sync(GUARDED), false, "second pass writes nothing");
+  const rules = async () =>
+    parseNftTable((await nft.listTable("inet", "hostgate"))!).chains.get("HOSTGATE-VXLAN")?.rules;
+  assert.deepEqual((await rules())?.map((r) => r.split(" ").slice(0, 3).join(" ")), [
+    "ip saddr 172.30.0.2",
+    "ip saddr 172.30.0.3",
+    "meta nfproto ipv4",
+  ]);
+  const more = { ...GUARDED, vxlanGuard: { port: 4789, peers: ["172.30.0.4"] } };
+  assert.equal(await fw.inSync(more), false, "a new peer set is not in sync");
+  assert.equal(await fw.sync(more), true);
+  assert.equal((await rules())?.length, 2);
+  assert.equal(await fw.inSync(V4), false, "a guard without VXLAN peers is one too many");
+  assert.equal(await fw.sync(V4), true);
+  assert.equal(await rules(), undefined, "no VXLAN peers: no guard");
+  assert.equal(await fw.inSync(V4), true);
 });

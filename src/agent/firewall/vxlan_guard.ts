@@ -4,7 +4,9 @@
  * HOSTGATE-VXLAN, jumped from INPUT by a rule that matches only that UDP
  * port (so it pre-empts nothing else): one RETURN per peer, then DROP. It is
  * kept with the peer set at every pass that changes it, and removed when
- * the node uses no VXLAN. Pure: save text in, restore payload out.
+ * the node uses no VXLAN. Pure: save text in, restore payload out. The
+ * nftables backend renders the same guard as a base chain of its own table
+ * at the input hook (firewall.ts, `nftChainRules`).
  * @module
  */
 import { parseSave, ruleKey, tokenize } from "../../system/iptables.ts";

@@ -90,7 +90,11 @@ export function guardOps(spec: GuardSpec, mode: GuardMode, op: "add" | "delete")
         key: encodeKey(GUARD_SETS[e.set], e.values),
       };
       if (e.set === "guarded") {
-        if (op === "add") o.comment = commentOf(spec);
+        if (op === "add") {
+          o.comment = commentOf(spec);
+          // A present veth means stale elements of an earlier pod of that name: EEXIST says so.
+          o.exclusive = true;
+        }
         guarded.push(o);
       } else body.push(o);
     }

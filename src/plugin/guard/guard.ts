@@ -11,6 +11,7 @@ import type { Exec } from "../../system/exec.ts";
 import { ExecNft, findNft, type Nft } from "../../system/nft.ts";
 import {
   deleteIgnoringMissing,
+  EEXIST,
   ENOENT,
   isSetsErrno,
   type NftSets as ElementSets,
@@ -50,20 +51,34 @@ async function removeLegacy(d: GuardDeps, hostVeths: readonly string[]): Promise
 }
 
 /**
- * Installs the guard of one attachment: one atomic element batch; when a
+ * Installs the guard of one attachment: one atomic element batch. When a
  * table or set is missing (ENOENT), the tables of `mode` are defined and the
- * batch is written again. A repeat is harmless (present elements stay).
+ * batch is written again. When the veth is guarded already (EEXIST: elements
+ * an earlier pod of the same name left, which may hold other MACs or
+ * addresses), that veth's elements are removed first and the batch is
+ * written again, so a pod is never allowed anything of its predecessor.
  */
 export async function applyGuard(d: GuardDeps, spec: GuardSpec, mode: GuardMode): Promise<void> {
   const ops = guardOps(spec, mode, "add");
   try {
     await span(d, "guard: add elements", async () => {
-      try {
-        await d.sets.apply(ops);
-      } catch (e) {
-        if (!isSetsErrno(e, ENOENT)) throw e;
-        await span(d, "guard: define tables (nft)", () => d.nft.apply(renderGuardDefinition(mode)));
-        await d.sets.apply(ops);
+      for (let attempt = 0;; attempt++) {
+        try {
+          await d.sets.apply(ops);
+          return;
+        } catch (e) {
+          if (attempt >= 2) throw e;
+          if (isSetsErrno(e, ENOENT)) {
+            await span(
+              d,
+              "guard: define tables (nft)",
+              () => d.nft.apply(renderGuardDefinition(mode)),
+            );
+          } else if (isSetsErrno(e, EEXIST)) {
+            const stale = await sweepOps(d.sets, GUARD_TABLES[mode], (v) => v === spec.hostVeth);
+            await deleteIgnoringMissing(d.sets, stale);
+          } else throw e;
+        }
       }
     });
     await span(d, "guard: legacy check", () => removeLegacy(d, [spec.hostVeth]));

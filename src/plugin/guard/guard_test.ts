@@ -44,14 +44,14 @@ Deno.test("guard: first ADD finds no table (ENOENT), defines it once, writes aga
   assert.match((await checkGuard(d, A, "bridge"))!, /set bridge hostgate-guard macs is missing/);
 });
 
-Deno.test("guard: a fault mid-batch (EEXIST) leaves nothing half-applied and names the veth", async () => {
+Deno.test("guard: a fault mid-batch leaves nothing half-applied and names the veth", async () => {
   const { d, sets } = world();
   await applyGuard(d, B, "bridge");
   const before = guardElements(sets, "bridge");
-  sets.failNext(EEXIST, { atOp: 3 });
+  sets.failNext(105, { atOp: 3 });
   await assert.rejects(
     applyGuard(d, A, "bridge"),
-    /^CniError: Cannot install anti-spoofing for hg0123456789ab: Cannot add element to set bridge hostgate-guard nd6: file exists \(EEXIST\)/,
+    /^CniError: Cannot install anti-spoofing for hg0123456789ab: Cannot add element to set bridge hostgate-guard nd6: no buffer space available \(ENOBUFS\)/,
   );
   assert.deepEqual(guardElements(sets, "bridge"), before);
   // A definition that cannot be installed: the error is the nft one, nothing is written.
@@ -61,10 +61,29 @@ Deno.test("guard: a fault mid-batch (EEXIST) leaves nothing half-applied and nam
   assert.equal(w.sets.hasTableSync("inet", "hostgate-guard"), false);
   // ENOENT again after the definition (a set removed by hand meanwhile) is reported, not looped.
   const x = world();
-  x.sets.failNext(ENOENT);
-  x.sets.failNext(ENOENT);
+  for (let i = 0; i < 3; i++) x.sets.failNext(ENOENT);
   await assert.rejects(applyGuard(x.d, A, "routed"), /ENOENT/);
-  assert.equal(x.nft.payloads.length, 1);
+  assert.equal(x.nft.payloads.length, 2);
+});
+
+Deno.test("guard: a veth guarded already (EEXIST) loses its stale elements before the new ones go in", async () => {
+  const { d, sets } = world();
+  await applyGuard(d, A, "routed");
+  await applyGuard(d, B, "routed");
+  // An earlier pod of the same name (no DEL ran) had another MAC and address.
+  const next = { ...A, mac: "02:aa:bb:cc:dd:99", ips: ["10.22.0.9/32"] };
+  await applyGuard(d, next, "routed");
+  const inet = guardElements(sets, "inet");
+  assert.deepEqual(inet.macs, [
+    `${A.hostVeth} . 02:aa:bb:cc:dd:99`,
+    `${B.hostVeth} . ${B.mac}`,
+  ]);
+  assert.deepEqual(inet.addr4, [`${A.hostVeth} . 10.22.0.9`, `${B.hostVeth} . 10.22.0.6`]);
+  assert.deepEqual(inet.addr6, [], "the predecessor's IPv6 address is gone");
+  assert.equal(await checkGuard(d, next, "routed"), undefined);
+  // An EEXIST that persists is reported, not looped on.
+  for (let i = 0; i < 3; i++) sets.failNext(EEXIST, { method: "apply" });
+  await assert.rejects(applyGuard(d, next, "routed"), /EEXIST/);
 });
 
 Deno.test("guard: DEL with known keys, by sweep, and with everything gone; never creates", async () => {
