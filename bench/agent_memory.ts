@@ -80,6 +80,42 @@ async function floors(tmp: string): Promise<Floors> {
   };
 }
 
+/** VmRSS (KiB) by kind of mapping, from /proc/<pid>/smaps. */
+export interface RssByMapping {
+  /** The deno executable's pages (file-backed: shared, clean, reclaimable). */
+  executable: number;
+  /** 256 KiB anonymous mappings: V8 heap pages (live, garbage and pooled). */
+  v8Pages: number;
+  /** The malloc heap ([heap]) and every other anonymous mapping. */
+  otherAnon: number;
+  /** Other files (libc, caches). */
+  otherFiles: number;
+}
+
+/** Where a process's resident pages are, by mapping. */
+export function rssByMapping(pid: number): RssByMapping {
+  const out: RssByMapping = { executable: 0, v8Pages: 0, otherAnon: 0, otherFiles: 0 };
+  let kind: keyof RssByMapping = "otherAnon";
+  for (const line of Deno.readTextFileSync(`/proc/${pid}/smaps`).split("\n")) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const bytes = parseInt(head[2]!, 16) - parseInt(head[1]!, 16);
+      const path = head[3]!;
+      kind = path.endsWith("/deno")
+        ? "executable"
+        : path.startsWith("/")
+        ? "otherFiles"
+        : path === "" && bytes === 262144
+        ? "v8Pages"
+        : "otherAnon";
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) out[kind] += Number(rss[1]);
+  }
+  return out;
+}
+
 /** Heap summary of the agent in `netns` (pid `pid`), taken from inside that netns. */
 async function heapOf(netns: string, pid: number): Promise<HeapSummary> {
   const text = await sh([
@@ -124,6 +160,7 @@ export async function memoryBreakdown(
     { inspect: INSPECT },
   );
   let idle: HeapSummary;
+  let idleMaps: RssByMapping;
   try {
     await until("idle agent installed", () => {
       try {
@@ -133,6 +170,7 @@ export async function memoryBreakdown(
       }
     }, 30_000);
     await sleep(3000);
+    idleMaps = rssByMapping(agent.child.pid);
     idle = await heapOf(node, agent.child.pid);
   } finally {
     await agent.stop();
@@ -141,11 +179,13 @@ export async function memoryBreakdown(
   const nodes = 5000;
   const server = await startBenchServer(ns, { nodes, shape: "kubelet" }, "heapapi");
   let busy: HeapSummary;
+  let busyMaps: RssByMapping;
   try {
     const n = await startBenchNode({ ns, netlink, tmp, server, name: "heapk8s", inspect: INSPECT });
     try {
       await routesIn(n, { netlink, ns, want: nodes - 1, timeoutMs: 120_000 });
       await sleep(2000);
+      busyMaps = rssByMapping(n.agent.child.pid);
       busy = await heapOf(n.netns, n.agent.child.pid);
     } finally {
       await n.stop();
@@ -153,10 +193,11 @@ export async function memoryBreakdown(
   } finally {
     await server.close();
   }
-  return render(f, [["agent idle, file datastore", idle], [
+  const rows: [string, HeapSummary][] = [["agent idle, file datastore", idle], [
     `agent, ${nodes} kubelet Nodes`,
     busy,
-  ]]);
+  ]];
+  return `${render(f, rows)}\n${renderMaps([[rows[0]![0], idleMaps!], [rows[1]![0], busyMaps!]])}`;
 }
 
 function render(f: Floors, rows: [string, HeapSummary][]): string {
@@ -214,6 +255,29 @@ function render(f: Floors, rows: [string, HeapSummary][]): string {
       `${name}: biggest objects ${
         h.topObjects.slice(0, 8).map(([c, b]) => `${c || "(anon)"} ${m(b)}`).join(", ")
       }`
+    ),
+  ].join("\n");
+}
+
+function renderMaps(rows: [string, RssByMapping][]): string {
+  const m = (kib: number) => fmt(kib / 1024);
+  return [
+    "VmRSS by mapping (/proc/<pid>/smaps, MiB, before the heap snapshot):",
+    table(
+      [
+        "process",
+        "deno executable (file-backed)",
+        "V8 heap pages",
+        "malloc + other anon",
+        "other files",
+      ],
+      rows.map(([name, r]) => [
+        name,
+        m(r.executable),
+        m(r.v8Pages),
+        m(r.otherAnon),
+        m(r.otherFiles),
+      ]),
     ),
   ].join("\n");
 }

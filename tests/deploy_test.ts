@@ -291,10 +291,13 @@ Deno.test("deploy manifests", async (t) => {
       assert.deepEqual(init.command, ["/usr/local/bin/hostgate-agent"]);
       assert.deepEqual(init.args, ["install"]);
       assert.deepEqual(agent.command, ["/usr/local/bin/hostgate-agent"]);
-      assert.deepEqual(agent.args, ["run"]);
+      assert.deepEqual(agent.args, ["run", "--install-plugin=false"]);
       assert.equal(init.image, agent.image);
       assert.deepEqual(init.env, agent.env, "install and run read the same settings");
-      assert.deepEqual(init.volumeMounts, agent.volumeMounts);
+      // The same mounts, except that only the init container may write /opt/cni/bin.
+      const ro = (c: Obj) =>
+        c.volumeMounts.map((m: Obj) => m.name === "cni-bin" ? { ...m, readOnly: true } : m);
+      assert.deepEqual(ro(init), agent.volumeMounts);
       const nodeName = agent.env.find((e: Obj) => e.name === "NODE_NAME");
       assert.deepEqual(nodeName.valueFrom, { fieldRef: { fieldPath: "spec.nodeName" } });
       for (const c of [init, agent]) {
@@ -333,10 +336,12 @@ Deno.test("deploy manifests", async (t) => {
   });
 
   await t.step("the DaemonSet mounts every path the agent writes, at the runtime's paths", () => {
-    const cfg = parseConfig(["run"], { env: agentEnv(agent), hostname: "unused" });
+    const cfg = parseConfig(agent.args, { env: agentEnv(agent), hostname: "unused" });
     assert.equal(cfg.datastore, "kubernetes");
+    assert.equal(hostPathOf(d, init, cfg.cniBinDir).hostPath, "/opt/cni/bin");
+    assert.throws(() => hostPathOf(d, agent, cfg.cniBinDir), /read-only/, "run never writes it");
+    assert.equal(cfg.installPlugin, false, "run only checks the plugin");
     for (const c of [init, agent]) {
-      assert.equal(hostPathOf(d, c, cfg.cniBinDir).hostPath, "/opt/cni/bin");
       assert.equal(hostPathOf(d, c, cfg.cniConfDir).hostPath, "/etc/cni/net.d");
       // The plugin runs on the host and keeps IPAM records there: same path on both sides.
       assert.equal(hostPathOf(d, c, cfg.ipamDir).hostPath, cfg.ipamDir);

@@ -142,7 +142,7 @@ async function addWith(ctx: Ctx, pod: PodFacts, ports: PortsDeps): Promise<PodRe
         }
         ensureHairpin(host, pod.hostVeth);
       });
-      await ensurePorts(ports, { ...p, mappings: rt.portMappings });
+      await phase(ctx, "ports: add", () => ensurePorts(ports, { ...p, mappings: rt.portMappings }));
       mapped = true;
     }
     if (rt.bandwidth) {
@@ -189,12 +189,13 @@ export async function delFeatures(ctx: Ctx, rec: PodRecord): Promise<void> {
   const failures: string[] = [];
   if (rec.portMappings.length > 0) {
     await withPorts(ctx, (ports) =>
-      removePorts(ports, {
-        network: ctx.conf.name,
-        hostVeth: rec.hostVeth,
-        podIps: rec.podIps,
-        mappings: rec.portMappings,
-      })).catch((e) => failures.push(messageOf(e)));
+      phase(ctx, "ports: remove", () =>
+        removePorts(ports, {
+          network: ctx.conf.name,
+          hostVeth: rec.hostVeth,
+          podIps: rec.podIps,
+          mappings: rec.portMappings,
+        }))).catch((e) => failures.push(messageOf(e)));
   }
   if (rec.bandwidth?.egress) {
     try {

@@ -46,6 +46,15 @@ Deno.test("ctnetlink: a delete names the original tuple (nested, ports big-endia
 Deno.test("ctnetlink: the dump asks for one family; other messages decode to nothing", () => {
   const m = message((1 << 8) | 1, (b) => encodeDump(b, 6));
   assert.deepEqual([...m.body], [10, 0, 0, 0]);
+  // Filtered: the values in CTA_TUPLE_ORIG, the fields in CTA_FILTER (25) orig flags.
+  const f = message(
+    (1 << 8) | 1,
+    (b) => encodeDump(b, 4, { family: 4, protocol: "udp", origDstPort: 53, origDst: "10.0.0.1" }),
+  );
+  const t = decodeTuple({ ...f, type: CT_NEW });
+  assert.equal(t, undefined, "no source in a filter tuple");
+  const tail = [...f.body.subarray(f.body.length - 20)];
+  assert.deepEqual(tail, [20, 0, 25, 0x80, 8, 0, 1, 0, 0b101010, 0, 0, 0, 8, 0, 2, 0, 0, 0, 0, 0]);
   assert.equal(decodeTuple(m), undefined);
   assert.equal(decodeTuple({ ...m, type: CT_NEW }), undefined, "no tuple attribute");
 });

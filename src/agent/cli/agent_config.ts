@@ -82,6 +82,11 @@ export interface AgentConfig {
   json: boolean;
   /** install: only copy binaries, do not contact the datastore. */
   binaryOnly: boolean;
+  /**
+   * run: copy the plugin at start and repair it (true), or only check it is
+   * there (false: the DaemonSet's install init container alone writes /opt/cni/bin).
+   */
+  installPlugin: boolean;
   /** IPAM of the conflist: hostgate-local (default) or hostgate-ippool. */
   ipam: IpamMode;
   /** IPPool named in the conflist when `ipam` is "ippool". */

@@ -189,6 +189,7 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
     storeDir: get("storeDir"),
     json: parseBool(get("json"), "--json"),
     binaryOnly: parseBool(get("binaryOnly"), "--binary-only"),
+    installPlugin: parseBool(get("installPlugin"), "--install-plugin"),
     ipam: oneOf(get("ipam"), ["local", "ippool"] as const, "--ipam"),
     ippoolName: get("ippoolName"),
     help: values.help === true,

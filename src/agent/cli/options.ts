@@ -118,6 +118,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     only: ["run", "install"],
   },
   {
+    key: "installPlugin",
+    flag: "install-plugin",
+    env: "HOSTGATE_INSTALL_PLUGIN",
+    def: "true",
+    help:
+      "run: copy the plugin into --cni-bin-dir and put it back when it goes; false where only an install init container may write there (then it is only checked, for /readyz)",
+    boolean: true,
+    only: ["run"],
+  },
+  {
     key: "extraPlugins",
     flag: "extra-plugins",
     env: "HOSTGATE_EXTRA_PLUGINS",

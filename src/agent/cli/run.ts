@@ -98,12 +98,14 @@ export async function runAgent(d: RunDeps): Promise<void> {
       clusterCidr: cfg.clusterCidrs.join(","),
       firewall: d.firewall.name,
     });
-    try {
-      const n = await installPlugins(d.fs, cfg);
-      if (n > 0) log.info("plugin installed", { dir: cfg.cniBinDir, files: n });
-      metrics.inc(M.pluginInstalls, {}, n);
-    } catch (e) {
-      log.error("Cannot install the plugin", { error: (e as Error).message });
+    if (cfg.installPlugin) {
+      try {
+        const n = await installPlugins(d.fs, cfg);
+        if (n > 0) log.info("plugin installed", { dir: cfg.cniBinDir, files: n });
+        metrics.inc(M.pluginInstalls, {}, n);
+      } catch (e) {
+        log.error("Cannot install the plugin", { error: (e as Error).message });
+      }
     }
     if (cfg.healthAddr !== "") {
       const staleAfter = Math.max(

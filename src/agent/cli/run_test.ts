@@ -71,7 +71,10 @@ function start(
     log: n.log,
     metrics: n.metrics,
     signal: ac.signal,
-    onPass: (r) => passes.push(r.last?.errors.length === 0),
+    onPass: (r) => {
+      passes.push(r.last?.errors.length === 0);
+      extra.onPass?.(r);
+    },
   });
   return {
     passes,
@@ -183,6 +186,29 @@ Deno.test("run: a conflist or plugin removed by hand is put back after one debou
     await n.fs.remove("/opt/cni/bin/hostgate");
     watches.event("/opt/cni/bin", "/opt/cni/bin/hostgate");
     await until("the plugin back", () => n.fs.file("/opt/cni/bin/hostgate") !== undefined, step);
+  } finally {
+    await a.stop();
+  }
+});
+
+Deno.test("run: --install-plugin=false never writes the plugin; a missing one is not ready", async () => {
+  const n = fakeNode({
+    flags: ["--health-addr=", "--debounce=1ms", "--resync-interval=1h", "--install-plugin=false"],
+  });
+  const watches = new FakeWatches();
+  let last: Reconciler | undefined;
+  const a = start(n, n.config, { openWatch: watches.open, onPass: (r) => last = r });
+  try {
+    const step = { clock: n.clock, stepMs: 10 };
+    await until("the first pass", () => last !== undefined, step);
+    await n.clock.advance(1_000);
+    assert.equal(n.fs.file("/opt/cni/bin/hostgate"), undefined, "nothing installed");
+    assert.equal(n.metrics.value("hostgate_plugin_installs_total"), 0);
+    const notReady = last!.last?.notReady ?? [];
+    assert.ok(
+      notReady.some((r) => r.includes("the plugin is missing in /opt/cni/bin")),
+      JSON.stringify(notReady),
+    );
   } finally {
     await a.stop();
   }

@@ -91,6 +91,7 @@ export type ReconcileConfig =
       | "kubernetesApi"
       | "etcdEndpoints"
       | "datastore"
+      | "installPlugin"
     >
   >;
 
@@ -337,9 +338,22 @@ export function firewallSpecOf(cfg: ReconcileConfig, desired: DesiredState): Fir
   return spec;
 }
 
-/** Apply: the plugin binaries, when the plugin is missing. */
+/**
+ * Apply: the plugin binaries, when the plugin is missing. With
+ * `installPlugin: false` the directory is someone else's to write (the
+ * install init container's): a missing plugin only makes the node not ready.
+ */
 export async function applyPlugin(d: StepDeps, pass: PassTally): Promise<void> {
   const cfg = d.config;
+  if (cfg.installPlugin === false) {
+    const present = await pass.step("check the plugin", () => pluginPresent(d.fs, cfg.cniBinDir));
+    if (present === false) {
+      pass.notReady.push(
+        `the plugin is missing in ${cfg.cniBinDir} (the install container writes it)`,
+      );
+    }
+    return;
+  }
   pass.wrote(
     await pass.step("install the plugin", async () => {
       if (await pluginPresent(d.fs, cfg.cniBinDir)) return 0;
