@@ -5,7 +5,7 @@
  * `--help` is generated from the same table that parses.
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseFlags } from "./flags.ts";
 import { familyOf, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
 import { kubernetesServiceUrl } from "../../ipam/ippool/kubeconfig.ts";
 import { OPTIONS, type OptionSpec } from "./options.ts";
@@ -113,7 +113,7 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
   const args = rest.map((a) => bools.has(a) ? `${a}=true` : a);
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false }));
+    values = parseFlags(args, options);
   } catch (e) {
     throw new ConfigError(`Cannot parse flags: ${(e as Error).message}`);
   }

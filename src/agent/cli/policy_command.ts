@@ -6,7 +6,7 @@
  * deciding node holds for it. Exit 0 when allowed, 3 when denied.
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseFlags } from "./flags.ts";
 import type { Datastore } from "../../datastore/types.ts";
 import { explain } from "../policy/explain.ts";
 import { resolvePolicies } from "../policy/resolve.ts";
@@ -41,16 +41,25 @@ export function parsePolicyArgs(
       if (!a.includes("=") && i + 1 < rest.length) own.push(rest[++i]!);
     } else others.push(a);
   }
-  const { values } = parseArgs({
-    args: own,
-    options: { from: { type: "string" }, to: { type: "string" }, port: { type: "string" } },
-    strict: true,
-  });
-  if (!values.from || !values.to || !values.port) {
+  let values: Record<string, string | boolean>;
+  try {
+    values = parseFlags(own, {
+      from: { type: "string" },
+      to: { type: "string" },
+      port: { type: "string" },
+    });
+  } catch (e) {
+    throw new ConfigError(`Cannot parse flags: ${(e as Error).message}`);
+  }
+  const { from, to, port } = values;
+  if (
+    typeof from !== "string" || typeof to !== "string" || typeof port !== "string" || !from ||
+    !to || !port
+  ) {
     throw new ConfigError("Cannot parse flags: policy explain needs --from, --to and --port");
   }
   const config = parseConfig(["status", ...others], inputs);
-  return { query: { from: values.from, to: values.to, port: values.port }, config };
+  return { query: { from, to, port }, config };
 }
 
 /** Runs the explanation against an opened datastore (built with watchPolicy). */

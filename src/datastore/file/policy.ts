@@ -7,7 +7,6 @@
  * a half-written edit never opens a hole in policy.
  * @module
  */
-import { parseAllDocuments } from "yaml";
 import type { FileSystem } from "../../system/fs.ts";
 import { RealFileSystem } from "../../system/fs.ts";
 import { type PolicyKind, type PolicySource, ProjectedStore } from "../../agent/policy/source.ts";
@@ -39,8 +38,12 @@ export interface FilePolicySourceOptions {
 
 const KINDS = new Set<string>(["NetworkPolicy", "Pod", "Namespace"]);
 
-/** The objects of one file's text (YAML documents, Lists flattened). Throws on a parse error. */
-export function objectsOfText(text: string): { kind: PolicyKind; obj: unknown }[] {
+/**
+ * The objects of one file's text (YAML documents, Lists flattened). Throws on
+ * a parse error. JSON is parsed as JSON; the YAML parser is imported only for
+ * YAML text, so an agent without YAML policy files never loads it.
+ */
+export async function objectsOfText(text: string): Promise<{ kind: PolicyKind; obj: unknown }[]> {
   const out: { kind: PolicyKind; obj: unknown }[] = [];
   const add = (o: unknown) => {
     const kind = (o as { kind?: unknown })?.kind;
@@ -50,6 +53,13 @@ export function objectsOfText(text: string): { kind: PolicyKind; obj: unknown }[
       out.push({ kind: kind as PolicyKind, obj: o });
     }
   };
+  const t = text.trimStart();
+  if (t.startsWith("{") || t.startsWith("[")) {
+    const parsed: unknown = JSON.parse(text);
+    for (const o of Array.isArray(parsed) ? parsed : [parsed]) add(o);
+    return out;
+  }
+  const { parseAllDocuments } = await import("yaml");
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length) throw new Error(doc.errors[0]!.message);
     add(doc.toJS());
@@ -140,7 +150,7 @@ export class FilePolicySource implements PolicySource {
         continue;
       }
       try {
-        this.#lastGood.set(n, objectsOfText(text));
+        this.#lastGood.set(n, await objectsOfText(text));
       } catch (e) {
         this.#o.log?.(
           `hostgate policy folder: keeping the last good ${n}: ${(e as Error).message}`,

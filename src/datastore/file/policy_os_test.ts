@@ -28,10 +28,21 @@ const PODS = JSON.stringify({
 
 Deno.test("objectsOfText: several documents and Lists; other kinds ignored", {
   permissions: { env: YAML_ENV },
-}, () => {
-  assert.deepEqual(objectsOfText(POLICY).map((o) => o.kind), ["NetworkPolicy", "Namespace"]);
-  assert.deepEqual(objectsOfText(PODS).map((o) => o.kind), ["Pod"]);
-  assert.throws(() => objectsOfText("a: [1, 2"));
+}, async () => {
+  assert.deepEqual((await objectsOfText(POLICY)).map((o) => o.kind), [
+    "NetworkPolicy",
+    "Namespace",
+  ]);
+  assert.deepEqual((await objectsOfText(PODS)).map((o) => o.kind), ["Pod"]);
+  await assert.rejects(() => objectsOfText("a: [1, 2"));
+  assert.deepEqual(
+    (await objectsOfText(
+      JSON.stringify({ kind: "List", items: [{ kind: "Pod" }, { kind: "Secret" }] }),
+    ))
+      .map((o) => o.kind),
+    ["Pod"],
+  );
+  await assert.rejects(() => objectsOfText('{"kind": "Pod"'));
 });
 
 Deno.test("FilePolicySource: reads the folder, follows changes, keeps the last good file", {
