@@ -62,6 +62,20 @@ export interface FileSystem {
    * Creates a file only if absent (O_EXCL). Returns false when it exists.
    */
   createExclusive(path: string, data: string): Promise<boolean>;
+  /**
+   * Writes a file in place (create or truncate, then write; no temp file, no
+   * rename, no fsync), as host-local writes its cursor. A reader may see it
+   * empty or cut short after a killed writer: only for hints whose reader
+   * tolerates garbage. Optional: callers fall back to `writeAtomic`.
+   */
+  overwrite?(path: string, data: string): Promise<void>;
+  /**
+   * Runs each kind of file call once against the existing directory `dir`
+   * without changing anything, so the first real calls (in a critical
+   * section under a lock) do not pay the runtime's first-call cost (about
+   * half a millisecond each for Deno's sync file ops). Optional.
+   */
+  prime?(dir: string): Promise<void>;
   /** Removes a file; returns false when it did not exist. */
   remove(path: string): Promise<boolean>;
   /** Entries of a directory; [] when it does not exist. */
@@ -200,6 +214,10 @@ export class RealFileSystem implements FileSystem {
     }
   }
 
+  async overwrite(path: string, data: string): Promise<void> {
+    await Deno.writeTextFile(path, data);
+  }
+
   async mkdirp(path: string, mode = 0o755): Promise<void> {
     await Deno.mkdir(path, { recursive: true, mode });
   }
@@ -324,6 +342,45 @@ export class SyncFileSystem implements FileSystem {
       }
       f.close();
       return true;
+    });
+  }
+
+  overwrite(path: string, data: string): Promise<void> {
+    return settle(() => {
+      const f = Deno.openSync(path, { write: true, create: true, truncate: true, mode: 0o644 });
+      try {
+        writeAllSync(f, new TextEncoder().encode(data));
+      } finally {
+        f.close();
+      }
+    });
+  }
+
+  /**
+   * Warms what a locked IPAM section calls: a listing (first entry only), an
+   * O_EXCL open that fails (the directory exists), a read that fails (it is a
+   * directory), the encoder and the temp-name random source. Nothing is
+   * created, changed or left open; every error is expected and ignored.
+   */
+  prime(dir: string): Promise<void> {
+    return settle(() => {
+      for (
+        const call of [
+          () => {
+            for (const _ of Deno.readDirSync(dir)) break;
+          },
+          () => Deno.openSync(dir, { write: true, createNew: true, mode: 0o644 }).close(),
+          () => Deno.readTextFileSync(dir),
+        ]
+      ) {
+        try {
+          call();
+        } catch {
+          // expected: AlreadyExists, IsADirectory (or the directory is gone: nothing to warm)
+        }
+      }
+      new TextEncoder().encode(dir);
+      tempName(`${dir}/x`);
     });
   }
 
