@@ -358,7 +358,7 @@ export class SyncFileSystem implements FileSystem {
 
   /**
    * Warms what a locked IPAM section calls: a listing (first entry only), an
-   * O_EXCL open that fails (the directory exists), a read that fails (it is a
+   * open (read-only, of `dir` itself: never creates), a read that fails (a
    * directory), the encoder and the temp-name random source. Nothing is
    * created, changed or left open; every error is expected and ignored.
    */
@@ -369,14 +369,14 @@ export class SyncFileSystem implements FileSystem {
           () => {
             for (const _ of Deno.readDirSync(dir)) break;
           },
-          () => Deno.openSync(dir, { write: true, createNew: true, mode: 0o644 }).close(),
+          () => Deno.openSync(dir, { read: true }).close(),
           () => Deno.readTextFileSync(dir),
         ]
       ) {
         try {
           call();
         } catch {
-          // expected: AlreadyExists, IsADirectory (or the directory is gone: nothing to warm)
+          // expected: IsADirectory (or no directory: nothing to warm)
         }
       }
       new TextEncoder().encode(dir);
