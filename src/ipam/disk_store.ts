@@ -197,6 +197,7 @@ export class DiskStore implements Store {
     try {
       return await fn();
     } finally {
+      this.#stickyHint = undefined; // a hint is for the allocation right after it only
       await unlock();
     }
   }

@@ -63,10 +63,13 @@ export interface FileSystem {
    */
   createExclusive(path: string, data: string): Promise<boolean>;
   /**
-   * Writes a file in place (create or truncate, then write; no temp file, no
-   * rename, no fsync), as host-local writes its cursor. A reader may see it
-   * empty or cut short after a killed writer: only for hints whose reader
-   * tolerates garbage. Optional: callers fall back to `writeAtomic`.
+   * Writes a file in place, as host-local writes its cursor: no temp file, no
+   * rename, no fsync. The new bytes go over the old ones and the file is cut
+   * to their length after: never truncated to zero first, which (like a
+   * rename over a file) makes ext4 flush the data on close (auto_da_alloc).
+   * After a killed writer a reader may see the new text with the old one's
+   * tail: only for hints whose reader tolerates garbage. Optional: callers
+   * fall back to `writeAtomic`.
    */
   overwrite?(path: string, data: string): Promise<void>;
   /**
@@ -215,7 +218,11 @@ export class RealFileSystem implements FileSystem {
   }
 
   async overwrite(path: string, data: string): Promise<void> {
-    await Deno.writeTextFile(path, data);
+    const bytes = new TextEncoder().encode(data);
+    using f = await Deno.open(path, { write: true, create: true, mode: 0o644 });
+    let off = 0;
+    while (off < bytes.length) off += await f.write(bytes.subarray(off));
+    await f.truncate(bytes.length);
   }
 
   async mkdirp(path: string, mode = 0o755): Promise<void> {
@@ -347,12 +354,10 @@ export class SyncFileSystem implements FileSystem {
 
   overwrite(path: string, data: string): Promise<void> {
     return settle(() => {
-      const f = Deno.openSync(path, { write: true, create: true, truncate: true, mode: 0o644 });
-      try {
-        writeAllSync(f, new TextEncoder().encode(data));
-      } finally {
-        f.close();
-      }
+      const bytes = new TextEncoder().encode(data);
+      using f = Deno.openSync(path, { write: true, create: true, mode: 0o644 });
+      writeAllSync(f, bytes);
+      f.truncateSync(bytes.length);
     });
   }
 
