@@ -59,7 +59,7 @@ export async function objectsOfText(text: string): Promise<{ kind: PolicyKind; o
     for (const o of Array.isArray(parsed) ? parsed : [parsed]) add(o);
     return out;
   }
-  const { parseAllDocuments } = await import("yaml");
+  const { parseAllDocuments } = await import("./yaml.ts");
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length) throw new Error(doc.errors[0]!.message);
     add(doc.toJS());
