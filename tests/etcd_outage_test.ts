@@ -91,8 +91,15 @@ Deno.test({
     const ready = async () => (await httpGet(ns, "http://127.0.0.1:9099/readyz")) === "ok\n";
     let sampling = true;
     let maxSockets = 0;
+    let lastSockets = 0;
     let samples = 0;
     let sampler: Promise<void> | undefined;
+    const mark = (what: string) => console.error(`${new Date().toISOString()} phase: ${what}`);
+    let failed = false;
+    const step = async (name: string, fn: () => Promise<void>) => {
+      mark(name);
+      if (!(await t.step(name, fn))) failed = true;
+    };
     try {
       await Promise.all(["n1", "n2"].map((n) => c.join(n)));
       await c.waitMesh(["n1", "n2"]);
@@ -104,6 +111,8 @@ Deno.test({
       sampler = (async () => {
         while (sampling) {
           const n = await etcdSockets(pid).catch(() => 0);
+          if (n !== lastSockets) console.error(`${new Date().toISOString()} sockets to etcd: ${n}`);
+          lastSockets = n;
           maxSockets = Math.max(maxSockets, n);
           samples++;
           await sleep(200);
@@ -111,7 +120,7 @@ Deno.test({
       })();
       const etcd = () => c.backend.procs()[0]!.pid;
 
-      await t.step(`etcd stopped ${OUTAGE_MS / 1000} s: routes kept`, async () => {
+      await step(`etcd stopped ${OUTAGE_MS / 1000} s: routes kept`, async () => {
         await c.backend.stopServer!();
         try {
           await until("n1 not ready", async () => !(await ready()));
@@ -126,8 +135,9 @@ Deno.test({
         await until("n1 ready again", ready, { ms: 20_000 });
       });
 
-      await t.step(`${CYCLES} stop/start and freeze/thaw cycles`, async () => {
+      await step(`${CYCLES} stop/start and freeze/thaw cycles`, async () => {
         for (let i = 0; i < CYCLES; i++) {
+          mark(`cycle ${i + 1}: stop`);
           await c.backend.stopServer!();
           try {
             await sleep(2_000);
@@ -137,6 +147,7 @@ Deno.test({
           }
           await sleep(1_000);
           const p = etcd();
+          mark(`cycle ${i + 1}: freeze`);
           Deno.kill(p, "SIGSTOP");
           try {
             await sleep(2_000);
@@ -148,7 +159,7 @@ Deno.test({
         }
       });
 
-      await t.step("after: ready, and a new node is routed", async () => {
+      await step("after: ready, and a new node is routed", async () => {
         await until("n1 ready again", ready, { ms: 20_000 });
         assert.deepEqual(await routes(), before);
         await c.backend.putRaw!("/hostgate/subnets/10.244.200.0/24", "late");
@@ -168,7 +179,7 @@ Deno.test({
 
       sampling = false;
       await sampler;
-      await t.step("the agent: alive, at most 2 sockets, one line per 10 s per kind", async () => {
+      await step("the agent: alive, at most 2 sockets, one line per 10 s per kind", async () => {
         assert.equal(c.agents.get("n1")!.pid, pid);
         assert.ok(await Deno.stat(`/proc/${pid}`).then(() => true, () => false), "agent alive");
         const log = (await Deno.readTextFile(c.dirs("n1").agentLog)).slice(logStart);
@@ -188,9 +199,13 @@ Deno.test({
         }
       });
     } catch (e) {
-      console.error(await c.agentLogs(40));
+      failed = true;
       throw e;
     } finally {
+      if (failed) {
+        await Deno.copyFile(c.dirs("n1").agentLog, "/tmp/hgeo-n1-agent.log").catch(() => {});
+        console.error(await c.agentLogs(40));
+      }
       sampling = false;
       await sampler;
       await c.teardown();
