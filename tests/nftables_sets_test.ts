@@ -10,10 +10,12 @@ import { isRoot, type NetnsSet, run, withNetns } from "./helpers/netns.ts";
 import {
   decodeKey,
   deleteIgnoringMissing,
+  E2BIG,
   EEXIST,
   encodeKey,
   ENOENT,
   FfiNftSets,
+  MAX_APPLY_OPS,
   NftSetsError,
   type SetElementOp,
 } from "../src/system/nftables/mod.ts";
@@ -186,3 +188,30 @@ setsTest("nftables sets: a batch is atomic; ENOENT and EEXIST name the op", asyn
     sets.close();
   }
 });
+
+setsTest(
+  "nftables sets: a batch of MAX_APPLY_OPS is answered in full; more is refused",
+  async (ns, node) => {
+    const sets = new FfiNftSets({ netns: ns.path(node) });
+    const ops = (n: number, tag: string): SetElementOp[] =>
+      Array.from({ length: n }, (_, i) => ({
+        op: "add",
+        ...T,
+        set: "addr4",
+        key: encodeKey(["ifname", "ipv4_addr"], [tag, `10.0.${i >> 8}.${i & 255}`]),
+      }));
+    try {
+      await sets.apply(ops(MAX_APPLY_OPS, "hgbig"));
+      assert.equal((await sets.list({ ...T, set: "addr4" })).length, MAX_APPLY_OPS);
+      await assert.rejects(sets.apply(ops(MAX_APPLY_OPS + 1, "hgmore")), (e: unknown) => {
+        assert.ok(e instanceof NftSetsError && e.errno === E2BIG, String(e));
+        return true;
+      });
+      // Still usable, and a sweep of everything goes in slices.
+      await deleteIgnoringMissing(sets, ops(MAX_APPLY_OPS, "hgbig"));
+      assert.equal(await listed(ns, node, "addr4"), "");
+    } finally {
+      sets.close();
+    }
+  },
+);

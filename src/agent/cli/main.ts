@@ -8,6 +8,7 @@
 import { RealClock } from "../../system/clock.ts";
 import { RealExec } from "../../system/exec.ts";
 import { ExecNftJson } from "../../system/nft_json.ts";
+import { ExecNft, findNft } from "../../system/nft.ts";
 import { RealFileSystem } from "../../system/fs.ts";
 import { FfiNetlink } from "../../system/netlink/mod.ts";
 import { type Libc, openLibc } from "../../system/netlink/libc.ts";
@@ -127,6 +128,7 @@ async function main(argv: string[]): Promise<number> {
       metrics: new Metrics(),
       signal: ac.signal,
       nft: new ExecNftJson({ exec }),
+      guardNft: new ExecNft({ exec, timeoutMs: 10_000, program: findNft() }),
       openWatch: denoWatch,
     });
     return 0;

@@ -28,6 +28,8 @@ import {
   watchOwnedFiles,
 } from "../reconcile/mod.ts";
 import type { NftJson } from "../../system/nft_json.ts";
+import type { Nft } from "../../system/nft.ts";
+import { renderGuardDefinition } from "../../plugin/guard/render.ts";
 import { runPolicyEnforcer } from "../policy/enforcer.ts";
 
 /**
@@ -57,6 +59,12 @@ export interface RunDeps {
   onPass?: (r: Reconciler) => void;
   /** nft for the NetworkPolicy table; policy is not enforced without it. */
   nft?: NftJson;
+  /**
+   * nft for the plugin's anti-spoofing tables, defined once at start so the
+   * node's first pod does not pay for it (the plugin defines them itself
+   * when they are missing); none when absent (unit tests).
+   */
+  guardNft?: Nft;
   /** Directory watches for the conflist and plugin; none when absent (unit tests). */
   openWatch?: OpenWatch;
   /**
@@ -105,6 +113,16 @@ export async function runAgent(d: RunDeps): Promise<void> {
         metrics.inc(M.pluginInstalls, {}, n);
       } catch (e) {
         log.error("Cannot install the plugin", { error: (e as Error).message });
+      }
+    }
+    if (d.guardNft) {
+      try {
+        await d.guardNft.apply(renderGuardDefinition(cfg.podMode));
+        log.info("anti-spoofing tables defined", { mode: cfg.podMode });
+      } catch (e) {
+        log.warn("Cannot define the anti-spoofing tables; the first pod will", {
+          error: (e as Error).message,
+        });
       }
     }
     if (cfg.healthAddr !== "") {

@@ -3,6 +3,8 @@ import { until } from "../../system/fake_clock.ts";
 import { IptablesDriver } from "../firewall/mod.ts";
 import type { Reconciler } from "../reconcile/mod.ts";
 import { runAgent } from "./run.ts";
+import { renderGuardDefinition } from "../../plugin/guard/render.ts";
+import { FakeGuardNft } from "../../plugin/guard/testing.ts";
 import { fakeNode, FakeWatches, peer, routesOf } from "../testing/mod.ts";
 
 Deno.test("run: converges, follows datastore events, repairs a deleted route, stops cleanly", async () => {
@@ -211,5 +213,29 @@ Deno.test("run: --install-plugin=false never writes the plugin; a missing one is
     );
   } finally {
     await a.stop();
+  }
+});
+
+Deno.test("run: the plugin's anti-spoofing tables are defined at start; a failure only warns", async () => {
+  for (const fail of [false, true]) {
+    const n = fakeNode({
+      peers: [peer("b", 2)],
+      flags: ["--health-addr=", "--resync-interval=1h", "--debounce=1ms"],
+    });
+    const guardNft = new FakeGuardNft();
+    if (fail) guardNft.failNext();
+    const a = start(n, n.config, { guardNft });
+    try {
+      await until("the first pass", () => a.passes.length >= 1, { clock: n.clock, stepMs: 1 });
+      assert.deepEqual(guardNft.definitions, [renderGuardDefinition(n.config.podMode)]);
+      assert.equal(guardNft.sets.hasTableSync("inet", "hostgate-guard"), !fail);
+      const warned = n.log.lines.some((l) =>
+        l.level === "warn" && l.msg.startsWith("Cannot define the anti-spoofing tables")
+      );
+      assert.equal(warned, fail);
+      assert.deepEqual(a.passes, [true], "routing goes on either way");
+    } finally {
+      await a.stop();
+    }
   }
 });

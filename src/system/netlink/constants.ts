@@ -18,6 +18,7 @@ export const SOCK_CLOEXEC = 0x80000;
 export const NETLINK_ROUTE = 0;
 export const SOL_SOCKET = 1;
 export const SO_RCVBUF = 8;
+export const SO_RCVBUFFORCE = 33;
 export const SOL_NETLINK = 270;
 export const NETLINK_CAP_ACK = 10;
 export const NETLINK_EXT_ACK = 11;

@@ -17,6 +17,7 @@ import {
   NLMSG_NOOP,
   NLMSG_OVERRUN,
   SO_RCVBUF,
+  SO_RCVBUFFORCE,
   SOCK_CLOEXEC,
   SOCK_RAW,
   SOL_NETLINK,
@@ -49,6 +50,11 @@ export interface SocketOptions {
   rcvbuf?: number;
   /** Netlink protocol: NETLINK_ROUTE (default) or e.g. NETLINK_NETFILTER (12). */
   protocol?: number;
+  /**
+   * SO_RCVBUFFORCE in bytes (CAP_NET_ADMIN; beyond net.core.rmem_max), for
+   * a socket that takes many answers at once (a batch's ACKs); ignored when refused.
+   */
+  rcvbufForce?: number;
 }
 
 const RECV_SIZE = 64 * 1024;
@@ -86,6 +92,7 @@ export class NetlinkSocket {
     sockopt(libc, fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
     sockopt(libc, fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
     if (opts.rcvbuf) sockopt(libc, fd, SOL_SOCKET, SO_RCVBUF, opts.rcvbuf);
+    if (opts.rcvbufForce) sockopt(libc, fd, SOL_SOCKET, SO_RCVBUFFORCE, opts.rcvbufForce);
     if (opts.groups) {
       const sa = new Uint8Array(12);
       const v = new DataView(sa.buffer);
@@ -238,38 +245,55 @@ export class NetlinkSocket {
   }
 
   /**
-   * Sends a pre-encoded datagram of several messages and waits until every
-   * sequence number of `acked` has been answered by an NLMSG_ERROR (an ACK or
-   * an error). Returns the answers by sequence number, including errors for
-   * the sequence numbers of `also` (e.g. a batch header the kernel blames for
-   * a failed commit) that arrived meanwhile.
+   * Sends a pre-encoded datagram of several messages (a netfilter batch) and
+   * collects the NLMSG_ERROR answers (ACKs or errors) to the sequence numbers
+   * of `acked`, plus errors for those of `also` (e.g. a batch header the
+   * kernel blames for a refused commit). The kernel answers a batch within
+   * the send call, so everything is queued (or was dropped on a full receive
+   * buffer) once send returns: the answers are read without blocking, and
+   * missing ones are an ENOBUFS error, never a hang. Leftovers of an earlier
+   * exchange that failed midway are discarded first.
    */
   exchange(
     msg: Uint8Array,
     seqs: { acked: readonly number[]; also?: readonly number[] },
     ctx: RequestContext,
   ): Map<number, NlError> {
+    this.drain();
     this.#send(msg, ctx);
     const want = new Set(seqs.acked);
     const known = new Set([...seqs.acked, ...(seqs.also ?? [])]);
     const out = new Map<number, NlError>();
-    // The kernel answers a batch within the send call, so once an error for
-    // an `also` message (the batch refused as a whole) is in, whatever else
-    // is coming is queued already: drain without blocking.
-    let draining = false;
     while (want.size > 0) {
-      const n = this.recvRaw(draining);
-      if (n === -Errno.EAGAIN && draining) break;
-      if (n < 0) throw kernelError({ errno: -n, action: ctx.action, subject: ctx.subject });
+      const n = this.recvRaw(true);
+      if (n < 0) {
+        if (n === -Errno.EAGAIN && [...out.values()].some((e) => e.errno !== 0)) return out;
+        this.drain();
+        throw kernelError({
+          errno: n === -Errno.EAGAIN ? Errno.ENOBUFS : -n,
+          action: ctx.action,
+          subject: ctx.subject,
+          detail: `${want.size} of ${seqs.acked.length} answers lost`,
+        });
+      }
       for (const m of this.messages(n)) {
         if (m.type !== NLMSG_ERROR || !known.has(m.seq)) continue;
-        const e = parseError(m);
-        out.set(m.seq, e);
+        out.set(m.seq, parseError(m));
         want.delete(m.seq);
-        if (e.errno !== 0 && !seqs.acked.includes(m.seq)) draining = true;
       }
     }
     return out;
+  }
+
+  /**
+   * Discards every queued datagram without blocking (an overflow's ENOBUFS
+   * is reported before the data still queued; emptying the queue also lets
+   * the kernel deliver to this socket again).
+   */
+  drain(): void {
+    for (let i = 0; i < 100_000; i++) {
+      if (this.recvRaw(true) === -Errno.EAGAIN) return;
+    }
   }
 
   /** Closes the socket; later requests throw. Idempotent. */

@@ -9,11 +9,27 @@
 
 import { ENOENT, isSetsErrno, type NftSets, type SetElementOp } from "./types.ts";
 
-/** Deletes the elements of `ops` (delete ops), treating missing ones (and missing sets) as done. */
+/**
+ * Most deletes per batch: the kernel ACKs every message into the socket's
+ * receive buffer, so a sweep of thousands goes in slices (not atomic as a
+ * whole, which a tolerant delete never promised).
+ */
+export const MAX_DELETE_BATCH = 128;
+
+/**
+ * Deletes the elements of `ops` (delete ops), treating missing ones (and
+ * missing sets) as done; in slices of MAX_DELETE_BATCH.
+ */
 export async function deleteIgnoringMissing(
   sets: NftSets,
   ops: readonly SetElementOp[],
 ): Promise<void> {
+  for (let i = 0; i < ops.length; i += MAX_DELETE_BATCH) {
+    await deleteSlice(sets, ops.slice(i, i + MAX_DELETE_BATCH));
+  }
+}
+
+async function deleteSlice(sets: NftSets, ops: readonly SetElementOp[]): Promise<void> {
   const dels = ops.map((o) => ({ ...o, op: "delete" as const }));
   if (dels.length === 0) return;
   try {

@@ -12,6 +12,7 @@ import { type KeyField, keyLen } from "./key.ts";
 import {
   EEXIST,
   ENOENT,
+  MAX_APPLY_OPS,
   type NftFamily,
   type NftSets,
   opAction,
@@ -20,6 +21,7 @@ import {
   type SetElementOp,
   type SetRef,
   setsError,
+  tooMany,
 } from "./types.ts";
 
 const EINVAL = 22;
@@ -164,6 +166,7 @@ export class FakeNftSets implements NftSets {
 
   apply(ops: readonly SetElementOp[]): Promise<void> {
     if (ops.length === 0) return Promise.resolve();
+    if (ops.length > MAX_APPLY_OPS) return Promise.reject(tooMany(ops.length));
     const fault = this.#fault({ method: "apply", ops: ops.map((o) => ({ ...o })) });
     if (fault) {
       const index = Math.min(fault.atOp ?? 0, ops.length - 1);

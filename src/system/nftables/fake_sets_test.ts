@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { deleteIgnoringMissing } from "./delete.ts";
+import { deleteIgnoringMissing, MAX_DELETE_BATCH } from "./delete.ts";
 import { FakeNftSets } from "./fake_sets.ts";
 import { encodeKey } from "./key.ts";
 import { EEXIST, ENOENT, NftSetsError, type SetElementOp } from "./types.ts";
@@ -106,4 +106,14 @@ Deno.test("fake sets: a definition payload creates tables and sets with their le
   f.applyDefinition("add set inet t guarded { type ifname; }\n");
   assert.equal(f.elements(G)!.length, 1, "a repeated definition keeps the elements");
   assert.throws(() => f.applyDefinition("add set inet t x { type foo; }"), /unknown type foo/);
+});
+
+Deno.test("deleteIgnoringMissing: a large sweep goes in slices", async () => {
+  const f = world();
+  const names = Array.from({ length: MAX_DELETE_BATCH + 5 }, (_, i) => `hg${i}`);
+  await f.apply(names.map((n) => ({ op: "add", ...G, key: ifk(n) })));
+  const before = f.calls.length;
+  await deleteIgnoringMissing(f, names.map((n) => ({ op: "delete", ...G, key: ifk(n) })));
+  assert.deepEqual(f.calls.slice(before).map((c) => c.ops!.length), [MAX_DELETE_BATCH, 5]);
+  assert.deepEqual(f.elements(G), []);
 });

@@ -24,6 +24,7 @@ import {
 import { FAMILIES, NETLINK_NETFILTER, NFGENMSG_LEN } from "./constants.ts";
 import {
   ENOENT,
+  MAX_APPLY_OPS,
   type NftFamily,
   type NftSets,
   NftSetsError,
@@ -33,7 +34,11 @@ import {
   type SetElementOp,
   type SetRef,
   setsError,
+  tooMany,
 } from "./types.ts";
+
+/** Receive buffer: room for the ACKs of MAX_APPLY_OPS (about 1 KiB each in the kernel). */
+const RCVBUF = 2 * 1024 * 1024;
 
 const NFT_MSG_GETTABLE = 1;
 const NFTA_TABLE_NAME = 1;
@@ -80,6 +85,7 @@ export class FfiNftSets implements NftSets {
     if (!this.#sock) {
       const { sock, nsFd } = openSocketIn(this.#libc, this.#netns, {
         protocol: NETLINK_NETFILTER,
+        rcvbufForce: RCVBUF,
       });
       if (nsFd >= 0) this.#libc.symbols.close(nsFd);
       this.#sock = sock;
@@ -89,6 +95,7 @@ export class FfiNftSets implements NftSets {
 
   apply(ops: readonly SetElementOp[]): Promise<void> {
     if (ops.length === 0) return Promise.resolve();
+    if (ops.length > MAX_APPLY_OPS) return Promise.reject(tooMany(ops.length));
     try {
       wrap(() => this.#apply(ops));
       return Promise.resolve();

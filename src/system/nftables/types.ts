@@ -45,7 +45,11 @@ export interface SetElement {
  * commits, or none does and it throws NftSetsError.
  */
 export interface NftSets {
-  /** Applies `ops` atomically (one nfnetlink batch). No ops: no-op. */
+  /**
+   * Applies `ops` atomically (one nfnetlink batch). No ops: no-op. At most
+   * MAX_APPLY_OPS (every op's ACK must fit the socket's receive buffer);
+   * more is refused (E2BIG) before anything is sent.
+   */
   apply(ops: readonly SetElementOp[]): Promise<void>;
   /** Every element of the set; NftSetsError ENOENT when the table or set is missing. */
   list(ref: SetRef): Promise<SetElement[]>;
@@ -57,7 +61,11 @@ export interface NftSets {
   close(): void;
 }
 
+/** Most ops of one `apply`. */
+export const MAX_APPLY_OPS = 1000;
+
 /** errno values callers branch on. */
+export const E2BIG = 7;
 export const ENOENT = 2;
 export const EEXIST = 17;
 
@@ -110,4 +118,12 @@ export function setsError(
 /** True for an NftSetsError with `errno`. */
 export function isSetsErrno(e: unknown, errno: number): e is NftSetsError {
   return e instanceof NftSetsError && e.errno === errno;
+}
+
+/** The error for a batch over MAX_APPLY_OPS. */
+export function tooMany(n: number): NftSetsError {
+  return new NftSetsError(
+    E2BIG,
+    `Cannot apply ${n} set element ops: more than ${MAX_APPLY_OPS} in one batch`,
+  );
 }
