@@ -2,8 +2,16 @@
  * The on-disk reservation store, in host-local's exact format so the reference
  * tools read and write the same directory: `<dataDir>/<network>/` holds one
  * file per address named by the address and holding `<containerID>\r\n<ifname>`,
- * `last_reserved_ip.<range set index>` with the round-robin cursor, and `lock`,
+ * `last_reserved_ip.<range set index>` with the round-robin cursor (written in
+ * place like host-local's: a hint, read as garbage-tolerant input), and `lock`,
  * flocked for a whole operation. Files are created with O_EXCL.
+ *
+ * The lock is held as briefly as possible, since 20 pods starting at once
+ * queue on it and a holder is easily descheduled among them:
+ * `prepareAllocate` does before the lock what needs no lock (the redirect
+ * check, creating folders, reading the sticky hint, warming the file calls);
+ * inside remain the reads the decision depends on, the decision and the
+ * O_EXCL creates.
  *
  * hostgate adds two subdirectories, which host-local ignores:
  * - `owners/<containerID>@<ifname>`: an index {containerId, ifname, ips},
@@ -96,6 +104,8 @@ export class DiskStore implements Store {
   readonly #fs: FileSystem;
   readonly #clock: Pick<Clock, "now"> | undefined;
   readonly #stickyTtlMs: number;
+  /** The sticky entry `prepareAllocate` read before the lock, for `sticky` to use once. */
+  #stickyHint: { path: string; ips: string[] } | undefined;
 
   constructor(opts: DiskStoreOptions) {
     const n = opts.network;
@@ -142,6 +152,32 @@ export class DiskStore implements Store {
     if (!created) await this.#fs.writeAtomic(path, data, { durable: false });
   }
 
+  /**
+   * Work an allocation does before the lock: creates the store's folders
+   * once they are checked to be real folders (a symlink is left for
+   * `withLock` to refuse), reads the pod's sticky entry (a hint: the
+   * allocator checks under the lock that the address is free) and warms the
+   * file calls the locked section makes. Fails only for what `withLock`
+   * would fail too; a folder it cannot create is left for the locked calls
+   * to report as before.
+   */
+  async prepareAllocate(pod: PodRef | undefined): Promise<void> {
+    const lstatKind = this.#fs.lstatKind?.bind(this.#fs);
+    if (lstatKind) {
+      const dirs = [this.dir, this.#path(OWNERS_DIR), ...(pod ? [this.#path(STICKY_DIR)] : [])];
+      const kinds = await Promise.all(dirs.map((d) => lstatKind(d)));
+      if (kinds.some((k) => k !== undefined && k !== "dir")) return;
+      for (const [i, d] of dirs.entries()) {
+        if (kinds[i] === undefined) await this.#fs.mkdirp(d, 0o755).catch(() => {});
+      }
+    }
+    if (pod) {
+      const path = this.#stickyPath(pod);
+      this.#stickyHint = { path, ips: await this.#readSticky(path) };
+    }
+    await this.#fs.prime?.(this.dir);
+  }
+
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
     const lockPath = this.#path(LOCK_FILE);
     // Before the lock: not even a lock file is made in a folder a symlink points to.
@@ -161,6 +197,7 @@ export class DiskStore implements Store {
     try {
       return await fn();
     } finally {
+      this.#stickyHint = undefined; // a hint is for the allocation right after it only
       await unlock();
     }
   }
@@ -243,15 +280,24 @@ export class DiskStore implements Store {
           continue;
         }
         created.push(p.ip);
-        await this.#fs.writeAtomic(this.#path(`${LAST_IP_PREFIX}${p.rangeSetIndex}`), p.ip, {
-          durable: false,
-        });
+        await this.#writeCursor(p.rangeSetIndex, p.ip);
       }
     } catch (e) {
       for (const ip of created) await this.#fs.remove(this.#path(ip)).catch(() => false);
       throw ioFailure(`reserve ${picks.map((p) => p.ip).join(", ")}`, e);
     }
     return taken;
+  }
+
+  /**
+   * In place when the file system can (one open, one write): a cursor torn by
+   * a killed writer only makes the next ADD start its walk elsewhere, since
+   * `lastReserved` takes nothing but a whole address from it.
+   */
+  async #writeCursor(index: number, ip: string): Promise<void> {
+    const path = this.#path(`${LAST_IP_PREFIX}${index}`);
+    if (this.#fs.overwrite) await this.#fs.overwrite(path, ip);
+    else await this.#fs.writeAtomic(path, ip, { durable: false });
   }
 
   async release(owner: Attachment, ips: readonly string[]): Promise<void> {
@@ -268,7 +314,14 @@ export class DiskStore implements Store {
   }
 
   async sticky(pod: PodRef): Promise<string[]> {
-    const text = await this.#fs.readText(this.#stickyPath(pod));
+    const path = this.#stickyPath(pod);
+    const hint = this.#stickyHint;
+    this.#stickyHint = undefined;
+    return hint?.path === path ? hint.ips : await this.#readSticky(path);
+  }
+
+  async #readSticky(path: string): Promise<string[]> {
+    const text = await this.#fs.readText(path);
     if (text === undefined) return [];
     // Only complete lines count: a torn first write loses its last line, never garbles it.
     const lines = text.split("\n").slice(0, -1);

@@ -53,7 +53,7 @@ Deno.test("network names that would escape the data dir are refused with code 7"
 const FAULT_CASES = [
   ["the owner index", { op: "write", path: /\/owners\// }, "10.22.0.2"],
   ["the reservation file", { op: "createExclusive", path: /\/10\.22\.0\.2$/ }, "10.22.0.2"],
-  ["the round-robin cursor", { op: "writeAtomic", path: /last_reserved_ip\.0$/ }, "10.22.0.2"],
+  ["the round-robin cursor", { op: "overwrite", path: /last_reserved_ip\.0$/ }, "10.22.0.2"],
   // The cursor had moved already (as in host-local): the next ADD takes the next address.
   ["the sticky file", { op: "write", path: /\/sticky\// }, "10.22.0.3"],
 ] as const;
@@ -164,7 +164,7 @@ Deno.test("a symlink where the store or its owners/sticky folder belongs: code 5
       });
     }
     assert.deepEqual(reservations(fs), before, link);
-    const writes = ["writeAtomic", "createExclusive", "remove", "mkdirp", "lock"];
+    const writes = ["writeAtomic", "createExclusive", "overwrite", "remove", "mkdirp", "lock"];
     assert.deepEqual(fs.calls.slice(calls).filter((c) => writes.includes(c.op)), [], link);
   }
 });

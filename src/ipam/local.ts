@@ -6,7 +6,7 @@
  */
 import { CniCode, CniError } from "../errors.ts";
 import { tryParseIp } from "../net/mod.ts";
-import { allocate, type Layout, layoutOf } from "./allocator.ts";
+import { allocate, type Layout, layoutOf, podOf } from "./allocator.ts";
 import type { LocalIpamConfig } from "./config.ts";
 import {
   ioFailure,
@@ -43,14 +43,18 @@ export class LocalIpam implements Ipam {
 
   async add(owner: IpamOwner, opts: { requestedIps?: string[] } = {}): Promise<IpamResult> {
     const store = this.#store;
-    const allocs = await store.withLock(() =>
-      allocate({
-        store,
-        layout: this.#layout,
-        owner,
-        requestedIps: opts.requestedIps ?? this.#defaultRequested,
-      })
-    ).catch((e) => {
+    const locked = async () => {
+      await store.prepareAllocate?.(podOf(owner));
+      return await store.withLock(() =>
+        allocate({
+          store,
+          layout: this.#layout,
+          owner,
+          requestedIps: opts.requestedIps ?? this.#defaultRequested,
+        })
+      );
+    };
+    const allocs = await locked().catch((e) => {
       throw ioFailure(`allocate an IP address for ${owner.containerId}/${owner.ifname}`, e);
     });
     const result: IpamResult = {

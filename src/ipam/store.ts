@@ -31,10 +31,19 @@ export interface PodRef {
   name: string;
 }
 
-/** Reservation storage. Every method except `withLock` and `probe` runs under the lock. */
+/**
+ * Reservation storage. Every method except `withLock`, `prepareAllocate` and
+ * `probe` runs under the lock.
+ */
 export interface Store {
   /** Runs `fn` holding the store's exclusive lock (across processes for the disk store). */
   withLock<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Optional, called without the lock right before an allocation's
+   * `withLock`: whatever needs no lock (folders, hints, warming up) is done
+   * here so the locked section that many ADDs queue for stays short.
+   */
+  prepareAllocate?(pod: PodRef | undefined): Promise<void>;
   /** Canonical texts of every reserved address; one listing, no file read. */
   reservedIps(): Promise<ReadonlySet<string>>;
   /** Addresses `owner` holds, each verified against its reservation record. */

@@ -16,6 +16,7 @@ export type FsOp =
   | "readBytes"
   | "writeAtomic"
   | "createExclusive"
+  | "overwrite"
   | "remove"
   | "readDir"
   | "mkdirp"
@@ -24,7 +25,13 @@ export type FsOp =
   | "lock";
 
 /** Operations that change the tree; `"write"` in a fault means any of them. */
-export const WRITE_OPS: readonly FsOp[] = ["writeAtomic", "createExclusive", "remove", "mkdirp"];
+export const WRITE_OPS: readonly FsOp[] = [
+  "writeAtomic",
+  "createExclusive",
+  "overwrite",
+  "remove",
+  "mkdirp",
+];
 
 /** One recorded call. */
 export interface FsCall {
@@ -291,6 +298,16 @@ export class FakeFileSystem implements FileSystem {
     this.#files.set(p, new TextEncoder().encode(data));
     this.#stamp(p);
     return true;
+  }
+
+  // deno-lint-ignore require-await
+  async overwrite(path: string, data: string): Promise<void> {
+    const p = normalize(path);
+    this.#record("overwrite", p);
+    this.#needDir(p, "overwrite");
+    if (this.#dirs.has(p)) throw new Deno.errors.IsADirectory(`Cannot write ${p}: a directory`);
+    this.#files.set(p, new TextEncoder().encode(data));
+    this.#stamp(p);
   }
 
   // deno-lint-ignore require-await

@@ -62,6 +62,23 @@ export interface FileSystem {
    * Creates a file only if absent (O_EXCL). Returns false when it exists.
    */
   createExclusive(path: string, data: string): Promise<boolean>;
+  /**
+   * Writes a file in place, as host-local writes its cursor: no temp file, no
+   * rename, no fsync. The new bytes go over the old ones and the file is cut
+   * to their length after: never truncated to zero first, which (like a
+   * rename over a file) makes ext4 flush the data on close (auto_da_alloc).
+   * After a killed writer a reader may see the new text with the old one's
+   * tail: only for hints whose reader tolerates garbage. Optional: callers
+   * fall back to `writeAtomic`.
+   */
+  overwrite?(path: string, data: string): Promise<void>;
+  /**
+   * Runs each kind of file call once against the existing directory `dir`
+   * without changing anything, so the first real calls (in a critical
+   * section under a lock) do not pay the runtime's first-call cost (about
+   * half a millisecond each for Deno's sync file ops). Optional.
+   */
+  prime?(dir: string): Promise<void>;
   /** Removes a file; returns false when it did not exist. */
   remove(path: string): Promise<boolean>;
   /** Entries of a directory; [] when it does not exist. */
@@ -200,6 +217,14 @@ export class RealFileSystem implements FileSystem {
     }
   }
 
+  async overwrite(path: string, data: string): Promise<void> {
+    const bytes = new TextEncoder().encode(data);
+    using f = await Deno.open(path, { write: true, create: true, mode: 0o644 });
+    let off = 0;
+    while (off < bytes.length) off += await f.write(bytes.subarray(off));
+    await f.truncate(bytes.length);
+  }
+
   async mkdirp(path: string, mode = 0o755): Promise<void> {
     await Deno.mkdir(path, { recursive: true, mode });
   }
@@ -324,6 +349,43 @@ export class SyncFileSystem implements FileSystem {
       }
       f.close();
       return true;
+    });
+  }
+
+  overwrite(path: string, data: string): Promise<void> {
+    return settle(() => {
+      const bytes = new TextEncoder().encode(data);
+      using f = Deno.openSync(path, { write: true, create: true, mode: 0o644 });
+      writeAllSync(f, bytes);
+      f.truncateSync(bytes.length);
+    });
+  }
+
+  /**
+   * Warms what a locked IPAM section calls: a listing (first entry only), an
+   * open (read-only, of `dir` itself: never creates), a read that fails (a
+   * directory), the encoder and the temp-name random source. Nothing is
+   * created, changed or left open; every error is expected and ignored.
+   */
+  prime(dir: string): Promise<void> {
+    return settle(() => {
+      for (
+        const call of [
+          () => {
+            for (const _ of Deno.readDirSync(dir)) break;
+          },
+          () => Deno.openSync(dir, { read: true }).close(),
+          () => Deno.readTextFileSync(dir),
+        ]
+      ) {
+        try {
+          call();
+        } catch {
+          // expected: IsADirectory (or no directory: nothing to warm)
+        }
+      }
+      new TextEncoder().encode(dir);
+      tempName(`${dir}/x`);
     });
   }
 

@@ -105,3 +105,26 @@ for (const [name, make] of IMPLS) {
     });
   });
 }
+
+for (const [name, make] of IMPLS) {
+  Deno.test(`${name}: overwrite writes in place; prime changes nothing`, TEMP_DIR, async () => {
+    await withTempDir(async (dir) => {
+      const fs = make();
+      const c = `${dir}/cursor`;
+      await fs.overwrite!(c, "10.0.0.10");
+      const ino = (await Deno.lstat(c)).ino;
+      await fs.overwrite!(c, "10.0.0.9");
+      assert.equal(await fs.readText(c), "10.0.0.9", "a shorter text leaves no tail");
+      assert.equal((await Deno.lstat(c)).ino, ino, "the same file: no temp file, no rename");
+      await assert.rejects(fs.overwrite!(`${dir}/no/cursor`, "x"), Deno.errors.NotFound);
+      if (!fs.prime) return;
+      const before = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+      const mtime = (await Deno.lstat(dir)).mtime?.getTime();
+      await fs.prime(dir);
+      await fs.prime(`${dir}/absent`); // nothing to warm: no error, nothing made
+      assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), before);
+      assert.equal((await Deno.lstat(dir)).mtime?.getTime(), mtime);
+      assert.equal(await fs.readText(c), "10.0.0.9");
+    });
+  });
+}
