@@ -116,6 +116,20 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
       for (const n of NODES) pods.push(await c.addPod(n, "a"));
       await pingAll();
       for (const n of NODES) await until(`${n} ready`, () => ready(ns(n)));
+      // The baseline every later step compares with must be complete: each peer's subnet via
+      // its node and each local pod's host route (the plugin's, same protocol). A snapshot
+      // taken while one is still being (re)written froze an incomplete baseline once (2 routes
+      // on n1, 3 at the next comparison).
+      for (const n of NODES) {
+        await until(`${n}'s routes complete`, async () => {
+          const peers = await c.expectedRoutes(n, NODES);
+          if (!peers) return undefined;
+          const own = pods.filter((p) => p.node.name === n).map((p) => `${p.ip} via -`);
+          const want = [...peers, ...own].sort();
+          const got = [...await routesOf(ns(n))].sort();
+          return JSON.stringify(got) === JSON.stringify(want) || undefined;
+        });
+      }
       routes = await snapshot();
     });
     if (!up) return;

@@ -285,12 +285,52 @@ export class EtcdDatastore implements Datastore {
 
   async #ensureLease(): Promise<Lease> {
     if (this.#lease && !this.#lease.revoked()) return this.#lease;
-    const lease = this.#client.lease(this.#ttl);
+    // Our own keepalive loop, not etcd3's: on a failure the client retries every 100 ms, each
+    // retry on a fresh connection, which piles up hundreds of sockets while etcd is away.
+    const lease = this.#client.lease(this.#ttl, { autoKeepAlive: false });
     lease.on("lost", (err) => this.#leaseLost(lease, err));
     lease.on("keepaliveFailed", () => (this.#leaseFailedAt = Date.now()));
     await lease.grant();
     this.#lease = lease;
+    this.#spawn(this.#keepLease(lease));
     return lease;
+  }
+
+  /**
+   * Renews `lease` every third of its TTL until it is replaced, lost or the
+   * datastore closes; after a failure, again after the capped, jittered
+   * backoff. One renewal in flight at most: one that etcd never answers
+   * (frozen) is left behind after a third of the TTL, never repeated at once.
+   */
+  async #keepLease(lease: Lease): Promise<void> {
+    const everyMs = Math.max(500, Math.floor((this.#ttl * 1000) / 3));
+    let delay = this.#backoff.initialMs;
+    let wait = everyMs;
+    while (!this.#closed && this.#lease === lease && !lease.revoked()) {
+      await this.#clock.sleep(wait, this.#abort.signal);
+      if (this.#closed || this.#lease !== lease || lease.revoked()) return;
+      const result = { outcome: "silent" as "ok" | "failed" | "silent" };
+      const call = lease.keepaliveOnce().then(
+        () => void (result.outcome = "ok"),
+        (e) => {
+          result.outcome = "failed";
+          this.#logLimited(
+            "keepalive",
+            `hostgate datastore etcd: Cannot renew the lease: ${errorText(e)}`,
+          );
+        },
+      );
+      const stop = new AbortController();
+      await Promise.race([call, this.#clock.sleep(everyMs, stop.signal)]);
+      stop.abort();
+      if (result.outcome === "ok") {
+        delay = this.#backoff.initialMs;
+        wait = everyMs;
+      } else {
+        wait = Math.round(delay * (0.5 + Math.random() / 2));
+        delay = Math.min(delay * 2, this.#backoff.maxMs);
+      }
+    }
   }
 
   /** The lease expired (etcd away longer than the TTL): register again with a new one. */
@@ -333,7 +373,14 @@ export class EtcdDatastore implements Datastore {
     const watcher = this.#client.watch().prefix(this.#keys.prefix).startRevision(from).watcher();
     this.#watcher = watcher;
     watcher.on("connected", () => this.#setConnected());
-    watcher.on("disconnected", (e) => this.#setDisconnected(`Cannot watch etcd: ${errorText(e)}`));
+    watcher.on("disconnected", (e) => {
+      if (this.#watcher !== watcher || this.#closed) return;
+      this.#setDisconnected(`Cannot watch etcd: ${errorText(e)}`);
+      // etcd3 would reconnect the stream itself, but every failure schedules two retries (the
+      // stream's error and its end), each on a new connection: hundreds of sockets within
+      // seconds. Drop the watcher and list again under our own capped, jittered backoff.
+      this.#spawn(this.#relist(watcher));
+    });
     watcher.on("data", (r) => this.#onWatch(r));
     watcher.on("error", (e) => {
       // The watch was cancelled by etcd, e.g. its revision was compacted: list again.
@@ -344,6 +391,15 @@ export class EtcdDatastore implements Datastore {
       this.#spawn(this.#syncUntilDone());
     });
     this.#setConnected();
+  }
+
+  /** After a watch broke: stop it, wait one jittered initial backoff, list and watch again. */
+  async #relist(watcher: Watcher): Promise<void> {
+    if (this.#watcher !== watcher) return;
+    await this.#stopWatcher();
+    const ms = Math.round(this.#backoff.initialMs * (0.5 + Math.random() / 2));
+    await this.#clock.sleep(ms, this.#abort.signal);
+    if (!this.#closed && !this.#watcher) await this.#syncUntilDone();
   }
 
   async #syncUntilDone(): Promise<void> {
