@@ -319,8 +319,11 @@ export class FileDatastore implements Datastore {
     } catch (e) {
       this.#fail((e as Error).message); // polled until it is back
     }
-    await this.#rescan();
+    // Watch first, then read: an entry written in between (a node registering
+    // while this agent starts) is seen by one or the other, never missed until
+    // the slow rescan.
     this.#openWatch();
+    await this.#rescan();
     const every = this.#opts.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS;
     if (every > 0) {
       this.#timer = setInterval(() => {

@@ -462,3 +462,36 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "file: start watches before it reads, so an entry written meanwhile is not missed",
+  TEMP_DIR,
+  async () => {
+    await withDir(async (dir) => {
+      const order: string[] = [];
+      const real = new RealFileSystem();
+      const fs: FileSystem = Object.assign(Object.create(real), {
+        readDir: (p: string) => {
+          order.push(`read ${p.slice(dir.length)}`);
+          return real.readDir(p);
+        },
+      });
+      const a = store(dir, {
+        fs,
+        rescanIntervalMs: 0,
+        watchDir: (p) => {
+          order.push(`watch ${p.slice(dir.length)}`);
+          return silentWatch();
+        },
+      });
+      try {
+        await a.start(() => {});
+        const watchAt = order.indexOf("watch /nodes");
+        const readAt = order.indexOf("read /nodes");
+        assert.ok(watchAt >= 0 && readAt > watchAt, order.join(", "));
+      } finally {
+        await a.close();
+      }
+    });
+  },
+);

@@ -92,8 +92,9 @@ export class FilePolicySource implements PolicySource {
   async start(onChange: () => void): Promise<void> {
     this.#onChange = onChange;
     await this.#fs.mkdirp(policyDir(this.#o.dir));
-    await this.rescan();
+    // Watch first, then read: a file written in between is seen by one or the other.
     this.#openWatch();
+    await this.rescan();
     const every = this.#o.rescanIntervalMs ?? DEFAULT_RESCAN_INTERVAL_MS;
     if (every > 0) {
       this.#timer = setInterval(() => {
