@@ -32,6 +32,7 @@ import {
 import { NodeCache, notifyListener } from "../node_cache.ts";
 import { DEFAULT_PREFIX_LENGTH, normalizeCidr, parseClusterCidrs } from "../subnets.ts";
 import { SubnetClaims } from "./claims.ts";
+import { sharedChannelOptions, SharedChannels } from "./channel.ts";
 import {
   type BackoffTracker,
   clientOptions,
@@ -92,6 +93,8 @@ const WATCH_CANCEL_WAIT_MS = 1000;
 export class EtcdDatastore implements Datastore {
   readonly kind = "etcd";
   readonly #client: Etcd3;
+  /** The one channel (so one connection) per endpoint of every service client. */
+  readonly #channels: SharedChannels;
   readonly #keys: EtcdKeys;
   readonly #claims: SubnetClaims;
   readonly #ttl: number;
@@ -136,13 +139,16 @@ export class EtcdDatastore implements Datastore {
     };
     this.#clock = opts.clock ?? new RealClock();
     this.#log = opts.log ?? ((msg) => console.error(msg));
+    const grpcOptions = sharedChannelOptions(this.#backoff);
     this.#client = new Etcd3(clientOptions({
       endpoints,
       callTimeoutMs: opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
       backoff: this.#backoff,
       tracker: this.#tracker,
       auth: opts.auth,
+      grpcOptions,
     }));
+    this.#channels = SharedChannels.attach(this.#client, grpcOptions);
     this.#claims = new SubnetClaims({
       client: this.#client,
       keys: this.#keys,
@@ -271,6 +277,7 @@ export class EtcdDatastore implements Datastore {
     this.#lease = undefined;
     await Promise.allSettled([...this.#tasks, this.#registering]);
     this.#client.close();
+    this.#channels.close();
     // The client's own timers cannot be cancelled; wait until they fired harmlessly:
     // the watch reconnect timer (tracked) and the keepalive retry timer.
     const waitMs = Math.max(

@@ -91,6 +91,8 @@ export interface ClientOptionsInput {
   auth?: { username: string; password: string };
   /** Wall time of call deadlines and the backoff tracker (the real clock when omitted). */
   clock?: WallClock;
+  /** gRPC channel options, kept by reference (`SharedChannels.attach` adds to them). */
+  grpcOptions?: IOptions["grpcOptions"];
 }
 
 /**
@@ -120,6 +122,7 @@ export function clientOptions(input: ClientOptionsInput): IOptions {
       ) as unknown as WatchBackoff,
     },
   };
+  if (input.grpcOptions) opts.grpcOptions = input.grpcOptions;
   if (input.auth) opts.auth = { ...input.auth };
   return opts;
 }
