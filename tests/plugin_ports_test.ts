@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { addressesOf, netnsName, type PluginNode, withPluginNode } from "./helpers/cni.ts";
 import { isRoot, run, sh } from "./helpers/netns.ts";
+import { until } from "./helpers/until.ts";
 import { renderNft } from "../src/agent/firewall/mod.ts";
 
 const ignore = !isRoot();
@@ -491,6 +492,75 @@ Deno.test({
         });
         assert.equal(r.json!["code"], 7);
         assert.match(String(r.json!["msg"]), /runtimeConfig\.bandwidth\.ingressBurst/);
+      })
+    ),
+});
+
+Deno.test({
+  name: "ports: an IPv6 TCP hostPort from another node (DNAT only) and by hairpin (masqueraded)",
+  ignore,
+  fn: () =>
+    withStateDir((stateDir) =>
+      withPluginNode("hgpt6", async (n) => {
+        const peer = await addPeer(n);
+        await sh(["ip", "-n", n.node, "addr", "add", "fd00:99::1/64", "dev", "tonode", "nodad"]);
+        await sh(["ip", "-n", peer, "addr", "add", "fd00:99::2/64", "dev", "eth0", "nodad"]);
+        await sh([
+          "ip",
+          "netns",
+          "exec",
+          n.node,
+          "sysctl",
+          "-qw",
+          "net.ipv6.conf.all.forwarding=1",
+        ]);
+        const c = n.conf({
+          extra: {
+            stateDir,
+            capabilities: { portMappings: true },
+            runtimeConfig: {
+              portMappings: [{ hostPort: 18086, containerPort: 80, protocol: "tcp" }],
+            },
+          },
+          ipam: {
+            subnet: undefined,
+            ranges: [[{ subnet: "10.77.0.0/24" }], [{ subnet: "fd00:77::/64" }]],
+          },
+        });
+        const web = await n.pod("web6");
+        const add = await n.eth0("ADD", { containerId: "web6", netns: web, conf: c });
+        assert.equal(add.code, 0, add.stdout + add.stderr);
+        const v6 = addressesOf(add.json).find((a) => a.includes(":"));
+        assert.ok(v6, `no IPv6 address in ${add.stdout}`);
+        const server = await serve(netnsName(web), [
+          Deno.execPath(),
+          "run",
+          "--allow-net",
+          "--quiet",
+          ECHO,
+          "--host=::",
+          "--port=80",
+        ]);
+        try {
+          // The node's bridge is new in this test: wait until its IPv6 link-local
+          // left DAD (a real node's bridge has been up since its first pod).
+          await until("the node's IPv6 addresses to leave DAD", async () =>
+            (await run(["ip", "-n", n.node, "-6", "addr", "show", "tentative"])).stdout.trim() ===
+              "");
+          // Another node over IPv6: DNAT only, the pod sees the real client address.
+          assert.equal(await tcpPeer(peer, "fd00:99::1", 18086), "fd00:99::2");
+          // The same mapping answers over IPv4 as well (no hostIP: both families);
+          // the server listens on "::", so it prints the IPv4-mapped client address.
+          assert.equal(await tcpPeer(peer, NODE_IP, 18086), `::ffff:${PEER_IP}`);
+          // Hairpin over IPv6: the pod reaches itself through the node, source NATed.
+          assert.equal(await tcpPeer(netnsName(web), "fd00:99::1", 18086), "fd00:77::1");
+          assert.match(await nftTable(n.node), /fd00:77::[0-9a-f]+ \. 80/);
+        } finally {
+          await stop(server);
+        }
+        const del = await n.eth0("DEL", { containerId: "web6", netns: web, conf: c });
+        assert.equal(del.code, 0, del.stdout);
+        assert.doesNotMatch(await nftTable(n.node), /18086/);
       })
     ),
 });
