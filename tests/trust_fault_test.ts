@@ -1,7 +1,7 @@
 /**
  * Root-only: the trust gate and the fault handling of issue 12 on the
  * simulated three-node cluster (tests/cluster/), for the file and the etcd
- * datastore. Every check is a real outcome: hostgate's routes in the kernel,
+ * datastore, and the hostile-datastore part for the Kubernetes one. Every check is a real outcome: hostgate's routes in the kernel,
  * pod-to-pod pings, the agents' /metrics and /readyz, `hostgate-agent
  * status`, files on disk.
  *
@@ -10,6 +10,10 @@
  *   metadata address, the node segment, a broadcast gateway, an oversize
  *   value, garbage) → every valid route unchanged, pods still ping, each
  *   class counted in hostgate_peers_rejected_total, the node stays Ready.
+ *   Kubernetes expresses them as Node objects and the subnets ConfigMap
+ *   (k8sHostile): a stolen subnet there is an allocation against another
+ *   node's spec ("overlap"), and an oversize annotation is dropped unread at
+ *   ingest (projectNode), so it is not counted but must change nothing.
  * - Faults: the nodes/ folder gone for 3 s (file), etcd stopped and frozen
  *   (etcd), an agent killed with -9 and restarted during the fault → no route
  *   deleted, no agent exits, /readyz 503 during and 200 after.
@@ -17,7 +21,7 @@
  *   come back through the agent's watches; an operator's DROP in FORWARD
  *   still drops after resyncs.
  * Timings are the bench's job (bench/recovery_bench.ts); waits here are
- * generous. Needs `deno task bundle`. Namespace prefixes hgtf, hgte.
+ * generous. Needs `deno task bundle`. Namespace prefixes hgtf, hgte, hgtk.
  * @module
  */
 import assert from "node:assert/strict";
@@ -28,7 +32,7 @@ import { until } from "./helpers/until.ts";
 import { allPing, hostgateRoutes, httpGet, pingOnce } from "./cluster/probes.ts";
 import { writeNodeEntry } from "../src/datastore/file/mod.ts";
 
-const PREFIX: Record<string, string> = { file: "hgtf", etcd: "hgte" };
+const PREFIX: Record<string, string> = { file: "hgtf", etcd: "hgte", kubernetes: "hgtk" };
 const NODES = ["n1", "n2", "n3"];
 const HEALTH = "http://127.0.0.1:9099";
 
@@ -47,6 +51,51 @@ const WANT_REJECTS: Record<string, number> = {
   "oversize": 1,
   "garbage": 1,
 };
+
+/** The same classes through the Kubernetes store: what its Node objects can say. */
+const WANT_REJECTS_K8S: Record<string, number> = {
+  "overlap": 1,
+  "prefix-length": 1,
+  "outside-cluster-cidr": 4,
+  "bad-gateway": 1,
+  "garbage": 1,
+};
+
+/** Writes the hostile Nodes (and the steal's ConfigMap allocation) through the test apiserver. */
+async function k8sHostile(c: Cluster, stolen: string): Promise<void> {
+  const put = c.backend.putObject!;
+  const node = (name: string, podCIDRs: string[] | undefined, address: string, ann = {}) =>
+    put("nodes", {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name, annotations: ann },
+      spec: podCIDRs ? { podCIDR: podCIDRs[0], podCIDRs } : {},
+      status: { addresses: [{ type: "InternalIP", address }] },
+    });
+  // No spec subnet: the allocation ConfigMap (weaker than n2's spec) hands it n2's subnet.
+  const cms = await c.backend.listObjects!("configmaps");
+  const cm = cms.find((o) => {
+    const m = o.metadata as { name?: string; namespace?: string };
+    return m.name === "hostgate-subnets" && m.namespace === "kube-system";
+  });
+  await put("configmaps", {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "hostgate-subnets", namespace: "kube-system" },
+    data: { ...(cm?.data as Record<string, string> | undefined), "evil-steal": stolen },
+  });
+  await node("evil-steal", undefined, "172.30.0.50");
+  await node("evil-overlap", ["10.244.0.0/20"], "172.30.0.51");
+  await node("evil-outside", ["128.0.0.0/1"], "172.30.0.52");
+  await node("evil-service", ["10.96.0.0/12"], "172.30.0.53");
+  await node("evil-metadata", ["169.254.169.254/32"], "172.30.0.54");
+  await node("evil-segment", ["172.30.0.0/25"], "172.30.0.55");
+  await node("evil-bcast", ["10.244.200.0/24"], "172.30.0.255");
+  await node("evil-big", undefined, "172.30.0.56", {
+    "hostgate.io/node-ips": "172.30.0.57,".repeat(7_000),
+  });
+  await node("evil-garbage", ["{not a cidr"], "not-an-ip");
+}
 
 /** The hostile entries, as stored JSON (name -> value); `stolen` is another node's subnet. */
 function hostile(stolen: string): Record<string, string> {
@@ -137,7 +186,9 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
     await step("hostile entries: rejected and counted, valid routes unchanged, Ready", async () => {
       const stolen = (await c.subnetOf("n2"))!;
       const entries = hostile(stolen);
-      if (kind === "file") {
+      if (kind === "kubernetes") {
+        await k8sHostile(c, stolen);
+      } else if (kind === "file") {
         for (const [name, value] of Object.entries(entries)) {
           await Deno.writeTextFile(`${c.dir}/store/nodes/${name}.json`, value);
         }
@@ -164,7 +215,8 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
       for (const n of NODES) {
         await until(`${n} counts every reject class`, async () => {
           const got = await rejected(ns(n));
-          return Object.entries(WANT_REJECTS).every(([r, min]) => (got[r] ?? 0) >= min) ||
+          const want = kind === "kubernetes" ? WANT_REJECTS_K8S : WANT_REJECTS;
+          return Object.entries(want).every(([r, min]) => (got[r] ?? 0) >= min) ||
             undefined;
         }, { ms: 15_000 });
       }
@@ -186,7 +238,9 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
       ]);
       assert.match(
         status.stdout,
-        /rejected: node evil-steal podCidrs \S+: not-owned/,
+        kind === "kubernetes"
+          ? /rejected: node evil-steal podCidrs \S+: overlap/
+          : /rejected: node evil-steal podCidrs \S+: not-owned/,
         status.stderr,
       );
       assert.match(
@@ -274,7 +328,7 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
         }
         await pingAll();
       });
-    } else {
+    } else if (kind === "etcd") {
       await step(
         "etcd stopped 8 s (agent kill -9 meanwhile): no route deleted, recovers",
         async () => {
@@ -325,7 +379,7 @@ async function scenario(kind: DatastoreKind, t: Deno.TestContext): Promise<void>
   }
 }
 
-for (const kind of ["file", "etcd"] as const) {
+for (const kind of ["file", "etcd", "kubernetes"] as const) {
   Deno.test({
     name: `trust and faults (${kind} datastore)`,
     ignore: !isRoot(),
