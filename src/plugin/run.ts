@@ -16,6 +16,7 @@ import type { Netlink, NetlinkHandle, RouteMonitorOptions } from "../system/netl
 import { type Libc, openLibc } from "../system/netlink/libc.ts";
 import type { NftSets as ElementSets } from "../system/nftables/types.ts";
 import type { Tc } from "../system/tc.ts";
+import type { Conntrack } from "../system/conntrack.ts";
 import type { CommandTable, IpamRequest, PluginDeps } from "./deps.ts";
 import { dispatch } from "./dispatch.ts";
 import type { LogLevel } from "./netconf.ts";
@@ -35,6 +36,12 @@ export interface Program {
    * a pod has limits.
    */
   tc?: (libc: () => Libc) => Tc;
+  /**
+   * conntrack in-process (NetlinkConntrack) for the commands that flush a
+   * hostPort's UDP flows, sharing the process's libc; its socket opens only
+   * when a pod has UDP mappings.
+   */
+  conntrack?: (libc: () => Libc) => Conntrack & { close(): void };
 }
 
 /** Opens libc only on first use, so config errors never load FFI; one per process. */
@@ -117,6 +124,7 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
   const netlink = program.kernel ? lazyNetlink(program.kernel, libc) : NO_NETLINK;
   const sets = program.sets ? lazySets(program.sets, libc) : undefined;
   const tc = program.tc?.(libc);
+  const conntrack = program.conntrack?.(libc);
   const exec = trace.on ? tracedExec(new RealExec(), trace) : new RealExec();
   const deps: PluginDeps = {
     netlink,
@@ -133,6 +141,7 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
     openLog,
     commands: program.commands,
     ...(tc ? { tc } : {}),
+    ...(conntrack ? { conntrack } : {}),
   };
   const stdin = trace.span("read stdin", readStdin);
   let out;
@@ -143,6 +152,7 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
     );
   } finally {
     tc?.close();
+    conntrack?.close();
   }
   trace.span("write result", () => writeStdout(out.stdout));
   trace.flush({ cmd: env["CNI_COMMAND"] ?? "" });

@@ -169,8 +169,8 @@ export function flowMatches(t: CtTuple, f: FlowFilter): boolean {
 
 /** Options of NetlinkConntrack. */
 export interface NetlinkConntrackOptions {
-  /** A libc opened elsewhere in the process, else one is opened on first use. */
-  libc?: Libc;
+  /** The process's libc, asked for on first use (shared with its other netlink sockets); else one is opened. */
+  libc?: () => Libc;
   /** Path of the netns; the caller's own when absent or "". */
   netns?: string;
 }
@@ -190,7 +190,7 @@ export class NetlinkConntrack implements Conntrack {
 
   #socket(): NetlinkSocket {
     if (!this.#sock) {
-      const libc = this.#opts.libc ?? openLibc();
+      const libc = this.#opts.libc?.() ?? openLibc();
       const { sock, nsFd } = openSocketIn(libc, this.#opts.netns ?? "", {
         protocol: NETLINK_NETFILTER,
       });

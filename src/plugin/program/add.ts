@@ -7,6 +7,7 @@
  */
 import { cmdAdd } from "../commands/add.ts";
 import { FfiNetlink } from "../../system/netlink/ffi_netlink.ts";
+import { NetlinkConntrack } from "../../system/conntrack_netlink.ts";
 import { NetlinkTc } from "../../system/netlink/tc_handle.ts";
 import { FfiNftSets } from "../../system/nftables/ffi_sets.ts";
 import { run } from "../run.ts";
@@ -19,5 +20,6 @@ export function start(trace: Tracer): Promise<number> {
     kernel: FfiNetlink,
     sets: FfiNftSets,
     tc: (libc) => new NetlinkTc({ libc }),
+    conntrack: (libc) => new NetlinkConntrack({ libc }),
   });
 }

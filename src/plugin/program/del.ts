@@ -6,6 +6,7 @@
  * @module
  */
 import { cmdDel } from "../commands/del.ts";
+import { NetlinkConntrack } from "../../system/conntrack_netlink.ts";
 import { FfiNetlink } from "../../system/netlink/ffi_netlink.ts";
 import { FfiNftSets } from "../../system/nftables/ffi_sets.ts";
 import { run } from "../run.ts";
@@ -13,5 +14,10 @@ import type { Tracer } from "../trace.ts";
 
 /** Runs the call; returns its exit code. */
 export function start(trace: Tracer): Promise<number> {
-  return run(trace, { commands: { DEL: cmdDel }, kernel: FfiNetlink, sets: FfiNftSets });
+  return run(trace, {
+    commands: { DEL: cmdDel },
+    kernel: FfiNetlink,
+    sets: FfiNftSets,
+    conntrack: (libc) => new NetlinkConntrack({ libc }),
+  });
 }
