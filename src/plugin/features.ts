@@ -10,8 +10,6 @@
 import { CniCode, CniError } from "../errors.ts";
 import { NetlinkConntrack } from "../system/conntrack_netlink.ts";
 import { ExecNft, findNft } from "../system/nft.ts";
-import { FfiNftSets } from "../system/nftables/ffi_sets.ts";
-import type { NftSets } from "../system/nftables/types.ts";
 import type { NetlinkHandle } from "../system/netlink/types.ts";
 import { ExecTc } from "../system/tc.ts";
 import type { CommandContext, PluginDeps } from "./deps.ts";
@@ -23,31 +21,28 @@ import { checkShaping, ensureShaping, gcShaping, removeShaping } from "./shaping
 type Ctx = Pick<CommandContext, "conf" | "deps" | "log">;
 
 /**
- * Runs `fn` with the hostPort deps. Without injected ones, the nftables and
- * conntrack netfilter sockets of the node (the plugin's own netns) open on
- * first use and close after.
+ * Runs `fn` with the hostPort deps: the process's nftables sets (run.ts
+ * opens one netfilter socket for the guard and hostPorts) and its conntrack;
+ * without an injected conntrack, a ctnetlink socket opens on first use and
+ * closes after.
  */
 async function withPorts<T>(ctx: Ctx, fn: (ports: PortsDeps) => Promise<T>): Promise<T> {
   const d: PluginDeps = ctx.deps;
-  let own: FfiNftSets | undefined;
+  if (!d.portSets) {
+    throw new CniError(
+      CniCode.Internal,
+      "Cannot map host ports: this command has no nftables sets",
+    );
+  }
   const conntrack = d.conntrack ? undefined : new NetlinkConntrack();
-  const real = () => own ??= new FfiNftSets();
-  const sets: NftSets = d.portSets ?? {
-    apply: (ops) => real().apply(ops),
-    list: (ref) => real().list(ref),
-    get: (ref, key) => real().get(ref, key),
-    hasTable: (family, table) => real().hasTable(family, table),
-    close: () => own?.close(),
-  };
   try {
     return await fn({
-      sets,
+      sets: d.portSets,
       nft: d.nft ?? new ExecNft({ exec: d.exec, timeoutMs: 10_000, program: findNft() }),
       conntrack: d.conntrack ?? conntrack!,
       log: ctx.log,
     });
   } finally {
-    own?.close();
     conntrack?.close();
   }
 }
