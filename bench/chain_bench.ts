@@ -113,6 +113,9 @@ function render(samples: ChainSamples[], parallel: number): string {
     ["DEL p50 ms", (s) => stats(s.delMs).p50, 1, "<= 0.5x"],
     ["DEL p99 ms", (s) => stats(s.delMs).p99, 1, ""],
     [`parallel ADD/s (${parallel}-way)`, thr, 1, ">= 1.5x"],
+    ["CPU ms per ADD", (s) => s.addCpuMs, 1, ""],
+    ["CPU ms per DEL", (s) => s.delCpuMs, 1, ""],
+    [`CPU ms per ADD (${parallel}-way)`, (s) => s.parallelAddCpuMs, 1, ""],
     ["failures", (s) => s.failures.length, 0, "0"],
   ];
   const body = rows.map(([name, f, d, target]) => [

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { childCpuReader } from "./cpu.ts";
+
 /** One plugin of a chain. */
 export interface ChainPlugin {
   path: string;
@@ -39,6 +41,11 @@ export interface ChainSamples {
   addMs: number[];
   delMs: number[];
   parallelRoundMs: number[];
+  /** CPU (user + system) of the chain's processes per sequential ADD / DEL, ms. */
+  addCpuMs: number;
+  delCpuMs: number;
+  /** CPU of the chain's processes per ADD in the parallel rounds, ms. */
+  parallelAddCpuMs: number;
   failures: string[];
 }
 
@@ -134,8 +141,12 @@ export async function runChains(input: ChainInput): Promise<ChainSamples[]> {
     addMs: [],
     delMs: [],
     parallelRoundMs: [],
+    addCpuMs: 0,
+    delCpuMs: 0,
+    parallelAddCpuMs: 0,
     failures: [],
   }));
+  const cpu = childCpuReader();
   const podOf = (k: number, i: number, phase: number, netns: string): Pod => ({
     id: `${variants[k]!.label}-${phase}-${i}`,
     netns,
@@ -149,14 +160,18 @@ export async function runChains(input: ChainInput): Promise<ChainSamples[]> {
   }
   for (const [i, netns] of pods.entries()) {
     for (const [k, v] of variants.entries()) {
+      const c = cpu();
       const r = await timed(() => add(v, podOf(k, i, 0, netns)));
+      all[k]!.addCpuMs += (cpu() - c) / pods.length;
       all[k]!.addMs.push(r.ms);
       if (r.err) all[k]!.failures.push(r.err);
     }
   }
   for (const [i, netns] of pods.entries()) {
     for (const [k, v] of variants.entries()) {
+      const c = cpu();
       const r = await timed(() => del(v, podOf(k, i, 0, netns)));
+      all[k]!.delCpuMs += (cpu() - c) / pods.length;
       all[k]!.delMs.push(r.ms);
       if (r.err) all[k]!.failures.push(r.err);
     }
@@ -165,9 +180,11 @@ export async function runChains(input: ChainInput): Promise<ChainSamples[]> {
   for (let round = 0; round < input.rounds; round++) {
     for (const [k, v] of variants.entries()) {
       const ps = batch.map((netns, i) => podOf(k, i, round + 1, netns));
+      const c = cpu();
       const t = performance.now();
       const errs = await Promise.all(ps.map((p) => add(v, p)));
       all[k]!.parallelRoundMs.push(performance.now() - t);
+      all[k]!.parallelAddCpuMs += (cpu() - c) / (ps.length * input.rounds);
       all[k]!.failures.push(...errs.filter((e) => e));
       await Promise.all(ps.map((p) => del(v, p)));
     }
