@@ -33,6 +33,8 @@ export interface ChainInput {
   rounds: number;
   /** First hostPort; pod i of a phase gets base + offset + i. */
   portBase: number;
+  /** The agent's plugin socket server: its CPU counts with the calls it runs. */
+  agentPid?: number;
 }
 
 /** Samples of one variant. */
@@ -127,6 +129,13 @@ async function del(v: ChainVariant, pod: Pod): Promise<string> {
   return "";
 }
 
+/** CPU of a running process (not our child), ms: utime + stime from /proc, 10 ms ticks. */
+function processCpuMs(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 async function timed(fn: () => Promise<string>): Promise<{ ms: number; err: string }> {
   const t = performance.now();
   const err = await fn();
@@ -146,7 +155,8 @@ export async function runChains(input: ChainInput): Promise<ChainSamples[]> {
     parallelAddCpuMs: 0,
     failures: [],
   }));
-  const cpu = childCpuReader();
+  const children = childCpuReader();
+  const cpu = () => children() + (input.agentPid ? processCpuMs(input.agentPid) : 0);
   const podOf = (k: number, i: number, phase: number, netns: string): Pod => ({
     id: `${variants[k]!.label}-${phase}-${i}`,
     netns,

@@ -13,7 +13,10 @@
 // First import: its top level is the first line of the program that runs.
 import { MODULE_START, openTracer, type Tracer } from "./trace.ts";
 import { versionInfo } from "../cni/version.ts";
-import { writeStdout } from "./stdio.ts";
+import { readStdin, stderrSink, writeStdout } from "./stdio.ts";
+import { agentSocketOf } from "./remote/socket_path.ts";
+import { forwardedEnv } from "./remote/frame.ts";
+import { callAgent, tryAgainError } from "./remote/client.ts";
 
 /**
  * True for a VERSION call this module answers alone. With CNI_ARGS set the
@@ -38,8 +41,38 @@ async function main(): Promise<number> {
     trace.flush({ cmd: "VERSION" });
     return 0;
   }
+  const stdin = trace.span("read stdin", readStdin);
+  const socket = agentSocketOf(stdin);
+  if (socket) {
+    const code = await trace.span("agent call", () => viaAgent(socket, stdin));
+    if (code !== undefined) {
+      trace.flush({ cmd: Deno.env.get("CNI_COMMAND") ?? "", agent: true });
+      return code;
+    }
+  }
   const program = await trace.span("import the command's program", () => loadProgram());
-  return await program.start(trace);
+  return await program.start(trace, stdin);
+}
+
+/**
+ * The call run by the node's agent (src/plugin/remote/): its exit code, or
+ * undefined when no agent listens and the call runs in this process.
+ */
+async function viaAgent(socket: string, stdin: string): Promise<number | undefined> {
+  try {
+    const answer = await callAgent({
+      socket,
+      request: { env: forwardedEnv(Deno.env.toObject()), stdin },
+    });
+    if (!answer) return undefined;
+    if (answer.stderr) stderrSink(answer.stderr);
+    writeStdout(answer.stdout);
+    return answer.exitCode;
+  } catch (e) {
+    stderrSink(`hostgate: ${(e as Error).message}\n`);
+    writeStdout(tryAgainError((e as Error).message, stdin));
+    return 1;
+  }
 }
 
 /**
@@ -48,7 +81,7 @@ async function main(): Promise<number> {
  * one ~0.1 ms), so each program is a single self-contained file in the
  * bundle, and nothing else is imported after it.
  */
-function loadProgram(): Promise<{ start(trace: Tracer): Promise<number> }> {
+function loadProgram(): Promise<{ start(trace: Tracer, stdin?: string): Promise<number> }> {
   switch (Deno.env.get("CNI_COMMAND")) {
     case "ADD":
       return import("./program/add.ts");

@@ -160,6 +160,14 @@ export async function runAgent(d: RunDeps): Promise<void> {
         }
       })());
     }
+    if (cfg.pluginSocket !== "") {
+      const path = cfg.pluginSocket;
+      tasks.push(
+        import("./plugin_socket.ts").then((m) =>
+          m.runPluginSocket({ path, signal: inner.signal, log, metrics, clock: d.clock })
+        ),
+      );
+    }
     if (d.openWatch) {
       const fire = () => waker.fire();
       const conf = conflistPath(cfg);
