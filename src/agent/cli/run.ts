@@ -164,7 +164,7 @@ export async function runAgent(d: RunDeps): Promise<void> {
       const path = cfg.pluginSocket;
       tasks.push(
         import("./plugin_socket.ts").then((m) =>
-          m.runPluginSocket({ path, signal: inner.signal, log, metrics, clock: d.clock })
+          m.runPluginSocket({ path, signal: inner.signal, log, metrics, clock: d.clock, fs: d.fs })
         ),
       );
     }

@@ -95,6 +95,22 @@ export interface ExecutorOptions {
   fs?: FileSystem;
   /** The program (default: every command with the real kernel layers); tests pass fakes. */
   program?: Program;
+  /** Whether the agent sees a netns path (default: it exists here); tests pass their own. */
+  netnsVisible?: (path: string) => boolean;
+}
+
+/**
+ * The agent runs in its own mount namespace (a container): a netns path the
+ * runtime made on the host may not be there. Such a call is declined and the
+ * plugin runs it as before, never as a "netns gone" DEL or a failed ADD.
+ */
+function netnsVisible(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A function answering relayed calls; each runs on its own. */
@@ -103,7 +119,17 @@ export function pluginExecutor(
 ): (req: RemoteRequest) => Promise<RemoteAnswer> {
   const fs = opts.fs ?? serverFileSystem();
   const program = opts.program ?? ALL_PROGRAM;
+  const visible = opts.netnsVisible ?? netnsVisible;
   return async (req) => {
+    const netns = req.env["CNI_NETNS"] ?? "";
+    if (netns !== "" && !visible(netns)) {
+      return {
+        stdout: "",
+        exitCode: 1,
+        stderr: "",
+        declined: `netns ${netns} is not visible to the agent`,
+      };
+    }
     let log = "";
     const logSink = (line: string) => {
       if (log.length < MAX_LOG_BYTES) log += line;

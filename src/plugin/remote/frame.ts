@@ -29,6 +29,12 @@ export interface RemoteAnswer {
   exitCode: number;
   /** Log lines of the call, for the shim's stderr (the runtime's log). */
   stderr: string;
+  /**
+   * Set when the agent did not run the call and the shim must run it itself
+   * (e.g. the pod's netns is not visible in the agent's mount namespace):
+   * the reason, for the log. stdout and exitCode are then meaningless.
+   */
+  declined?: string;
 }
 
 /** Environment variables the shim forwards: the CNI call and its log level. */
@@ -112,6 +118,13 @@ export function decodeAnswer(body: Uint8Array): RemoteAnswer {
   }
   if (typeof stderr !== "string") {
     throw new Error("Cannot decode the answer: stderr is not a string");
+  }
+  const declined = v["declined"];
+  if (declined !== undefined) {
+    if (typeof declined !== "string") {
+      throw new Error("Cannot decode the answer: declined is not a string");
+    }
+    return { stdout, exitCode, stderr, declined };
   }
   return { stdout, exitCode, stderr };
 }
