@@ -7,14 +7,10 @@
  * @module
  */
 import type { Clock } from "../../system/clock.ts";
-import type { FileSystem } from "../../system/fs.ts";
 import { type Logger, M, type Metrics } from "../observe/mod.ts";
 
 /** Wait between attempts to open the socket. */
 export const PLUGIN_SOCKET_RETRY_MS = 5_000;
-
-/** CAP_SYS_ADMIN: setns(2) into a pod's network namespace needs it. */
-const CAP_SYS_ADMIN = 21n;
 
 /** Options of `runPluginSocket`. */
 export interface PluginSocketOptions {
@@ -23,20 +19,14 @@ export interface PluginSocketOptions {
   log: Logger;
   metrics: Metrics;
   clock: Clock;
-  /** Reads /proc/self/status (the agent's effective capabilities). */
-  fs: Pick<FileSystem, "readText">;
-}
-
-/**
- * Whether this process may enter pods' network namespaces. The deployed agent
- * runs with NET_ADMIN and NET_RAW only unless the operator opts in to the
- * plugin socket (deploy/daemonset.yaml); without SYS_ADMIN every call would
- * fail, so the socket is not opened and the plugin keeps running its calls.
- */
-export function canEnterPods(status: string | undefined): boolean {
-  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(status ?? "");
-  if (!m) return false;
-  return ((BigInt(`0x${m[1]}`) >> CAP_SYS_ADMIN) & 1n) === 1n;
+  /**
+   * Whether this process may enter pods' network namespaces (CAP_SYS_ADMIN).
+   * The deployed agent runs with NET_ADMIN and NET_RAW only unless the
+   * operator opts in to the plugin socket (deploy/daemonset.yaml); without it
+   * every call would fail, so the socket is not opened and the plugin keeps
+   * running its calls.
+   */
+  canEnterPods: () => boolean;
 }
 
 /**
@@ -45,7 +35,7 @@ export function canEnterPods(status: string | undefined): boolean {
  * its calls itself meanwhile, and the agent retries.
  */
 export async function runPluginSocket(opts: PluginSocketOptions): Promise<void> {
-  if (!canEnterPods(await opts.fs.readText("/proc/self/status").catch(() => undefined))) {
+  if (!opts.canEnterPods()) {
     opts.log.error(
       "Cannot serve plugin calls: the agent lacks CAP_SYS_ADMIN to enter pods' network namespaces; the plugin runs its calls itself",
       { path: opts.path },
