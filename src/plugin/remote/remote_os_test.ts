@@ -49,60 +49,73 @@ async function serve(
   };
 }
 
+/** Unix sockets in temp dirs (net: Deno checks unix socket paths as net access). */
+const SOCKETS = { permissions: { read: true, write: true, net: true } };
+/** The stale-socket test binds one itself through libc. */
+const SOCKETS_FFI = { permissions: { read: true, write: true, net: true, ffi: true } };
+
 const req = (id: string): RemoteRequest => ({
   env: { CNI_COMMAND: "ADD", CNI_CONTAINERID: id },
   stdin: '{"cniVersion":"1.0.0"}',
 });
 
-Deno.test("a call goes to the agent and its answer comes back whole, 20 at once", async () => {
-  const h = await serve();
-  try {
-    assert.equal((await Deno.stat(h.path)).mode! & 0o777, 0o600);
-    assert.equal((await Deno.stat(h.path.slice(0, -12))).mode! & 0o777, 0o700);
-    const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => callAgent({ socket: h.path, request: req(`c${i}`) })),
-    );
-    for (const [i, a] of answers.entries()) {
-      assert.deepEqual(a, { stdout: `{"echo":"c${i}"}\n`, exitCode: 0, stderr: "log line\n" });
-    }
-    assert.equal(h.seen.length, 20);
-    assert.equal(h.outcomes.filter((o) => o === "ADD:ok").length, 20);
-  } finally {
-    await h.stop();
-  }
-  // Stopped: the socket file is gone and a call falls back.
-  assert.equal(await Deno.stat(h.path).catch(() => undefined), undefined);
-});
-
-Deno.test("no agent, or a stale socket file, means the call runs in-process", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    assert.equal(await callAgent({ socket: `${dir}/none.sock`, request: req("a") }), undefined);
-    // A socket file nobody listens on any more (the agent was killed): bound, never listening.
-    const stale = `${dir}/stale.sock`;
-    const libc = Deno.dlopen("libc.so.6", {
-      socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-      bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-      close: { parameters: ["i32"], result: "i32" },
-    });
+Deno.test(
+  "a call goes to the agent and its answer comes back whole, 20 at once",
+  SOCKETS,
+  async () => {
+    const h = await serve();
     try {
-      const fd = libc.symbols.socket(1, /* AF_UNIX */ 1, /* SOCK_STREAM */ 0);
-      const addr = new Uint8Array(110);
-      new DataView(addr.buffer).setUint16(0, 1, true);
-      addr.set(new TextEncoder().encode(stale), 2);
-      assert.equal(libc.symbols.bind(fd, addr, addr.length), 0);
-      libc.symbols.close(fd);
+      assert.equal((await Deno.stat(h.path)).mode! & 0o777, 0o600);
+      assert.equal((await Deno.stat(h.path.slice(0, -12))).mode! & 0o777, 0o700);
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => callAgent({ socket: h.path, request: req(`c${i}`) })),
+      );
+      for (const [i, a] of answers.entries()) {
+        assert.deepEqual(a, { stdout: `{"echo":"c${i}"}\n`, exitCode: 0, stderr: "log line\n" });
+      }
+      assert.equal(h.seen.length, 20);
+      assert.equal(h.outcomes.filter((o) => o === "ADD:ok").length, 20);
     } finally {
-      libc.close();
+      await h.stop();
     }
-    assert.equal((await Deno.lstat(stale)).isSocket, true);
-    assert.equal(await callAgent({ socket: stale, request: req("a") }), undefined);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+    // Stopped: the socket file is gone and a call falls back.
+    assert.equal(await Deno.stat(h.path).catch(() => undefined), undefined);
+  },
+);
 
-Deno.test("a taken call without an answer is error 11, never a second run", async () => {
+Deno.test(
+  "no agent, or a stale socket file, means the call runs in-process",
+  SOCKETS_FFI,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      assert.equal(await callAgent({ socket: `${dir}/none.sock`, request: req("a") }), undefined);
+      // A socket file nobody listens on any more (the agent was killed): bound, never listening.
+      const stale = `${dir}/stale.sock`;
+      const libc = Deno.dlopen("libc.so.6", {
+        socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+        bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+        close: { parameters: ["i32"], result: "i32" },
+      });
+      try {
+        const fd = libc.symbols.socket(1, /* AF_UNIX */ 1, /* SOCK_STREAM */ 0);
+        const addr = new Uint8Array(110);
+        new DataView(addr.buffer).setUint16(0, 1, true);
+        addr.set(new TextEncoder().encode(stale), 2);
+        assert.equal(libc.symbols.bind(fd, addr, addr.length), 0);
+        libc.symbols.close(fd);
+      } finally {
+        libc.close();
+      }
+      assert.equal((await Deno.lstat(stale)).isSocket, true);
+      assert.equal(await callAgent({ socket: stale, request: req("a") }), undefined);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test("a taken call without an answer is error 11, never a second run", SOCKETS, async () => {
   const h = await serve(() => new Promise(() => {})); // the agent wedges
   try {
     await assert.rejects(
@@ -119,7 +132,7 @@ Deno.test("a taken call without an answer is error 11, never a second run", asyn
   }
 });
 
-Deno.test("hostile clients are dropped and the socket keeps serving", async () => {
+Deno.test("hostile clients are dropped and the socket keeps serving", SOCKETS, async () => {
   const h = await serve(undefined, { readTimeoutMs: 300 });
   try {
     // Garbage, an oversize header, and a client that sends half a frame and stalls.
@@ -142,7 +155,7 @@ Deno.test("hostile clients are dropped and the socket keeps serving", async () =
   }
 });
 
-Deno.test("a file that is not a socket is never replaced", async () => {
+Deno.test("a file that is not a socket is never replaced", SOCKETS, async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/plugin.sock`, "keep");
@@ -161,7 +174,7 @@ Deno.test("a file that is not a socket is never replaced", async () => {
   }
 });
 
-Deno.test("in-process lock queue: one flock per file, handed over in order", async () => {
+Deno.test("in-process lock queue: one flock per file, handed over in order", SOCKETS, async () => {
   const dir = await Deno.makeTempDir();
   try {
     let flocks = 0;
