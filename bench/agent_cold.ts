@@ -193,7 +193,7 @@ export async function startBenchNode(
       ...COLD_FLAGS,
     ],
     `${a.tmp}/${a.name}.log`,
-    { inspect: a.inspect },
+    { inspect: a.inspect, v8Flags: a.v8Flags },
   );
   return {
     netns: node,
