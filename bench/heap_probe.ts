@@ -18,6 +18,7 @@ const { values } = parseArgs({
     wait: { type: "string" },
     snapshot: { type: "string" },
     "v8-flags": { type: "string" },
+    bin: { type: "string" },
   },
 });
 const nodes = Number(values.nodes ?? 20000);
@@ -38,6 +39,7 @@ await withNetns("hgph", async (ns) => {
       name: "probe",
       inspect: snap ? "127.0.0.1:9229" : undefined,
       v8Flags,
+      bin: values.bin,
     });
     try {
       const r = await routesIn(n, { netlink, ns, want: nodes - 1, timeoutMs: 300_000 });
@@ -48,7 +50,7 @@ await withNetns("hgph", async (ns) => {
         await sleep(10_000);
         const later = await memoryOf(n.agent.child.pid);
         const laterMaps = rssByMapping(n.agent.child.pid);
-        console.log(JSON.stringify({ r, mem, maps, later, laterMaps, v8Flags }));
+        console.log(JSON.stringify({ r, mem, maps, later, laterMaps, v8Flags, bin: values.bin }));
         return;
       }
       const text = await sh([
