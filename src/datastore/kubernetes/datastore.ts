@@ -23,6 +23,7 @@ import type {
 import { MAX_ENTRY_BYTES } from "../types.ts";
 import { type Clock, RealClock } from "../../system/clock.ts";
 import { type Backoff, type Change, ProjectedListWatch } from "./list_watch.ts";
+import { probeUntilStopped } from "./probe.ts";
 import { assignSubnets, parseClusterCidrs } from "../subnets.ts";
 import {
   IPALLOCATIONS_PATH,
@@ -231,6 +232,20 @@ export class KubernetesDatastore implements Datastore {
 
   async start(onChange: () => void): Promise<void> {
     this.#onChange = onChange;
+    // While a list/watch waits out its backoff, a cheap probe wakes it once the server is back.
+    this.#spawn(() =>
+      probeUntilStopped({
+        transport: this.#transport,
+        clock: this.#clock,
+        random: this.#random,
+        signal: this.#stop.signal,
+        waiting: () =>
+          [
+            ...[this.#nodes, this.#cm, this.#allocs].filter((w) => w !== undefined && w.backingOff),
+            ...(this.policy?.backingOff() ?? []),
+          ] as { retryNow(): void }[],
+      })
+    );
     await Promise.all([this.#nodes.start(), this.#cm.start(), this.#allocs?.start()]);
   }
 

@@ -18,6 +18,7 @@
  *   field nobody reads costs a parse, a compare and a resourceVersion.
  * - Failures (refused, 5xx, broken stream) mark it disconnected and retry
  *   with jittered, capped exponential backoff; 410 Gone relists at once.
+ *   `retryNow` cuts a backoff short (the owner's probe saw the server back).
  * @module
  */
 
@@ -162,6 +163,8 @@ export class ProjectedListWatch<P> {
   #failures = 0;
   #noWatchList = false;
   #lastContact: number | undefined;
+  /** Ends the backoff wait in progress (set only while one is). */
+  #wake: AbortController | undefined;
   #running: Promise<void> | undefined;
   readonly #stop = new AbortController();
   readonly #streams = new Set<AbortController>();
@@ -196,6 +199,19 @@ export class ProjectedListWatch<P> {
   /** Monotonic ms of the last data from the server (a page, an event, a bookmark). */
   get lastContactMs(): number | undefined {
     return this.#lastContact;
+  }
+
+  /** True while it waits out a backoff after a failure. */
+  get backingOff(): boolean {
+    return this.#wake !== undefined;
+  }
+
+  /**
+   * Ends the backoff wait in progress now (the server answered a probe), so
+   * recovery does not wait for a backoff of up to `maxMs`. No-op otherwise.
+   */
+  retryNow(): void {
+    this.#wake?.abort();
   }
 
   /** Number of objects held. */
@@ -446,6 +462,12 @@ export class ProjectedListWatch<P> {
     const delay = Math.round(ceiling / 2 + (this.#o.random() * ceiling) / 2);
     this.#failures++;
     this.#o.log(`kubernetes: ${this.#o.path}: ${text}; retrying in ${delay} ms`);
-    await this.#o.clock.sleep(delay, this.#stop.signal);
+    const wake = new AbortController();
+    this.#wake = wake;
+    try {
+      await this.#o.clock.sleep(delay, AbortSignal.any([this.#stop.signal, wake.signal]));
+    } finally {
+      this.#wake = undefined;
+    }
   }
 }

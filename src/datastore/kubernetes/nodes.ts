@@ -26,6 +26,7 @@ export const NODE_SELECTOR: Selector = {
   metadata: {
     name: true,
     resourceVersion: true,
+    creationTimestamp: true,
     annotations: {
       [VTEP_MAC_ANNOTATION]: true,
       [VTEP_IP_ANNOTATION]: true,
@@ -38,7 +39,12 @@ export const NODE_SELECTOR: Selector = {
 
 /** The part of a v1 Node the datastore reads (client-node's V1Node fits it). */
 export interface NodeLike {
-  metadata?: { name?: string; annotations?: { [key: string]: string } };
+  metadata?: {
+    name?: string;
+    annotations?: { [key: string]: string };
+    /** RFC 3339 text on the wire; client-node's typed objects carry a Date. */
+    creationTimestamp?: string | Date;
+  };
   spec?: { podCIDR?: string; podCIDRs?: string[] };
   status?: { addresses?: { type: string; address: string }[] };
 }
@@ -56,7 +62,7 @@ export function specPodCidrs(node: NodeLike): string[] {
 /**
  * All the agent keeps of a Node: its name, the controller-manager's pod
  * subnets, its InternalIPs, the announced addresses and the VTEP annotations,
- * plus the resourceVersion it was read at. Everything else a kubelet writes
+ * its creation time, plus the resourceVersion it was read at. Everything else a kubelet writes
  * (managedFields, images, conditions, nodeInfo: ~10 KB a Node) is dropped
  * at ingest.
  */
@@ -70,6 +76,12 @@ export interface NodeProjection {
   announcedIps: readonly string[];
   vtepMac?: string;
   vtepIp?: string;
+  /**
+   * metadata.creationTimestamp in ms (absent when missing or unparseable):
+   * the age of the Node's spec.podCIDRs record, for the trust gate's
+   * conflicts between two equal records.
+   */
+  createdAt?: number;
   /** resourceVersion of the object it was projected from (not compared). */
   resourceVersion: string;
 }
@@ -96,6 +108,13 @@ export function projectNode(
     announcedIps,
     resourceVersion: node.metadata?.resourceVersion ?? "",
   };
+  const created = node.metadata?.creationTimestamp;
+  const createdAt = created instanceof Date
+    ? created.getTime()
+    : typeof created === "string"
+    ? Date.parse(created)
+    : NaN;
+  if (Number.isFinite(createdAt)) p.createdAt = createdAt;
   const mac = ann[VTEP_MAC_ANNOTATION];
   const ip = ann[VTEP_IP_ANNOTATION];
   if (mac !== undefined) p.vtepMac = mac;
@@ -110,7 +129,7 @@ const sameList = (a: readonly string[], b: readonly string[]) =>
 export function sameNodeProjection(a: NodeProjection, b: NodeProjection): boolean {
   return a.name === b.name && sameList(a.specCidrs, b.specCidrs) &&
     sameList(a.internalIps, b.internalIps) && sameList(a.announcedIps, b.announcedIps) &&
-    a.vtepMac === b.vtepMac && a.vtepIp === b.vtepIp;
+    a.vtepMac === b.vtepMac && a.vtepIp === b.vtepIp && a.createdAt === b.createdAt;
 }
 
 /** The NodeInfo of a projection; `allocated` is used only when the spec has no podCIDR. */
@@ -119,11 +138,11 @@ export function projectionToInfo(p: NodeProjection, allocated?: readonly string[
   const podCidrs = fromSpec ? [...p.specCidrs] : [...(allocated ?? [])];
   const addresses = p.internalIps.length > 0 ? [...p.internalIps] : [...p.announcedIps];
   // The ownership record for the trust gate: the spec (controller-manager) outranks the
-  // allocation ConfigMap when both name one subnet.
-  const ownership: NodeInfo["ownership"] = {
-    source: fromSpec ? "node-spec" : "allocation",
-    subnets: [...podCidrs],
-  };
+  // allocation ConfigMap when both name one subnet. The spec's age is the Node's (the
+  // controller-manager sets it once, right after creation); a ConfigMap entry has none.
+  const ownership: NonNullable<NodeInfo["ownership"]> = fromSpec && p.createdAt !== undefined
+    ? { source: "node-spec", subnets: [...podCidrs], since: p.createdAt }
+    : { source: fromSpec ? "node-spec" : "allocation", subnets: [...podCidrs] };
   // Every field in one literal: V8 keeps them inside the object (a field added
   // later costs a separate property array, ~50 bytes a node).
   const info: NodeInfo = podCidrs.length > 0
