@@ -101,25 +101,35 @@ export function projectNode(
   }
   const announcedIps = (ann[NODE_IPS_ANNOTATION] ?? "").split(",").map((s) => s.trim())
     .filter((s) => s !== "");
-  const p: NodeProjection = {
-    name: node.metadata?.name ?? "",
-    specCidrs: specPodCidrs(node),
-    internalIps,
-    announcedIps,
-    resourceVersion: node.metadata?.resourceVersion ?? "",
-  };
   const created = node.metadata?.creationTimestamp;
   const createdAt = created instanceof Date
     ? created.getTime()
     : typeof created === "string"
     ? Date.parse(created)
     : NaN;
-  if (Number.isFinite(createdAt)) p.createdAt = createdAt;
+  // Kept for as long as the node exists, 20,000 of them: lists at their exact
+  // length (a pushed-to or filtered array keeps ~16 slots, +128 bytes each),
+  // one shared empty list, and every usual field in the literal (in-object).
+  const fields = {
+    name: node.metadata?.name ?? "",
+    specCidrs: specPodCidrs(node),
+    internalIps: exact(internalIps),
+    announcedIps: exact(announcedIps),
+    resourceVersion: node.metadata?.resourceVersion ?? "",
+  };
+  const p: NodeProjection = Number.isFinite(createdAt) ? { ...fields, createdAt } : fields;
   const mac = ann[VTEP_MAC_ANNOTATION];
   const ip = ann[VTEP_IP_ANNOTATION];
   if (mac !== undefined) p.vtepMac = mac;
   if (ip !== undefined) p.vtepIp = ip;
   return p;
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+/** `list` at its exact length, or the shared empty list. */
+function exact(list: string[]): readonly string[] {
+  return list.length === 0 ? NONE : list.slice();
 }
 
 const sameList = (a: readonly string[], b: readonly string[]) =>
