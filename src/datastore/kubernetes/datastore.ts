@@ -20,6 +20,7 @@ import type {
   PodAddress,
   SelfRegistration,
 } from "../types.ts";
+import { MAX_ENTRY_BYTES } from "../types.ts";
 import { type Clock, RealClock } from "../../system/clock.ts";
 import { type Backoff, type Change, ProjectedListWatch } from "./list_watch.ts";
 import { probeUntilStopped } from "./probe.ts";
@@ -174,6 +175,8 @@ export class KubernetesDatastore implements Datastore {
       ...common,
       path: "/api/v1/nodes",
       select: NODE_SELECTOR,
+      // No value the projection reads is longer than an entry; a bigger one is never decoded.
+      maxValueBytes: MAX_ENTRY_BYTES,
       project: projectNode,
       same: sameNodeProjection,
       onChanges: (changes) => this.#nodeChanges(changes),

@@ -101,25 +101,35 @@ export function projectNode(
   }
   const announcedIps = (ann[NODE_IPS_ANNOTATION] ?? "").split(",").map((s) => s.trim())
     .filter((s) => s !== "");
-  const p: NodeProjection = {
-    name: node.metadata?.name ?? "",
-    specCidrs: specPodCidrs(node),
-    internalIps,
-    announcedIps,
-    resourceVersion: node.metadata?.resourceVersion ?? "",
-  };
   const created = node.metadata?.creationTimestamp;
   const createdAt = created instanceof Date
     ? created.getTime()
     : typeof created === "string"
     ? Date.parse(created)
     : NaN;
-  if (Number.isFinite(createdAt)) p.createdAt = createdAt;
+  // Kept for as long as the node exists, 20,000 of them: lists at their exact
+  // length (a pushed-to or filtered array keeps ~16 slots, +128 bytes each),
+  // one shared empty list, and every usual field in the literal (in-object).
+  const fields = {
+    name: node.metadata?.name ?? "",
+    specCidrs: specPodCidrs(node),
+    internalIps: exact(internalIps),
+    announcedIps: exact(announcedIps),
+    resourceVersion: node.metadata?.resourceVersion ?? "",
+  };
+  const p: NodeProjection = Number.isFinite(createdAt) ? { ...fields, createdAt } : fields;
   const mac = ann[VTEP_MAC_ANNOTATION];
   const ip = ann[VTEP_IP_ANNOTATION];
   if (mac !== undefined) p.vtepMac = mac;
   if (ip !== undefined) p.vtepIp = ip;
   return p;
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+/** `list` at its exact length, or the shared empty list. */
+function exact(list: string[]): readonly string[] {
+  return list.length === 0 ? NONE : list.slice();
 }
 
 const sameList = (a: readonly string[], b: readonly string[]) =>
@@ -135,20 +145,25 @@ export function sameNodeProjection(a: NodeProjection, b: NodeProjection): boolea
 /** The NodeInfo of a projection; `allocated` is used only when the spec has no podCIDR. */
 export function projectionToInfo(p: NodeProjection, allocated?: readonly string[]): NodeInfo {
   const fromSpec = p.specCidrs.length > 0;
-  const info: NodeInfo = {
-    name: p.name,
-    podCidrs: fromSpec ? [...p.specCidrs] : [...(allocated ?? [])],
-    addresses: p.internalIps.length > 0 ? [...p.internalIps] : [...p.announcedIps],
-  };
-  if (info.podCidrs.length > 0) info.subnetSource = fromSpec ? "spec" : "allocation";
+  const podCidrs = fromSpec ? [...p.specCidrs] : [...(allocated ?? [])];
+  const addresses = p.internalIps.length > 0 ? [...p.internalIps] : [...p.announcedIps];
   // The ownership record for the trust gate: the spec (controller-manager) outranks the
   // allocation ConfigMap when both name one subnet. The spec's age is the Node's (the
   // controller-manager sets it once, right after creation); a ConfigMap entry has none.
-  info.ownership = {
-    source: fromSpec ? "node-spec" : "allocation",
-    subnets: [...info.podCidrs],
-  };
-  if (fromSpec && p.createdAt !== undefined) info.ownership.since = p.createdAt;
+  const ownership: NonNullable<NodeInfo["ownership"]> = fromSpec && p.createdAt !== undefined
+    ? { source: "node-spec", subnets: [...podCidrs], since: p.createdAt }
+    : { source: fromSpec ? "node-spec" : "allocation", subnets: [...podCidrs] };
+  // Every field in one literal: V8 keeps them inside the object (a field added
+  // later costs a separate property array, ~50 bytes a node).
+  const info: NodeInfo = podCidrs.length > 0
+    ? {
+      name: p.name,
+      podCidrs,
+      addresses,
+      subnetSource: fromSpec ? "spec" : "allocation",
+      ownership,
+    }
+    : { name: p.name, podCidrs, addresses, ownership };
   if (p.vtepMac && p.vtepIp) info.vtep = { mac: p.vtepMac, ip: p.vtepIp };
   return info;
 }
