@@ -9,8 +9,9 @@ import { FfiNetlink } from "../src/system/netlink/mod.ts";
 import { HOSTGATE_ROUTE_PROTOCOL, type RouteEvent } from "../src/system/netlink/types.ts";
 import { ENTRY_POINTS, v8FlagArgs } from "../src/build/targets.ts";
 
-/** The bundled agent. */
-export const AGENT_BIN = new URL("../dist/bundle/hostgate-agent", import.meta.url).pathname;
+/** The bundled agent (HOSTGATE_BENCH_AGENT: another bundle, for a before/after comparison). */
+export const AGENT_BIN = Deno.env.get("HOSTGATE_BENCH_AGENT") ??
+  new URL("../dist/bundle/hostgate-agent", import.meta.url).pathname;
 /** The bundled plugin (the agent installs it). */
 export const PLUGIN_BIN = new URL("../dist/bundle/hostgate", import.meta.url).pathname;
 

@@ -155,6 +155,8 @@ export async function startBenchNode(
     list?: "paged" | "watch-list";
     /** V8 flags instead of the bundle's (runs the bundle through deno, for experiments). */
     v8Flags?: string[];
+    /** Another agent bundle (a before/after comparison). */
+    bin?: string;
   },
 ): Promise<BenchNode> {
   const node = await a.ns.add(a.name);
@@ -193,7 +195,7 @@ export async function startBenchNode(
       ...COLD_FLAGS,
     ],
     `${a.tmp}/${a.name}.log`,
-    { inspect: a.inspect },
+    { inspect: a.inspect, v8Flags: a.v8Flags, bin: a.bin },
   );
   return {
     netns: node,

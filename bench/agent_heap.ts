@@ -125,8 +125,10 @@ export function summarize(t: Taken): HeapSummary {
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    options: { inspect: { type: "string" }, pid: { type: "string" } },
+    options: { inspect: { type: "string" }, pid: { type: "string" }, save: { type: "string" } },
   });
   const taken = await takeSnapshot(values.inspect ?? "127.0.0.1:9229", Number(values.pid));
+  // `--save=FILE`: also keep the raw snapshot (load it in Chrome DevTools for retainers).
+  if (values.save) await Deno.writeTextFile(values.save, JSON.stringify(taken.snap));
   console.log(JSON.stringify(summarize(taken)));
 }

@@ -117,6 +117,7 @@ export function freezeNode(node: NodeInfo): NodeInfo {
     copy.ownership = Object.freeze({
       source: node.ownership.source,
       subnets: Object.freeze([...node.ownership.subnets]),
+      ...(node.ownership.since !== undefined ? { since: node.ownership.since } : {}),
     });
   }
   return Object.freeze(copy);

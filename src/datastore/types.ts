@@ -49,6 +49,14 @@ export interface Ownership {
   source: OwnershipSource;
   /** Canonical CIDRs. */
   subnets: readonly string[];
+  /**
+   * When the record was made, where the store can say so honestly (the
+   * Kubernetes Node's creationTimestamp, in ms): the older of two equal
+   * records keeps a subnet no node routes yet. Comparable only within one
+   * store; absent when unknown (the allocation ConfigMap has no per-entry
+   * time, and etcd and file claims are one key per subnet, so never equal).
+   */
+  since?: number;
 }
 
 /** Largest stored value a datastore parses; bigger ones are refused unread. */

@@ -124,7 +124,9 @@ export function isCidr(text: string): boolean {
 
 /** Canonical block text ("10.22.0.5/24" -> "10.22.0.0/24"); throws on invalid text. */
 export function normalizeCidr(text: string): string {
-  return parseCidr(text).text;
+  // The input itself when already canonical (a kept route shares the datastore's string).
+  const canon = parseCidr(text).text;
+  return canon === text ? text : canon;
 }
 
 /**

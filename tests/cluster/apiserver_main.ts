@@ -11,6 +11,8 @@
  *           {"id":3,"op":"getNode","name":"n1"}
  *           {"id":4,"op":"put","resource":"ippools.hostgate.io","object":{...}}
  *           {"id":5,"op":"list","resource":"ipallocations.hostgate.io"}
+ *           {"id":6,"op":"setDown","down":true}   (the API unreachable: port closed;
+ *                                                   false listens again, same port)
  *   stdout: {"id":1,"ok":true,"result":...} or {"id":1,"ok":false,"error":"..."}
  *
  * Exits (closing the server and removing its files) when stdin ends.
@@ -33,15 +35,16 @@ say({ ready: true, url: server.url, kubeconfig });
 
 interface Command {
   id: number;
-  op: "putNode" | "deleteNode" | "getNode" | "put" | "list";
+  op: "putNode" | "deleteNode" | "getNode" | "put" | "list" | "setDown";
   name: string;
   resource?: string;
   object?: KubeObject;
   podCidr?: string;
   ip?: string;
+  down?: boolean;
 }
 
-function apply(c: Command): unknown {
+async function apply(c: Command): Promise<unknown> {
   switch (c.op) {
     case "putNode":
       return server.put("nodes", {
@@ -59,6 +62,9 @@ function apply(c: Command): unknown {
       return server.put(c.resource ?? "", c.object!);
     case "list":
       return server.list(c.resource ?? "");
+    case "setDown":
+      await server.setDown(c.down === true);
+      return c.down === true;
     default:
       throw new Error(`Cannot run ${JSON.stringify(c)}: unknown op`);
   }
@@ -80,7 +86,7 @@ for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream(
       continue;
     }
     try {
-      say({ id: c.id, ok: true, result: apply(c) });
+      say({ id: c.id, ok: true, result: await apply(c) });
     } catch (e) {
       say({ id: c.id, ok: false, error: (e as Error).message });
     }

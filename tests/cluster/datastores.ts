@@ -42,7 +42,10 @@ export interface Backend {
   procs(): Proc[];
   /** etcd only: writes a raw value (hostile-entry tests), from inside the router namespace. */
   putRaw?(key: string, value: string): Promise<void>;
-  /** etcd only: stops the server (an outage) and starts it again on the same data. */
+  /**
+   * etcd and Kubernetes: stops the server (an outage) and starts it again on
+   * the same data (the test apiserver closes and reopens its port).
+   */
   stopServer?(): Promise<void>;
   startServer?(): Promise<void>;
   /** Stops its processes. */
@@ -265,6 +268,12 @@ async function kubernetesBackend(ctx: BackendContext): Promise<Backend> {
       if ((await call("deleteNode", { name })) !== true) {
         throw new Error(`Cannot remove node ${name} from the apiserver: no such Node`);
       }
+    },
+    stopServer: async () => {
+      await call("setDown", { down: true });
+    },
+    startServer: async () => {
+      await call("setDown", { down: false });
     },
     procs: () => [proc],
     close: async () => {

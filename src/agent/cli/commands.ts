@@ -222,8 +222,13 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
     });
     const vxlan = handle.getLink(cfg.vxlanDevice);
     const vxlanIndex = usesVxlan(cfg.backend) && vxlan?.kind === "vxlan" ? vxlan.index : undefined;
+    const routes = ownRoutes([
+      ...handle.listRoutes({ family: 4, protocol: HOSTGATE_ROUTE_PROTOCOL }),
+      ...handle.listRoutes({ family: 6, protocol: HOSTGATE_ROUTE_PROTOCOL }),
+    ]);
     const observed: Observed = {
       uplink,
+      routes,
       nodeIps: uplink.nodeIps,
       health,
       nodes: ds.nodes(),
@@ -231,13 +236,10 @@ export async function collectStatus(d: CommandDeps): Promise<StatusReport> {
       podAddresses: ds.podAddresses?.() ?? [],
       entryRejects: ds.entryRejects?.() ?? [],
     };
-    // The same gate as the agent's pass: status shows what the agent routes and what it refused.
+    // The same gate as the agent's pass: status shows what the agent routes and what it refused
+    // (equal claims settled as at an agent start: the kernel's routes name the incumbents).
     const trusted = trustStep(cfg, observed);
     const desired = desiredStep(cfg, { observed, trusted, vxlanLinkIndex: vxlanIndex });
-    const routes = ownRoutes([
-      ...handle.listRoutes({ family: 4, protocol: HOSTGATE_ROUTE_PROTOCOL }),
-      ...handle.listRoutes({ family: 6, protocol: HOSTGATE_ROUTE_PROTOCOL }),
-    ]);
     const fw = await d.firewall(cfg.firewallBackend);
     const spec = firewallSpecOf(cfg, desired);
     const path = conflistPath(cfg);

@@ -275,8 +275,13 @@ function planPeer(a: PeerArgs): PeerPlan | undefined {
   if (tunnel) return planVxlanPeer(a, { ...base, podCidr, nodeIp });
   if (!via) return { ...base, mode: "skip", reason: "not-on-link" };
   a.claimed.add(podCidr);
+  // One plain literal (not a spread of `base`): kept per peer until the next pass, and a
+  // spread plus added fields costs a separate property array each.
   return {
-    ...base,
+    name: node.name,
+    family,
+    podCidr,
+    nodeIp,
     mode: "host-gw",
     route: { peer: node.name, family, dst: podCidr, gateway: nodeIp, linkIndex: via.linkIndex },
   };
@@ -296,7 +301,10 @@ function planVxlanPeer(
   a.claimed.add(base.podCidr);
   a.vteps.add(vtep.ip).add(vtep.mac);
   return {
-    ...base,
+    name: base.name,
+    family: base.family,
+    podCidr: base.podCidr,
+    nodeIp: base.nodeIp,
     mode: "vxlan",
     vtep,
     route: {

@@ -23,7 +23,7 @@ import { sameVtep } from "../vxlan/mod.ts";
 import { SelfRegistration } from "./registration.ts";
 import { PassTally } from "./pass.ts";
 import { RejectReporter } from "./trust_report.ts";
-import type { Reject } from "./trust.ts";
+import { acceptedOwners, type Reject } from "./trust.ts";
 import {
   applyBridge,
   applyConflist,
@@ -84,6 +84,8 @@ export class Reconciler {
   #vxlanIndex: number | undefined;
   /** The rule spec last synced. */
   #rulesKey = "";
+  /** Subnet -> owner the last pass kept: the incumbents of equal claims. */
+  #accepted: Map<string, string> | undefined;
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -144,7 +146,7 @@ export class Reconciler {
 
     // read → trust
     let observed = await readStep(d, pass);
-    let trusted = trustStep(cfg, observed);
+    let trusted = trustStep(cfg, observed, this.#accepted);
     await applyForwarding(d, pass);
     const selfOf = (t: typeof trusted) => t.nodes.find((n) => n.name === cfg.nodeName);
     const device = await applyVxlanDevice(d, pass, {
@@ -158,8 +160,9 @@ export class Reconciler {
         () => this.#self.ensure(observed.nodeIps, device.vtep),
       );
       observed = { ...observed, nodes: this.#self.nodes() };
-      trusted = trustStep(cfg, observed);
+      trusted = trustStep(cfg, observed, this.#accepted);
     }
+    this.#accepted = acceptedOwners(trusted);
     this.#rejects.report(trusted.rejects);
     // desired
     const desired = desiredStep(cfg, {

@@ -16,7 +16,11 @@ import type {
 } from "../../datastore/mod.ts";
 import type { FileSystem } from "../../system/fs.ts";
 import type { Clock } from "../../system/clock.ts";
-import { HOSTGATE_ROUTE_PROTOCOL, type NetlinkHandle } from "../../system/netlink/types.ts";
+import {
+  HOSTGATE_ROUTE_PROTOCOL,
+  type NetlinkHandle,
+  type Route,
+} from "../../system/netlink/types.ts";
 import { ensureBridge } from "../../system/netlink/bridge.ts";
 import { familyOf } from "../../net/mod.ts";
 import type { AgentConfig } from "../cli/mod.ts";
@@ -50,7 +54,7 @@ import {
 } from "../vxlan/mod.ts";
 import type { SelfRegistration } from "./registration.ts";
 import { type PassTally, throwFirst } from "./pass.ts";
-import { endpointIps, type Trusted, trustNodes } from "./trust.ts";
+import { endpointIps, incumbentsOf, type Trusted, trustNodes } from "./trust.ts";
 
 /** The config fields a pass uses. */
 export type ReconcileConfig =
@@ -120,6 +124,11 @@ export interface Observed {
   localAddrs: LocalAddress[];
   podAddresses: PodAddress[];
   entryRejects: EntryReject[];
+  /**
+   * hostgate's own peer routes in the kernel when the pass began: who the
+   * agent routes each subnet to, the incumbents of equal claims at start.
+   */
+  routes?: Route[];
 }
 
 /** Step 1, read: uplink, registration (and the watch), datastore state, local addresses. */
@@ -141,7 +150,9 @@ export async function readStep(d: StepDeps, pass: PassTally): Promise<Observed> 
     pass.notReady.push(`datastore not connected: ${health.lastError ?? "unknown"}`);
   }
   const localAddrs = (await pass.step("read addresses", () => readLocalAddrs(handle))) ?? [];
+  const routes = (await pass.step("read routes", () => readOwnRoutes(handle))) ?? [];
   return {
+    routes,
     uplink,
     nodeIps,
     health,
@@ -152,8 +163,23 @@ export async function readStep(d: StepDeps, pass: PassTally): Promise<Observed> 
   };
 }
 
-/** Step 2, trust: the gate over what was read (pure). */
-export function trustStep(cfg: ReconcileConfig, o: Observed): Trusted {
+/** hostgate's own peer routes in the kernel, both families. */
+export function readOwnRoutes(handle: NetlinkHandle): Route[] {
+  return ownRoutes([
+    ...handle.listRoutes({ family: 4, protocol: HOSTGATE_ROUTE_PROTOCOL }),
+    ...handle.listRoutes({ family: 6, protocol: HOSTGATE_ROUTE_PROTOCOL }),
+  ]);
+}
+
+/**
+ * Step 2, trust: the gate over what was read (pure). `accepted` are the
+ * owners the previous pass kept (none at start: the kernel routes tell).
+ */
+export function trustStep(
+  cfg: ReconcileConfig,
+  o: Observed,
+  accepted?: ReadonlyMap<string, string>,
+): Trusted {
   const endpoints = [
     ...(cfg.kubernetesApi ? [cfg.kubernetesApi] : []),
     ...(cfg.datastore === "etcd" ? cfg.etcdEndpoints ?? [] : []),
@@ -169,6 +195,7 @@ export function trustStep(cfg: ReconcileConfig, o: Observed): Trusted {
     localAddrs: o.localAddrs,
     bridge: cfg.bridge,
     backend: cfg.backend,
+    incumbents: incumbentsOf({ nodes: o.nodes, routes: o.routes ?? [], accepted }),
   });
 }
 
@@ -263,11 +290,7 @@ export async function applyRoutesAndTunnels(
   metrics.inc(M.routeWrites, { op: "delete" }, routes.removed);
   metrics.set(M.routeConflicts, routes.conflicts.length);
   metrics.set(M.routesDesired, o.desired.routes.length);
-  const installed = await pass.step("count routes", () =>
-    ownRoutes([
-      ...handle.listRoutes({ family: 4, protocol: HOSTGATE_ROUTE_PROTOCOL }),
-      ...handle.listRoutes({ family: 6, protocol: HOSTGATE_ROUTE_PROTOCOL }),
-    ]).length);
+  const installed = await pass.step("count routes", () => readOwnRoutes(handle).length);
   metrics.set(M.routesInstalled, installed ?? 0);
   if (routes.conflicts.length > 0) {
     pass.notReady.push(`${routes.conflicts.length} route(s) blocked`);

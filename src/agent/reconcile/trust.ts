@@ -14,10 +14,16 @@
  * must be unicast and outside pod and service ranges, not loopback,
  * link-local, multicast, unspecified or a broadcast address (including the
  * node segment's). Conflicts are settled by the ownership record: the
- * stronger record wins, equal records both lose; name order never decides.
+ * stronger record wins. Between equal records the incumbent keeps the subnet
+ * (the owner the agent already routes it to: accepted in an earlier pass, or
+ * at agent start the one its kernel route points at), else the older record
+ * (`Ownership.since`); when even that cannot tell them apart both lose. Name
+ * order never decides: a thief claiming a subnet in its own equally strong
+ * record cannot take a working route down.
  * @module
  */
 import type { EntryReject, NodeInfo, OwnershipSource } from "../../datastore/mod.ts";
+import type { Route } from "../../system/netlink/types.ts";
 import {
   cidrContainsIp,
   cidrsOverlap,
@@ -98,6 +104,11 @@ export interface TrustInput extends TrustPolicy {
   nodes: readonly NodeInfo[];
   /** Entries the datastore refused before parsing (oversize, garbage). */
   entryRejects?: readonly EntryReject[];
+  /**
+   * Subnet -> the node the agent routes it to now (see `incumbentsOf`):
+   * decides between equal ownership records.
+   */
+  incumbents?: ReadonlyMap<string, string>;
 }
 
 /** Output of `trustNodes`. */
@@ -227,7 +238,7 @@ export function trustNodes(input: TrustInput): Trusted {
 
   // Pass 1: range and ownership checks, per subnet.
   const candidates = new Map<string, string[]>();
-  const owners = new Map<string, { node: string; rank: number; self: boolean }[]>();
+  const owners = new Map<string, Owner[]>();
   for (const n of input.nodes) {
     const self = n.name === input.selfName;
     const owned = new Set(n.ownership?.subnets ?? []);
@@ -247,7 +258,7 @@ export function trustNodes(input: TrustInput): Trusted {
       }
       kept.push(cidr);
       const list = owners.get(cidr) ?? [];
-      list.push({ node: n.name, rank, self });
+      list.push({ node: n.name, rank, self, since: n.ownership?.since });
       owners.set(cidr, list);
     }
     candidates.set(n.name, kept);
@@ -260,12 +271,17 @@ export function trustNodes(input: TrustInput): Trusted {
     const self = list.find((o) => o.self);
     const best = Math.max(...list.map((o) => o.rank));
     const top = list.filter((o) => o.rank === best);
+    const won = self
+      ? { owner: self, why: "this node's own" }
+      : top.length === 1
+      ? { owner: top[0]!, why: "a stronger record" }
+      : settleEqual(top, input.incumbents?.get(cidr));
     for (const o of list) {
-      const wins = self ? o === self : top.length === 1 && o === top[0];
-      if (wins) continue;
+      if (o === won?.owner) continue;
       lost.add(`${o.node} ${cidr}`);
       const others = list.filter((x) => x !== o).map((x) => x.node).join(",");
-      reject(o.node, "podCidrs", cidr, "overlap", `also owned by ${others}`);
+      const keeps = won ? `; ${won.owner.node} keeps it (${won.why})` : "; equal records";
+      reject(o.node, "podCidrs", cidr, "overlap", `also owned by ${others}${keeps}`);
     }
   }
   const nodes = input.nodes.map((n) => {
@@ -299,6 +315,72 @@ export function trustNodes(input: TrustInput): Trusted {
     a.node < b.node ? -1 : a.node > b.node ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0
   );
   return { nodes, rejects };
+}
+
+/** One ownership record of a subnet, as the conflict pass sees it. */
+interface Owner {
+  node: string;
+  rank: number;
+  self: boolean;
+  since?: number;
+}
+
+/**
+ * The winner among equally strong records, or undefined when nothing tells
+ * them apart: the incumbent, else the strictly oldest record (every one
+ * must carry its age).
+ */
+function settleEqual(
+  top: readonly Owner[],
+  incumbent: string | undefined,
+): { owner: Owner; why: string } | undefined {
+  const inc = top.find((o) => o.node === incumbent);
+  if (inc) return { owner: inc, why: "incumbent" };
+  if (top.some((o) => o.since === undefined)) return undefined;
+  const oldest = Math.min(...top.map((o) => o.since!));
+  const first = top.filter((o) => o.since === oldest);
+  return first.length === 1 ? { owner: first[0]!, why: "older record" } : undefined;
+}
+
+/**
+ * Who the agent routes each subnet to now, for `TrustInput.incumbents`:
+ * the owners it accepted in earlier passes (`accepted`), and for subnets
+ * those do not name (the first pass after a start) the node whose claim
+ * names the subnet and whose address or VTEP is the gateway of this
+ * agent's own kernel route for it. A gateway two claimants share names
+ * nobody. Pure.
+ */
+export function incumbentsOf(i: {
+  nodes: readonly NodeInfo[];
+  /** hostgate's own routes (its protocol), as read from the kernel. */
+  routes: readonly Route[];
+  accepted?: ReadonlyMap<string, string>;
+}): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of i.routes) {
+    if (r.gateway === undefined) continue;
+    const dst = tryParseCidr(r.dst)?.text;
+    const gw = tryParseIp(r.gateway)?.text;
+    if (!dst || !gw) continue;
+    const via = i.nodes.filter((n) =>
+      n.podCidrs.includes(dst) &&
+      (n.addresses.some((a) => tryParseIp(a)?.text === gw) ||
+        (n.vtep !== undefined && tryParseIp(n.vtep.ip)?.text === gw))
+    );
+    if (via.length === 1) out.set(dst, via[0]!.name);
+  }
+  for (const [cidr, node] of i.accepted ?? []) out.set(cidr, node);
+  return out;
+}
+
+/**
+ * The owner of every subnet the gate kept (this node's too): the
+ * incumbents of the next pass.
+ */
+export function acceptedOwners(trusted: Trusted): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const n of trusted.nodes) for (const c of n.podCidrs) out.set(c, n.name);
+  return out;
 }
 
 /** True when the peer would be tunnelled: it has an IPv4 subnet and address and is not on-link. */

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import type { NodeInfo } from "../../datastore/mod.ts";
 import {
+  acceptedOwners,
   badGatewayWhy,
   endpointIps,
+  incumbentsOf,
   REJECT_REASONS,
   type TrustInput,
   trustNodes,
@@ -196,6 +198,115 @@ Deno.test("trust: conflicts go to the stronger ownership record, never to name o
   // Order of the input does not matter.
   const t3 = trustNodes(input([spec, self, alloc]));
   assert.deepEqual(t3.rejects, t.rejects);
+});
+
+/** Two Nodes holding 10.244.1.0/24 in their own spec: victim "b" and thief "t". */
+function equalClaims(since: { b?: number; t?: number }) {
+  const rec = (when?: number) => ({
+    source: "node-spec" as const,
+    subnets: ["10.244.1.0/24"],
+    ...(when !== undefined ? { since: when } : {}),
+  });
+  const victim: NodeInfo = { ...good, ownership: rec(since.b) };
+  // "0thief" sorts first: name order would give it the subnet.
+  const thief: NodeInfo = { ...good, name: "0thief", addresses: ["192.168.1.66"] };
+  thief.ownership = rec(since.t);
+  return [self, victim, thief];
+}
+
+function owners(t: ReturnType<typeof trustNodes>) {
+  return t.nodes.filter((n) => n.podCidrs.includes("10.244.1.0/24")).map((n) => n.name);
+}
+
+Deno.test("trust: equal claims, the incumbent keeps the subnet against a newer thief", () => {
+  const nodes = equalClaims({ b: 1_000, t: 2_000 });
+  const t = trustNodes(input(nodes, { incumbents: new Map([["10.244.1.0/24", "b"]]) }));
+  assert.deepEqual(owners(t), ["b"]);
+  assert.deepEqual(t.rejects.map((r) => [r.node, r.field, r.value, r.reason]), [
+    ["0thief", "podCidrs", "10.244.1.0/24", "overlap"],
+  ]);
+  assert.match(t.rejects[0]!.detail, /b keeps it \(incumbent\)/);
+  // The thief keeps its other fields (its address is not refused, only the subnet).
+  assert.deepEqual(t.nodes.find((n) => n.name === "0thief")?.addresses, ["192.168.1.66"]);
+});
+
+Deno.test("trust: equal claims, the incumbent keeps the subnet against an older thief", () => {
+  const nodes = equalClaims({ b: 5_000, t: 1_000 });
+  const t = trustNodes(input(nodes, { incumbents: new Map([["10.244.1.0/24", "b"]]) }));
+  assert.deepEqual(owners(t), ["b"]);
+  assert.deepEqual(t.rejects.map((r) => [r.node, r.reason]), [["0thief", "overlap"]]);
+  // Same answer whatever the input order.
+  const t2 = trustNodes(
+    input([...nodes].reverse(), { incumbents: new Map([["10.244.1.0/24", "b"]]) }),
+  );
+  assert.deepEqual(owners(t2), ["b"]);
+  assert.deepEqual(t2.rejects, t.rejects);
+});
+
+Deno.test("trust: equal claims with no incumbent, the older record keeps the subnet", () => {
+  const t = trustNodes(input(equalClaims({ b: 1_000, t: 2_000 })));
+  assert.deepEqual(owners(t), ["b"]);
+  assert.deepEqual(t.rejects.map((r) => [r.node, r.reason]), [["0thief", "overlap"]]);
+  assert.match(t.rejects[0]!.detail, /b keeps it \(older record\)/);
+  const older = trustNodes(input(equalClaims({ b: 3_000, t: 2_000 })));
+  assert.deepEqual(owners(older), ["0thief"]);
+  assert.deepEqual(older.rejects.map((r) => [r.node, r.reason]), [["b", "overlap"]]);
+  // An incumbent that is not one of the claimants (gone from the store) decides nothing.
+  const gone = trustNodes(
+    input(equalClaims({ b: 1_000, t: 2_000 }), { incumbents: new Map([["10.244.1.0/24", "q"]]) }),
+  );
+  assert.deepEqual(owners(gone), ["b"]);
+});
+
+Deno.test("trust: equal claims nothing tells apart, both lose", () => {
+  for (const since of [{ b: 1_000, t: 1_000 }, {}, { b: 1_000 }]) {
+    const t = trustNodes(input(equalClaims(since)));
+    assert.deepEqual(owners(t), [], JSON.stringify(since));
+    assert.deepEqual(t.rejects.map((r) => [r.node, r.reason]), [
+      ["0thief", "overlap"],
+      ["b", "overlap"],
+    ]);
+    assert.match(t.rejects[0]!.detail, /equal records/);
+  }
+  // A stronger record still beats the incumbent.
+  const [a, b, thief] = equalClaims({ b: 1_000, t: 2_000 });
+  const weak = { ...b!, ownership: { source: "allocation" as const, subnets: ["10.244.1.0/24"] } };
+  const t = trustNodes(
+    input([a!, weak, thief!], { incumbents: new Map([["10.244.1.0/24", "b"]]) }),
+  );
+  assert.deepEqual(owners(t), ["0thief"]);
+});
+
+Deno.test("trust: incumbents from the kernel's routes at start, then from what was accepted", () => {
+  const nodes = equalClaims({});
+  const routes = [
+    { family: 4 as const, dst: "10.244.1.0/24", gateway: "192.168.1.11", protocol: 151 },
+    // A route whose gateway no claimant has, and a route without a gateway: no incumbent.
+    { family: 4 as const, dst: "10.244.2.0/24", gateway: "192.168.1.99", protocol: 151 },
+    { family: 4 as const, dst: "10.244.3.0/24", protocol: 151 },
+  ];
+  const inc = incumbentsOf({ nodes, routes });
+  assert.deepEqual([...inc], [["10.244.1.0/24", "b"]]);
+  const t = trustNodes(input(nodes, { incumbents: inc }));
+  assert.deepEqual(owners(t), ["b"]);
+  // What the pass kept becomes the next pass's incumbents, over the kernel's say.
+  const accepted = acceptedOwners(t);
+  assert.deepEqual([...accepted].sort(), [["10.244.0.0/24", "a"], ["10.244.1.0/24", "b"]]);
+  const moved = incumbentsOf({
+    nodes,
+    routes,
+    accepted: new Map([["10.244.1.0/24", "0thief"]]),
+  });
+  assert.equal(moved.get("10.244.1.0/24"), "0thief");
+  // A gateway both claimants announce names nobody.
+  const shared = nodes.map((n) => n.name === "0thief" ? { ...n, addresses: ["192.168.1.11"] } : n);
+  assert.deepEqual([...incumbentsOf({ nodes: shared, routes })], []);
+  // A VXLAN route's gateway is the VTEP.
+  const vx = nodes.map((n) =>
+    n.name === "b" ? { ...n, vtep: { ip: "10.244.1.0", mac: "1a:2b:3c:4d:5e:6f" } } : n
+  );
+  const vxRoutes = [{ family: 4 as const, dst: "10.244.1.0/24", gateway: "10.244.1.0" }];
+  assert.deepEqual([...incumbentsOf({ nodes: vx, routes: vxRoutes })], [["10.244.1.0/24", "b"]]);
 });
 
 Deno.test("trust: datastore rejects (oversize, garbage) pass through; every reason is listed", () => {

@@ -20,8 +20,10 @@ import type {
   PodAddress,
   SelfRegistration,
 } from "../types.ts";
+import { MAX_ENTRY_BYTES } from "../types.ts";
 import { type Clock, RealClock } from "../../system/clock.ts";
 import { type Backoff, type Change, ProjectedListWatch } from "./list_watch.ts";
+import { probeUntilStopped } from "./probe.ts";
 import { assignSubnets, parseClusterCidrs } from "../subnets.ts";
 import {
   IPALLOCATIONS_PATH,
@@ -173,6 +175,8 @@ export class KubernetesDatastore implements Datastore {
       ...common,
       path: "/api/v1/nodes",
       select: NODE_SELECTOR,
+      // No value the projection reads is longer than an entry; a bigger one is never decoded.
+      maxValueBytes: MAX_ENTRY_BYTES,
       project: projectNode,
       same: sameNodeProjection,
       onChanges: (changes) => this.#nodeChanges(changes),
@@ -228,6 +232,20 @@ export class KubernetesDatastore implements Datastore {
 
   async start(onChange: () => void): Promise<void> {
     this.#onChange = onChange;
+    // While a list/watch waits out its backoff, a cheap probe wakes it once the server is back.
+    this.#spawn(() =>
+      probeUntilStopped({
+        transport: this.#transport,
+        clock: this.#clock,
+        random: this.#random,
+        signal: this.#stop.signal,
+        waiting: () =>
+          [
+            ...[this.#nodes, this.#cm, this.#allocs].filter((w) => w !== undefined && w.backingOff),
+            ...(this.policy?.backingOff() ?? []),
+          ] as { retryNow(): void }[],
+      })
+    );
     await Promise.all([this.#nodes.start(), this.#cm.start(), this.#allocs?.start()]);
   }
 

@@ -14,7 +14,9 @@ import {
   type NodeLike,
   nodeToInfo,
   parseAllocations,
+  projectNode,
   registrationPatch,
+  sameNodeProjection,
   specPodCidrs,
   VTEP_IP_ANNOTATION,
   VTEP_MAC_ANNOTATION,
@@ -65,6 +67,31 @@ Deno.test("nodeToInfo: singular podCIDR, allocation only without spec, annotatio
   };
   deepEqual(nodeToInfo(internalWins).addresses, ["192.0.2.8"]);
   deepEqual(nodeToInfo(bare).podCidrs, []);
+});
+
+Deno.test("nodeToInfo: the spec record's age is the Node's creationTimestamp", () => {
+  const at = "2026-12-03T10:00:00Z";
+  const node: NodeLike = {
+    metadata: { name: "a", creationTimestamp: at },
+    spec: { podCIDRs: ["10.0.1.0/24"] },
+  };
+  deepEqual(nodeToInfo(node).ownership, {
+    source: "node-spec",
+    subnets: ["10.0.1.0/24"],
+    since: Date.parse(at),
+  });
+  // client-node's typed objects carry a Date; garbage is no age.
+  const typed = { ...node, metadata: { name: "a", creationTimestamp: new Date(at) } };
+  equal(nodeToInfo(typed).ownership?.since, Date.parse(at));
+  const junk = { ...node, metadata: { name: "a", creationTimestamp: "yesterday" } };
+  equal(nodeToInfo(junk).ownership?.since, undefined);
+  // A ConfigMap allocation has no age of its own.
+  const bare: NodeLike = { metadata: { name: "a", creationTimestamp: at } };
+  equal(nodeToInfo(bare, ["10.9.9.0/24"]).ownership?.since, undefined);
+  // A Node created again under the same name is a change.
+  const again = { ...node, metadata: { name: "a", creationTimestamp: "2026-12-03T11:00:00Z" } };
+  equal(sameNodeProjection(projectNode(node), projectNode(again)), false);
+  equal(sameNodeProjection(projectNode(node), projectNode({ ...node })), true);
 });
 
 Deno.test("nodeToInfo: VTEP only when both annotations are present", () => {

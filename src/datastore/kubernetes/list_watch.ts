@@ -18,12 +18,23 @@
  *   field nobody reads costs a parse, a compare and a resourceVersion.
  * - Failures (refused, 5xx, broken stream) mark it disconnected and retry
  *   with jittered, capped exponential backoff; 410 Gone relists at once.
+ *   `retryNow` cuts a backoff short (the owner's probe saw the server back).
  * @module
  */
 
 import type { Clock } from "../../system/clock.ts";
 import { byteLines } from "./ndjson.ts";
-import { decodePruned, mergeSelectors, type Selector } from "./prune.ts";
+import { ListPageDecoder, readListPage } from "./list_page.ts";
+import {
+  type CompiledSelector,
+  compileSelector,
+  decodePruned,
+  DEFAULT_LIMITS,
+  MAX_OBJECT_BYTES,
+  mergeSelectors,
+  type PruneLimits,
+  type Selector,
+} from "./prune.ts";
 import { ApiError, type ApiTransport } from "./transport.ts";
 
 /** Retry timing after a failed list or watch. */
@@ -66,6 +77,12 @@ export interface ProjectedListWatchOptions<P> {
    * decoding and never built (default: the whole object).
    */
   select?: Selector;
+  /**
+   * A selected value longer than this (bytes of JSON) is left out as if
+   * absent (default: the object cap, 4 MiB). Nodes use the datastore's entry
+   * cap, so a 12 MB annotation is never decoded.
+   */
+  maxValueBytes?: number;
   /** Keeps only what the caller reads (from the selected parts). */
   project: (obj: RawObject) => P;
   /** True when two projections are equal (then no change is reported). */
@@ -146,24 +163,26 @@ export class ProjectedListWatch<P> {
   #failures = 0;
   #noWatchList = false;
   #lastContact: number | undefined;
-  /** The page buffer of a relist in progress. */
-  #scratch: ArrayBuffer | undefined;
+  /** Ends the backoff wait in progress (set only while one is). */
+  #wake: AbortController | undefined;
   #running: Promise<void> | undefined;
   readonly #stop = new AbortController();
   readonly #streams = new Set<AbortController>();
   #firstOutcome: Promise<void>;
   #settleFirst: () => void = () => {};
   readonly stats: ListWatchStats = { relists: 0, pages: 0, expired: 0, unchanged: 0 };
-  readonly #pageSelector: Selector;
-  readonly #eventSelector: Selector;
+  readonly #itemSelector: CompiledSelector;
+  readonly #eventSelector: CompiledSelector;
+  readonly #limits: PruneLimits;
 
   constructor(opts: ProjectedListWatchOptions<P>) {
     this.#o = opts;
     const item = mergeSelectors(opts.select ?? true, OWN_SELECTOR);
-    this.#pageSelector = { metadata: true, items: item };
+    this.#itemSelector = compileSelector(item);
     // ERROR events carry a Status: its code, reason and message.
     const status: Selector = { code: true, reason: true, message: true };
-    this.#eventSelector = { type: true, object: mergeSelectors(item, status) };
+    this.#eventSelector = compileSelector({ type: true, object: mergeSelectors(item, status) });
+    this.#limits = { ...DEFAULT_LIMITS, maxValueBytes: opts.maxValueBytes ?? MAX_OBJECT_BYTES };
     this.#firstOutcome = new Promise((resolve) => this.#settleFirst = resolve);
   }
 
@@ -180,6 +199,19 @@ export class ProjectedListWatch<P> {
   /** Monotonic ms of the last data from the server (a page, an event, a bookmark). */
   get lastContactMs(): number | undefined {
     return this.#lastContact;
+  }
+
+  /** True while it waits out a backoff after a failure. */
+  get backingOff(): boolean {
+    return this.#wake !== undefined;
+  }
+
+  /**
+   * Ends the backoff wait in progress now (the server answered a probe), so
+   * recovery does not wait for a backoff of up to `maxMs`. No-op otherwise.
+   */
+  retryNow(): void {
+    this.#wake?.abort();
   }
 
   /** Number of objects held. */
@@ -279,11 +311,17 @@ export class ProjectedListWatch<P> {
     let restarts = 0;
     for (;;) {
       const q = this.#query(cont ? { limit, continue: cont } : { limit });
-      let page: { metadata?: { resourceVersion?: string; continue?: string }; items?: RawObject[] };
+      // Each item is projected as soon as it has arrived; the page is never held whole.
+      const decoder = new ListPageDecoder({
+        item: this.#itemSelector,
+        limits: this.#limits,
+        onItem: (obj) => items.set(keyOf(obj as RawObject), this.#o.project(obj as RawObject)),
+      });
+      let page: { resourceVersion: string; continue: string };
       try {
         const { res, ctl } = await this.#open(q);
         try {
-          page = decodePruned(await this.#readBody(res), this.#pageSelector) as typeof page;
+          page = await readListPage(res, decoder);
         } finally {
           this.#streams.delete(ctl);
         }
@@ -300,58 +338,14 @@ export class ProjectedListWatch<P> {
       }
       this.stats.pages++;
       this.#lastContact = this.#o.clock.monotonic();
-      for (const obj of page.items ?? []) items.set(keyOf(obj), this.#o.project(obj));
-      cont = page.metadata?.continue || undefined;
-      if (!cont) return { items, rv: page.metadata?.resourceVersion ?? "" };
+      cont = page.continue || undefined;
+      if (!cont) return { items, rv: page.resourceVersion };
     }
   }
 
   async #relist(): Promise<void> {
-    try {
-      const { items, rv } = await this.#listPages();
-      this.#replace(items, rv);
-    } finally {
-      this.#releaseScratch();
-    }
-  }
-
-  /**
-   * Reads a LIST page into one buffer reused for every page of a relist (a
-   * BYOB reader: no per-chunk buffers left for the GC), released after it.
-   */
-  async #readBody(res: Response): Promise<Uint8Array> {
-    let reader: ReadableStreamBYOBReader;
-    try {
-      reader = res.body!.getReader({ mode: "byob" });
-    } catch {
-      return new Uint8Array(await res.arrayBuffer());
-    }
-    let buf = this.#scratch ?? new ArrayBuffer(1 << 20);
-    this.#scratch = undefined;
-    let len = 0;
-    try {
-      for (;;) {
-        if (len === buf.byteLength) {
-          const bigger = new ArrayBuffer(buf.byteLength * 2);
-          new Uint8Array(bigger).set(new Uint8Array(buf));
-          buf.transfer(0); // frees the old backing store now, not at the next GC
-          buf = bigger;
-        }
-        const { value, done } = await reader.read(new Uint8Array(buf, len, buf.byteLength - len));
-        if (value) buf = value.buffer as ArrayBuffer;
-        if (done) break;
-        len += value!.byteLength;
-      }
-    } finally {
-      reader.releaseLock();
-    }
-    this.#scratch = buf;
-    return new Uint8Array(buf, 0, len);
-  }
-
-  #releaseScratch(): void {
-    this.#scratch?.transfer(0);
-    this.#scratch = undefined;
+    const { items, rv } = await this.#listPages();
+    this.#replace(items, rv);
   }
 
   /** Takes a complete snapshot; reports what differs from the state it replaces. */
@@ -424,8 +418,8 @@ export class ProjectedListWatch<P> {
     let initial: Map<string, P> | undefined = list ? new Map() : undefined;
     try {
       if (!list) this.#ok();
-      for await (const line of byteLines(res.body!, ctl.signal)) {
-        const ev = decodePruned(line, this.#eventSelector) as WatchEvent;
+      for await (const line of byteLines(res.body!, ctl.signal, MAX_OBJECT_BYTES)) {
+        const ev = (decodePruned(line, this.#eventSelector, this.#limits) ?? {}) as WatchEvent;
         this.#lastContact = this.#o.clock.monotonic();
         const obj = ev.object ?? {};
         if (ev.type === "ERROR") {
@@ -468,6 +462,12 @@ export class ProjectedListWatch<P> {
     const delay = Math.round(ceiling / 2 + (this.#o.random() * ceiling) / 2);
     this.#failures++;
     this.#o.log(`kubernetes: ${this.#o.path}: ${text}; retrying in ${delay} ms`);
-    await this.#o.clock.sleep(delay, this.#stop.signal);
+    const wake = new AbortController();
+    this.#wake = wake;
+    try {
+      await this.#o.clock.sleep(delay, AbortSignal.any([this.#stop.signal, wake.signal]));
+    } finally {
+      this.#wake = undefined;
+    }
   }
 }

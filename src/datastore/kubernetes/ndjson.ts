@@ -23,11 +23,14 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
 /**
  * Yields each line of `body` as bytes (without the newline; blank lines
  * skipped), so the caller decodes only what it keeps (see prune.ts). A
- * trailing line without a newline is yielded at the end of the stream.
+ * trailing line without a newline is yielded at the end of the stream. A
+ * line growing past `maxLineBytes` throws (a hostile stream never makes the
+ * reader buffer without bound).
  */
 export async function* byteLines(
   body: ReadableStream<Uint8Array>,
   signal?: AbortSignal,
+  maxLineBytes = Infinity,
 ): AsyncGenerator<Uint8Array> {
   let pending: Uint8Array[] = [];
   let pendingLength = 0;
@@ -64,6 +67,9 @@ export async function* byteLines(
       pending = [];
       pendingLength = 0;
       if (!blank(line)) yield line;
+    }
+    if (pendingLength + chunk.length - start > maxLineBytes) {
+      throw new Error(`Cannot read a watch event: a line over ${maxLineBytes} bytes`);
     }
     if (start < chunk.length) {
       // Copy: the stream may reuse the chunk's buffer.

@@ -127,6 +127,11 @@ export class KubernetesPolicySource implements PolicySource {
     return out;
   }
 
+  /** The list/watches waiting out a backoff (the datastore's probe wakes them). */
+  backingOff(): { retryNow(): void }[] {
+    return this.#all().filter((lw) => lw.backingOff);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.#all().map((lw) => lw.close()));
   }
