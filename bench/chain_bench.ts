@@ -7,7 +7,7 @@
  * Targets: ADD p50 <= 0.8x, DEL p50 <= 0.5x, parallel >= 1.5x the reference.
  * @module
  */
-import { withNetns } from "../tests/helpers/netns.ts";
+import { type NetnsSet, withNetns } from "../tests/helpers/netns.ts";
 import type { ChainInput, ChainSamples, ChainVariant } from "./chain_worker.ts";
 import { fmt, ratio, stats, table } from "./table.ts";
 
@@ -21,7 +21,7 @@ export interface ChainBenchOptions {
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-function variants(ipamDir: string, stateDir: string): ChainVariant[] {
+function variants(ipamDir: string, stateDir: string, socket: string): ChainVariant[] {
   const base = { isGateway: true, isDefaultGateway: true };
   return [
     {
@@ -65,6 +65,23 @@ function variants(ipamDir: string, stateDir: string): ChainVariant[] {
         },
       }],
     },
+    {
+      label: "agent",
+      name: "bench-chain-hga",
+      cniVersion: "1.0.0",
+      plugins: [{
+        path: `${ROOT}dist/bundle/hostgate`,
+        config: {
+          ...base,
+          type: "hostgate",
+          bridge: "hgc-hga",
+          stateDir,
+          agentSocket: socket,
+          capabilities: { portMappings: true, bandwidth: true },
+          ipam: { type: "hostgate-local", subnet: "10.97.2.0/24", dataDir: `${ipamDir}/hga` },
+        },
+      }],
+    },
   ];
 }
 
@@ -78,20 +95,29 @@ export async function chainBench(opts: ChainBenchOptions = {}): Promise<string> 
       const node = await ns.add("node");
       const pods: string[] = [];
       for (let i = 0; i < podCount; i++) pods.push(ns.path(await ns.add(`p${i}`)));
-      const input: ChainInput = {
-        variants: variants(ipamDir, stateDir),
-        pods,
-        parallel: opts.parallel ?? 20,
-        rounds: opts.rounds ?? 3,
-        portBase: 20000,
-      };
-      const out = await ns.sh(node, [
-        Deno.execPath(),
-        "run",
-        "--allow-all",
-        `${ROOT}bench/chain_worker.ts`,
-      ], { stdin: JSON.stringify(input) });
-      return render(JSON.parse(out) as ChainSamples[], input.parallel);
+      const socket = `${stateDir}/agent/plugin.sock`;
+      const server = new Deno.Command("ip", {
+        args: [
+          "netns",
+          "exec",
+          node,
+          Deno.execPath(),
+          "run",
+          "--allow-all",
+          `${ROOT}bench/plugin_server_main.ts`,
+          socket,
+        ],
+        stdin: "null",
+        stdout: "null",
+      }).spawn();
+      try {
+        await waitForSocket(socket, server.status);
+        const chains = variants(ipamDir, stateDir, socket);
+        return await runWorker(ns, node, pods, chains, { ...opts, agentPid: server.pid });
+      } finally {
+        server.kill("SIGTERM");
+        await server.status;
+      }
     });
   } finally {
     await Deno.remove(ipamDir, { recursive: true });
@@ -99,9 +125,45 @@ export async function chainBench(opts: ChainBenchOptions = {}): Promise<string> 
   }
 }
 
+async function waitForSocket(path: string, exited: Promise<Deno.CommandStatus>): Promise<void> {
+  let done = false;
+  exited.then(() => done = true);
+  for (let i = 0; i < 200 && !done; i++) {
+    if ((await Deno.lstat(path).catch(() => undefined))?.isSocket) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(
+    `Cannot start the plugin socket at ${path}: ${done ? "its server exited" : "not up in 10 s"}`,
+  );
+}
+
+async function runWorker(
+  ns: NetnsSet,
+  node: string,
+  pods: string[],
+  chains: ChainVariant[],
+  opts: ChainBenchOptions & { agentPid: number },
+): Promise<string> {
+  const input: ChainInput = {
+    variants: chains,
+    pods,
+    parallel: opts.parallel ?? 20,
+    rounds: opts.rounds ?? 8,
+    portBase: 20000,
+    agentPid: opts.agentPid,
+  };
+  const out = await ns.sh(node, [
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    `${ROOT}bench/chain_worker.ts`,
+  ], { stdin: JSON.stringify(input) });
+  return render(JSON.parse(out) as ChainSamples[], input.parallel);
+}
+
 function render(samples: ChainSamples[], parallel: number): string {
   const by = (label: string) => samples.find((s) => s.label === label)!;
-  const hg = by("hostgate"), ref = by("ref");
+  const hg = by("hostgate"), agent = by("agent"), ref = by("ref");
   const thr = (s: ChainSamples) => {
     const total = s.parallelRoundMs.reduce((a, b) => a + b, 0);
     return (parallel * s.parallelRoundMs.length) / (total / 1000);
@@ -113,24 +175,32 @@ function render(samples: ChainSamples[], parallel: number): string {
     ["DEL p50 ms", (s) => stats(s.delMs).p50, 1, "<= 0.5x"],
     ["DEL p99 ms", (s) => stats(s.delMs).p99, 1, ""],
     [`parallel ADD/s (${parallel}-way)`, thr, 1, ">= 1.5x"],
+    ["CPU ms per ADD", (s) => s.addCpuMs, 1, ""],
+    ["CPU ms per DEL", (s) => s.delCpuMs, 1, ""],
+    [`CPU ms per ADD (${parallel}-way)`, (s) => s.parallelAddCpuMs, 1, ""],
     ["failures", (s) => s.failures.length, 0, "0"],
   ];
   const body = rows.map(([name, f, d, target]) => [
     name,
+    fmt(f(agent), d),
     fmt(f(hg), d),
     fmt(f(ref), d),
+    ratio(f(agent), f(ref)),
     ratio(f(hg), f(ref)),
     target,
   ]);
-  const failures = [...hg.failures, ...ref.failures].slice(0, 3);
+  const failures = [...agent.failures, ...hg.failures, ...ref.failures].slice(0, 3);
   return [
     `Chain: a hostPort and a bandwidth limit per pod; ${hg.addMs.length} pods sequential, ` +
-    `${parallel}-way parallel ADD x ${hg.parallelRoundMs.length} rounds`,
+    `${parallel}-way parallel ADD x ${hg.parallelRoundMs.length} rounds. "via agent": the plugin ` +
+    `relays to the agent's plugin socket (its CPU counted); "in-process": no agent listening`,
     table([
       "metric",
-      "hostgate alone",
+      "hostgate via agent",
+      "hostgate in-process",
       "ref bridge+host-local+portmap+bandwidth",
-      "hg/ref",
+      "agent/ref",
+      "in-process/ref",
       "target",
     ], body),
     ...(failures.length ? ["first failures:", ...failures] : []),

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { childCpuReader } from "./cpu.ts";
+
 /** One plugin of a chain. */
 export interface ChainPlugin {
   path: string;
@@ -31,6 +33,8 @@ export interface ChainInput {
   rounds: number;
   /** First hostPort; pod i of a phase gets base + offset + i. */
   portBase: number;
+  /** The agent's plugin socket server: its CPU counts with the calls it runs. */
+  agentPid?: number;
 }
 
 /** Samples of one variant. */
@@ -39,6 +43,11 @@ export interface ChainSamples {
   addMs: number[];
   delMs: number[];
   parallelRoundMs: number[];
+  /** CPU (user + system) of the chain's processes per sequential ADD / DEL, ms. */
+  addCpuMs: number;
+  delCpuMs: number;
+  /** CPU of the chain's processes per ADD in the parallel rounds, ms. */
+  parallelAddCpuMs: number;
   failures: string[];
 }
 
@@ -120,6 +129,13 @@ async function del(v: ChainVariant, pod: Pod): Promise<string> {
   return "";
 }
 
+/** CPU of a running process (not our child), ms: utime + stime from /proc, 10 ms ticks. */
+function processCpuMs(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 async function timed(fn: () => Promise<string>): Promise<{ ms: number; err: string }> {
   const t = performance.now();
   const err = await fn();
@@ -134,8 +150,13 @@ export async function runChains(input: ChainInput): Promise<ChainSamples[]> {
     addMs: [],
     delMs: [],
     parallelRoundMs: [],
+    addCpuMs: 0,
+    delCpuMs: 0,
+    parallelAddCpuMs: 0,
     failures: [],
   }));
+  const children = childCpuReader();
+  const cpu = () => children() + (input.agentPid ? processCpuMs(input.agentPid) : 0);
   const podOf = (k: number, i: number, phase: number, netns: string): Pod => ({
     id: `${variants[k]!.label}-${phase}-${i}`,
     netns,
@@ -149,14 +170,18 @@ export async function runChains(input: ChainInput): Promise<ChainSamples[]> {
   }
   for (const [i, netns] of pods.entries()) {
     for (const [k, v] of variants.entries()) {
+      const c = cpu();
       const r = await timed(() => add(v, podOf(k, i, 0, netns)));
+      all[k]!.addCpuMs += (cpu() - c) / pods.length;
       all[k]!.addMs.push(r.ms);
       if (r.err) all[k]!.failures.push(r.err);
     }
   }
   for (const [i, netns] of pods.entries()) {
     for (const [k, v] of variants.entries()) {
+      const c = cpu();
       const r = await timed(() => del(v, podOf(k, i, 0, netns)));
+      all[k]!.delCpuMs += (cpu() - c) / pods.length;
       all[k]!.delMs.push(r.ms);
       if (r.err) all[k]!.failures.push(r.err);
     }
@@ -165,9 +190,11 @@ export async function runChains(input: ChainInput): Promise<ChainSamples[]> {
   for (let round = 0; round < input.rounds; round++) {
     for (const [k, v] of variants.entries()) {
       const ps = batch.map((netns, i) => podOf(k, i, round + 1, netns));
+      const c = cpu();
       const t = performance.now();
       const errs = await Promise.all(ps.map((p) => add(v, p)));
       all[k]!.parallelRoundMs.push(performance.now() - t);
+      all[k]!.parallelAddCpuMs += (cpu() - c) / (ps.length * input.rounds);
       all[k]!.failures.push(...errs.filter((e) => e));
       await Promise.all(ps.map((p) => del(v, p)));
     }

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { childCpuReader } from "./cpu.ts";
+
 /** One plugin configuration under test. */
 export interface Variant {
   label: string;
@@ -78,28 +80,8 @@ export interface WorkerOutput {
   traced: TracedCall[];
 }
 
-/** libc's getrusage, opened on first use (importing this module has no side effect). */
-const rusage = (() => {
-  let lib: Deno.DynamicLibrary<{ getrusage: { parameters: ["i32", "buffer"]; result: "i32" } }>;
-  return (who: number, buf: Uint8Array) =>
-    (lib ??= Deno.dlopen("libc.so.6", {
-      getrusage: { parameters: ["i32", "buffer"], result: "i32" },
-    })).symbols.getrusage(who, buf);
-})();
-
-/**
- * CPU time of every reaped child of this process so far (ms, microsecond
- * resolution): getrusage(RUSAGE_CHILDREN) counts a child's user and system
- * time, with its own reaped children (iptables for the reference), once we
- * have waited for it.
- */
-function childCpuMs(): number {
-  const ru = new BigInt64Array(18); // struct rusage: ru_utime, ru_stime (timeval), then longs
-  if (rusage(-1, /* RUSAGE_CHILDREN */ new Uint8Array(ru.buffer)) !== 0) {
-    throw new Error("Cannot read child CPU time: getrusage failed");
-  }
-  return Number(ru[0]) * 1e3 + Number(ru[1]) / 1e3 + Number(ru[2]) * 1e3 + Number(ru[3]) / 1e3;
-}
+/** CPU of every reaped child so far, ms (bench/cpu.ts). */
+const childCpuMs = childCpuReader();
 
 interface CallResult {
   ms: number;

@@ -5,6 +5,7 @@
  * operator sees at once which line of the conflist is wrong.
  * @module
  */
+import { agentSocketProblem } from "./remote/socket_path.ts";
 import {
   configFail,
   interfaceNameProblem,
@@ -126,5 +127,10 @@ export function parseNetConf(raw: Json, command: CniCommand): NetConf {
   };
   const mtu = parseMtu(raw["mtu"]);
   if (mtu !== undefined) conf.mtu = mtu;
+  const socket = raw["agentSocket"];
+  if (!isAbsent(socket) && socket !== "") {
+    const why = agentSocketProblem(socket);
+    if (why) throw configFail("agentSocket", why);
+  }
   return conf;
 }

@@ -8,7 +8,7 @@ import { createIpam } from "../ipam/mod.ts";
 import type { Ipam } from "../ipam/types.ts";
 import { RealClock } from "../system/clock.ts";
 import { RealExec } from "../system/exec.ts";
-import { SyncFileSystem } from "../system/fs.ts";
+import { type FileSystem, SyncFileSystem } from "../system/fs.ts";
 import { ExecNft, findNft } from "../system/nft.ts";
 import { isOwnNetns } from "../system/netns_identity.ts";
 import { createLogger, type Logger } from "../system/log.ts";
@@ -18,7 +18,7 @@ import type { NftSets as ElementSets } from "../system/nftables/types.ts";
 import type { Tc } from "../system/tc.ts";
 import type { Conntrack } from "../system/conntrack.ts";
 import type { CommandTable, IpamRequest, PluginDeps } from "./deps.ts";
-import { dispatch } from "./dispatch.ts";
+import { dispatch, type PluginOutput } from "./dispatch.ts";
 import type { LogLevel } from "./netconf.ts";
 import { readStdin, stderrSink, writeStdout } from "./stdio.ts";
 import { tracedExec, tracedFs, tracedIpam, tracedNetlink, tracedTc, type Tracer } from "./trace.ts";
@@ -45,7 +45,7 @@ export interface Program {
 }
 
 /** Opens libc only on first use, so config errors never load FFI; one per process. */
-function lazyLibc(trace: Tracer): () => Libc {
+export function lazyLibc(trace: Tracer): () => Libc {
   let libc: Libc | undefined;
   return () => libc ??= trace.span("ffi: dlopen libc", () => openLibc());
 }
@@ -80,11 +80,14 @@ const NO_NETLINK: Netlink = {
   monitorRoutes: () => Promise.reject(new Error("Cannot monitor routes in the plugin")),
 };
 
-function openLog(opts: { file?: string; level?: LogLevel }): Logger {
+function openLog(
+  opts: { file?: string; level?: LogLevel },
+  fallback: (line: string) => void,
+): Logger {
   const file = opts.file;
   const sink = file
     ? (line: string) => Deno.writeTextFileSync(file, line, { append: true, mode: 0o600 })
-    : stderrSink;
+    : fallback;
   return createLogger({ sink, level: opts.level ?? "warn" });
 }
 
@@ -113,14 +116,27 @@ function buildIpam(req: IpamRequest, deps: PluginDeps): Ipam {
   });
 }
 
-/** Runs the call and returns its exit code. */
-export async function run(trace: Tracer, program: Program): Promise<number> {
-  const env = Deno.env.toObject();
+/** What one call brings besides its program: its input, where its logs go, its files. */
+export interface CallIo {
+  env: Record<string, string>;
+  stdin: string;
+  /** The default log sink (stderr in the plugin process; the answer's log lines in the agent). */
+  logSink: (line: string) => void;
+  fs: FileSystem;
+  /** The process's libc, opened on first use. */
+  libc: () => Libc;
+}
+
+/**
+ * Runs one call with the real dependencies: the plugin process runs one, the
+ * agent (src/plugin/remote/) many at once, each with its own sockets.
+ */
+export async function runCall(trace: Tracer, program: Program, io: CallIo): Promise<PluginOutput> {
+  const { env, libc } = io;
   const wanted = env["HOSTGATE_LOG_LEVEL"] ?? "";
   const level = ["debug", "info", "warn", "error"].includes(wanted)
     ? wanted as LogLevel
     : undefined;
-  const libc = lazyLibc(trace);
   const netlink = program.kernel ? lazyNetlink(program.kernel, libc) : NO_NETLINK;
   const sets = program.sets ? lazySets(program.sets, libc) : undefined;
   const tc = program.tc?.(libc);
@@ -128,32 +144,47 @@ export async function run(trace: Tracer, program: Program): Promise<number> {
   const exec = trace.on ? tracedExec(new RealExec(), trace) : new RealExec();
   const deps: PluginDeps = {
     netlink,
-    // One task per process: sync file calls skip the async thread pool round trips.
-    fs: new SyncFileSystem(),
+    fs: io.fs,
     exec,
     guardNft: new ExecNft({ exec, timeoutMs: 10_000, program: findNft() }),
     // One netfilter socket for the guard's and the hostPorts' elements.
     ...(sets ? { guardSets: sets, portSets: sets } : {}),
     isOwnNetns,
     clock: new RealClock(),
-    log: createLogger({ sink: stderrSink, level: level ?? "warn" }),
+    log: createLogger({ sink: io.logSink, level: level ?? "warn" }),
     ipam: buildIpam,
-    openLog,
+    openLog: (opts) => openLog(opts, io.logSink),
     commands: program.commands,
     ...(tc ? { tc } : {}),
     ...(conntrack ? { conntrack } : {}),
   };
-  const stdin = trace.span("read stdin", readStdin);
-  let out;
   try {
-    out = await trace.span(
+    return await trace.span(
       "dispatch",
-      () => dispatch({ env, stdin }, trace.on ? traced(deps, trace) : deps),
+      () => dispatch({ env, stdin: io.stdin }, trace.on ? traced(deps, trace) : deps),
     );
   } finally {
     tc?.close();
     conntrack?.close();
+    sets?.close();
   }
+}
+
+/**
+ * Runs the plugin process's call and returns its exit code. `stdin`: the
+ * config when main.ts has read it already (to find the agent's socket).
+ */
+export async function run(trace: Tracer, program: Program, stdin?: string): Promise<number> {
+  const env = Deno.env.toObject();
+  const input = stdin ?? trace.span("read stdin", readStdin);
+  const out = await runCall(trace, program, {
+    env,
+    stdin: input,
+    logSink: stderrSink,
+    // One task per process: sync file calls skip the async thread pool round trips.
+    fs: new SyncFileSystem(),
+    libc: lazyLibc(trace),
+  });
   trace.span("write result", () => writeStdout(out.stdout));
   trace.flush({ cmd: env["CNI_COMMAND"] ?? "" });
   return out.exitCode;

@@ -134,7 +134,13 @@ export class Cluster {
   /** Where node `name` keeps its CNI files. */
   dirs(name: string): NodeDirs {
     const d = `${this.dir}/${name}`;
-    return { bin: `${d}/bin`, conf: `${d}/conf`, ipam: `${d}/ipam`, agentLog: `${d}/agent.log` };
+    return {
+      bin: `${d}/bin`,
+      conf: `${d}/conf`,
+      ipam: `${d}/ipam`,
+      agentLog: `${d}/agent.log`,
+      socket: `${d}/plugin.sock`,
+    };
   }
 
   /** The pod subnet the Kubernetes store assigns to a node (10.244.<i>.0/24). */
@@ -173,6 +179,7 @@ export class Cluster {
         `--extra-plugins=${PORTMAP_BIN}`,
         "--health-addr=127.0.0.1:9099",
         `--resync-interval=${this.#opts.resyncInterval ?? "30s"}`,
+        ...(this.#opts.pluginSocket === false ? [] : [`--plugin-socket=${d.socket}`]),
         ...(this.#opts.agentFlags ?? []),
       ],
     });

@@ -36,6 +36,12 @@ export interface ClusterOptions {
   signals?: boolean;
   /** More `hostgate-agent run` flags for every agent (e.g. --ipam=ippool). */
   agentFlags?: string[];
+  /**
+   * Agents serve plugin calls on `<node dir>/plugin.sock` (`--plugin-socket`),
+   * so pods are made by the agent and by the plugin itself only while the
+   * agent is down. Default true; false: every call runs in the plugin process.
+   */
+  pluginSocket?: boolean;
 }
 
 /** A node's own CNI directories and agent log. */
@@ -44,6 +50,8 @@ export interface NodeDirs {
   conf: string;
   ipam: string;
   agentLog: string;
+  /** The agent's plugin socket. */
+  socket: string;
 }
 
 /** A pod made by `Cluster.addPod`. */

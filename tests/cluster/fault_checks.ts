@@ -86,14 +86,20 @@ export class ClusterChecks {
    */
   async baseline(): Promise<Record<string, string[]>> {
     for (const n of this.#nodes) {
+      const t0 = Date.now();
+      let first: string | undefined;
       await until(`${n}'s routes complete`, async () => {
         const peers = await this.#c.expectedRoutes(n, [...this.#nodes]);
         if (!peers) return undefined;
         const own = this.pods.filter((p) => p.node.name === n).map((p) => `${p.ip} via -`);
         const want = [...peers, ...own].sort();
         const got = [...await routeLines(this.#c.node(n).netns)].sort();
-        return JSON.stringify(got) === JSON.stringify(want) || undefined;
+        const ok = JSON.stringify(got) === JSON.stringify(want);
+        first ??= ok ? "" : `have ${got.join("; ")}, want ${want.join("; ")}`;
+        return ok || undefined;
       });
+      // Evidence for the old flake (an incomplete baseline after pings passed): say when it waited.
+      if (first) console.error(`baseline: ${n} incomplete for ${Date.now() - t0} ms: ${first}`);
     }
     return this.snapshot();
   }

@@ -63,6 +63,8 @@ export interface AgentConfig {
   firewallBackend: FirewallBackendName;
   /** host:port, or "" to serve nothing. */
   healthAddr: string;
+  /** Unix socket where the agent runs plugin calls (src/plugin/remote/), or "" for none. */
+  pluginSocket: string;
   resyncIntervalMs: number;
   debounceMs: number;
   retryMinMs: number;

@@ -5,6 +5,7 @@
  * `--help` is generated from the same table that parses.
  * @module
  */
+import { agentSocketProblem } from "../../plugin/remote/socket_path.ts";
 import { parseFlags } from "./flags.ts";
 import { familyOf, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
 import { kubernetesServiceUrl } from "../../ipam/ippool/kubeconfig.ts";
@@ -174,6 +175,7 @@ export function parseConfig(argv: string[], inputs: ParseInputs): AgentConfig {
       "--firewall-backend",
     ),
     healthAddr: get("healthAddr"),
+    pluginSocket: get("pluginSocket"),
     resyncIntervalMs: parseDuration(get("resyncIntervalMs"), "--resync-interval"),
     debounceMs: parseDuration(get("debounceMs"), "--debounce"),
     retryMinMs: parseDuration(get("retryMinMs"), "--retry-min"),
@@ -209,6 +211,10 @@ function validate(cfg: AgentConfig): void {
   if (cfg.nodeName === "") throw new ConfigError("Cannot parse flags: --node-name is empty");
   if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(cfg.nodeName)) {
     throw new ConfigError(`Cannot parse flags: --node-name is not a DNS name: ${cfg.nodeName}`);
+  }
+  if (cfg.pluginSocket !== "") {
+    const why = agentSocketProblem(cfg.pluginSocket);
+    if (why) throw new ConfigError(`Cannot parse flags: --plugin-socket ${why}`);
   }
   if (cfg.healthAddr !== "") {
     try {

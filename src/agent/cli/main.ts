@@ -10,6 +10,7 @@ import { RealExec } from "../../system/exec.ts";
 import { ExecNftJson } from "../../system/nft_json.ts";
 import { ExecNft, findNft } from "../../system/nft.ts";
 import { RealFileSystem } from "../../system/fs.ts";
+import { CAP_SYS_ADMIN, hasEffectiveCapability } from "../../system/capabilities.ts";
 import { FfiNetlink } from "../../system/netlink/mod.ts";
 import { type Libc, openLibc } from "../../system/netlink/libc.ts";
 import { monitorNftables } from "../../system/netlink/nft_monitor.ts";
@@ -130,6 +131,7 @@ async function main(argv: string[]): Promise<number> {
       nft: new ExecNftJson({ exec }),
       guardNft: new ExecNft({ exec, timeoutMs: 10_000, program: findNft() }),
       openWatch: denoWatch,
+      canEnterPods: () => hasEffectiveCapability(CAP_SYS_ADMIN),
     });
     return 0;
   }

@@ -228,6 +228,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "auto | iptables-legacy | iptables-nft | nftables | none",
   },
   {
+    key: "pluginSocket",
+    flag: "plugin-socket",
+    env: "HOSTGATE_PLUGIN_SOCKET",
+    def: "",
+    help:
+      "run: serve plugin calls on this unix socket and name it in the conflist (the plugin then relays its calls here and runs them itself only when nobody listens); empty disables",
+    only: ["run", "install"],
+  },
+  {
     key: "healthAddr",
     flag: "health-addr",
     env: "HEALTH_ADDR",

@@ -53,6 +53,8 @@ export interface RunDeps {
   log: Logger;
   metrics: Metrics;
   signal: AbortSignal;
+  /** Whether the agent may enter pods' netns (CAP_SYS_ADMIN), for `--plugin-socket`. */
+  canEnterPods?: () => boolean;
   /** Called once the health server listens (tests learn the port). */
   onHealthListening?: (addr: string) => void;
   /** Called after each pass (tests wait on it). */
@@ -159,6 +161,21 @@ export async function runAgent(d: RunDeps): Promise<void> {
           }
         }
       })());
+    }
+    if (cfg.pluginSocket !== "") {
+      const path = cfg.pluginSocket;
+      tasks.push(
+        import("./plugin_socket.ts").then((m) =>
+          m.runPluginSocket({
+            path,
+            signal: inner.signal,
+            log,
+            metrics,
+            clock: d.clock,
+            canEnterPods: d.canEnterPods ?? (() => false),
+          })
+        ),
+      );
     }
     if (d.openWatch) {
       const fire = () => waker.fire();

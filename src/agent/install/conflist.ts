@@ -37,6 +37,8 @@ export interface ConflistSpec {
   ipamDir?: string;
   /** Set: the ipam section is hostgate-ippool instead of hostgate-local. */
   ippool?: ConflistIppool;
+  /** The agent's plugin socket (`agentSocket`), when it serves plugin calls. */
+  agentSocket?: string;
 }
 
 /** The hostgate-ippool ipam section's values. */
@@ -66,18 +68,21 @@ export function conflistIppool(
 }
 
 /** The config fields the conflist reads. */
-export type ConflistConfig = Pick<
-  AgentConfig,
-  | "networkName"
-  | "podMode"
-  | "bridge"
-  | "ipamDir"
-  | "ipam"
-  | "ippoolName"
-  | "ippoolKubeconfig"
-  | "kubeconfig"
-  | "nodeName"
->;
+export type ConflistConfig =
+  & Pick<
+    AgentConfig,
+    | "networkName"
+    | "podMode"
+    | "bridge"
+    | "ipamDir"
+    | "ipam"
+    | "ippoolName"
+    | "ippoolKubeconfig"
+    | "kubeconfig"
+    | "nodeName"
+  >
+  // Optional: configs built before the plugin socket existed (and tests) have none.
+  & Partial<Pick<AgentConfig, "pluginSocket">>;
 
 /**
  * The conflist of this agent's config for a node's pod subnets and pod MTU:
@@ -95,6 +100,7 @@ export function conflistFor(
     podCidrs: node.podCidrs,
     ipamDir: cfg.ipamDir,
     ippool: conflistIppool(cfg),
+    ...(cfg.pluginSocket ? { agentSocket: cfg.pluginSocket } : {}),
   });
 }
 
@@ -122,6 +128,7 @@ export function renderConflist(spec: ConflistSpec): string {
     entry.stateDir = podStateDirFor(spec.ipamDir);
   }
   entry.ipam = ipam;
+  if (spec.agentSocket) entry.agentSocket = spec.agentSocket;
   const doc = {
     cniVersion: "1.0.0",
     cniVersions: ["1.0.0", "1.1.0"],

@@ -139,6 +139,11 @@ export const M = {
     "counter",
     "Failed attempts to open the health listener",
   ),
+  pluginCalls: def(
+    "hostgate_plugin_calls_total",
+    "counter",
+    "Plugin calls the agent ran for the plugin's thin client, by command and outcome (ok, error, dropped)",
+  ),
 } as const;
 
 /** Every definition, for declaring them up front. */

@@ -117,3 +117,33 @@ Deno.test("list/watch: a failed relist keeps the state; a complete one reports t
   equal(reported.length, 2);
   ok(states.includes(false), "the 503 was reported as disconnected");
 });
+
+Deno.test("list/watch: retryNow ends a long backoff at once", async () => {
+  const t = new ScriptedTransport();
+  const states: boolean[] = [];
+  const lw = new ProjectedListWatch<string>({
+    transport: t,
+    path: "/api/v1/things",
+    project: (o) => `${o.metadata?.name}`,
+    same: (x, y) => x === y,
+    // A backoff no test would wait for: only retryNow can end it.
+    backoff: { initialMs: 600_000, maxMs: 600_000 },
+    clock: new RealClock(),
+    random: () => 0,
+    onChanges: () => {},
+    onState: (ok) => states.push(ok),
+    log: () => {},
+  });
+  await lw.start(); // no page yet: the first LIST fails, and it backs off
+  equal(lw.backingOff, true);
+  equal(lw.synced, false);
+  t.pages[""] = pageOf([obj("a", "10.0.1.0/24", 1)], 1);
+  lw.retryNow();
+  const end = performance.now() + 3000;
+  while (!lw.synced && performance.now() < end) await new Promise((r) => setTimeout(r, 1));
+  equal(lw.synced, true, "listed right after retryNow");
+  equal(lw.backingOff, false);
+  deepEqual([...lw.values()], ["a"]);
+  deepEqual(states.slice(-1), [true]);
+  await lw.close();
+});

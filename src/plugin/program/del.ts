@@ -13,11 +13,11 @@ import { run } from "../run.ts";
 import type { Tracer } from "../trace.ts";
 
 /** Runs the call; returns its exit code. */
-export function start(trace: Tracer): Promise<number> {
+export function start(trace: Tracer, stdin?: string): Promise<number> {
   return run(trace, {
     commands: { DEL: cmdDel },
     kernel: FfiNetlink,
     sets: FfiNftSets,
     conntrack: (libc) => new NetlinkConntrack({ libc }),
-  });
+  }, stdin);
 }

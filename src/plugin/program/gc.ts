@@ -12,6 +12,6 @@ import { run } from "../run.ts";
 import type { Tracer } from "../trace.ts";
 
 /** Runs the call; returns its exit code. */
-export function start(trace: Tracer): Promise<number> {
-  return run(trace, { commands: { GC: cmdGc }, kernel: FfiNetlink, sets: FfiNftSets });
+export function start(trace: Tracer, stdin?: string): Promise<number> {
+  return run(trace, { commands: { GC: cmdGc }, kernel: FfiNetlink, sets: FfiNftSets }, stdin);
 }

@@ -10,6 +10,6 @@ import { run } from "../run.ts";
 import type { Tracer } from "../trace.ts";
 
 /** Runs the call; returns its exit code. */
-export function start(trace: Tracer): Promise<number> {
-  return run(trace, { commands: { STATUS: cmdStatus } });
+export function start(trace: Tracer, stdin?: string): Promise<number> {
+  return run(trace, { commands: { STATUS: cmdStatus } }, stdin);
 }

@@ -1,0 +1,132 @@
+/**
+ * The agent's plugin socket: a unix socket, root-only, where the node's
+ * plugin processes hand over their calls (client.ts). One request and one
+ * answer per connection. Each connection is bounded: a request over the cap,
+ * malformed, or slower than the read deadline is dropped (the shim then
+ * answers error 11 and the runtime retries); at most `maxCalls` calls run at
+ * once, later connections are closed at once.
+ * @module
+ */
+import type { Logger } from "../../system/log.ts";
+import { readFrame, writeAll } from "./conn_io.ts";
+import {
+  decodeRequest,
+  encodeFrame,
+  MAX_REQUEST_BYTES,
+  type RemoteAnswer,
+  type RemoteRequest,
+} from "./frame.ts";
+
+/** Options of `servePluginCalls`. */
+export interface PluginServerOptions {
+  /** Socket path; its folder is created 0700 when absent. */
+  path: string;
+  handle: (req: RemoteRequest) => Promise<RemoteAnswer>;
+  log: Logger;
+  signal: AbortSignal;
+  /** A request must arrive whole within this (default 5 s). */
+  readTimeoutMs?: number;
+  /** Calls running at once (default 256). */
+  maxCalls?: number;
+  /** Counts each call by command and outcome ("ok", "error", "dropped"). */
+  onCall?: (command: string, outcome: "ok" | "error" | "dropped") => void;
+}
+
+/** A listening plugin socket. */
+export interface PluginServer {
+  /** Resolves when the listener has stopped and the socket file is gone. */
+  closed: Promise<void>;
+}
+
+async function prepare(path: string): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  let st: Deno.FileInfo | undefined;
+  try {
+    st = await Deno.lstat(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  if (st && !st.isSocket) {
+    throw new Error(`Cannot serve plugin calls at ${path}: it exists and is not a socket`);
+  }
+  // A socket left by a previous agent: nobody accepts on it any more.
+  if (st) await Deno.remove(path);
+}
+
+/** Listens at `opts.path` until `opts.signal` aborts. */
+export async function servePluginCalls(opts: PluginServerOptions): Promise<PluginServer> {
+  await prepare(opts.path);
+  const listener = Deno.listen({ transport: "unix", path: opts.path });
+  await Deno.chmod(opts.path, 0o600);
+  const maxCalls = opts.maxCalls ?? 256;
+  const readTimeoutMs = opts.readTimeoutMs ?? 5_000;
+  const open = new Set<Deno.Conn>();
+  const stop = () => {
+    try {
+      listener.close();
+    } catch {
+      // already closed
+    }
+  };
+  opts.signal.addEventListener("abort", stop, { once: true });
+  const serveOne = async (conn: Deno.Conn) => {
+    let command = "";
+    const timer = setTimeout(() => conn.close(), readTimeoutMs);
+    let req: RemoteRequest;
+    try {
+      req = decodeRequest(await readFrame(conn, MAX_REQUEST_BYTES, "request"));
+      command = req.env["CNI_COMMAND"] ?? "";
+    } catch (e) {
+      opts.log.warn("plugin socket: request dropped", { error: (e as Error).message });
+      opts.onCall?.(command, "dropped");
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    let answer: RemoteAnswer;
+    try {
+      answer = await opts.handle(req);
+    } catch (e) {
+      // dispatch never throws; a failure here is the executor's own.
+      opts.log.error("plugin socket: call failed", { command, error: (e as Error).message });
+      opts.onCall?.(command, "dropped");
+      return;
+    }
+    opts.onCall?.(command, answer.exitCode === 0 ? "ok" : "error");
+    try {
+      await writeAll(conn, encodeFrame(answer));
+    } catch (e) {
+      opts.log.warn("plugin socket: answer lost", { command, error: (e as Error).message });
+    }
+  };
+  const accept = async () => {
+    try {
+      for await (const conn of listener) {
+        if (open.size >= maxCalls) {
+          conn.close();
+          opts.onCall?.("", "dropped");
+          continue;
+        }
+        open.add(conn);
+        serveOne(conn).finally(() => {
+          open.delete(conn);
+          try {
+            conn.close();
+          } catch {
+            // closed by the read deadline
+          }
+        });
+      }
+    } catch (e) {
+      if (!opts.signal.aborted) {
+        opts.log.error("plugin socket: listener failed", { error: (e as Error).message });
+      }
+    } finally {
+      opts.signal.removeEventListener("abort", stop);
+      stop();
+      await Deno.remove(opts.path).catch(() => {});
+    }
+  };
+  return { closed: accept() };
+}
