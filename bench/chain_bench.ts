@@ -8,6 +8,7 @@
  * @module
  */
 import { type NetnsSet, withNetns } from "../tests/helpers/netns.ts";
+import { AGENT_V8_FLAGS } from "../src/build/targets.ts";
 import type { ChainInput, ChainSamples, ChainVariant } from "./chain_worker.ts";
 import { fmt, ratio, stats, table } from "./table.ts";
 
@@ -104,6 +105,8 @@ export async function chainBench(opts: ChainBenchOptions = {}): Promise<string> 
           Deno.execPath(),
           "run",
           "--allow-all",
+          // The agent's own V8 flags: a call runs in the agent's heap, with its GC settings.
+          `--v8-flags=${AGENT_V8_FLAGS.join(",")}`,
           `${ROOT}bench/plugin_server_main.ts`,
           socket,
         ],
