@@ -102,7 +102,7 @@ export async function scaleBench(
       await server.close();
     }
   }
-  const idle = await idleFile(ns, tmp);
+  const idle = await idleFile(ns, tmp, opts.v8Flags);
   const soakSeconds = opts.soakSeconds ?? 30;
   const soak = soakSeconds > 0 ? await soakRun(ns, netlink, tmp, soakSeconds) : undefined;
   const tables = render(results, idle, soak);
@@ -111,21 +111,30 @@ export async function scaleBench(
 }
 
 /** RSS of an idle agent on the file datastore, alone in a netns (one node, itself). */
-async function idleFile(ns: NetnsSet, tmp: string): Promise<{ rssKiB: number; hwmKiB: number }> {
+async function idleFile(
+  ns: NetnsSet,
+  tmp: string,
+  v8Flags?: string[],
+): Promise<{ rssKiB: number; hwmKiB: number }> {
   const node = await ns.add("idle");
   await sh(["ip", "-n", node, "link", "add", "eth0", "type", "veth", "peer", "eth1"]);
   await sh(["ip", "-n", node, "addr", "add", "10.254.0.1/24", "dev", "eth0"]);
   await sh(["ip", "-n", node, "link", "set", "eth0", "up"]);
   await sh(["ip", "-n", node, "link", "set", "eth1", "up"]);
-  const agent = await startAgent(node, [
-    "--datastore=file",
-    `--store-dir=${tmp}/idle-store`,
-    "--node-name=idle",
-    "--iface=eth0",
-    "--cluster-cidr=10.244.0.0/16",
-    ...dirsOf(tmp, "idle"),
-    "--log-level=info",
-  ], `${tmp}/idle.log`);
+  const agent = await startAgent(
+    node,
+    [
+      "--datastore=file",
+      `--store-dir=${tmp}/idle-store`,
+      "--node-name=idle",
+      "--iface=eth0",
+      "--cluster-cidr=10.244.0.0/16",
+      ...dirsOf(tmp, "idle"),
+      "--log-level=info",
+    ],
+    `${tmp}/idle.log`,
+    { v8Flags },
+  );
   try {
     const conflist = `${tmp}/idle/conf`;
     await until("idle agent installed", () => {

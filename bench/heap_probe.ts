@@ -41,6 +41,18 @@ await withNetns("hgph", async (ns) => {
       v8Flags,
       bin: values.bin,
     });
+    // RSS by mapping every 100 ms until settled: which kind of memory makes the peak.
+    const series: [number, number, number, number][] = [];
+    const t0 = performance.now();
+    const sampler = setInterval(() => {
+      try {
+        const m = rssByMapping(n.agent.child.pid);
+        const ms = Math.round(performance.now() - t0);
+        series.push([ms, m.v8Pages >> 10, m.otherAnon >> 10, m.executable >> 10]);
+      } catch {
+        // the agent is gone
+      }
+    }, 100);
     try {
       const r = await routesIn(n, { netlink, ns, want: nodes - 1, timeoutMs: 300_000 });
       await sleep(Number(values.wait ?? 2000));
@@ -50,7 +62,12 @@ await withNetns("hgph", async (ns) => {
         await sleep(10_000);
         const later = await memoryOf(n.agent.child.pid);
         const laterMaps = rssByMapping(n.agent.child.pid);
-        console.log(JSON.stringify({ r, mem, maps, later, laterMaps, v8Flags, bin: values.bin }));
+        clearInterval(sampler);
+        const peakAt = series.reduce((b, x) => (x[1] + x[2] + x[3] > b[1] + b[2] + b[3] ? x : b));
+        console.log(
+          JSON.stringify({ r, mem, maps, later, laterMaps, v8Flags, bin: values.bin, peakAt }),
+        );
+        if (values.out) await Deno.writeTextFile(`${out}.series.json`, JSON.stringify(series));
         return;
       }
       const text = await sh([
@@ -77,6 +94,7 @@ await withNetns("hgph", async (ns) => {
       );
       console.log(JSON.stringify({ r, mem, maps, maps2 }));
     } finally {
+      clearInterval(sampler);
       await n.stop();
     }
   } finally {

@@ -19,10 +19,13 @@ export interface Vtep {
 /** What the agent knows of one node. */
 export interface NodeInfo {
   name: string;
-  /** Pod subnets of the node, one per family at most ("10.244.1.0/24", "fd00:10:244:1::/64"). */
-  podCidrs: string[];
+  /**
+   * Pod subnets of the node, one per family at most ("10.244.1.0/24", "fd00:10:244:1::/64").
+   * Read-only: a datastore may hand out the (frozen) lists it keeps, one per node, not copies.
+   */
+  podCidrs: readonly string[];
   /** Node addresses (InternalIP), v4 and/or v6. */
-  addresses: string[];
+  addresses: readonly string[];
   /** Present when the node runs a vxlan device. */
   vtep?: Vtep;
   /**

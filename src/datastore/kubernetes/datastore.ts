@@ -145,7 +145,7 @@ export class KubernetesDatastore implements Datastore {
   #events = 0;
   #conflicts = 0;
   #self: string | undefined;
-  #lastAllocation: string[] | undefined;
+  #lastAllocation: readonly string[] | undefined;
   #healing = false;
   /** nodes() as last computed; dropped on every change. */
   #snapshot: NodeInfo[] | undefined;
@@ -375,7 +375,7 @@ export class KubernetesDatastore implements Datastore {
   }
 
   /** Compare-and-swap on the ConfigMap until this node has an entry. */
-  async #allocate(name: string): Promise<string[]> {
+  async #allocate(name: string): Promise<readonly string[]> {
     const clusterCidrs = this.#clusterCidrs;
     const where = `${this.namespace}/${this.configMapName}`;
     if (clusterCidrs.length === 0) {

@@ -50,7 +50,7 @@ export interface NodeLike {
 }
 
 /** Node name -> pod subnets, as stored in the allocation ConfigMap. */
-export type Allocations = Map<string, string[]>;
+export type Allocations = Map<string, readonly string[]>;
 
 /** Pod subnets the controller-manager assigned (spec.podCIDRs, else spec.podCIDR). */
 export function specPodCidrs(node: NodeLike): string[] {
@@ -112,7 +112,7 @@ export function projectNode(
   // one shared empty list, and every usual field in the literal (in-object).
   const fields = {
     name: node.metadata?.name ?? "",
-    specCidrs: specPodCidrs(node),
+    specCidrs: exact(specPodCidrs(node)),
     internalIps: exact(internalIps),
     announcedIps: exact(announcedIps),
     resourceVersion: node.metadata?.resourceVersion ?? "",
@@ -127,9 +127,12 @@ export function projectNode(
 
 const NONE: readonly string[] = Object.freeze([]);
 
-/** `list` at its exact length, or the shared empty list. */
-function exact(list: string[]): readonly string[] {
-  return list.length === 0 ? NONE : list.slice();
+/**
+ * `list` at its exact length and frozen (NodeInfo hands the same list out,
+ * so nothing may change it), or the shared empty list.
+ */
+function exact(list: readonly string[]): readonly string[] {
+  return list.length === 0 ? NONE : Object.freeze(list.slice());
 }
 
 const sameList = (a: readonly string[], b: readonly string[]) =>
@@ -145,14 +148,16 @@ export function sameNodeProjection(a: NodeProjection, b: NodeProjection): boolea
 /** The NodeInfo of a projection; `allocated` is used only when the spec has no podCIDR. */
 export function projectionToInfo(p: NodeProjection, allocated?: readonly string[]): NodeInfo {
   const fromSpec = p.specCidrs.length > 0;
-  const podCidrs = fromSpec ? [...p.specCidrs] : [...(allocated ?? [])];
-  const addresses = p.internalIps.length > 0 ? [...p.internalIps] : [...p.announcedIps];
+  // The projection's frozen lists, not copies: the snapshot of 20,000 nodes holds no
+  // second set of arrays.
+  const podCidrs = fromSpec ? p.specCidrs : allocated ?? NONE;
+  const addresses = p.internalIps.length > 0 ? p.internalIps : p.announcedIps;
   // The ownership record for the trust gate: the spec (controller-manager) outranks the
   // allocation ConfigMap when both name one subnet. The spec's age is the Node's (the
   // controller-manager sets it once, right after creation); a ConfigMap entry has none.
   const ownership: NonNullable<NodeInfo["ownership"]> = fromSpec && p.createdAt !== undefined
-    ? { source: "node-spec", subnets: [...podCidrs], since: p.createdAt }
-    : { source: fromSpec ? "node-spec" : "allocation", subnets: [...podCidrs] };
+    ? { source: "node-spec", subnets: podCidrs, since: p.createdAt }
+    : { source: fromSpec ? "node-spec" : "allocation", subnets: podCidrs };
   // Every field in one literal: V8 keeps them inside the object (a field added
   // later costs a separate property array, ~50 bytes a node).
   const info: NodeInfo = podCidrs.length > 0
@@ -169,7 +174,7 @@ export function projectionToInfo(p: NodeProjection, allocated?: readonly string[
 }
 
 /** Maps a Node to what the agent needs; `allocated` is used only when the spec has no podCIDR. */
-export function nodeToInfo(node: NodeLike, allocated?: string[]): NodeInfo {
+export function nodeToInfo(node: NodeLike, allocated?: readonly string[]): NodeInfo {
   return projectionToInfo(projectNode(node), allocated);
 }
 
@@ -178,7 +183,7 @@ export function parseAllocations(data: { [key: string]: string } | undefined): A
   const out: Allocations = new Map();
   for (const [name, value] of Object.entries(data ?? {})) {
     const cidrs = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
-    if (cidrs.length > 0) out.set(name, cidrs);
+    if (cidrs.length > 0) out.set(name, exact(cidrs));
   }
   return out;
 }
