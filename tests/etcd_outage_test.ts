@@ -24,6 +24,7 @@ import { isRoot } from "./helpers/netns.ts";
 import { Cluster } from "./cluster/cluster.ts";
 import { hostgateRoutes, httpGet } from "./cluster/probes.ts";
 import { until } from "./helpers/until.ts";
+import { socketsTo } from "./cluster/proc_sampler.ts";
 
 const OUTAGE_MS = Number(Deno.env.get("HOSTGATE_OUTAGE_SECONDS") ?? 60) * 1000;
 const CYCLES = Number(Deno.env.get("HOSTGATE_OUTAGE_CYCLES") ?? 10);
@@ -32,28 +33,6 @@ const MAX_SOCKETS = 2;
 const LOG_EVERY_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** TCP sockets of process `pid` whose remote port is etcd's (any state but LISTEN). */
-async function etcdSockets(pid: number): Promise<number> {
-  const inodes = new Set<string>();
-  for await (const e of Deno.readDir(`/proc/${pid}/fd`)) {
-    const link = await Deno.readLink(`/proc/${pid}/fd/${e.name}`).catch(() => "");
-    const m = /^socket:\[(\d+)\]$/.exec(link);
-    if (m) inodes.add(m[1]!);
-  }
-  const port = ETCD_PORT.toString(16).toUpperCase().padStart(4, "0");
-  let n = 0;
-  for (const table of ["tcp", "tcp6"]) {
-    const text = await Deno.readTextFile(`/proc/${pid}/net/${table}`).catch(() => "");
-    for (const line of text.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10) continue;
-      const [remote, state, inode] = [f[2]!, f[3]!, f[9]!];
-      if (remote.endsWith(`:${port}`) && state !== "0A" && inodes.has(inode)) n++;
-    }
-  }
-  return n;
-}
 
 /** Warning/error lines and the datastore's own lines of an agent log, by kind, with times. */
 function noisyLines(log: string): Map<string, number[]> {
@@ -114,7 +93,7 @@ Deno.test({
       const logStart = (await Deno.readTextFile(c.dirs("n1").agentLog)).length;
       sampler = (async () => {
         while (sampling) {
-          const n = await etcdSockets(pid).catch(() => 0);
+          const n = await socketsTo(pid, ETCD_PORT).catch(() => 0);
           if (n !== lastSockets) console.error(`${new Date().toISOString()} sockets to etcd: ${n}`);
           lastSockets = n;
           maxSockets = Math.max(maxSockets, n);

@@ -8,7 +8,7 @@
  * @module
  */
 import { deleteNodeEntry } from "../../src/datastore/file/mod.ts";
-import { run } from "../helpers/netns.ts";
+import { run, sh } from "../helpers/netns.ts";
 import { httpGet } from "./probes.ts";
 import { type Proc, readLineMatching, spawnIn, stopProc, tail } from "./procs.ts";
 import type { SimNode, Topology } from "./topology.ts";
@@ -48,6 +48,13 @@ export interface Backend {
    */
   stopServer?(): Promise<void>;
   startServer?(): Promise<void>;
+  /**
+   * etcd only: while on, the router answers the nodes' connections to etcd
+   * with a TCP reset, as a stopped server's host does; the router's own
+   * clients (putRaw, the health probe) still reach it. Lets a test write to
+   * a running etcd the agents cannot see yet, then end the outage at once.
+   */
+  blockClients?(on: boolean): Promise<void>;
   /** Stops its processes. */
   close(): Promise<void>;
 }
@@ -183,6 +190,23 @@ async function etcdBackend(ctx: BackendContext): Promise<Backend> {
     startServer: async () => {
       proc = spawnEtcd();
       await healthy();
+    },
+    blockClients: async (on) => {
+      const rule = ["INPUT", "-p", "tcp", "--dport", "2379", "!", "-i", "lo"];
+      await sh([
+        "ip",
+        "netns",
+        "exec",
+        ctx.topo.routerNs,
+        "iptables",
+        "-w",
+        on ? "-I" : "-D",
+        ...rule,
+        "-j",
+        "REJECT",
+        "--reject-with",
+        "tcp-reset",
+      ]);
     },
     procs: () => [proc],
     close: () => stopProc(proc),
