@@ -64,11 +64,12 @@ interface Round {
   /** Takes the store away. */
   lose(c: Cluster): Promise<void>;
   /**
-   * Ends the outage with node `late` added to the store: `backAt` is when
-   * the agents can reach the store again, `addedAt` when `late` was in it
-   * (after `backAt` only where the store cannot be written while away).
+   * Ends the outage with node `late` added to the store, calling `back` at
+   * the moment the agents can reach the store again; resolves with the time
+   * `late` was in it (after `back` only where the store cannot be written
+   * while away).
    */
-  restore(c: Cluster, late: Late): Promise<{ backAt: number; addedAt: number }>;
+  restore(c: Cluster, late: Late, back: () => void): Promise<number>;
 }
 
 /** One datastore's outages, run one after the other on one cluster. */
@@ -84,7 +85,7 @@ const fileGone = (lengthMs: number): Round => ({
   what: "gone",
   lengthMs,
   lose: (c) => Deno.rename(`${c.dir}/store/nodes`, `${c.dir}/store/nodes.away`),
-  restore: async (c, late) => {
+  restore: async (c, late, back) => {
     // Written by hand as the store writes them: the claim, then the entry (in the hidden folder).
     const store = `${c.dir}/store`;
     await Deno.writeTextFile(`${store}/claims/${late.subnet.replace("/", "_")}`, `${late.name}\n`);
@@ -92,7 +93,8 @@ const fileGone = (lengthMs: number): Round => ({
     await Deno.writeTextFile(`${store}/nodes.away/${late.name}.json`, JSON.stringify(entry));
     const addedAt = Date.now();
     await Deno.rename(`${store}/nodes.away`, `${store}/nodes`);
-    return { backAt: Date.now(), addedAt };
+    back();
+    return addedAt;
   },
 });
 
@@ -105,7 +107,7 @@ const KUBERNETES: Outage = {
     what: "gone",
     lengthMs: 30_000,
     lose: (c) => c.backend.stopServer!(),
-    restore: async (c, late) => {
+    restore: async (c, late, back) => {
       await c.backend.putObject!("nodes", {
         apiVersion: "v1",
         kind: "Node",
@@ -115,7 +117,8 @@ const KUBERNETES: Outage = {
       });
       const addedAt = Date.now();
       await c.backend.startServer!();
-      return { backAt: Date.now(), addedAt };
+      back();
+      return addedAt;
     },
   }],
 };
@@ -136,7 +139,7 @@ const etcdStopped = (lengthMs: number): Round => ({
   what: "stopped",
   lengthMs,
   lose: (c) => c.backend.stopServer!(),
-  restore: async (c, late) => {
+  restore: async (c, late, back) => {
     await c.backend.blockClients!(true);
     let addedAt = 0;
     try {
@@ -145,7 +148,8 @@ const etcdStopped = (lengthMs: number): Round => ({
     } finally {
       await c.backend.blockClients!(false);
     }
-    return { backAt: Date.now(), addedAt };
+    back();
+    return addedAt;
   },
 });
 
@@ -160,10 +164,10 @@ function etcdFrozen(lengthMs: number): Round {
       Deno.kill(pid, "SIGSTOP");
       return Promise.resolve();
     },
-    restore: async (c, late) => {
+    restore: (c, late, back) => {
       if (pid > 0) Deno.kill(pid, "SIGCONT"); // never 0: that is our own process group
-      const backAt = Date.now();
-      return { backAt, addedAt: await putEtcdNode(c, late) };
+      back();
+      return putEtcdNode(c, late);
     },
   };
 }
@@ -245,7 +249,15 @@ async function scenario(o: Outage, t: Deno.TestContext): Promise<void> {
         );
         let lostAt = 0;
         let down: Record<string, number> = {};
-        let back: { backAt: number; addedAt: number } | undefined;
+        let backAt = 0;
+        let addedAt = 0;
+        // Polled from the moment the store is back, also while restore() still writes.
+        let upAgain: Promise<Record<string, number>> | undefined;
+        const onBack = () => {
+          backAt = Date.now();
+          upAgain = flips(c, true, backAt);
+          upAgain.catch(() => {}); // awaited below; no unhandled rejection meanwhile
+        };
         try {
           await round.lose(c);
           lostAt = Date.now();
@@ -265,13 +277,13 @@ async function scenario(o: Outage, t: Deno.TestContext): Promise<void> {
           } while (Date.now() < lostAt + lengthMs);
           await holdUntil(lostAt, lengthMs);
         } finally {
-          back = await round.restore(c, late);
+          addedAt = await round.restore(c, late, onBack);
         }
-        const { backAt, addedAt } = back;
+        assert.ok(upAgain, "restore() reported the recovery");
         // From the later of the two: the agents cannot route the node before both.
         const from = Math.max(backAt, addedAt);
         const want = `${late.subnet} via ${late.ip}`;
-        const [converged, upAgain] = await Promise.all([
+        const [converged, up] = await Promise.all([
           Promise.all(
             NODES.map((n) =>
               until(
@@ -281,14 +293,14 @@ async function scenario(o: Outage, t: Deno.TestContext): Promise<void> {
               )
             ),
           ),
-          flips(c, true, backAt),
+          upAgain,
         ]);
         const record = await pings.stop();
         const figures = await sampler?.stop();
         const out = Object.fromEntries(NODES.map((n, i) => [n, converged[i]! as number]));
         const lines = await logLines(c, logStart);
         console.error(
-          `${title}: /readyz 503 after ${fmt(down)}; 200 after recovery ${fmt(upAgain)}; ` +
+          `${title}: /readyz 503 after ${fmt(down)}; 200 after recovery ${fmt(up)}; ` +
             `${late.name} routed everywhere after ${fmt(out)}` +
             (addedAt > backAt ? ` (written ${addedAt - backAt} ms after the recovery)` : "") +
             `; ${record.rounds} ping rounds, ${record.failures.length} failed; ` +

@@ -25,7 +25,17 @@ type GrpcOptions = NonNullable<IOptions["grpcOptions"]>;
 /** What this module needs of a grpc-js Channel. */
 interface Channel {
   close(): void;
+  getConnectivityState(tryToConnect: boolean): number;
+  watchConnectivityState(
+    currentState: number,
+    deadline: Date | number,
+    callback: (error?: Error) => void,
+  ): void;
 }
+
+/** grpc-js connectivityState.READY and SHUTDOWN. */
+const READY = 2;
+const SHUTDOWN = 4;
 type ChannelConstructor = new (target: string, credentials: unknown, options: object) => Channel;
 type ChannelFactory = (target: string, credentials: unknown, options: object) => Channel;
 
@@ -78,6 +88,41 @@ export class SharedChannels {
   /** How many channels exist (one per endpoint used so far). */
   get size(): number {
     return this.#channels.size;
+  }
+
+  /**
+   * Resolves when a channel turns READY (a connection to etcd was just made)
+   * or after `ms` or on `signal`, whichever comes first: a retry wait that ends as soon as
+   * etcd is back. grpc-js keeps reconnecting a failed channel under the
+   * capped backoff, so the retry need not wait out its own timer as well. A
+   * channel READY already does not end the wait (its calls failed anyway).
+   */
+  untilReady(ms: number, signal?: AbortSignal): Promise<void> {
+    const channels = [...this.#channels.values()];
+    if (signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", finish);
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      signal?.addEventListener("abort", finish, { once: true });
+      const deadline = Date.now() + ms;
+      const watch = (ch: Channel) => {
+        const state = ch.getConnectivityState(false);
+        if (state === SHUTDOWN) return;
+        ch.watchConnectivityState(state, deadline, (err) => {
+          if (done || err) return;
+          if (ch.getConnectivityState(false) === READY) finish();
+          else watch(ch);
+        });
+      };
+      channels.forEach(watch);
+    });
   }
 
   /** Closes every channel, and so its connection. */

@@ -31,6 +31,7 @@ import {
 } from "../node_entry.ts";
 import { NodeCache, notifyListener } from "../node_cache.ts";
 import { DEFAULT_PREFIX_LENGTH, normalizeCidr, parseClusterCidrs } from "../subnets.ts";
+import { errorKind, LogLimiter } from "../log_limiter.ts";
 import { SubnetClaims } from "./claims.ts";
 import { sharedChannelOptions, SharedChannels } from "./channel.ts";
 import {
@@ -57,7 +58,7 @@ export interface EtcdDatastoreOptions {
   leaseTtlSeconds?: number;
   /** Deadline of each unary call; default 5000 ms. */
   callTimeoutMs?: number;
-  /** Reconnect and retry backoff; default 200 ms doubling up to 1000 ms, with jitter. */
+  /** Reconnect and retry backoff; default 200 ms growing up to 500 ms, with jitter. */
   backoff?: { initialMs?: number; maxMs?: number };
   auth?: { username: string; password: string };
   clock?: Clock;
@@ -68,12 +69,13 @@ export interface EtcdDatastoreOptions {
 /** Lease of a node entry: it disappears this long after its agent stops renewing. */
 const DEFAULT_LEASE_TTL_SECONDS = 15;
 /**
- * Reconnect and retry backoff of the client, capped low: after an outage the
- * store is back in use within about a second (the recovery budget).
+ * Reconnect and retry backoff of the client, capped low: the channel dials
+ * etcd again at most 0.6 s (500 ms + grpc-js's 20 % jitter) after it came
+ * back, and a waiting retry wakes on that connection, so routes converge
+ * within the 1 s recovery budget. The cost while etcd is away: about two
+ * refused connection attempts a second, one socket at a time.
  */
-const DEFAULT_BACKOFF = { initialMs: 200, maxMs: 1000 } as const;
-/** At most one log line per this many ms for each kind of error. */
-export const LOG_EVERY_MS = 10_000;
+const DEFAULT_BACKOFF = { initialMs: 200, maxMs: 500 } as const;
 /** How often the store is probed while the watch says nothing. */
 export const PROBE_EVERY_MS = 500;
 /** A probe unanswered this long marks the store not connected (the /readyz budget is 2 s). */
@@ -112,7 +114,8 @@ export class EtcdDatastore implements Datastore {
   /** Refused values by key. */
   readonly #bad = new Map<string, EntryReject>();
   #lastContact = 0;
-  readonly #logged = new Map<string, { at: number; suppressed: number }>();
+  /** At most one line per 10 s per kind of error. */
+  readonly #limited: LogLimiter;
   #health: DatastoreHealth = { connected: false, events: 0 };
   #onChange: (() => void) | undefined;
   #watcher: Watcher | undefined;
@@ -139,6 +142,7 @@ export class EtcdDatastore implements Datastore {
     };
     this.#clock = opts.clock ?? new RealClock();
     this.#log = opts.log ?? ((msg) => console.error(msg));
+    this.#limited = new LogLimiter({ clock: this.#clock, log: this.#log });
     const grpcOptions = sharedChannelOptions(this.#backoff);
     this.#client = new Etcd3(clientOptions({
       endpoints,
@@ -321,7 +325,7 @@ export class EtcdDatastore implements Datastore {
         () => void (result.outcome = "ok"),
         (e) => {
           result.outcome = "failed";
-          this.#logLimited(
+          this.#limited.line(
             "keepalive",
             `hostgate datastore etcd: Cannot renew the lease: ${errorText(e)}`,
           );
@@ -512,7 +516,13 @@ export class EtcdDatastore implements Datastore {
         if (this.#closed) return;
         this.#setDisconnected(`Cannot ${what} in etcd: ${errorText(e)}`);
         // Jitter (0.5x-1x) so the agents of a cluster do not reconnect in step.
-        await this.#clock.sleep(Math.round(delay * (0.5 + Math.random() / 2)), this.#abort.signal);
+        // Cut short when the channel reconnects (grpc-js retries it under the same capped
+        // backoff): etcd back is used at once, not after this timer as well.
+        const ms = Math.round(delay * (0.5 + Math.random() / 2));
+        const stop = new AbortController();
+        const signal = AbortSignal.any([this.#abort.signal, stop.signal]);
+        await Promise.race([this.#clock.sleep(ms, signal), this.#channels.untilReady(ms, signal)]);
+        stop.abort();
         delay = Math.min(delay * 2, this.#backoff.maxMs);
       }
     }
@@ -534,8 +544,8 @@ export class EtcdDatastore implements Datastore {
       authoritative: true,
       lastContactMs: this.#lastContact,
     };
-    if (!was && this.#logged.size > 0) {
-      this.#logLimited("connected", "hostgate datastore etcd: connected again");
+    if (!was && this.#limited.used) {
+      this.#limited.line("connected", "hostgate datastore etcd: connected again");
     }
     if (!was && notify) this.#notify();
   }
@@ -543,7 +553,7 @@ export class EtcdDatastore implements Datastore {
   #setDisconnected(msg: string): void {
     if (this.#closed) return;
     const was = this.#health.connected;
-    this.#logLimited(msg.replace(/:.*$/, ""), `hostgate datastore etcd: ${msg}`);
+    this.#limited.line(errorKind(msg), `hostgate datastore etcd: ${msg}`);
     this.#health = {
       connected: false,
       lastError: msg,
@@ -553,19 +563,6 @@ export class EtcdDatastore implements Datastore {
     };
     // The agent re-reads readiness at once; its routes stay (a fault is not "empty").
     if (was) this.#notify();
-  }
-
-  /** At most one line per `LOG_EVERY_MS` per kind of message; the rest are counted. */
-  #logLimited(kind: string, line: string): void {
-    const now = this.#clock.monotonic();
-    const seen = this.#logged.get(kind);
-    if (seen && now - seen.at < LOG_EVERY_MS) {
-      seen.suppressed++;
-      return;
-    }
-    const more = seen && seen.suppressed > 0 ? ` (${seen.suppressed} more like it)` : "";
-    this.#logged.set(kind, { at: now, suppressed: 0 });
-    this.#log(line + more);
   }
 
   #notify(): void {

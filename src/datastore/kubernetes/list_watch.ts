@@ -19,6 +19,7 @@
  * - Failures (refused, 5xx, broken stream) mark it disconnected and retry
  *   with jittered, capped exponential backoff; 410 Gone relists at once.
  *   `retryNow` cuts a backoff short (the owner's probe saw the server back).
+ *   At most one retry line per 10 s per kind of error (log_limiter.ts).
  * @module
  */
 
@@ -36,6 +37,7 @@ import {
   type Selector,
 } from "./prune.ts";
 import { ApiError, type ApiTransport } from "./transport.ts";
+import { errorKind, LogLimiter } from "../log_limiter.ts";
 
 /** Retry timing after a failed list or watch. */
 export interface Backoff {
@@ -174,9 +176,12 @@ export class ProjectedListWatch<P> {
   readonly #itemSelector: CompiledSelector;
   readonly #eventSelector: CompiledSelector;
   readonly #limits: PruneLimits;
+  /** Retry lines: at most one per 10 s per kind of error (the server away fails every retry). */
+  readonly #limited: LogLimiter;
 
   constructor(opts: ProjectedListWatchOptions<P>) {
     this.#o = opts;
+    this.#limited = new LogLimiter({ clock: opts.clock, log: opts.log });
     const item = mergeSelectors(opts.select ?? true, OWN_SELECTOR);
     this.#itemSelector = compileSelector(item);
     // ERROR events carry a Status: its code, reason and message.
@@ -448,6 +453,9 @@ export class ProjectedListWatch<P> {
   }
 
   #ok(): void {
+    if (this.#failures > 0 && this.#limited.used) {
+      this.#limited.line("connected", `kubernetes: ${this.#o.path}: connected again`);
+    }
     this.#failures = 0;
     this.#o.onState(true);
     this.#settleFirst();
@@ -461,7 +469,10 @@ export class ProjectedListWatch<P> {
     const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(this.#failures, 20));
     const delay = Math.round(ceiling / 2 + (this.#o.random() * ceiling) / 2);
     this.#failures++;
-    this.#o.log(`kubernetes: ${this.#o.path}: ${text}; retrying in ${delay} ms`);
+    this.#limited.line(
+      errorKind(text),
+      `kubernetes: ${this.#o.path}: ${text}; retrying in ${delay} ms`,
+    );
     const wake = new AbortController();
     this.#wake = wake;
     try {

@@ -1,13 +1,15 @@
 /**
  * ProjectedListWatch against a scripted transport: a relist that fails half
  * way keeps the last good state and reports nothing; the completed relist
- * reports only what differs; an update nobody reads is no change.
+ * reports only what differs; an update nobody reads is no change; retries
+ * while the server is away log one line per 10 s.
  * @module
  */
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { type Change, ProjectedListWatch } from "./list_watch.ts";
 import { ApiError, type ApiTransport } from "./transport.ts";
 import { RealClock } from "../../system/clock.ts";
+import { FakeClock } from "../../system/fake_clock.ts";
 
 interface Obj {
   metadata: { name: string; resourceVersion: string };
@@ -145,5 +147,42 @@ Deno.test("list/watch: retryNow ends a long backoff at once", async () => {
   equal(lw.backingOff, false);
   deepEqual([...lw.values()], ["a"]);
   deepEqual(states.slice(-1), [true]);
+  await lw.close();
+});
+
+Deno.test("list/watch: the server away logs one retry line per 10 s, then one when back", async () => {
+  const t = new ScriptedTransport();
+  let n = 0;
+  const served = t.get.bind(t);
+  t.get = (path, q, signal) => {
+    if (t.pages[""]) return served(path, q, signal);
+    // Every retry fails with its own URL and numbers, as fetch says it.
+    const url = `http://10.0.0.1:6443/api/v1/things?limit=250&attempt=${++n}`;
+    return Promise.reject(new Error(`error sending request for url (${url}): refused`));
+  };
+  const clock = new FakeClock();
+  const logged: string[] = [];
+  const lw = new ProjectedListWatch<string>({
+    transport: t,
+    path: "/api/v1/things",
+    project: (o) => `${o.metadata?.name}`,
+    same: (x, y) => x === y,
+    backoff: { initialMs: 100, maxMs: 1000 },
+    clock,
+    random: () => 0,
+    onChanges: () => {},
+    onState: () => {},
+    log: (m) => logged.push(m),
+  });
+  await lw.start();
+  await clock.advance(25_000);
+  ok(n >= 30, `${n} retries in 25 s`);
+  equal(logged.length, 3, logged.join("\n"));
+  ok(logged[0]!.includes("attempt=1"), "the first failure is logged at once, URL included");
+  match(logged[1]!, /\(\d+ more like it\)$/);
+  t.pages[""] = pageOf([obj("a", "10.0.1.0/24", 1)], 1);
+  await clock.advance(1_000);
+  equal(lw.synced, true);
+  deepEqual(logged.slice(3), ["kubernetes: /api/v1/things: connected again"]);
   await lw.close();
 });
