@@ -419,7 +419,7 @@ function selfSubnetWhy(cidr: string, p: TrustPolicy) {
   return undefined;
 }
 
-function vtepWhy(vtep: { ip: string; mac: string }, podCidrs: string[], p: TrustPolicy) {
+function vtepWhy(vtep: { ip: string; mac: string }, podCidrs: readonly string[], p: TrustPolicy) {
   const mac = /^([0-9a-f]{2})(:[0-9a-f]{2}){5}$/i.exec(vtep.mac);
   if (!mac) return "MAC is not a MAC address";
   if ((parseInt(mac[1]!, 16) & 1) === 1) return "MAC is multicast";
