@@ -50,40 +50,45 @@ function variants(ipamDir: string, stateDir: string, socket: string): ChainVaria
         },
       ],
     },
-    {
-      label: "hostgate",
-      name: "bench-chain-hg",
-      cniVersion: "1.0.0",
-      plugins: [{
-        path: `${ROOT}dist/bundle/hostgate`,
-        config: {
-          ...base,
-          type: "hostgate",
-          bridge: "hgc-hg",
-          stateDir,
-          capabilities: { portMappings: true, bandwidth: true },
-          ipam: { type: "hostgate-local", subnet: "10.97.0.0/24", dataDir: `${ipamDir}/hg` },
-        },
-      }],
-    },
-    {
+    hostgateVariant({ label: "hostgate", id: "hg", subnet: "10.97.0.0/24", ipamDir, stateDir }),
+    hostgateVariant({
       label: "agent",
-      name: "bench-chain-hga",
-      cniVersion: "1.0.0",
-      plugins: [{
-        path: `${ROOT}dist/bundle/hostgate`,
-        config: {
-          ...base,
-          type: "hostgate",
-          bridge: "hgc-hga",
-          stateDir,
-          agentSocket: socket,
-          capabilities: { portMappings: true, bandwidth: true },
-          ipam: { type: "hostgate-local", subnet: "10.97.2.0/24", dataDir: `${ipamDir}/hga` },
-        },
-      }],
-    },
+      id: "hga",
+      subnet: "10.97.2.0/24",
+      ipamDir,
+      stateDir,
+      socket,
+    }),
   ];
+}
+
+/** hostgate alone with a hostPort and a bandwidth limit; with `socket`, relayed to the agent. */
+function hostgateVariant(v: {
+  label: string;
+  id: string;
+  subnet: string;
+  ipamDir: string;
+  stateDir: string;
+  socket?: string;
+}): ChainVariant {
+  return {
+    label: v.label,
+    name: `bench-chain-${v.id}`,
+    cniVersion: "1.0.0",
+    plugins: [{
+      path: `${ROOT}dist/bundle/hostgate`,
+      config: {
+        isGateway: true,
+        isDefaultGateway: true,
+        type: "hostgate",
+        bridge: `hgc-${v.id}`,
+        stateDir: v.stateDir,
+        ...(v.socket ? { agentSocket: v.socket } : {}),
+        capabilities: { portMappings: true, bandwidth: true },
+        ipam: { type: "hostgate-local", subnet: v.subnet, dataDir: `${v.ipamDir}/${v.id}` },
+      },
+    }],
+  };
 }
 
 /** Runs the suite and returns the printed table. */

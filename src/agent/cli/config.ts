@@ -5,7 +5,7 @@
  * `--help` is generated from the same table that parses.
  * @module
  */
-import { agentSocketProblem } from "../../plugin/remote/socket_path.ts";
+import { serverSocketProblem } from "../../plugin/remote/server.ts";
 import { parseFlags } from "./flags.ts";
 import { familyOf, isCidr, isIp, normalizeCidr } from "../../net/mod.ts";
 import { kubernetesServiceUrl } from "../../ipam/ippool/kubeconfig.ts";
@@ -213,7 +213,7 @@ function validate(cfg: AgentConfig): void {
     throw new ConfigError(`Cannot parse flags: --node-name is not a DNS name: ${cfg.nodeName}`);
   }
   if (cfg.pluginSocket !== "") {
-    const why = agentSocketProblem(cfg.pluginSocket);
+    const why = serverSocketProblem(cfg.pluginSocket);
     if (why) throw new ConfigError(`Cannot parse flags: --plugin-socket ${why}`);
   }
   if (cfg.healthAddr !== "") {

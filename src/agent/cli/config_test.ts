@@ -79,6 +79,11 @@ Deno.test("config: bad input is a ConfigError naming the flag", () => {
     [["run", "--resync-interval=10ms"], /at least 100ms/],
     [["run", "--masquerade=maybe"], /--masquerade is not a boolean/],
     [["run", "--health-addr=nowhere"], /--health-addr is not host:port/],
+    [["run", "--plugin-socket=plugin.sock"], /--plugin-socket must be an absolute path/],
+    [
+      ["run", `--plugin-socket=/${"d".repeat(95)}/p.sock`],
+      /--plugin-socket must be in a folder of at most 93 bytes/,
+    ],
     [["run", "--node-name=Bad_Name"], /not a DNS name/],
     [["run", "--firewall-backend=pf"], /--firewall-backend must be one of/],
     [["run", "--conflist-name=../x.conf"], /--conflist-name/],

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { renderConflist } from "./conflist.ts";
+import { conflistFor, renderConflist } from "./conflist.ts";
 import { assertGolden } from "../testing/mod.ts";
 
 Deno.test("conflist: single stack, routed by default (golden)", async () => {
@@ -45,6 +45,28 @@ Deno.test("conflist: shape the runtimes read", () => {
   assert.equal(c.plugins[0].stateDir, undefined, "the default state dir is not written");
   // No Go plugin: hostPorts and bandwidth come to hostgate itself.
   assert.deepEqual(c.plugins[0].capabilities, { portMappings: true, bandwidth: true });
+  assert.equal(c.plugins[0].agentSocket, undefined, "no plugin socket unless the agent serves one");
+});
+
+Deno.test("conflist: names the agent's plugin socket when it serves one", () => {
+  const c = JSON.parse(
+    conflistFor(
+      {
+        networkName: "hostgate",
+        podMode: "routed",
+        bridge: "hostgate0",
+        ipamDir: "/run/hostgate/ipam",
+        ipam: "local",
+        ippoolName: "",
+        ippoolKubeconfig: undefined,
+        kubeconfig: "",
+        nodeName: "n1",
+        pluginSocket: "/run/hostgate/plugin.sock",
+      },
+      { podCidrs: ["10.244.1.0/24"], mtu: 1450 },
+    ),
+  );
+  assert.equal(c.plugins[0].agentSocket, "/run/hostgate/plugin.sock");
 });
 
 Deno.test("conflist: the pod-record dir sits beside a custom IPAM dir", () => {

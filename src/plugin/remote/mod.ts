@@ -7,5 +7,10 @@
 export * from "./frame.ts";
 export * from "./socket_path.ts";
 export { callAgent, type CallAgentOptions, tryAgainError } from "./client.ts";
-export { type PluginServer, type PluginServerOptions, servePluginCalls } from "./server.ts";
+export {
+  type PluginServer,
+  type PluginServerOptions,
+  servePluginCalls,
+  serverSocketProblem,
+} from "./server.ts";
 export { type ExecutorOptions, pluginExecutor, queuedLocks, serverFileSystem } from "./executor.ts";

@@ -155,6 +155,49 @@ Deno.test("hostile clients are dropped and the socket keeps serving", SOCKETS, a
   }
 });
 
+Deno.test(
+  "a live server is never displaced; a stopped one never removes its successor's socket",
+  SOCKETS,
+  async () => {
+    const first = await serve();
+    try {
+      await assert.rejects(
+        servePluginCalls({
+          path: first.path,
+          handle: () => Promise.reject(new Error("unused")),
+          log: createLogger({ sink: () => {} }),
+          signal: new AbortController().signal,
+        }),
+        /Cannot serve plugin calls at .*: another process listens there/,
+      );
+      const a = await callAgent({ socket: first.path, request: req("still") });
+      assert.equal(a?.stdout, '{"echo":"still"}\n', "the first server still answers");
+    } finally {
+      await first.stop();
+    }
+    // A successor bound after the first stopped: the first's late cleanup leaves it alone.
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/plugin.sock`;
+    const ac1 = new AbortController(), ac2 = new AbortController();
+    const quiet = createLogger({ sink: () => {} });
+    const handle = (r: RemoteRequest) =>
+      Promise.resolve({ stdout: r.env["CNI_CONTAINERID"] ?? "", exitCode: 0, stderr: "" });
+    try {
+      const old = await servePluginCalls({ path, handle, log: quiet, signal: ac1.signal });
+      await Deno.remove(path); // as if the successor replaced it while the old one still runs
+      const next = await servePluginCalls({ path, handle, log: quiet, signal: ac2.signal });
+      ac1.abort();
+      await old.closed;
+      assert.equal((await Deno.lstat(path)).isSocket, true, "the successor's socket stays");
+      assert.equal((await callAgent({ socket: path, request: req("next") }))?.stdout, "next");
+      ac2.abort();
+      await next.closed;
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
 Deno.test("a file that is not a socket is never replaced", SOCKETS, async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -9,6 +9,7 @@
  */
 import type { Logger } from "../../system/log.ts";
 import { readFrame, writeAll } from "./conn_io.ts";
+import { agentSocketProblem } from "./socket_path.ts";
 import {
   decodeRequest,
   encodeFrame,
@@ -39,6 +40,8 @@ export interface PluginServer {
 }
 
 async function prepare(path: string): Promise<void> {
+  const why = serverSocketProblem(path);
+  if (why) throw new Error(`Cannot serve plugin calls at ${path}: it ${why}`);
   const dir = path.slice(0, path.lastIndexOf("/")) || "/";
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   let st: Deno.FileInfo | undefined;
@@ -50,15 +53,63 @@ async function prepare(path: string): Promise<void> {
   if (st && !st.isSocket) {
     throw new Error(`Cannot serve plugin calls at ${path}: it exists and is not a socket`);
   }
-  // A socket left by a previous agent: nobody accepts on it any more.
-  if (st) await Deno.remove(path);
+  if (!st) return;
+  // A socket file: a live agent's (refuse: two servers would split the calls) or one a killed
+  // agent left (nobody accepts on it any more: replace it).
+  let live: Deno.Conn | undefined;
+  try {
+    live = await Deno.connect({ transport: "unix", path });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.ConnectionRefused)) throw e;
+  }
+  if (live) {
+    live.close();
+    throw new Error(`Cannot serve plugin calls at ${path}: another process listens there`);
+  }
+  await Deno.remove(path);
+}
+
+/** Removes the socket file only while it is still the one this server made. */
+async function removeOwn(path: string, ino: number | null): Promise<void> {
+  const st = await Deno.lstat(path).catch(() => undefined);
+  if (st && st.isSocket && st.ino === ino) await Deno.remove(path).catch(() => {});
+}
+
+/** Where the socket is bound before it is renamed into place: beside it, 14 bytes past the folder. */
+function tempSocketPath(path: string): string {
+  const rand = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16).padStart(8, "0");
+  return `${path.slice(0, path.lastIndexOf("/"))}/.${rand}.tmp`;
+}
+
+/**
+ * Why the agent cannot serve at `path`, or undefined: a client's socket path
+ * rule (socket_path.ts) plus room in sun_path for the temporary name.
+ */
+export function serverSocketProblem(path: string): string | undefined {
+  const why = agentSocketProblem(path);
+  if (why) return why;
+  const folder = new TextEncoder().encode(path.slice(0, path.lastIndexOf("/"))).length;
+  if (folder + 14 > 107) return "must be in a folder of at most 93 bytes";
+  return undefined;
 }
 
 /** Listens at `opts.path` until `opts.signal` aborts. */
 export async function servePluginCalls(opts: PluginServerOptions): Promise<PluginServer> {
   await prepare(opts.path);
-  const listener = Deno.listen({ transport: "unix", path: opts.path });
-  await Deno.chmod(opts.path, 0o600);
+  // Bound under a temporary name, made root-only, then renamed into place: nobody can connect
+  // before the mode is set, and Deno's unlink of the bound path at close then hits the temporary
+  // name, never a successor's socket at `path` (removeOwn below checks the inode instead).
+  const temp = tempSocketPath(opts.path);
+  const listener = Deno.listen({ transport: "unix", path: temp });
+  let ino: number | null;
+  try {
+    await Deno.chmod(temp, 0o600);
+    ino = (await Deno.lstat(temp)).ino;
+    await Deno.rename(temp, opts.path);
+  } catch (e) {
+    listener.close();
+    throw e;
+  }
   const maxCalls = opts.maxCalls ?? 256;
   const readTimeoutMs = opts.readTimeoutMs ?? 5_000;
   const open = new Set<Deno.Conn>();
@@ -125,7 +176,7 @@ export async function servePluginCalls(opts: PluginServerOptions): Promise<Plugi
     } finally {
       opts.signal.removeEventListener("abort", stop);
       stop();
-      await Deno.remove(opts.path).catch(() => {});
+      await removeOwn(opts.path, ino);
     }
   };
   return { closed: accept() };
