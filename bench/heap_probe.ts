@@ -63,9 +63,31 @@ await withNetns("hgph", async (ns) => {
         const later = await memoryOf(n.agent.child.pid);
         const laterMaps = rssByMapping(n.agent.child.pid);
         clearInterval(sampler);
+        const metrics = await sh([
+          "ip",
+          "netns",
+          "exec",
+          n.netns,
+          "curl",
+          "-s",
+          "http://127.0.0.1:9099/metrics",
+        ]);
+        const passes = metrics.split("\n").filter((l) =>
+          /^hostgate_reconcile_duration_seconds_(sum|count)|^hostgate_reconciles_total/.test(l)
+        );
         const peakAt = series.reduce((b, x) => (x[1] + x[2] + x[3] > b[1] + b[2] + b[3] ? x : b));
         console.log(
-          JSON.stringify({ r, mem, maps, later, laterMaps, v8Flags, bin: values.bin, peakAt }),
+          JSON.stringify({
+            r,
+            mem,
+            maps,
+            later,
+            laterMaps,
+            v8Flags,
+            bin: values.bin,
+            peakAt,
+            passes,
+          }),
         );
         if (values.out) await Deno.writeTextFile(`${out}.series.json`, JSON.stringify(series));
         return;

@@ -241,7 +241,8 @@ export function trustNodes(input: TrustInput): Trusted {
   const owners = new Map<string, Owner[]>();
   for (const n of input.nodes) {
     const self = n.name === input.selfName;
-    const owned = new Set(n.ownership?.subnets ?? []);
+    // One or two subnets a node: a list lookup, no Set per node and pass.
+    const owned = n.ownership?.subnets ?? [];
     const rank = n.ownership ? RANK[n.ownership.source] : 0;
     const kept: string[] = [];
     for (const cidr of n.podCidrs) {
@@ -251,7 +252,7 @@ export function trustNodes(input: TrustInput): Trusted {
         continue;
       }
       // This node's own subnets come from its own registration (its claim), not from others.
-      if (!self && !owned.has(cidr)) {
+      if (!self && !owned.includes(cidr)) {
         const src = n.ownership?.source ?? "ownership";
         reject(n.name, "podCidrs", cidr, "not-owned", `no ${src} record gives it to this node`);
         continue;
@@ -285,14 +286,18 @@ export function trustNodes(input: TrustInput): Trusted {
     }
   }
   const nodes = input.nodes.map((n) => {
-    const podCidrs = (candidates.get(n.name) ?? []).filter((c) => !lost.has(`${n.name} ${c}`));
+    const kept = (candidates.get(n.name) ?? []).filter((c) => !lost.has(`${n.name} ${c}`));
+    // Kept lists are in order subsets: one of equal length is the datastore's own list,
+    // shared (20,000 nodes, two lists each, every pass) instead of a filtered copy.
+    const podCidrs = kept.length === n.podCidrs.length ? n.podCidrs : kept;
     const out: NodeInfo = { ...n, podCidrs };
     if (n.name === input.selfName) return out;
-    out.addresses = n.addresses.filter((a) => {
+    const addresses = n.addresses.filter((a) => {
       const why = badGatewayWhy(a, input);
       if (why) reject(n.name, "addresses", a, "bad-gateway", why);
       return !why;
     });
+    out.addresses = addresses.length === n.addresses.length ? n.addresses : addresses;
     if (n.vtep) {
       const why = vtepWhy(n.vtep, podCidrs, input);
       if (why) {
@@ -414,7 +419,7 @@ function selfSubnetWhy(cidr: string, p: TrustPolicy) {
   return undefined;
 }
 
-function vtepWhy(vtep: { ip: string; mac: string }, podCidrs: string[], p: TrustPolicy) {
+function vtepWhy(vtep: { ip: string; mac: string }, podCidrs: readonly string[], p: TrustPolicy) {
   const mac = /^([0-9a-f]{2})(:[0-9a-f]{2}){5}$/i.exec(vtep.mac);
   if (!mac) return "MAC is not a MAC address";
   if ((parseInt(mac[1]!, 16) & 1) === 1) return "MAC is multicast";

@@ -110,14 +110,25 @@ export function projectNode(
   // Kept for as long as the node exists, 20,000 of them: lists at their exact
   // length (a pushed-to or filtered array keeps ~16 slots, +128 bytes each),
   // one shared empty list, and every usual field in the literal (in-object).
-  const fields = {
-    name: node.metadata?.name ?? "",
-    specCidrs: exact(specPodCidrs(node)),
-    internalIps: exact(internalIps),
-    announcedIps: exact(announcedIps),
-    resourceVersion: node.metadata?.resourceVersion ?? "",
-  };
-  const p: NodeProjection = Number.isFinite(createdAt) ? { ...fields, createdAt } : fields;
+  const name = node.metadata?.name ?? "";
+  const specCidrs = exact(specPodCidrs(node));
+  const resourceVersion = node.metadata?.resourceVersion ?? "";
+  const p: NodeProjection = Number.isFinite(createdAt)
+    ? {
+      name,
+      specCidrs,
+      internalIps: exact(internalIps),
+      announcedIps: exact(announcedIps),
+      resourceVersion,
+      createdAt,
+    }
+    : {
+      name,
+      specCidrs,
+      internalIps: exact(internalIps),
+      announcedIps: exact(announcedIps),
+      resourceVersion,
+    };
   const mac = ann[VTEP_MAC_ANNOTATION];
   const ip = ann[VTEP_IP_ANNOTATION];
   if (mac !== undefined) p.vtepMac = mac;
