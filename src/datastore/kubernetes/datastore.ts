@@ -13,6 +13,7 @@
  * @module
  */
 
+import { LogLimiter } from "../log_limiter.ts";
 import type {
   Datastore,
   DatastoreHealth,
@@ -167,6 +168,8 @@ export class KubernetesDatastore implements Datastore {
       clock: this.#clock,
       random: this.#random,
       log: this.#log,
+      // One limiter for every list/watch: an outage is one line per 10 s per kind of error.
+      limiter: new LogLimiter({ clock: this.#clock, log: this.#log }),
       backoff: { initialMs: 500, maxMs: 30_000, ...opts.backoff },
       pageSize: opts.pageSize,
       watchList: opts.watchList,

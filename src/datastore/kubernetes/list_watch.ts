@@ -102,6 +102,12 @@ export interface ProjectedListWatchOptions<P> {
   /** Called when the connection state changes (connected, or failed with an error text). */
   onState: (connected: boolean, error?: string) => void;
   log: (msg: string) => void;
+  /**
+   * Rate limit of the retry lines, shared by the list/watches of one
+   * datastore so one outage is one line per 10 s per kind of error, not one
+   * per collection (default: a limiter of this list/watch's own).
+   */
+  limiter?: LogLimiter;
 }
 
 /** Counters, for metrics and tests. */
@@ -181,7 +187,7 @@ export class ProjectedListWatch<P> {
 
   constructor(opts: ProjectedListWatchOptions<P>) {
     this.#o = opts;
-    this.#limited = new LogLimiter({ clock: opts.clock, log: opts.log });
+    this.#limited = opts.limiter ?? new LogLimiter({ clock: opts.clock, log: opts.log });
     const item = mergeSelectors(opts.select ?? true, OWN_SELECTOR);
     this.#itemSelector = compileSelector(item);
     // ERROR events carry a Status: its code, reason and message.

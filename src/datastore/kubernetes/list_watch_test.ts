@@ -10,6 +10,7 @@ import { type Change, ProjectedListWatch } from "./list_watch.ts";
 import { ApiError, type ApiTransport } from "./transport.ts";
 import { RealClock } from "../../system/clock.ts";
 import { FakeClock } from "../../system/fake_clock.ts";
+import { LogLimiter } from "../log_limiter.ts";
 
 interface Obj {
   metadata: { name: string; resourceVersion: string };
@@ -157,32 +158,39 @@ Deno.test("list/watch: the server away logs one retry line per 10 s, then one wh
   t.get = (path, q, signal) => {
     if (t.pages[""]) return served(path, q, signal);
     // Every retry fails with its own URL and numbers, as fetch says it.
-    const url = `http://10.0.0.1:6443/api/v1/things?limit=250&attempt=${++n}`;
+    const url = `http://10.0.0.1:6443${path}?limit=250&attempt=${++n}`;
     return Promise.reject(new Error(`error sending request for url (${url}): refused`));
   };
   const clock = new FakeClock();
   const logged: string[] = [];
-  const lw = new ProjectedListWatch<string>({
-    transport: t,
-    path: "/api/v1/things",
-    project: (o) => `${o.metadata?.name}`,
-    same: (x, y) => x === y,
-    backoff: { initialMs: 100, maxMs: 1000 },
-    clock,
-    random: () => 0,
-    onChanges: () => {},
-    onState: () => {},
-    log: (m) => logged.push(m),
-  });
-  await lw.start();
+  const log = (m: string) => logged.push(m);
+  // Two collections of one datastore, sharing its limiter: one line per 10 s for both.
+  const limiter = new LogLimiter({ clock, log });
+  const watches = ["/api/v1/things", "/api/v1/others"].map((path) =>
+    new ProjectedListWatch<string>({
+      transport: t,
+      path,
+      project: (o) => `${o.metadata?.name}`,
+      same: (x, y) => x === y,
+      backoff: { initialMs: 100, maxMs: 1000 },
+      clock,
+      random: () => 0,
+      onChanges: () => {},
+      onState: () => {},
+      log,
+      limiter,
+    })
+  );
+  await Promise.all(watches.map((w) => w.start()));
   await clock.advance(25_000);
-  ok(n >= 30, `${n} retries in 25 s`);
+  ok(n >= 60, `${n} retries in 25 s`);
   equal(logged.length, 3, logged.join("\n"));
   ok(logged[0]!.includes("attempt=1"), "the first failure is logged at once, URL included");
   match(logged[1]!, /\(\d+ more like it\)$/);
   t.pages[""] = pageOf([obj("a", "10.0.1.0/24", 1)], 1);
   await clock.advance(1_000);
-  equal(lw.synced, true);
-  deepEqual(logged.slice(3), ["kubernetes: /api/v1/things: connected again"]);
-  await lw.close();
+  ok(watches.every((w) => w.synced));
+  equal(logged.length, 4, logged.join("\n"));
+  match(logged[3]!, /^kubernetes: \/api\/v1\/\w+: connected again$/);
+  await Promise.all(watches.map((w) => w.close()));
 });

@@ -24,6 +24,7 @@ import type {
 import { type Backoff, ProjectedListWatch, type RawObject } from "./list_watch.ts";
 import type { Selector } from "./prune.ts";
 import type { ApiTransport } from "./transport.ts";
+import type { LogLimiter } from "../log_limiter.ts";
 
 /** Options of `KubernetesPolicySource` (the datastore's shared list/watch settings). */
 export interface KubernetesPolicySourceOptions {
@@ -32,6 +33,8 @@ export interface KubernetesPolicySourceOptions {
   random: () => number;
   backoff: Backoff;
   log: (msg: string) => void;
+  /** The datastore's rate limit of retry lines. */
+  limiter?: LogLimiter;
   pageSize?: number;
   watchList?: boolean;
 }
