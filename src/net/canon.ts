@@ -64,9 +64,9 @@ export class CidrSet {
     return this.#members.length;
   }
 
-  /** Adds a CIDR (throws when it does not parse). */
-  add(cidr: string): this {
-    const c = parseCidr(cidr);
+  /** Adds a CIDR (throws when it does not parse); a parsed one is not parsed again. */
+  add(cidr: string | Cidr): this {
+    const c = typeof cidr === "string" ? parseCidr(cidr) : cidr;
     this.#members.push(c);
     const k = c.family * KEY_BASE + c.prefix;
     let set = this.#byPrefix.get(k);
@@ -80,8 +80,8 @@ export class CidrSet {
   }
 
   /** True when `cidr` shares an address with a member (equal, inside or around it). */
-  overlaps(cidr: string): boolean {
-    const c = parseCidr(cidr);
+  overlaps(cidr: string | Cidr): boolean {
+    const c = typeof cidr === "string" ? parseCidr(cidr) : cidr;
     for (const [key, set] of this.#byPrefix) {
       const p = key % KEY_BASE;
       if (familyOfKey(key) !== c.family || p > c.prefix) continue;

@@ -34,6 +34,7 @@ import {
   tryParseIp,
 } from "../../net/mod.ts";
 import type { LocalAddress } from "./desired_state.ts";
+import { gatewayWhy, holds, type PolicyRanges, policyRanges } from "./trust_ranges.ts";
 
 /** Why a value was not trusted. */
 export type RejectReason =
@@ -124,21 +125,6 @@ const RANK: Record<OwnershipSource, number> = { "node-spec": 2, claim: 2, alloca
 /** Longest value text kept in a reject (logs, status). */
 const VALUE_TEXT_MAX = 64;
 
-const V4_SPECIAL = [
-  ["0.0.0.0/8", "unspecified"],
-  ["127.0.0.0/8", "loopback"],
-  ["169.254.0.0/16", "link-local"],
-  ["224.0.0.0/4", "multicast"],
-  ["240.0.0.0/4", "reserved or broadcast"],
-] as const;
-const V6_SPECIAL = [
-  ["::/128", "unspecified"],
-  ["::1/128", "loopback"],
-  ["fe80::/10", "link-local"],
-  ["ff00::/8", "multicast"],
-  ["::ffff:0:0/96", "IPv4-mapped"],
-] as const;
-
 function short(v: unknown): string {
   const s = typeof v === "string" ? v : JSON.stringify(v) ?? String(v);
   return s.length > VALUE_TEXT_MAX ? `${s.slice(0, VALUE_TEXT_MAX)}...` : s;
@@ -160,63 +146,48 @@ export function endpointIps(endpoints: readonly string[]): string[] {
   return out;
 }
 
-/** The segments this node sits on (non-bridge, non-loopback, not host prefixes). */
-function segments(p: TrustPolicy) {
-  return p.localAddrs.filter((a) => a.linkName !== p.bridge && a.linkName !== "lo")
-    .map((a) => tryParseCidr(a.cidr)).filter((c) => c !== undefined);
-}
-
 /** Why `ip` cannot be a next hop, or undefined when it can. */
 export function badGatewayWhy(ip: string, p: TrustPolicy): string | undefined {
-  const a = tryParseIp(ip);
-  if (!a) return "not an address";
-  for (const [range, why] of a.family === 4 ? V4_SPECIAL : V6_SPECIAL) {
-    if (cidrContainsIp(range, ip)) return why;
-  }
-  for (const c of p.clusterCidrs) if (cidrContainsIp(c, ip)) return `inside the pod range ${c}`;
-  for (const c of p.serviceCidrs) if (cidrContainsIp(c, ip)) return `inside the service range ${c}`;
-  for (const s of segments(p)) {
-    const host = s.family === 4 ? 32 - s.prefix : 128 - s.prefix;
-    if (host < 2 || !cidrContainsIp(s, ip)) continue;
-    if (s.family === 4 && ip === s.last) return `the broadcast address of ${s.text}`;
-    if (ip === s.network) return `the network address of ${s.text}`;
-  }
-  return undefined;
+  return gatewayWhy(ip, policyRanges(p));
 }
 
 /** Why a pod subnet can never be a peer route (range checks only), or undefined. */
 function subnetWhy(
   cidr: string,
   p: TrustPolicy,
+  r: PolicyRanges,
 ): { reason: RejectReason; detail: string } | undefined {
   const c = tryParseCidr(cidr);
   if (!c || c.text !== cidr) return { reason: "garbage", detail: "not a canonical CIDR" };
-  const cluster = p.clusterCidrs.find((k) => familyOf(k) === c.family);
-  if (!cluster || !cidrsOverlap(cluster, c) || parseCidr(cluster).prefix > c.prefix) {
+  const cluster = r.cluster.find((k) => k.cidr.family === c.family);
+  if (!cluster || !cidrsOverlap(cluster.cidr, c) || cluster.cidr.prefix > c.prefix) {
     return {
       reason: "outside-cluster-cidr",
-      detail: `not inside ${cluster ?? "any cluster CIDR"}`,
+      detail: `not inside ${cluster?.text ?? "any cluster CIDR"}`,
     };
   }
   if (c.prefix !== p.prefixLengths[c.family]) {
     return { reason: "prefix-length", detail: `prefix is not /${p.prefixLengths[c.family]}` };
   }
-  for (const s of p.serviceCidrs) {
-    if (cidrsOverlap(s, c)) return { reason: "service-range", detail: `overlaps ${s}` };
+  for (const s of r.service) {
+    if (cidrsOverlap(s.cidr, c)) return { reason: "service-range", detail: `overlaps ${s.text}` };
   }
-  for (const a of p.localAddrs) {
-    if (a.linkName === p.bridge) continue;
-    const own = tryParseCidr(a.cidr);
-    if (!own) continue;
-    if (cidrContainsIp(c, own.address)) {
-      return { reason: "covers-protected", detail: `covers this node's address ${own.address}` };
+  for (const own of r.local) {
+    if (holds(c, own.ip)) {
+      return {
+        reason: "covers-protected",
+        detail: `covers this node's address ${own.cidr.address}`,
+      };
     }
-    if (a.linkName !== "lo" && cidrsOverlap(own, c)) {
-      return { reason: "covers-protected", detail: `overlaps this node's segment ${own.text}` };
+    if (own.linkName !== "lo" && cidrsOverlap(own.cidr, c)) {
+      return {
+        reason: "covers-protected",
+        detail: `overlaps this node's segment ${own.cidr.text}`,
+      };
     }
   }
-  for (const ip of p.protectedIps) {
-    if (cidrContainsIp(c, ip)) return { reason: "covers-protected", detail: `covers ${ip}` };
+  for (const ip of r.protectedIps) {
+    if (holds(c, ip.ip)) return { reason: "covers-protected", detail: `covers ${ip.text}` };
   }
   return undefined;
 }
@@ -233,11 +204,12 @@ export function trustNodes(input: TrustInput): Trusted {
     reason: r.reason,
     detail: r.detail,
   }));
+  const ranges = policyRanges(input);
   const reject = (node: string, field: string, value: unknown, reason: RejectReason, d: string) =>
     rejects.push({ node, field, value: short(value), reason, detail: d });
 
   // Pass 1: range and ownership checks, per subnet.
-  const candidates = new Map<string, string[]>();
+  const candidates = new Map<string, readonly string[]>();
   const owners = new Map<string, Owner[]>();
   for (const n of input.nodes) {
     const self = n.name === input.selfName;
@@ -246,7 +218,7 @@ export function trustNodes(input: TrustInput): Trusted {
     const rank = n.ownership ? RANK[n.ownership.source] : 0;
     const kept: string[] = [];
     for (const cidr of n.podCidrs) {
-      const why = self ? selfSubnetWhy(cidr, input) : subnetWhy(cidr, input);
+      const why = self ? selfSubnetWhy(cidr, input) : subnetWhy(cidr, input, ranges);
       if (why) {
         reject(n.name, "podCidrs", cidr, why.reason, why.detail);
         continue;
@@ -258,11 +230,14 @@ export function trustNodes(input: TrustInput): Trusted {
         continue;
       }
       kept.push(cidr);
-      const list = owners.get(cidr) ?? [];
-      list.push({ node: n.name, rank, self, since: n.ownership?.since });
-      owners.set(cidr, list);
+      // A one-element literal for the usual single owner (a pushed-to empty list holds ~16
+      // slots; 20,000 of them live through the pass).
+      const owner: Owner = { node: n.name, rank, self, since: n.ownership?.since };
+      const list = owners.get(cidr);
+      if (list) list.push(owner);
+      else owners.set(cidr, [owner]);
     }
-    candidates.set(n.name, kept);
+    candidates.set(n.name, kept.length === n.podCidrs.length ? n.podCidrs : kept);
   }
   // Pass 2: conflicts between owners. Subnets are aligned blocks of one size per family,
   // so two overlap exactly when they are equal.
@@ -293,19 +268,19 @@ export function trustNodes(input: TrustInput): Trusted {
     const out: NodeInfo = { ...n, podCidrs };
     if (n.name === input.selfName) return out;
     const addresses = n.addresses.filter((a) => {
-      const why = badGatewayWhy(a, input);
+      const why = gatewayWhy(a, ranges);
       if (why) reject(n.name, "addresses", a, "bad-gateway", why);
       return !why;
     });
     out.addresses = addresses.length === n.addresses.length ? n.addresses : addresses;
     if (n.vtep) {
-      const why = vtepWhy(n.vtep, podCidrs, input);
+      const why = vtepWhy(n.vtep, podCidrs, ranges);
       if (why) {
         reject(n.name, "vtep", `${n.vtep.ip} ${n.vtep.mac}`, "bad-vtep", why);
         delete out.vtep;
       }
     }
-    if (!out.vtep && needsVtep(out, input)) {
+    if (!out.vtep && needsVtep(out, input, ranges)) {
       reject(
         n.name,
         "vtep",
@@ -400,12 +375,14 @@ export function acceptedOwners(trusted: Trusted): Map<string, string> {
 }
 
 /** True when the peer would be tunnelled: it has an IPv4 subnet and address and is not on-link. */
-function needsVtep(n: NodeInfo, p: TrustPolicy): boolean {
+function needsVtep(n: NodeInfo, p: TrustPolicy, r: PolicyRanges): boolean {
   const backend = p.backend ?? "host-gw";
   if (backend === "host-gw" || !n.podCidrs.some((c) => familyOf(c) === 4)) return false;
   const ip = n.addresses.find((a) => familyOf(a) === 4);
   if (ip === undefined) return false;
-  return backend === "vxlan" || !segments(p).some((s) => cidrContainsIp(s, ip));
+  if (backend === "vxlan") return true;
+  const a = tryParseIp(ip);
+  return !r.segments.some((s) => holds(s, a));
 }
 
 /** This node's own subnet: only the range checks that keep its bridge and conflist sane. */
@@ -419,7 +396,7 @@ function selfSubnetWhy(cidr: string, p: TrustPolicy) {
   return undefined;
 }
 
-function vtepWhy(vtep: { ip: string; mac: string }, podCidrs: readonly string[], p: TrustPolicy) {
+function vtepWhy(vtep: { ip: string; mac: string }, podCidrs: readonly string[], r: PolicyRanges) {
   const mac = /^([0-9a-f]{2})(:[0-9a-f]{2}){5}$/i.exec(vtep.mac);
   if (!mac) return "MAC is not a MAC address";
   if ((parseInt(mac[1]!, 16) & 1) === 1) return "MAC is multicast";
@@ -427,6 +404,6 @@ function vtepWhy(vtep: { ip: string; mac: string }, podCidrs: readonly string[],
   if (!podCidrs.some((c) => familyOf(c) === 4 && cidrContainsIp(c, vtep.ip))) {
     return "address is not inside the node's trusted IPv4 pod subnet";
   }
-  const why = badGatewayWhy(vtep.ip, { ...p, clusterCidrs: [] });
+  const why = gatewayWhy(vtep.ip, { ...r, cluster: [] });
   return why ? `address is ${why}` : undefined;
 }
