@@ -75,7 +75,10 @@ export interface KubernetesDatastoreOptions extends KubeConfigSource {
   nodePrefixV6?: number;
   /** Restart timing of a failed list/watch (default 500 ms doubling to 30 s). */
   backoff?: Partial<Backoff>;
-  /** LIST page size (default 250 objects: ~2.5 MB of kubelet-sized Nodes at a time). */
+  /**
+   * LIST page size (default 250 objects). A page is decoded as it streams in
+   * (list_page.ts), so the size sets the number of requests, not the memory.
+   */
   pageSize?: number;
   /**
    * Initial state and relists by the streaming watch-list (sendInitialEvents)

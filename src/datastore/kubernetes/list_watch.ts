@@ -1,9 +1,9 @@
 /**
  * A list/watch that keeps only a projection of each object. Objects are
- * projected as they are decoded (a LIST page at a time, a watch event at a
- * time) and the raw object is dropped at once: a cache of 20,000 kubelet
- * Nodes is 20,000 small records, never 200 MB of managedFields and image
- * digests. Generic over the projection, so Nodes, the allocation ConfigMap,
+ * projected as they are decoded (a LIST item as soon as its bytes arrive, see
+ * list_page.ts; a watch event at a time) and the raw object is dropped at
+ * once: a cache of 20,000 kubelet Nodes is 20,000 small records, never
+ * 200 MB of managedFields and image digests. Generic over the projection, so Nodes, the allocation ConfigMap,
  * IPAllocations or NetworkPolicies can all use it.
  *
  * - Initial state and relists: paginated LIST (limit/continue, a continue
