@@ -131,7 +131,8 @@ async function main(argv: string[]): Promise<number> {
       nft: new ExecNftJson({ exec }),
       guardNft: new ExecNft({ exec, timeoutMs: 10_000, program: findNft() }),
       openWatch: denoWatch,
-      canEnterPods: () => hasEffectiveCapability(CAP_SYS_ADMIN),
+      libc,
+      canEnterPods: () => hasEffectiveCapability(libc, CAP_SYS_ADMIN),
     });
     return 0;
   }

@@ -6,6 +6,7 @@
  * when the flag is set, so an agent without it carries none of the plugin.
  * @module
  */
+import { type Libc, openLibc } from "../../system/netlink/libc.ts";
 import type { Clock } from "../../system/clock.ts";
 import { type Logger, M, type Metrics } from "../observe/mod.ts";
 
@@ -27,6 +28,8 @@ export interface PluginSocketOptions {
    * running its calls.
    */
   canEnterPods: () => boolean;
+  /** The agent's libc (one per process); opened here only when absent. */
+  libc?: Libc;
 }
 
 /**
@@ -42,12 +45,9 @@ export async function runPluginSocket(opts: PluginSocketOptions): Promise<void> 
     );
     return;
   }
-  const [remote, libcMod] = await Promise.all([
-    import("../../plugin/remote/mod.ts"),
-    import("../../system/netlink/libc.ts"),
-  ]);
-  let libc: ReturnType<typeof libcMod.openLibc> | undefined;
-  const handle = remote.pluginExecutor({ libc: () => libc ??= libcMod.openLibc() });
+  const remote = await import("../../plugin/remote/mod.ts");
+  let libc = opts.libc;
+  const handle = remote.pluginExecutor({ libc: () => libc ??= openLibc() });
   let logged = false;
   while (!opts.signal.aborted) {
     try {

@@ -5,6 +5,7 @@
  * routes and rules in place so a restart (or a crash) never cuts traffic.
  * @module
  */
+import type { Libc } from "../../system/netlink/libc.ts";
 import type { Datastore } from "../../datastore/mod.ts";
 import type { Clock } from "../../system/clock.ts";
 import type { FileSystem } from "../../system/fs.ts";
@@ -55,6 +56,8 @@ export interface RunDeps {
   signal: AbortSignal;
   /** Whether the agent may enter pods' netns (CAP_SYS_ADMIN), for `--plugin-socket`. */
   canEnterPods?: () => boolean;
+  /** The process's libc, shared with the plugin calls `--plugin-socket` runs. */
+  libc?: Libc;
   /** Called once the health server listens (tests learn the port). */
   onHealthListening?: (addr: string) => void;
   /** Called after each pass (tests wait on it). */
@@ -173,6 +176,7 @@ export async function runAgent(d: RunDeps): Promise<void> {
             metrics,
             clock: d.clock,
             canEnterPods: d.canEnterPods ?? (() => false),
+            ...(d.libc ? { libc: d.libc } : {}),
           })
         ),
       );

@@ -13,7 +13,9 @@
  * never a second in-process run racing the agent's.
  * @module
  */
-import { SUPPORTED_VERSIONS } from "../../cni/version.ts";
+import { encodeError } from "../../cni/errors.ts";
+import { CURRENT_VERSION, SUPPORTED_VERSIONS } from "../../cni/version.ts";
+import { CniCode, CniError } from "../../errors.ts";
 import { readFrame, writeAll } from "./conn_io.ts";
 import {
   decodeAnswer,
@@ -87,18 +89,17 @@ export async function callAgent(opts: CallAgentOptions): Promise<RemoteAnswer | 
  * not answer: the runtime retries, and every step is idempotent.
  */
 export function tryAgainError(msg: string, stdin: string): string {
-  let version = "1.1.0";
+  let version = CURRENT_VERSION;
   try {
     const v = (JSON.parse(stdin) as Record<string, unknown>)["cniVersion"];
     if (typeof v === "string" && SUPPORTED_VERSIONS.includes(v)) version = v;
   } catch {
     // the agent parsed it; keep the current version
   }
-  return JSON.stringify({
-    cniVersion: version,
-    code: 11,
+  const err = new CniError(
+    CniCode.TryAgainLater,
     msg,
-    details:
-      "the node agent took the call but gave no answer; retrying is safe (every step is idempotent)",
-  }) + "\n";
+    "the node agent took the call but gave no answer; retrying is safe (every step is idempotent)",
+  );
+  return JSON.stringify(encodeError(err, version)) + "\n";
 }

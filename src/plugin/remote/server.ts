@@ -112,7 +112,7 @@ export async function servePluginCalls(opts: PluginServerOptions): Promise<Plugi
   }
   const maxCalls = opts.maxCalls ?? 256;
   const readTimeoutMs = opts.readTimeoutMs ?? 5_000;
-  const open = new Set<Deno.Conn>();
+  let running = 0;
   const stop = () => {
     try {
       listener.close();
@@ -154,14 +154,14 @@ export async function servePluginCalls(opts: PluginServerOptions): Promise<Plugi
   const accept = async () => {
     try {
       for await (const conn of listener) {
-        if (open.size >= maxCalls) {
+        if (running >= maxCalls) {
           conn.close();
           opts.onCall?.("", "dropped");
           continue;
         }
-        open.add(conn);
+        running++;
         serveOne(conn).finally(() => {
-          open.delete(conn);
+          running--;
           try {
             conn.close();
           } catch {

@@ -57,13 +57,25 @@ const ASYNC_SYMBOLS = {
   },
 } as const;
 
-const GROUPS = [SOCKET_SYMBOLS, FILE_SYMBOLS, MONITOR_SYMBOLS, ASYNC_SYMBOLS] as const;
+/** The process's own state: its effective capabilities (the agent's plugin socket). */
+const PROCESS_SYMBOLS = {
+  capget: { parameters: ["buffer", "buffer"], result: "i32" },
+} as const;
+
+const GROUPS = [
+  SOCKET_SYMBOLS,
+  FILE_SYMBOLS,
+  MONITOR_SYMBOLS,
+  ASYNC_SYMBOLS,
+  PROCESS_SYMBOLS,
+] as const;
 
 type Symbols =
   & typeof SOCKET_SYMBOLS
   & typeof FILE_SYMBOLS
   & typeof MONITOR_SYMBOLS
-  & typeof ASYNC_SYMBOLS;
+  & typeof ASYNC_SYMBOLS
+  & typeof PROCESS_SYMBOLS;
 
 /** The opened library: call `symbols.<name>`. */
 export interface Libc {
